@@ -1,0 +1,441 @@
+"""Exchange configuration: a TOML file (stdlib ``tomllib``) -> frozen dataclasses.
+
+Every problem raises :class:`ConfigError` whose message is ONE line:
+``<file>: <key>: <problem>``.  See ``config/exchange.toml`` for the annotated default.
+
+Layout::
+
+    [server]            listen address, exchange CompID, directories, limits
+    [session_defaults]  defaults for every [[session]] (and for accept-any)
+    [[session]]         one per known client CompID
+    [accept_any]        opt-in: accept any client CompID (quick trials)
+    [symbol_defaults]   defaults for every [[symbol]]
+    [[symbol]]          one per tradable symbol
+    [seed]              seeded liquidity: default rule, owner; [seed.symbols.SYMx] overrides
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "ServerConfig",
+    "SessionDef",
+    "SymbolDef",
+    "SeedOrder",
+    "ExchangeConfig",
+    "load_config",
+    "parse_config",
+    "DEFAULT_CONFIG_PATH",
+    "STP_MODES",
+    "ALGORITHMS",
+]
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "exchange.toml"
+
+STP_MODES = ("none", "cancel_newest", "cancel_oldest", "cancel_both", "decrement")
+ALGORITHMS = ("fifo", "pro_rata")
+BEGIN_STRINGS = ("FIX.4.4",)
+
+
+class ConfigError(Exception):
+    """A bad configuration; ``str(err)`` is one line: ``file: key: problem``."""
+
+    def __init__(self, file: str, key: str, problem: str) -> None:
+        self.file = file
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{file}: {key}: {problem}".replace("\n", " "))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 9878
+    comp_id: str = "FIXEXCH"
+    store: str = "file"  # "file" (durable, under store_dir) or "memory"
+    store_dir: str = "var/store"
+    log_dir: str = "var/log"
+    message_log: bool = False  # per-session FIX message log files under log_dir
+    max_connections: int = 2000
+    logon_timeout: float = 10.0
+    logout_timeout: float = 2.0
+    max_bytes_before_logon: int = 8192
+    # outbound buffer (bytes, per connection): above the high-water mark market data is
+    # conflated; above the hard limit the connection is dropped (reports are resent later).
+    outbound_high_water: int = 256 * 1024
+    outbound_hard_limit: int = 8 * 1024 * 1024
+    # fairness: at most this many inbound messages are processed per connection per round
+    max_messages_per_round: int = 256
+    gtd_interval: float = 1.0  # seconds between gateway.advance_time calls
+    max_message_size: int = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDef:
+    target_comp_id: str
+    begin_string: str = "FIX.4.4"
+    username: str | None = None
+    password: str | None = None
+    reset_on_logon: bool = False
+    reset_on_logout: bool = False
+    reset_on_disconnect: bool = False
+    heartbeat_min: int = 1
+    heartbeat_max: int = 300
+    sending_time_tolerance: float = 120.0
+    stp: str = "cancel_newest"
+
+
+@dataclass(frozen=True, slots=True)
+class SeedOrder:
+    side: str  # "buy" | "sell"
+    price: str  # exact decimal string
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolDef:
+    name: str
+    tick_size: str = "0.01"
+    lot_size: int = 1
+    min_qty: int = 1
+    max_qty: int = 1_000_000
+    price_band: str | None = None  # optional max distance from the reference price, decimal
+    algorithm: str = "fifo"
+    seed: tuple[SeedOrder, ...] = ()
+
+    @property
+    def price_scale(self) -> int:
+        """Decimal places of the tick size ("0.01" -> 2, "5" -> 0)."""
+        exp = Decimal(self.tick_size).normalize().as_tuple().exponent
+        return max(0, -int(exp))
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeConfig:
+    path: str
+    server: ServerConfig
+    sessions: tuple[SessionDef, ...]
+    accept_any: SessionDef | None  # template for unknown CompIDs, None = off
+    symbols: tuple[SymbolDef, ...]
+    seed_owner: str = "HOUSE"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def symbol(self, name: str) -> SymbolDef:
+        for s in self.symbols:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+# ---------------------------------------------------------------------------------------
+# validation helpers
+
+
+class _V:
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def err(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, key, problem)
+
+    def table(self, value: Any, key: str) -> dict:
+        if not isinstance(value, dict):
+            raise self.err(key, f"expected a table, got {_tname(value)}")
+        return value
+
+    def check_keys(self, tbl: dict, key: str, allowed: set[str]) -> None:
+        for k in tbl:
+            if k not in allowed:
+                full = f"{key}.{k}" if key else k
+                raise self.err(full, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def get(self, tbl: dict, key: str, name: str, typ: type | tuple, default: Any) -> Any:
+        full = f"{key}.{name}" if key else name
+        if name not in tbl:
+            return default
+        v = tbl[name]
+        types = typ if isinstance(typ, tuple) else (typ,)
+        ok = isinstance(v, types)
+        if ok and bool not in types and isinstance(v, bool):
+            ok = False  # TOML true is not an integer here
+        if not ok and float in types and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+            ok = True
+        if not ok:
+            want = " or ".join(_TYPENAMES.get(t, t.__name__) for t in types)
+            raise self.err(full, f"expected {want}, got {_tname(v)}")
+        return v
+
+    def positive(self, v: int | float, full: str, zero_ok: bool = False) -> None:
+        if v < 0 or (v == 0 and not zero_ok):
+            raise self.err(full, f"must be {'>= 0' if zero_ok else '> 0'}, got {v}")
+
+    def choice(self, v: str, full: str, choices: tuple[str, ...]) -> None:
+        if v not in choices:
+            raise self.err(full, f"must be one of {', '.join(choices)}, got {v!r}")
+
+    def decimal(self, v: Any, full: str, positive: bool = True) -> Decimal:
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            raise self.err(full, f"expected a decimal string like \"0.01\", got {_tname(v)}")
+        try:
+            d = Decimal(str(v))
+        except InvalidOperation:
+            raise self.err(full, f"not a decimal number: {v!r}") from None
+        if not d.is_finite():
+            raise self.err(full, f"not a finite number: {v!r}")
+        if positive and d <= 0:
+            raise self.err(full, f"must be > 0, got {v!r}")
+        return d
+
+
+_TYPENAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+              list: "an array", dict: "a table"}
+
+
+def _tname(v: Any) -> str:
+    if isinstance(v, bool):
+        return "a boolean"
+    return _TYPENAMES.get(type(v), type(v).__name__)
+
+
+_SERVER_KEYS = {f for f in ServerConfig.__dataclass_fields__}
+_SESSION_KEYS = {f for f in SessionDef.__dataclass_fields__}
+_SESSION_DEFAULT_KEYS = _SESSION_KEYS - {"target_comp_id"}
+_SYMBOL_KEYS = {f for f in SymbolDef.__dataclass_fields__} - {"seed"}
+_SYMBOL_DEFAULT_KEYS = _SYMBOL_KEYS - {"name"}
+_TOP_KEYS = {"server", "session_defaults", "session", "accept_any", "symbol_defaults",
+             "symbol", "seed"}
+_SEED_KEYS = {"owner", "bids", "asks", "symbols"}
+
+
+def load_config(path: str | Path) -> ExchangeConfig:
+    """Read and validate ``path``; raises ConfigError (one line) on any problem."""
+    p = Path(path)
+    file = str(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(file, "(file)", "no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(file, "(file)", "is a directory, not a TOML file") from None
+    except OSError as e:
+        raise ConfigError(file, "(file)", f"cannot read: {e.strerror or e}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(file, "(file)", f"not UTF-8: {e.reason} at byte {e.start}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(file, "(syntax)", f"TOML syntax error: {e}") from None
+    return parse_config(data, file)
+
+
+def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
+    v = _V(file)
+    v.check_keys(data, "", _TOP_KEYS)
+
+    # [server]
+    srv = v.table(data.get("server", {}), "server")
+    v.check_keys(srv, "server", _SERVER_KEYS)
+    kw: dict[str, Any] = {}
+    for name, f in ServerConfig.__dataclass_fields__.items():
+        default = f.default
+        typ = type(default)
+        kw[name] = v.get(srv, "server", name, float if typ is float else typ, default)
+    server = ServerConfig(**kw)
+    if not server.host:
+        raise v.err("server.host", "must not be empty")
+    if not 0 <= server.port <= 65535:
+        raise v.err("server.port", f"must be 0..65535, got {server.port}")
+    if not server.comp_id or not _fix_safe(server.comp_id):
+        raise v.err("server.comp_id", f"must be a non-empty printable string without '=' or '|': {server.comp_id!r}")
+    v.choice(server.store, "server.store", ("file", "memory"))
+    for name in ("max_connections", "logon_timeout", "logout_timeout", "max_bytes_before_logon",
+                 "outbound_high_water", "outbound_hard_limit", "max_messages_per_round",
+                 "gtd_interval", "max_message_size"):
+        v.positive(getattr(server, name), f"server.{name}")
+    if server.outbound_hard_limit <= server.outbound_high_water:
+        raise v.err("server.outbound_hard_limit",
+                    f"must be greater than server.outbound_high_water ({server.outbound_high_water})")
+
+    # [session_defaults], [[session]], [accept_any]
+    sd = v.table(data.get("session_defaults", {}), "session_defaults")
+    v.check_keys(sd, "session_defaults", _SESSION_DEFAULT_KEYS)
+    sess_defaults = _session_fields(v, sd, "session_defaults", SessionDef(target_comp_id="*"))
+
+    sess_list = data.get("session", [])
+    if not isinstance(sess_list, list):
+        raise v.err("session", "expected an array of tables ([[session]])")
+    sessions: list[SessionDef] = []
+    seen: dict[str, int] = {}
+    for i, st in enumerate(sess_list):
+        key = f"session[{i}]"
+        st = v.table(st, key)
+        v.check_keys(st, key, _SESSION_KEYS)
+        if "target_comp_id" not in st:
+            raise v.err(f"{key}.target_comp_id", "missing (the client's CompID)")
+        s = _session_fields(v, st, key, sess_defaults)
+        if not s.target_comp_id or not _fix_safe(s.target_comp_id):
+            raise v.err(f"{key}.target_comp_id", f"invalid CompID {s.target_comp_id!r}")
+        if s.target_comp_id == server.comp_id:
+            raise v.err(f"{key}.target_comp_id", f"equals the exchange CompID {server.comp_id!r}")
+        ident = (s.begin_string, s.target_comp_id)
+        if ident in seen:
+            raise v.err(f"{key}.target_comp_id",
+                        f"duplicate session {s.begin_string}:{s.target_comp_id} (also session[{seen[ident]}])")
+        seen[ident] = i
+        sessions.append(s)
+
+    aa = v.table(data.get("accept_any", {}), "accept_any")
+    v.check_keys(aa, "accept_any", _SESSION_DEFAULT_KEYS | {"enabled"})
+    enabled = v.get(aa, "accept_any", "enabled", bool, False)
+    aa_fields = {k: x for k, x in aa.items() if k != "enabled"}
+    accept_any = _session_fields(v, aa_fields, "accept_any", sess_defaults) if enabled else None
+
+    # [symbol_defaults], [[symbol]]
+    symd = v.table(data.get("symbol_defaults", {}), "symbol_defaults")
+    v.check_keys(symd, "symbol_defaults", _SYMBOL_DEFAULT_KEYS)
+    sym_default = _symbol_fields(v, symd, "symbol_defaults", SymbolDef(name="*"))
+    sym_list = data.get("symbol", [])
+    if not isinstance(sym_list, list):
+        raise v.err("symbol", "expected an array of tables ([[symbol]])")
+    symbols: list[SymbolDef] = []
+    sym_seen: dict[str, int] = {}
+    for i, st in enumerate(sym_list):
+        key = f"symbol[{i}]"
+        st = v.table(st, key)
+        v.check_keys(st, key, _SYMBOL_KEYS)
+        if "name" not in st:
+            raise v.err(f"{key}.name", "missing (the symbol)")
+        s = _symbol_fields(v, st, key, sym_default)
+        if not s.name or not _fix_safe(s.name):
+            raise v.err(f"{key}.name", f"invalid symbol {s.name!r}")
+        if s.name in sym_seen:
+            raise v.err(f"{key}.name", f"duplicate symbol {s.name!r} (also symbol[{sym_seen[s.name]}])")
+        sym_seen[s.name] = i
+        symbols.append(s)
+
+    # [seed]
+    seed = v.table(data.get("seed", {}), "seed")
+    v.check_keys(seed, "seed", _SEED_KEYS)
+    owner = v.get(seed, "seed", "owner", str, "HOUSE")
+    if not owner:
+        raise v.err("seed.owner", "must not be empty")
+    default_rule = _seed_orders(v, seed, "seed")
+    per_symbol = v.table(seed.get("symbols", {}), "seed.symbols")
+    for name in per_symbol:
+        if name not in sym_seen:
+            raise v.err(f"seed.symbols.{name}", "no [[symbol]] with this name")
+    final_symbols = []
+    for s in symbols:
+        if s.name in per_symbol:
+            key = f"seed.symbols.{s.name}"
+            tbl = v.table(per_symbol[s.name], key)
+            v.check_keys(tbl, key, {"bids", "asks"})
+            orders = _seed_orders(v, tbl, key)
+        else:
+            key = "seed"
+            orders = default_rule
+        tick = Decimal(s.tick_size)
+        for idx, o in enumerate(orders):
+            okey = f"{key}.{'bids' if o.side == 'buy' else 'asks'}"
+            if Decimal(o.price) % tick != 0:
+                raise v.err(okey, f"price {o.price} of {s.name} is not a multiple of its tick size {s.tick_size}")
+            if o.qty % s.lot_size != 0:
+                raise v.err(okey, f"quantity {o.qty} of {s.name} is not a multiple of its lot size {s.lot_size}")
+            if not s.min_qty <= o.qty <= s.max_qty:
+                raise v.err(okey, f"quantity {o.qty} of {s.name} is outside {s.min_qty}..{s.max_qty}")
+        bids = [Decimal(o.price) for o in orders if o.side == "buy"]
+        asks = [Decimal(o.price) for o in orders if o.side == "sell"]
+        if bids and asks and max(bids) >= min(asks):
+            raise v.err(key, f"seeded book of {s.name} is crossed (best bid {max(bids)} >= best ask {min(asks)})")
+        final_symbols.append(_replace(s, seed=tuple(orders)))
+
+    return ExchangeConfig(path=file, server=server, sessions=tuple(sessions), accept_any=accept_any,
+                          symbols=tuple(final_symbols), seed_owner=owner)
+
+
+def _replace(obj, **changes):
+    import dataclasses
+    return dataclasses.replace(obj, **changes)
+
+
+def _fix_safe(s: str) -> bool:
+    return all(32 < ord(c) < 127 and c not in "=|" for c in s)
+
+
+def _session_fields(v: _V, tbl: dict, key: str, base: SessionDef) -> SessionDef:
+    kw: dict[str, Any] = {}
+    for name, f in SessionDef.__dataclass_fields__.items():
+        default = getattr(base, name)
+        if name in ("username", "password"):
+            kw[name] = v.get(tbl, key, name, str, default)
+        elif name == "sending_time_tolerance":
+            kw[name] = v.get(tbl, key, name, float, default)
+        else:
+            kw[name] = v.get(tbl, key, name, type(default), default)
+    s = SessionDef(**kw)
+    v.choice(s.begin_string, f"{key}.begin_string", BEGIN_STRINGS)
+    v.choice(s.stp, f"{key}.stp", STP_MODES)
+    v.positive(s.heartbeat_min, f"{key}.heartbeat_min")
+    v.positive(s.heartbeat_max, f"{key}.heartbeat_max")
+    if s.heartbeat_max < s.heartbeat_min:
+        raise v.err(f"{key}.heartbeat_max", f"smaller than heartbeat_min ({s.heartbeat_min})")
+    v.positive(s.sending_time_tolerance, f"{key}.sending_time_tolerance")
+    return s
+
+
+def _symbol_fields(v: _V, tbl: dict, key: str, base: SymbolDef) -> SymbolDef:
+    kw: dict[str, Any] = {}
+    for name in _SYMBOL_KEYS:
+        default = getattr(base, name)
+        full = f"{key}.{name}"
+        if name in ("tick_size", "price_band"):
+            if name in tbl:
+                d = v.decimal(tbl[name], full)
+                kw[name] = str(tbl[name])
+                if name == "tick_size" and d.as_tuple().exponent < -9:
+                    raise v.err(full, "more than 9 decimal places")
+            else:
+                kw[name] = default
+        else:
+            kw[name] = v.get(tbl, key, name, str if name in ("name", "algorithm") else int, default)
+    s = SymbolDef(**kw)
+    v.choice(s.algorithm, f"{key}.algorithm", ALGORITHMS)
+    v.positive(s.lot_size, f"{key}.lot_size")
+    v.positive(s.min_qty, f"{key}.min_qty")
+    v.positive(s.max_qty, f"{key}.max_qty")
+    if s.max_qty < s.min_qty:
+        raise v.err(f"{key}.max_qty", f"smaller than min_qty ({s.min_qty})")
+    if s.price_band is not None and Decimal(s.price_band) % Decimal(s.tick_size) != 0:
+        raise v.err(f"{key}.price_band", f"{s.price_band} is not a multiple of the tick size {s.tick_size}")
+    return s
+
+
+def _seed_orders(v: _V, tbl: dict, key: str) -> list[SeedOrder]:
+    out: list[SeedOrder] = []
+    for side_key, side in (("bids", "buy"), ("asks", "sell")):
+        full = f"{key}.{side_key}"
+        levels = tbl.get(side_key, [])
+        if not isinstance(levels, list):
+            raise v.err(full, f"expected an array of [price, qty] pairs, got {_tname(levels)}")
+        for j, lvl in enumerate(levels):
+            if not (isinstance(lvl, list) and len(lvl) == 2):
+                raise v.err(f"{full}[{j}]", f"expected a [price, qty] pair like [\"100\", 50], got {lvl!r}")
+            price, qty = lvl
+            d = v.decimal(price, f"{full}[{j}]")
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
+                raise v.err(f"{full}[{j}]", f"quantity must be a positive integer, got {qty!r}")
+            out.append(SeedOrder(side=side, price=_dstr(d), qty=qty))
+    return out
+
+
+def _dstr(d: Decimal) -> str:
+    s = format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s

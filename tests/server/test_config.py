@@ -1,0 +1,197 @@
+"""Config loader: the bundled file loads; every kind of bad config is one ConfigError line."""
+from pathlib import Path
+
+import pytest
+
+from fixexchange.server.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+
+MINIMAL = """
+[server]
+comp_id = "EX"
+[[session]]
+target_comp_id = "C1"
+password = "p"
+[[symbol]]
+name = "AAA"
+tick_size = "0.05"
+[seed]
+bids = [["100", 10]]
+asks = [["110.05", 10]]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "x.toml"
+    p.write_text(text)
+    return p
+
+
+def bad(tmp_path: Path, text: str) -> ConfigError:
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as ei:
+        load_config(p)
+    msg = str(ei.value)
+    assert "\n" not in msg
+    assert msg.startswith(str(p) + ": ")
+    return ei.value
+
+
+def test_bundled_config_loads():
+    c = load_config(DEFAULT_CONFIG_PATH)
+    assert c.server.port == 9878 and c.server.comp_id == "FIXEXCH"
+    assert c.server.host == "127.0.0.1"
+    assert [s.name for s in c.symbols] == [f"SYM{i}" for i in range(1, 11)]
+    assert {s.target_comp_id for s in c.sessions} >= {"CLIENT1", "CLIENT2", "CLIENT3", "MDVIEW"}
+    assert all(s.password for s in c.sessions)
+    assert c.accept_any is None
+    for sym in c.symbols:
+        bids = [float(o.price) for o in sym.seed if o.side == "buy"]
+        asks = [float(o.price) for o in sym.seed if o.side == "sell"]
+        assert len(bids) == 5 and all(100 <= b <= 105 for b in bids)
+        assert len(asks) == 5 and all(110 <= a <= 115 for a in asks)
+    assert c.seed_owner == "HOUSE"
+
+
+def test_minimal_and_defaults(tmp_path):
+    c = load_config(write(tmp_path, MINIMAL))
+    assert c.server.comp_id == "EX" and c.server.port == 9878
+    s = c.symbol("AAA")
+    assert s.tick_size == "0.05" and s.price_scale == 2 and s.algorithm == "fifo"
+    assert [(o.side, o.price, o.qty) for o in s.seed] == [("buy", "100", 10), ("sell", "110.05", 10)]
+    assert c.sessions[0].heartbeat_min == 1 and c.sessions[0].stp == "cancel_newest"
+
+
+def test_session_defaults_apply_and_per_symbol_seed(tmp_path):
+    c = load_config(write(tmp_path, MINIMAL.replace('[server]', '[session_defaults]\nheartbeat_max = 60\nstp = "decrement"\n[server]') + """
+[[symbol]]
+name = "BBB"
+tick_size = "1"
+lot_size = 5
+algorithm = "pro_rata"
+[seed.symbols.BBB]
+bids = [["7", 25]]
+[accept_any]
+enabled = true
+password = "trial"
+"""))
+    assert c.sessions[0].heartbeat_max == 60 and c.sessions[0].stp == "decrement"
+    b = c.symbol("BBB")
+    assert b.price_scale == 0 and b.algorithm == "pro_rata"
+    assert [(o.price, o.qty) for o in b.seed] == [("7", 25)]
+    assert c.accept_any is not None and c.accept_any.password == "trial"
+    assert c.accept_any.heartbeat_max == 60
+
+
+def test_missing_file(tmp_path):
+    p = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as ei:
+        load_config(p)
+    assert str(ei.value) == f"{p}: (file): no such file"
+
+
+def test_syntax_error(tmp_path):
+    e = bad(tmp_path, "[server\nport = 1\n")
+    assert e.key == "(syntax)" and "TOML syntax error" in e.problem
+
+
+def test_unknown_top_level_key(tmp_path):
+    e = bad(tmp_path, MINIMAL + "\n[serverr]\nport = 1\n")
+    assert e.key == "serverr" and "unknown key" in e.problem
+
+
+def test_unknown_nested_key(tmp_path):
+    e = bad(tmp_path, MINIMAL.replace('comp_id = "EX"', 'comp_id = "EX"\nprot = 1'))
+    assert e.key == "server.prot" and "unknown key" in e.problem
+
+
+def test_unknown_session_key(tmp_path):
+    e = bad(tmp_path, MINIMAL.replace('password = "p"', 'pasword = "p"'))
+    assert e.key == "session[0].pasword"
+
+
+def test_wrong_type(tmp_path):
+    e = bad(tmp_path, MINIMAL.replace('comp_id = "EX"', 'comp_id = "EX"\nport = "9878"'))
+    assert e.key == "server.port" and "expected an integer, got a string" in e.problem
+
+
+def test_bool_is_not_int(tmp_path):
+    e = bad(tmp_path, MINIMAL.replace('password = "p"', 'password = "p"\nheartbeat_min = true'))
+    assert e.key == "session[0].heartbeat_min"
+
+
+def test_wrong_type_tick_size_float(tmp_path):
+    e = bad(tmp_path, MINIMAL.replace('tick_size = "0.05"', "tick_size = 0.05"))
+    assert e.key == "symbol[0].tick_size" and "decimal string" in e.problem
+
+
+def test_duplicate_session(tmp_path):
+    e = bad(tmp_path, MINIMAL + '\n[[session]]\ntarget_comp_id = "C1"\n')
+    assert e.key == "session[1].target_comp_id" and "duplicate session" in e.problem
+
+
+def test_duplicate_symbol(tmp_path):
+    e = bad(tmp_path, MINIMAL + '\n[[symbol]]\nname = "AAA"\n')
+    assert e.key == "symbol[1].name" and "duplicate symbol" in e.problem
+
+
+def test_tick_size_does_not_divide_seed(tmp_path):
+    e = bad(tmp_path, MINIMAL.replace('["110.05", 10]', '["110.03", 10]'))
+    assert e.key == "seed.asks"
+    assert "110.03" in e.problem and "AAA" in e.problem and "tick size 0.05" in e.problem
+
+
+def test_seed_lot_size(tmp_path):
+    e = bad(tmp_path, MINIMAL.replace('tick_size = "0.05"', 'tick_size = "0.05"\nlot_size = 3'))
+    assert e.key == "seed.bids" and "lot size" in e.problem
+
+
+def test_seed_crossed(tmp_path):
+    e = bad(tmp_path, MINIMAL.replace('["110.05", 10]', '["99", 10]'))
+    assert e.key == "seed" and "crossed" in e.problem
+
+
+def test_seed_bad_pair(tmp_path):
+    e = bad(tmp_path, MINIMAL.replace('[["100", 10]]', '[["100"]]'))
+    assert e.key == "seed.bids[0]"
+    e = bad(tmp_path, MINIMAL.replace('[["100", 10]]', '[["100", -1]]'))
+    assert e.key == "seed.bids[0]" and "positive integer" in e.problem
+    e = bad(tmp_path, MINIMAL.replace('[["100", 10]]', '[["abc", 1]]'))
+    assert e.key == "seed.bids[0]" and "not a decimal" in e.problem
+
+
+def test_seed_unknown_symbol(tmp_path):
+    e = bad(tmp_path, MINIMAL + '\n[seed.symbols.ZZZ]\nbids = [["1", 1]]\n')
+    assert e.key == "seed.symbols.ZZZ"
+
+
+def test_bad_choices_and_ranges(tmp_path):
+    assert bad(tmp_path, MINIMAL.replace('password = "p"', 'password = "p"\nstp = "x"')).key == "session[0].stp"
+    assert bad(tmp_path, MINIMAL.replace('tick_size = "0.05"', 'tick_size = "0.05"\nalgorithm = "lifo"')).key == "symbol[0].algorithm"
+    assert bad(tmp_path, MINIMAL.replace('comp_id = "EX"', 'comp_id = "EX"\nport = 70000')).key == "server.port"
+    assert bad(tmp_path, MINIMAL.replace('tick_size = "0.05"', 'tick_size = "0"')).key == "symbol[0].tick_size"
+    assert bad(tmp_path, MINIMAL.replace('password = "p"', 'password = "p"\nheartbeat_min = 10\nheartbeat_max = 5')).key == "session[0].heartbeat_max"
+    assert bad(tmp_path, MINIMAL.replace('password = "p"', 'password = "p"\nbegin_string = "FIX.4.2"')).key == "session[0].begin_string"
+    assert bad(tmp_path, MINIMAL.replace('comp_id = "EX"', 'comp_id = "EX"\noutbound_hard_limit = 10')).key == "server.outbound_hard_limit"
+    assert bad(tmp_path, MINIMAL.replace('comp_id = "EX"', 'comp_id = "EX"\nstore = "redis"')).key == "server.store"
+    assert bad(tmp_path, MINIMAL.replace('target_comp_id = "C1"', 'target_comp_id = "EX"')).key == "session[0].target_comp_id"
+
+
+def test_session_missing_comp_id(tmp_path):
+    e = bad(tmp_path, MINIMAL.replace('target_comp_id = "C1"', ''))
+    assert e.key == "session[0].target_comp_id" and "missing" in e.problem
+
+
+def test_table_expected(tmp_path):
+    e = bad(tmp_path, 'server = 5\n')
+    assert e.key == "server" and "expected a table" in e.problem
+
+
+def test_directory_and_non_utf8(tmp_path):
+    with pytest.raises(ConfigError) as ei:
+        load_config(tmp_path)
+    assert ei.value.key == "(file)"
+    p = tmp_path / "b.toml"
+    p.write_bytes(b"a = '\xff'\n")
+    with pytest.raises(ConfigError) as ei:
+        load_config(p)
+    assert "UTF-8" in ei.value.problem
