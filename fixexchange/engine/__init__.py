@@ -1,0 +1,142 @@
+"""fixexchange.engine: deterministic per-symbol matching engines (pure Python, no I/O).
+
+Authoritative API of layer 3.  No floats, no clock, no randomness: the same command list
+always yields the same event list.
+
+Construction and queries
+------------------------
+``Engine(specs: Iterable[SymbolSpec], now: int = 0)`` (``ValueError`` on a bad spec or a
+duplicate symbol; the only place the engine raises).
+
+``engine.apply(command) -> list[event]`` never raises: any bad input gives ``[Rejected(...)]``
+and leaves every book untouched.  Order ids are assigned by the engine: 1, 2, 3 ... one per
+*accepted* NewOrder (a rejected NewOrder consumes no id; its ``Rejected.order_id`` is None).
+A replaced order keeps its id.  Trade ids are 1, 2, 3 ... across all symbols.
+
+``engine.book(symbol)`` -> book (None for an unknown symbol): ``best_bid()`` / ``best_ask()``
+-> ``(price, displayed_qty)`` or None in O(1) amortised; ``depth(side, n)`` -> list of
+``(price, displayed_qty)`` best first, ``n`` 0/None = all levels; ``last_trade_price``
+(None before the first trade); ``spec``.
+``engine.order(order_id)`` -> ``OrderView`` snapshot (or None).  Final orders stay queryable
+(status / too-late-to-cancel) for the last ``retain_final`` (default 1,000,000) of them;
+older final ids answer TOO_LATE_TO_CANCEL without the owner check.
+``engine.now`` is the last AdvanceTime.
+
+Units
+-----
+Prices: ints in units of ``10**-price_scale``, multiples of ``tick``, > 0, inside
+``[band_low, band_high]`` when set (limit price and stop price).  Quantities: ints,
+multiples of ``lot``, ``min_qty <= qty <= max_qty``.  ``expire_time`` / ``AdvanceTime.now``
+are opaque ints chosen by the caller (the gateway uses integer milliseconds since epoch).
+
+Commands (NamedTuples, see ``types``)
+-------------------------------------
+- ``NewOrder(symbol, owner, side, qty, ord_type=LIMIT, price=None, stop_price=None,
+  tif=DAY, expire_time=None, display_qty=None, min_qty=None, post_only=False, stp=NONE)``
+- ``CancelOrder(order_id, owner=None)``; ``ReplaceOrder(order_id, qty, price=None,
+  owner=None)``; ``OrderStatusQuery(order_id, owner=None)``: owner None = no check; another
+  owner's order is UNKNOWN_ORDER.  Final orders: TOO_LATE_TO_CANCEL.
+- ``MassCancel(owner=None, symbol=None, side=None)``: filters, None = any.
+- ``AdvanceTime(now)``: expires GTD orders (resting and untriggered stops) with
+  ``expire_time <= now``, in (expire_time, order_id) order.  A time before ``engine.now``
+  is rejected (TIME_WENT_BACKWARDS).
+- ``EndOfDay()``: expires every live DAY order in order-id order.
+
+Events (NamedTuples) and their order
+------------------------------------
+``Accepted``, ``Rejected(order_id|None, reason, text)``, ``Fill`` (one per side per trade:
+aggressor's fill, then the maker's fill, then ``TradePrinted``), ``Cancelled(reason)``,
+``Replaced``, ``Restated`` (STP decrement of a live order), ``Triggered``, ``Expired``,
+``LevelChanged(symbol, side, price, qty)`` (displayed qty after the change, 0 = level gone;
+emitted once per level an action touched, when the action leaves that level),
+``OrderState(OrderView)``, ``MassCancelDone(count, owner, symbol, side)``.
+Fill/Cancelled/Replaced/Expired carry owner, symbol, side, cum_qty, leaves (or the cancelled
+amount) and ``cum_notional`` = sum(price*qty) so avg price = cum_notional / cum_qty.
+Conservation: for every order ``qty == cum_qty + leaves_qty + cancelled_qty``.
+
+A NewOrder yields: Accepted, then (stops: nothing until triggered) trades, then at most one
+terminal Cancelled for an unfilled IOC/FOK/market/min-qty remainder, or LevelChanged for the
+rested remainder, then any stops the trades elected.
+
+Order rules
+-----------
+- Price-time priority; trades at the resting order's price.
+- MARKET: never rests; tif must be IOC, FOK or DAY (DAY behaves like IOC); unfilled part
+  -> Cancelled(NO_LIQUIDITY).  LIMIT: rests unless IOC/FOK.  IOC remainder ->
+  Cancelled(IOC_REMAINDER).  FOK: fills completely against the book as it stands or is
+  Cancelled(FOK_UNFILLABLE) after Accepted with no trade.  GTD needs expire_time >
+  engine.now.
+- min_qty: the order is accepted, then cancelled (MIN_QTY_NOT_MET) with no trade unless at
+  least min_qty can fill immediately; after entry it behaves normally.
+- Post-only: **rejected** (POST_ONLY_WOULD_CROSS, no id consumed) if it would take
+  liquidity on entry; a ReplaceOrder of a post-only order that would cross is rejected and
+  the order is left unchanged.  Only LIMIT DAY/GTC/GTD may be post-only.
+- Iceberg: display_qty (multiple of lot, 0 < display_qty < qty... up to qty) is the shown
+  slice; LevelChanged/depth show only displayed qty.  When a slice is consumed and
+  reserve remains, a new slice of min(display_qty, reserve) goes to the back of its level.
+  FIFO symbols only.
+- Stops: STOP becomes MARKET, STOP_LIMIT becomes LIMIT at its price, when elected: a buy
+  stop when a trade prints at >= stop_price, a sell stop at <= stop_price.  An incoming
+  stop whose condition already holds against ``last_trade_price`` is elected at once.
+  **Trigger order**: after an aggressor finishes matching, every stop elected by any price
+  it printed is queued in order-id order and executed one at a time (Triggered, then its
+  trades); stops elected by those trades are appended to the queue (cascade, FIFO).
+- Replace: qty = new total (FIX OrderQty).  qty <= cum_qty cancels the remainder
+  (Cancelled REPLACED_BELOW_FILLED).  Same price and leaves not increased keeps time
+  priority (priority_kept=True); a price change or a qty increase loses it and re-enters
+  as an aggressor (it can trade at once).  Untriggered stops: qty/price updated in place.
+  A replace resets cancelled_qty to 0 (the new qty restates the order).
+- STP (taker's mode, same owner): CANCEL_NEWEST cancels the taker remainder;
+  CANCEL_OLDEST cancels the resting order and keeps matching; CANCEL_BOTH cancels both;
+  DECREMENT reduces both by the smaller leaves (Restated, or Cancelled(SELF_TRADE) when it
+  reaches 0).  FOK / min_qty count only quantity reachable before the first self order
+  that would stop or decrement the taker (self orders under CANCEL_OLDEST are skipped).
+- Pro-rata (``SymbolSpec.algorithm="pro_rata"``), per price level: if the incoming
+  remainder Q covers the level's total T, all fill.  Otherwise every order i with leaves
+  q_i first gets ``floor(Q*q_i/T)`` rounded **down to a multiple of lot**; the leftover is
+  then given FIFO (time order), each order taking up to its unfilled leaves.  Fills are
+  emitted in time order.  STP self orders at a level are resolved (in time order) before
+  the allocation.
+"""
+
+from .engine import Engine, Book
+from .types import (
+    Accepted,
+    AdvanceTime,
+    CancelOrder,
+    Cancelled,
+    CancelReason,
+    Command,
+    EndOfDay,
+    Event,
+    Expired,
+    Fill,
+    LevelChanged,
+    MassCancel,
+    MassCancelDone,
+    NewOrder,
+    OrderState,
+    OrderStatus,
+    OrderStatusQuery,
+    OrderView,
+    OrdType,
+    Rejected,
+    RejectReason,
+    Replaced,
+    ReplaceOrder,
+    Restated,
+    Side,
+    StpMode,
+    SymbolSpec,
+    TimeInForce,
+    TradePrinted,
+    Triggered,
+)
+
+__all__ = [
+    "Accepted", "AdvanceTime", "Book", "CancelOrder", "Cancelled", "CancelReason", "Command",
+    "EndOfDay", "Engine", "Event", "Expired", "Fill", "LevelChanged", "MassCancel",
+    "MassCancelDone", "NewOrder", "OrderState", "OrderStatus", "OrderStatusQuery", "OrderView",
+    "OrdType", "Rejected", "RejectReason", "Replaced", "ReplaceOrder", "Restated", "Side",
+    "StpMode", "SymbolSpec", "TimeInForce", "TradePrinted", "Triggered",
+]
