@@ -1,0 +1,292 @@
+"""Market data: aggregated price-level mirrors, subscriptions, W snapshots and X increments.
+
+The engine reports every displayed level change as ``LevelChanged(symbol, side, price, qty)``.
+This module keeps a mirror of the aggregated levels per symbol side (price -> qty plus the
+prices sorted best first) that is updated from those events alone, never recomputed from
+orders.  Each change is turned into MDUpdateAction new (0) / change (1) / delete (2) entries,
+once per market depth some subscription uses:
+
+- full depth (MarketDepth 0): the change itself;
+- top N: a change at rank >= N is invisible; a new level inside the top N pushes the level at
+  rank N out (delete); a deleted level inside the top N pulls the level now at rank N-1 in
+  (new).
+
+So a client that applies every X to its W (new/change: set the price's size, delete: remove
+the price; trades: append, keep the last 200) always holds exactly what a fresh W shows.
+
+Trades: the last ``TRADE_HISTORY`` trades per symbol are served as trade entries (269=2) in
+every W (oldest first); each new trade is an X entry with action new.  This replaces the
+older design's "last 200 trades" endpoint without a TradeCaptureReport flow.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import deque
+
+from .outbound import Outbound
+from .units import PriceFormatter
+
+TRADE_HISTORY = 200
+
+BID = 0
+OFFER = 1
+TRADE = 2
+ENTRY_TYPE_CODES = {b"0": BID, b"1": OFFER, b"2": TRADE}
+_ENTRY_TYPE_BYTES = (b"0", b"1", b"2")
+ALL_ENTRY_TYPES = frozenset((BID, OFFER, TRADE))
+
+_NEW = (279, b"0")
+_CHANGE = (279, b"1")
+_DELETE = (279, b"2")
+_ENTRY_TYPE_FIELD = ((269, b"0"), (269, b"1"), (269, b"2"))
+
+FULL_DEPTH = 0
+
+
+class _SideLevels:
+    """One side of one symbol: displayed qty per price and the sort keys best first
+    (ask: price, bid: -price, so ascending key order is best first for both)."""
+
+    __slots__ = ("keys", "qty", "negate")
+
+    def __init__(self, negate: bool) -> None:
+        self.keys: list[int] = []
+        self.qty: dict[int, int] = {}
+        self.negate = negate
+
+    def price_at(self, rank: int) -> int:
+        key = self.keys[rank]
+        return -key if self.negate else key
+
+    def top(self, depth: int) -> list[tuple[int, int]]:
+        keys = self.keys if depth == FULL_DEPTH else self.keys[:depth]
+        qty = self.qty
+        if self.negate:
+            return [(-key, qty[-key]) for key in keys]
+        return [(key, qty[key]) for key in keys]
+
+
+class _SymbolData:
+    __slots__ = ("symbol", "symbol_field", "fmt", "sides", "trades", "depth_users", "subscriptions")
+
+    def __init__(self, symbol: str, scale: int) -> None:
+        self.symbol = symbol
+        self.symbol_field = (55, symbol.encode("ascii"))
+        self.fmt = PriceFormatter(scale)
+        self.sides = (_SideLevels(negate=True), _SideLevels(negate=False))  # bid, offer
+        self.trades: deque[tuple[tuple[int, bytes], ...]] = deque(maxlen=TRADE_HISTORY)
+        # depth -> number of live subscriptions using it: the depths to compute X entries for
+        self.depth_users: dict[int, int] = {}
+        self.subscriptions: dict[tuple[str, bytes], Subscription] = {}
+
+
+class Subscription:
+    __slots__ = ("session_id", "md_req_id", "symbols", "depth", "entry_types", "incremental")
+
+    def __init__(self, session_id: str, md_req_id: bytes, symbols: tuple[str, ...], depth: int,
+                 entry_types: frozenset[int], incremental: bool) -> None:
+        self.session_id = session_id
+        self.md_req_id = md_req_id
+        self.symbols = symbols
+        self.depth = depth
+        self.entry_types = entry_types
+        self.incremental = incremental
+
+
+class MarketData:
+    """Level mirrors and subscriptions for every symbol.  ``level_changed`` / ``trade_printed``
+    collect entries for the command being processed; ``flush`` turns them into W/X messages."""
+
+    def __init__(self, scales: dict[str, int]) -> None:
+        self._symbols = {symbol: _SymbolData(symbol, scale) for symbol, scale in scales.items()}
+        self._by_session: dict[str, dict[bytes, Subscription]] = {}
+        # entries collected since the last flush: symbol -> depth -> [(entry type, fields)]
+        self._pending_levels: dict[str, dict[int, list]] = {}
+        self._pending_trades: dict[str, list] = {}
+
+    def has_symbol(self, symbol: str) -> bool:
+        return symbol in self._symbols
+
+    # ---------------------------------------------------------------- engine events
+
+    def level_changed(self, symbol: str, side: int, price: int, qty: int) -> None:
+        data = self._symbols[symbol]
+        levels = data.sides[side - 1]
+        old_qty = levels.qty.get(price)
+        key = -price if levels.negate else price
+        if qty == 0:
+            if old_qty is None:
+                return
+            rank = bisect_left(levels.keys, key)
+            del levels.keys[rank]
+            del levels.qty[price]
+            action = _DELETE
+        elif old_qty is None:
+            rank = bisect_left(levels.keys, key)
+            levels.keys.insert(rank, key)
+            levels.qty[price] = qty
+            action = _NEW
+        else:
+            if old_qty == qty:
+                return
+            levels.qty[price] = qty
+            action = _CHANGE
+            rank = -1  # computed only if a top-N subscription needs it
+        if not data.depth_users:
+            return
+        entry_type = side - 1
+        type_field = _ENTRY_TYPE_FIELD[entry_type]
+        fmt = data.fmt
+        symbol_field = data.symbol_field
+        pending = self._pending_levels.get(symbol)
+        if pending is None:
+            pending = self._pending_levels[symbol] = {}
+        for depth in data.depth_users:
+            entries = pending.get(depth)
+            if entries is None:
+                entries = pending[depth] = []
+            if depth == FULL_DEPTH:
+                entries.append((entry_type, _entry(action, type_field, symbol_field, fmt(price), qty)))
+                continue
+            if rank < 0:
+                rank = bisect_left(levels.keys, key)
+            if rank >= depth:
+                continue
+            entries.append((entry_type, _entry(action, type_field, symbol_field, fmt(price), qty)))
+            if action is _NEW and len(levels.keys) > depth:
+                pushed_out = levels.price_at(depth)
+                entries.append((entry_type, _entry(_DELETE, type_field, symbol_field, fmt(pushed_out), 0)))
+            elif action is _DELETE and len(levels.keys) >= depth:
+                pulled_in = levels.price_at(depth - 1)
+                entries.append((entry_type, _entry(_NEW, type_field, symbol_field, fmt(pulled_in),
+                                                   levels.qty[pulled_in])))
+
+    def trade_printed(self, symbol: str, price: int, qty: int) -> None:
+        data = self._symbols[symbol]
+        fields = (_ENTRY_TYPE_FIELD[TRADE], (270, data.fmt(price)), (271, b"%d" % qty))
+        data.trades.append(fields)
+        if data.subscriptions:
+            pending = self._pending_trades.get(symbol)
+            if pending is None:
+                pending = self._pending_trades[symbol] = []
+            pending.append((TRADE, (_NEW, fields[0], data.symbol_field, fields[1], fields[2])))
+
+    def flush(self) -> list[Outbound]:
+        """W/X messages for everything collected since the last flush (one X per
+        subscription; full-refresh subscriptions get one W per symbol that changed)."""
+        if not self._pending_levels and not self._pending_trades:
+            return []
+        pending_levels, self._pending_levels = self._pending_levels, {}
+        pending_trades, self._pending_trades = self._pending_trades, {}
+        touched: dict[Subscription, list] = {}
+        for symbol in (pending_levels.keys() | pending_trades.keys()):
+            data = self._symbols[symbol]
+            by_depth = pending_levels.get(symbol)
+            trades = pending_trades.get(symbol)
+            for subscription in data.subscriptions.values():
+                entries = by_depth.get(subscription.depth) if by_depth else None
+                wanted = subscription.entry_types
+                if entries and wanted is not ALL_ENTRY_TYPES:
+                    entries = [entry for entry in entries if entry[0] in wanted]
+                if trades and TRADE in wanted:
+                    entries = entries + trades if entries else trades
+                if entries:
+                    per_symbol = touched.get(subscription)
+                    if per_symbol is None:
+                        per_symbol = touched[subscription] = []
+                    per_symbol.append((data, entries))
+        out = []
+        for subscription, per_symbol in touched.items():
+            if subscription.incremental:
+                body = [(262, subscription.md_req_id), (268, sum(len(entries) for _, entries in per_symbol))]
+                for _, entries in per_symbol:
+                    for _, fields in entries:
+                        body.extend(fields)
+                out.append(Outbound(subscription.session_id, b"X", body, True))
+            else:
+                for data, _ in per_symbol:
+                    out.append(self._snapshot(subscription.session_id, subscription.md_req_id, data,
+                                              subscription.depth, subscription.entry_types))
+        return out
+
+    # ---------------------------------------------------------------- requests
+
+    def subscription(self, session_id: str, md_req_id: bytes) -> Subscription | None:
+        return self._by_session.get(session_id, {}).get(md_req_id)
+
+    def subscribe(self, subscription: Subscription) -> list[Outbound]:
+        """Register and answer with one W per symbol."""
+        self._by_session.setdefault(subscription.session_id, {})[subscription.md_req_id] = subscription
+        key = (subscription.session_id, subscription.md_req_id)
+        for symbol in subscription.symbols:
+            data = self._symbols[symbol]
+            data.subscriptions[key] = subscription
+            data.depth_users[subscription.depth] = data.depth_users.get(subscription.depth, 0) + 1
+        return self._snapshots(subscription)
+
+    def unsubscribe(self, session_id: str, md_req_id: bytes) -> bool:
+        subscriptions = self._by_session.get(session_id)
+        subscription = subscriptions.pop(md_req_id, None) if subscriptions else None
+        if subscription is None:
+            return False
+        if not subscriptions:
+            del self._by_session[session_id]
+        key = (session_id, md_req_id)
+        for symbol in subscription.symbols:
+            data = self._symbols[symbol]
+            del data.subscriptions[key]
+            users = data.depth_users[subscription.depth] - 1
+            if users:
+                data.depth_users[subscription.depth] = users
+            else:
+                del data.depth_users[subscription.depth]
+        return True
+
+    def drop_session(self, session_id: str) -> None:
+        for md_req_id in list(self._by_session.get(session_id, ())):
+            self.unsubscribe(session_id, md_req_id)
+
+    def snapshot(self, session_id: str, md_req_id: bytes, symbols: tuple[str, ...], depth: int,
+                 entry_types: frozenset[int]) -> list[Outbound]:
+        """One W per symbol without subscribing (SubscriptionRequestType 0)."""
+        return [self._snapshot(session_id, md_req_id, self._symbols[symbol], depth, entry_types)
+                for symbol in symbols]
+
+    def snapshots_for(self, session_id: str) -> list[Outbound]:
+        out = []
+        for subscription in self._by_session.get(session_id, {}).values():
+            out.extend(self._snapshots(subscription))
+        return out
+
+    def levels(self, symbol: str, side: int, depth: int = FULL_DEPTH) -> list[tuple[int, int]]:
+        """The mirrored aggregated levels, best first (for tests and tools)."""
+        return self._symbols[symbol].sides[side - 1].top(depth)
+
+    def _snapshots(self, subscription: Subscription) -> list[Outbound]:
+        return self.snapshot(subscription.session_id, subscription.md_req_id, subscription.symbols,
+                             subscription.depth, subscription.entry_types)
+
+    def _snapshot(self, session_id: str, md_req_id: bytes, data: _SymbolData, depth: int,
+                  entry_types: frozenset[int]) -> Outbound:
+        body: list = [(262, md_req_id), data.symbol_field, (268, 0)]
+        fmt = data.fmt
+        count = 0
+        for entry_type in (BID, OFFER):
+            if entry_type in entry_types:
+                type_field = _ENTRY_TYPE_FIELD[entry_type]
+                for price, qty in data.sides[entry_type].top(depth):
+                    body += (type_field, (270, fmt(price)), (271, b"%d" % qty))
+                    count += 1
+        if TRADE in entry_types:
+            for fields in data.trades:
+                body += fields
+            count += len(data.trades)
+        body[2] = (268, count)
+        return Outbound(session_id, b"W", body, True)
+
+
+def _entry(action, type_field, symbol_field, price_text: bytes, qty: int) -> tuple:
+    if action is _DELETE:
+        return (action, type_field, symbol_field, (270, price_text))
+    return (action, type_field, symbol_field, (270, price_text), (271, b"%d" % qty))
