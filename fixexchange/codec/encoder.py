@@ -1,0 +1,78 @@
+"""FIX encoder: header envelope, BodyLength and CheckSum around the given fields."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .parser import checksum
+
+# Precomputed b"<tag>=" prefixes for the tags an exchange writes most.
+_PREFIX_CACHE_LIMIT = 2048
+_prefixes: dict[int, bytes] = {tag: b"%d=" % tag for tag in range(1, 1000)}
+
+
+def _prefix(tag: int) -> bytes:
+    prefix = _prefixes.get(tag)
+    if prefix is None:
+        if type(tag) is not int or tag <= 0:
+            raise ValueError(f"invalid tag {tag!r}")
+        prefix = b"%d=" % tag
+        if len(_prefixes) < _PREFIX_CACHE_LIMIT:
+            _prefixes[tag] = prefix
+    return prefix
+
+
+def _value_bytes(value) -> bytes:
+    kind = type(value)
+    if kind is bytes:
+        return value
+    if kind is str:
+        return value.encode("latin-1")
+    if kind is bool:
+        return b"Y" if value else b"N"
+    if kind is int:
+        return b"%d" % value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, float):
+        # Prices are exact decimal strings in this project; a float would round silently.
+        raise TypeError("float field values are not accepted; pass a decimal string")
+    return str(value).encode("latin-1")
+
+
+def encode_body(fields: Iterable[tuple[int, object]]) -> list[bytes]:
+    """``tag=value\\x01`` parts for ``fields`` (helper for ``encode`` and groups)."""
+    parts = []
+    append = parts.append
+    prefixes = _prefixes
+    for tag, value in fields:
+        prefix = prefixes.get(tag)
+        if prefix is None:
+            prefix = _prefix(tag)
+        kind = type(value)
+        if kind is not bytes:
+            value = _value_bytes(value)
+        append(prefix)
+        append(value)
+        append(b"\x01")
+    return parts
+
+
+def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, object]]) -> bytes:
+    """Encode one message: 8, 9, 35, then ``fields`` in the given order, then 10.
+
+    Values may be bytes, str (latin-1), int or bool (Y/N). A value containing SOH raises
+    ``ValueError`` because it would corrupt the framing.
+    """
+    if type(msg_type) is not bytes:
+        msg_type = _value_bytes(msg_type)
+    if type(begin_string) is not bytes:
+        begin_string = _value_bytes(begin_string)
+    parts = encode_body(fields)
+    body = b"".join((b"35=", msg_type, b"\x01", *parts))
+    # One SOH per field (35 included) exactly; more means an SOH inside a value.
+    if body.count(b"\x01") != len(parts) // 3 + 1:
+        raise ValueError("field value contains SOH (\\x01)")
+    head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
+    message = head + body
+    return message + b"10=%03d\x01" % checksum(message)

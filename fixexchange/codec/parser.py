@@ -1,0 +1,227 @@
+"""Incremental FIX framer/parser: bytes in, FixMessage or Garbled out.
+
+Framing follows the spec's three-field envelope: ``8=<begin>|9=<len>|35=...|10=ddd|``.
+A message whose BodyLength, CheckSum or first three fields are wrong is dropped as
+``Garbled`` and the parser hunts for the next message start. The result never depends on
+how the stream is split into ``feed`` calls, and ``feed`` never raises for bad input.
+"""
+
+from __future__ import annotations
+
+from zlib import adler32
+
+from .message import FixMessage, Garbled
+
+SOH = 1
+_START = b"8=FIX"
+# Longest BeginString value we accept ("FIXT.1.1" is 8) and BodyLength digit count.
+_MAX_BEGIN_STRING_LEN = 16
+_MAX_BODY_LENGTH_DIGITS = 9
+_TRAILER_LEN = 7  # b"10=ddd\x01"
+_DIGITS = frozenset(b"0123456789")
+_TAG_CACHE_LIMIT = 4096
+
+DEFAULT_MAX_MESSAGE_SIZE = 65536
+DEFAULT_MAX_FIELDS = 1024
+
+_tag_cache: dict[bytes, int] = {}
+
+
+def _tag_number(text: bytes) -> int:
+    """Int tag for ``text``; 0 (never a valid FIX tag) unless it is a plain positive decimal."""
+    tag = _tag_cache.get(text)
+    if tag is not None:
+        return tag
+    # int() alone would accept b" 5", b"+5" and b"1_0"; FIX tags are plain digits.
+    if text.isdigit() and text[0] != 0x30:
+        tag = int(text)
+        if len(_tag_cache) < _TAG_CACHE_LIMIT:
+            _tag_cache[text] = tag
+        return tag
+    return 0
+
+
+def checksum(data, start: int = 0, end: int | None = None) -> int:
+    """Sum of ``data[start:end]`` modulo 256 (the FIX CheckSum).
+
+    adler32's low half is 1 + the byte sum mod 65521; over 256-byte chunks the sum stays
+    below 65521, so it is exact and far faster than a Python-level ``sum``.
+    """
+    if end is None:
+        end = len(data)
+    view = memoryview(data)
+    total = 0
+    for chunk_start in range(start, end, 256):
+        chunk_end = chunk_start + 256
+        total += (adler32(view[chunk_start:chunk_end if chunk_end < end else end]) & 0xFFFF) - 1
+    return total & 0xFF
+
+
+def parse_fields(body: bytes) -> list[tuple[int, bytes]]:
+    """Split ``tag=value\\x01...`` (without the final SOH) into ``(int tag, bytes)`` pairs."""
+    fields = []
+    append = fields.append
+    cache_get = _tag_cache.get
+    for part in body.split(b"\x01"):
+        tag_text, equals, value = part.partition(b"=")
+        tag = cache_get(tag_text)
+        if tag is None:
+            tag = _tag_number(tag_text)
+        if not equals:
+            tag = 0  # "55" with no '=' is not a field at all
+        append((tag, value))
+    return fields
+
+
+class FixParser:
+    """Incremental parser. ``feed(data)`` returns every message completed by ``data``.
+
+    ``max_message_size`` bounds a whole message (header to trailer) and therefore the
+    bytes kept between calls; ``max_fields`` bounds the field count of one message.
+    """
+
+    def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+                 max_fields: int = DEFAULT_MAX_FIELDS) -> None:
+        if max_message_size < 64:
+            raise ValueError("max_message_size must be at least 64 bytes")
+        if max_fields < 4:
+            raise ValueError("max_fields must be at least 4")
+        self.max_message_size = max_message_size
+        self.max_fields = max_fields
+        self._buffer = bytearray()
+        # Bytes the buffer must hold before parsing is worth retrying (a known body length).
+        self._need = 0
+        # The stream byte just before the buffer (None at stream start): a message start
+        # "8=FIX" counts only when not preceded by a digit, so "58=FIX" in a Text is no start.
+        self._previous_byte: int | None = None
+        # True when the buffer begins at an accepted message start.
+        self._at_start = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of a message (never above max_message_size)."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[FixMessage | Garbled]:
+        if not data:
+            return []
+        if self._buffer:
+            self._buffer += data
+            if len(self._buffer) < self._need:
+                return []
+            buf = bytes(self._buffer)
+        else:
+            buf = bytes(data)
+        out: list[FixMessage | Garbled] = []
+        keep_from = self._parse(buf, out)
+        if keep_from > 0:
+            self._previous_byte = buf[keep_from - 1]
+        self._buffer = bytearray(buf[keep_from:]) if keep_from < len(buf) else bytearray()
+        return out
+
+    def _find_start(self, buf: bytes, pos: int) -> int:
+        """Index of the next message start at or after ``pos``, or -1."""
+        while True:
+            idx = buf.find(_START, pos)
+            if idx < 0:
+                return -1
+            previous = buf[idx - 1] if idx > 0 else self._previous_byte
+            if previous is None or previous not in _DIGITS:
+                return idx
+            pos = idx + 1
+
+    def _parse(self, buf: bytes, out: list) -> int:
+        """Parse messages from ``buf`` into ``out``; return the offset of unconsumed bytes."""
+        pos = 0
+        length = len(buf)
+        at_start = self._at_start
+        self._need = 0
+        while True:
+            if not at_start:
+                start = self._find_start(buf, pos)
+                if start < 0:
+                    # Keep a tail that may be the beginning of "8=FIX".
+                    self._at_start = False
+                    return max(pos, length - (len(_START) - 1))
+                pos = start
+                at_start = True
+            # buf[pos:] begins with b"8=FIX".
+            first_soh = buf.find(b"\x01", pos + 2, pos + 3 + _MAX_BEGIN_STRING_LEN)
+            if first_soh < 0:
+                if length - pos > 2 + _MAX_BEGIN_STRING_LEN:
+                    out.append(Garbled("BeginString(8) has no end",
+                                       buf[pos:pos + 3 + _MAX_BEGIN_STRING_LEN]))
+                    pos += 1
+                    at_start = False
+                    continue
+                break
+            if length < first_soh + 3:
+                break
+            if buf[first_soh + 1:first_soh + 3] != b"9=":
+                out.append(Garbled("BodyLength(9) is not the second field", buf[pos:first_soh + 3]))
+                pos += 1
+                at_start = False
+                continue
+            length_start = first_soh + 3
+            second_soh = buf.find(b"\x01", length_start, length_start + _MAX_BODY_LENGTH_DIGITS + 1)
+            if second_soh < 0:
+                if length - length_start > _MAX_BODY_LENGTH_DIGITS:
+                    out.append(Garbled("BodyLength(9) is not a number",
+                                       buf[pos:length_start + _MAX_BODY_LENGTH_DIGITS + 1]))
+                    pos += 1
+                    at_start = False
+                    continue
+                break
+            length_text = buf[length_start:second_soh]
+            if not length_text.isdigit():
+                out.append(Garbled("BodyLength(9) is not a number", buf[pos:second_soh + 1]))
+                pos += 1
+                at_start = False
+                continue
+            body_start = second_soh + 1
+            body_end = body_start + int(length_text)
+            end = body_end + _TRAILER_LEN
+            if end - pos > self.max_message_size:
+                out.append(Garbled(f"BodyLength(9) {int(length_text)} exceeds the "
+                                   f"{self.max_message_size}-byte message limit",
+                                   buf[pos:body_start]))
+                pos += 1
+                at_start = False
+                continue
+            if length < end:
+                self._need = end - pos
+                break
+            raw = buf[pos:end]
+            if (buf[body_end - 1] != SOH or buf[body_end:body_end + 3] != b"10="
+                    or buf[end - 1] != SOH):
+                out.append(Garbled("BodyLength(9) does not end at CheckSum(10)", raw))
+                pos += 1
+                at_start = False
+                continue
+            if buf[body_start:body_start + 3] != b"35=":
+                out.append(Garbled("MsgType(35) is not the third field", raw))
+                pos += 1
+                at_start = False
+                continue
+            checksum_text = buf[body_end + 3:end - 1]
+            if not checksum_text.isdigit() or int(checksum_text) != checksum(buf, pos, body_end):
+                out.append(Garbled("CheckSum(10) is wrong", raw))
+                pos += 1
+                at_start = False
+                continue
+            body = buf[body_start:body_end - 1]
+            if body.count(b"\x01") + 4 > self.max_fields:
+                out.append(Garbled(f"more than {self.max_fields} fields", raw))
+                pos = end
+                at_start = False
+                continue
+            fields = [(8, buf[pos + 2:first_soh]), (9, length_text)]
+            fields += parse_fields(body)
+            fields.append((10, checksum_text))
+            out.append(FixMessage(fields, raw))
+            pos = end
+            at_start = False
+            if pos >= length:
+                break
+        self._at_start = at_start
+        return pos
