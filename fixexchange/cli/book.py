@@ -1,0 +1,171 @@
+"""A client-side order book rebuilt only from MarketDataSnapshotFullRefresh (W) and
+MarketDataIncrementalRefresh (X) entries, and its text rendering (fix-md, fix-send book)."""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+from decimal import Decimal, InvalidOperation
+
+BID, OFFER, TRADE = "0", "1", "2"
+NEW, CHANGE, DELETE = "0", "1", "2"
+
+# Aggressor side of a trade entry: FIX 5.0 AggressorSide(2446) if the exchange sends it,
+# else Side(54) on the entry.
+AGGRESSOR_TAGS = (2446, 54)
+SIDE_NAMES = {"1": "BUY", "2": "SELL"}
+
+
+class BookInconsistent(Exception):
+    """An incremental update that does not apply to the book we hold."""
+
+
+def _decimal(value: str | None, what: str) -> Decimal:
+    if value is None:
+        raise BookInconsistent(f"entry without {what}")
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        raise BookInconsistent(f"bad {what} {value!r}") from None
+    if not result.is_finite():
+        raise BookInconsistent(f"bad {what} {value!r}")
+    return result
+
+
+def _fmt(value: Decimal) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+class Trade:
+    __slots__ = ("time", "price", "size", "side")
+
+    def __init__(self, time: str, price: Decimal, size: Decimal, side: str) -> None:
+        self.time, self.price, self.size, self.side = time, price, size, side
+
+
+def _trade_from(entry: dict[int, str]) -> Trade:
+    price = _decimal(entry.get(270), "MDEntryPx(270)")
+    size = _decimal(entry.get(271), "MDEntrySize(271)")
+    side = "?"
+    for tag in AGGRESSOR_TAGS:
+        if entry.get(tag) in SIDE_NAMES:
+            side = SIDE_NAMES[entry[tag]]
+            break
+    stamp = entry.get(273) or ""
+    if not stamp:
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%H:%M:%S.%f")[:12]
+    elif "-" in stamp:  # a UTCTimestamp: keep the time part
+        stamp = stamp.split("-", 1)[1]
+    return Trade(stamp, price, size, side)
+
+
+class Book:
+    def __init__(self, symbol: str, max_trades: int = 10) -> None:
+        self.symbol = symbol
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+        self.trades: collections.deque[Trade] = collections.deque(maxlen=max_trades)
+        self.has_snapshot = False
+
+    def _side(self, entry_type: str) -> dict[Decimal, Decimal]:
+        return self.bids if entry_type == BID else self.asks
+
+    def apply_snapshot(self, entries: list[dict[int, str]]) -> None:
+        """Replace the book with a W's entries (trades are recent trades: kept in order)."""
+        bids: dict[Decimal, Decimal] = {}
+        asks: dict[Decimal, Decimal] = {}
+        trades: list[Trade] = []
+        for entry in entries:
+            kind = entry.get(269)
+            if kind in (BID, OFFER):
+                price = _decimal(entry.get(270), "MDEntryPx(270)")
+                size = _decimal(entry.get(271), "MDEntrySize(271)")
+                side = bids if kind == BID else asks
+                side[price] = side.get(price, Decimal(0)) + size
+            elif kind == TRADE:
+                trades.append(_trade_from(entry))
+        self.bids, self.asks = bids, asks
+        self.trades.clear()
+        self.trades.extend(trades)
+        self.has_snapshot = True
+
+    def apply_incremental(self, entry: dict[int, str]) -> None:
+        """One X entry. Raises BookInconsistent when it does not fit the book."""
+        if not self.has_snapshot:
+            raise BookInconsistent(f"{self.symbol}: incremental update before any snapshot")
+        kind = entry.get(269)
+        action = entry.get(279, NEW)
+        if kind == TRADE:
+            if action == NEW:
+                self.trades.append(_trade_from(entry))
+            return
+        if kind not in (BID, OFFER):
+            return
+        side = self._side(kind)
+        name = "bid" if kind == BID else "offer"
+        price = _decimal(entry.get(270), "MDEntryPx(270)")
+        if action == NEW:
+            if price in side:
+                raise BookInconsistent(
+                    f"{self.symbol}: new {name} level {_fmt(price)} already in the book"
+                )
+            side[price] = _decimal(entry.get(271), "MDEntrySize(271)")
+        elif action == CHANGE:
+            if price not in side:
+                raise BookInconsistent(
+                    f"{self.symbol}: change of {name} level {_fmt(price)} not in the book"
+                )
+            side[price] = _decimal(entry.get(271), "MDEntrySize(271)")
+        elif action == DELETE:
+            if price not in side:
+                raise BookInconsistent(
+                    f"{self.symbol}: delete of {name} level {_fmt(price)} not in the book"
+                )
+            del side[price]
+        else:
+            raise BookInconsistent(f"{self.symbol}: unknown MDUpdateAction(279) {action!r}")
+
+    def top_bids(self, depth: int) -> list[tuple[Decimal, Decimal]]:
+        return sorted(self.bids.items(), key=lambda kv: -kv[0])[:depth]
+
+    def top_asks(self, depth: int) -> list[tuple[Decimal, Decimal]]:
+        return sorted(self.asks.items(), key=lambda kv: kv[0])[:depth]
+
+    def levels(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(bids best first, asks best first) as display strings, for comparisons."""
+        return (
+            [(_fmt(p), _fmt(q)) for p, q in self.top_bids(len(self.bids))],
+            [(_fmt(p), _fmt(q)) for p, q in self.top_asks(len(self.asks))],
+        )
+
+    def spread_line(self) -> str:
+        bids, asks = self.top_bids(1), self.top_asks(1)
+        if bids and asks:
+            return (f"spread {_fmt(asks[0][0] - bids[0][0])}  "
+                    f"(bid {_fmt(bids[0][0])} / ask {_fmt(asks[0][0])})")
+        if bids:
+            return f"spread -  (bid {_fmt(bids[0][0])} / no asks)"
+        if asks:
+            return f"spread -  (no bids / ask {_fmt(asks[0][0])})"
+        return "spread -  (empty book)"
+
+
+def render(book: Book, depth: int = 5, trades: int = 5) -> list[str]:
+    """The ladder: asks above (worst to best), bids below (best to worst)."""
+    lines = [f"{book.symbol}  {book.spread_line()}"]
+    lines.append(f"{'BID SIZE':>10}  {'PRICE':>10}  {'ASK SIZE':<10}")
+    for price, size in reversed(book.top_asks(depth)):
+        lines.append(f"{'':>10}  {_fmt(price):>10}  {_fmt(size):<10}")
+    for price, size in book.top_bids(depth):
+        lines.append(f"{_fmt(size):>10}  {_fmt(price):>10}  {'':<10}")
+    if not book.bids and not book.asks:
+        lines.append(f"{'':>10}  {'(empty)':>10}")
+    lines.append("last trades:" if book.trades else "last trades: none")
+    for trade in list(book.trades)[-trades:][::-1]:
+        lines.append(
+            f"  {trade.time:<12}  {trade.side:<4}  {_fmt(trade.size):>8} @ {_fmt(trade.price)}"
+        )
+    return lines

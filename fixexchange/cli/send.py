@@ -1,0 +1,915 @@
+"""fix-send: send orders to the exchange from a terminal, one ticket at a time or
+interactively (-i)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import os
+import shlex
+import sys
+import threading
+import time
+from decimal import Decimal, InvalidOperation
+
+from fixexchange.cli import book as bookmod
+from fixexchange.cli.client import (
+    EXIT_CONNECTION,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    FixClient,
+    SessionClosed,
+    Timeout,
+    ToolError,
+    UsageError,
+    add_connection_arguments,
+    fail,
+    field,
+    groups,
+    msg_type,
+    pairs,
+    say,
+    settings_from_args,
+    utc_timestamp,
+)
+
+TOOL = "fix-send"
+DEFAULT_SENDER = "CLIENT1"
+SETTLE = 0.25  # seconds of quiet after an order rests before fix-send logs out
+
+TIFS = {"day": "0", "gtc": "1", "opg": "2", "ioc": "3", "fok": "4", "gtx": "5", "gtd": "6"}
+SIDES = {"buy": "1", "sell": "2"}
+SIDE_NAMES = {"1": "BUY", "2": "SELL"}
+ORD_TYPE_NAMES = {"1": "MKT", "2": "LMT", "3": "STOP", "4": "STOPLMT"}
+TIF_NAMES = {v: k.upper() for k, v in TIFS.items()}
+EXEC_TYPES = {
+    "0": "NEW", "3": "DONE", "4": "CANCELED", "5": "REPLACED", "6": "PENDCXL",
+    "8": "REJECTED", "9": "SUSPENDED", "A": "PENDNEW", "C": "EXPIRED", "D": "RESTATED",
+    "E": "PENDREPL", "F": "TRADE", "I": "STATUS", "L": "TRIGGERED",
+}
+ORD_STATUS = {
+    "0": "new", "1": "partially-filled", "2": "filled", "3": "done-for-day",
+    "4": "canceled", "5": "replaced", "6": "pending-cancel", "8": "rejected",
+    "9": "suspended", "A": "pending-new", "C": "expired", "E": "pending-replace",
+}
+TERMINAL = {"2", "3", "4", "8", "C"}
+CXL_REJ_REASONS = {
+    "0": "too late to cancel", "1": "unknown order", "2": "broker option",
+    "3": "already pending cancel or replace", "6": "duplicate ClOrdID", "99": "other",
+}
+MASS_CANCEL_RESPONSES = {"0": "rejected", "1": "canceled for security", "7": "canceled all"}
+
+EXAMPLES = """\
+tickets:
+  buy|sell SYMBOL QTY [@ PRICE]   limit order with a price, market order without
+      --tif day|gtc|ioc|fok|gtd   TimeInForce (default day); gtd needs --expire
+      --stop PX                   stop (market) order, or stop-limit with @ PRICE
+      --post-only                 ExecInst=6: rejected instead of taking liquidity
+      --display N                 iceberg: show N at a time (MaxFloor)
+      --min-qty N                 MinQty
+  cancel ORDER                    cancel (F)
+  replace ORDER [--qty N] [--price PX]   cancel/replace (G)
+  status ORDER                    order status (H)
+  cancel-all [SYMBOL]             mass cancel (q), every symbol without SYMBOL
+  book SYMBOL [--depth N]         one market-data snapshot
+  symbols                         the security list: tick and lot size
+
+ORDER is the OrderID(37) the exchange printed as order=..., or the ClOrdID printed as
+cl=...: fix-send records the orders it sends (ClOrdID, OrderID, symbol, side) in
+~/.local/state/fixexchange/orders-SENDER.tsv ($FIXEXCH_STATE_DIR overrides the directory,
+--orders-file the file) and sends the current ClOrdID as OrigClOrdID(41). For an order it
+did not send, add --symbol and --side.
+
+examples:
+  fix-send buy SYM1 10 @ 100.5
+  fix-send sell SYM1 5                       # market order
+  fix-send buy SYM1 10 @ 100.5 --tif ioc
+  fix-send sell SYM1 10 --stop 99            # stop order
+  fix-send buy SYM1 100 @ 104 --display 10   # iceberg
+  fix-send buy SYM1 10 @ 106 --post-only
+  fix-send replace 17 --qty 5 --price 101
+  fix-send cancel 17 ; fix-send status 17 ; fix-send cancel-all SYM1
+  fix-send book SYM1 ; fix-send symbols
+  fix-send -i                                # interactive: same commands at a prompt
+  FIXEXCH_SENDER=CLIENT2 fix-send -v buy SYM2 1 @ 101
+
+environment: FIXEXCH_HOST FIXEXCH_PORT FIXEXCH_SENDER FIXEXCH_TARGET FIXEXCH_PASSWORD
+  FIXEXCH_USERNAME FIXEXCH_TIMEOUT FIXEXCH_CLIENT_CONFIG FIXEXCH_STATE_DIR
+config file (TOML), e.g. ~/.config/fixexchange/client.toml:
+  host = "127.0.0.1"
+  port = 9878
+  [fix-send]
+  sender_comp_id = "CLIENT2"
+  password = "secret2"
+
+exit codes: 0 done (order accepted: resting, filled or expired), 1 rejected by the
+  exchange, 2 bad arguments or config, 3 cannot connect / logon refused / disconnected,
+  4 no answer in time.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises one-line UsageErrors instead of printing usage and exiting."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {TOOL} --help)")
+
+
+def _add_ticket_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("words", nargs="*", metavar="TICKET",
+                        help="buy|sell SYMBOL QTY [@ PRICE], cancel ORDER, ... (below)")
+    ticket = parser.add_argument_group("ticket options")
+    ticket.add_argument("--tif", choices=sorted(TIFS, key=lambda k: TIFS[k]),
+                        help="TimeInForce (default day)")
+    ticket.add_argument("--expire", metavar="YYYYMMDD-HH:MM:SS",
+                        help="ExpireTime(126) for --tif gtd")
+    ticket.add_argument("--stop", metavar="PX", help="StopPx(99): stop or stop-limit order")
+    ticket.add_argument("--post-only", action="store_true", help="ExecInst(18)=6")
+    ticket.add_argument("--display", metavar="N", help="MaxFloor(111): iceberg display size")
+    ticket.add_argument("--min-qty", metavar="N", help="MinQty(110)")
+    ticket.add_argument("--qty", metavar="N", help="replace: new OrderQty")
+    ticket.add_argument("--price", metavar="PX", help="replace: new Price")
+    ticket.add_argument("--depth", metavar="N", help="book: levels per side (default 5)")
+    ticket.add_argument("--symbol", help="cancel/replace/status of an order fix-send "
+                        "has no record of: its Symbol")
+    ticket.add_argument("--side", choices=sorted(SIDES), help="... and its Side")
+
+
+def ticket_parser() -> _Parser:
+    parser = _Parser(prog="", add_help=False, exit_on_error=False)
+    _add_ticket_arguments(parser)
+    return parser
+
+
+def main_parser() -> _Parser:
+    parser = _Parser(
+        prog=TOOL,
+        description="Send orders to a fixexchange (FIX 4.4) and print its execution reports.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        exit_on_error=False,
+    )
+    _add_ticket_arguments(parser)
+    parser.add_argument("-i", "--interactive", action="store_true",
+                        help="keep one session open and read commands at a prompt")
+    parser.add_argument("--orders-file", metavar="FILE",
+                        help="where fix-send records its orders (see below)")
+    add_connection_arguments(parser, DEFAULT_SENDER)
+    return parser
+
+
+# --------------------------------------------------------------------------- tickets
+
+
+@dataclasses.dataclass
+class Command:
+    action: str  # order cancel replace status cancel-all book symbols help quit
+    side: str | None = None
+    symbol: str | None = None
+    qty: str | None = None
+    price: str | None = None
+    stop: str | None = None
+    tif: str | None = None
+    expire: str | None = None
+    post_only: bool = False
+    display: str | None = None
+    min_qty: str | None = None
+    order: str | None = None
+    depth: int = 5
+
+    @property
+    def ord_type(self) -> str:
+        if self.stop is not None:
+            return "4" if self.price is not None else "3"
+        return "2" if self.price is not None else "1"
+
+
+def _positive_number(value: str, what: str, integer: bool = False) -> str:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise UsageError(f"{what} must be a number, got {value!r}") from None
+    if not number.is_finite() or number <= 0:
+        raise UsageError(f"{what} must be positive, got {value!r}")
+    if integer and number != number.to_integral_value():
+        raise UsageError(f"{what} must be a whole number, got {value!r}")
+    return value
+
+
+def _symbol(value: str) -> str:
+    if not value or not all(c.isalnum() or c in "._-/" for c in value):
+        raise UsageError(f"bad symbol {value!r}")
+    return value
+
+
+def parse_ticket(args: argparse.Namespace) -> Command:
+    """Turn parsed words and options into a Command; raises UsageError with one line."""
+    words = list(args.words)
+    if not words:
+        raise UsageError(f"no ticket given: e.g. '{TOOL} buy SYM1 10 @ 100.5' "
+                         f"(see {TOOL} --help)")
+    verb = words[0].lower()
+    rest = words[1:]
+    used = {"tif", "expire", "stop", "post_only", "display", "min_qty", "qty", "price",
+            "depth", "symbol", "side"}
+
+    def only(*allowed: str) -> None:
+        for name in sorted(used - set(allowed)):
+            value = getattr(args, name, None)
+            if value not in (None, False):
+                option = "--" + name.replace("_", "-")
+                raise UsageError(f"{option} does not apply to '{verb}'")
+
+    if verb in SIDES:
+        only("tif", "expire", "stop", "post_only", "display", "min_qty")
+        # Accept "SYM 10 @ 100.5", "SYM 10 @100.5", "SYM 10 at 100.5".
+        tokens: list[str] = []
+        for word in rest:
+            if word.startswith("@") and len(word) > 1:
+                tokens += ["@", word[1:]]
+            else:
+                tokens.append(word)
+        if len(tokens) < 2:
+            raise UsageError(f"'{verb}' needs SYMBOL QTY [@ PRICE], e.g. '{verb} SYM1 10 @ 100.5'")
+        symbol, qty, extra = tokens[0], tokens[1], tokens[2:]
+        price = None
+        if extra:
+            if len(extra) != 2 or extra[0].lower() not in ("@", "at"):
+                raise UsageError(
+                    f"unexpected {' '.join(extra)!r}: a price is written '@ PRICE'"
+                )
+            price = _positive_number(extra[1], "price")
+        command = Command(
+            action="order", side=SIDES[verb], symbol=_symbol(symbol),
+            qty=_positive_number(qty, "quantity"), price=price,
+        )
+        if args.stop is not None:
+            command.stop = _positive_number(args.stop, "--stop")
+        command.tif = TIFS[args.tif] if args.tif else None
+        if args.tif == "gtd" and not args.expire:
+            raise UsageError("--tif gtd needs --expire YYYYMMDD-HH:MM:SS")
+        if args.expire:
+            if args.tif not in (None, "gtd"):
+                raise UsageError("--expire goes with --tif gtd")
+            command.tif = TIFS["gtd"]
+            command.expire = args.expire
+        if args.post_only:
+            if command.price is None:
+                raise UsageError("--post-only needs a limit price (@ PRICE)")
+            command.post_only = True
+        if args.display is not None:
+            command.display = _positive_number(args.display, "--display")
+            if Decimal(command.display) > Decimal(command.qty):
+                raise UsageError("--display must not exceed the order quantity")
+        if args.min_qty is not None:
+            command.min_qty = _positive_number(args.min_qty, "--min-qty")
+        if command.tif == TIFS["ioc"] or command.tif == TIFS["fok"]:
+            if command.post_only:
+                raise UsageError("--post-only cannot be combined with --tif ioc/fok")
+        return command
+    if verb in ("cancel", "replace", "status"):
+        if len(rest) != 1:
+            raise UsageError(f"'{verb}' needs exactly one ORDER (an OrderID or ClOrdID)")
+        if verb == "replace":
+            only("qty", "price", "symbol", "side")
+            if args.qty is None and args.price is None:
+                raise UsageError("'replace' needs --qty and/or --price")
+        else:
+            only("symbol", "side")
+        command = Command(action=verb, order=rest[0])
+        if verb == "replace":
+            if args.qty is not None:
+                command.qty = _positive_number(args.qty, "--qty")
+            if args.price is not None:
+                command.price = _positive_number(args.price, "--price")
+        if (args.symbol is None) != (args.side is None):
+            raise UsageError("--symbol and --side go together")
+        if args.symbol is not None:
+            command.symbol = _symbol(args.symbol)
+            command.side = SIDES[args.side]
+        return command
+    if verb == "cancel-all":
+        only()
+        if len(rest) > 1:
+            raise UsageError("'cancel-all' takes at most one SYMBOL")
+        return Command(action="cancel-all", symbol=_symbol(rest[0]) if rest else None)
+    if verb == "book":
+        only("depth")
+        if len(rest) != 1:
+            raise UsageError("'book' needs exactly one SYMBOL")
+        depth = 5
+        if args.depth is not None:
+            depth = int(_positive_number(args.depth, "--depth", integer=True))
+        return Command(action="book", symbol=_symbol(rest[0]), depth=depth)
+    if verb == "symbols":
+        only()
+        if rest:
+            raise UsageError("'symbols' takes no arguments")
+        return Command(action="symbols")
+    if verb in ("help", "?"):
+        return Command(action="help")
+    if verb in ("quit", "exit"):
+        return Command(action="quit")
+    raise UsageError(
+        f"unknown command {words[0]!r}: expected buy, sell, cancel, replace, status, "
+        f"cancel-all, book or symbols"
+    )
+
+
+def parse_line(line: str) -> Command | None:
+    """An interactive line; None for a blank one."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"cannot parse the line: {exc}") from None
+    if not words:
+        return None
+    try:
+        args = ticket_parser().parse_intermixed_args(words)
+    except argparse.ArgumentError as exc:
+        raise UsageError(str(exc)) from None
+    return parse_ticket(args)
+
+
+# --------------------------------------------------------------------------- order records
+
+
+@dataclasses.dataclass
+class OrderRecord:
+    clordid: str
+    orderid: str
+    symbol: str
+    side: str
+    ord_type: str
+    qty: str
+    price: str
+
+
+class OrderBookFile:
+    """Orders sent by fix-send for one SenderCompID: ClOrdID <-> OrderID, symbol, side,
+    type, quantity and price, appended as tab-separated lines; the last line wins."""
+
+    MAX_LINES = 2000
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @staticmethod
+    def default_path(sender: str, environ=None) -> str:
+        environ = os.environ if environ is None else environ
+        base = environ.get("FIXEXCH_STATE_DIR")
+        if not base:
+            state = environ.get("XDG_STATE_HOME") or os.path.join(
+                environ.get("HOME") or os.path.expanduser("~"), ".local", "state"
+            )
+            base = os.path.join(state, "fixexchange")
+        return os.path.join(base, f"orders-{sender}.tsv")
+
+    def _read(self) -> list[OrderRecord]:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except FileNotFoundError:
+            return []
+        except OSError:
+            return []
+        records = []
+        for line in lines:
+            parts = line.split("\t")
+            if len(parts) == 7:
+                records.append(OrderRecord(*parts))
+        return records
+
+    def record(self, rec: OrderRecord) -> None:
+        try:
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            records = self._read()
+            if len(records) >= self.MAX_LINES:
+                keep = records[-self.MAX_LINES // 2:]
+                with open(self.path + ".tmp", "w", encoding="utf-8") as handle:
+                    for old in keep:
+                        handle.write("\t".join(dataclasses.astuple(old)) + "\n")
+                os.replace(self.path + ".tmp", self.path)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write("\t".join(dataclasses.astuple(rec)) + "\n")
+        except OSError as exc:
+            say(f"warning: cannot record the order in {self.path}: {exc.strerror}",
+                sys.stderr)
+
+    def lookup(self, ref: str) -> OrderRecord | None:
+        """The current record of the order `ref` names (an OrderID or any of its ClOrdIDs)."""
+        records = self._read()
+        found = None
+        for rec in reversed(records):
+            if rec.orderid == ref or rec.clordid == ref:
+                found = rec
+                break
+        if found is None:
+            return None
+        if found.orderid:
+            for rec in reversed(records):
+                if rec.orderid == found.orderid:
+                    return rec
+        return found
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _num(value: str | None) -> str:
+    if value is None:
+        return "-"
+    try:
+        return bookmod._fmt(Decimal(value))
+    except InvalidOperation:
+        return value
+
+
+def format_exec_report(msg) -> str:
+    exec_type = field(msg, 150, "?")
+    status = field(msg, 39, "?")
+    side = SIDE_NAMES.get(field(msg, 54, ""), field(msg, 54, "?"))
+    symbol = field(msg, 55, "?")
+    qty = field(msg, 38)
+    price = field(msg, 44)
+    stop = field(msg, 99)
+    ord_type = field(msg, 40)
+    parts = [f"{EXEC_TYPES.get(exec_type, exec_type):<9}", symbol, side, _num(qty)]
+    if price is not None and ord_type not in ("1", "3"):
+        parts += ["@", _num(price)]
+    if stop is not None:
+        parts.append(f"stop {_num(stop)}")
+    if ord_type in ("1", "3"):
+        parts.append(ORD_TYPE_NAMES[ord_type])
+    tif = field(msg, 59)
+    if tif and tif != "0":
+        parts.append(TIF_NAMES.get(tif, tif))
+    parts.append(f"order={field(msg, 37, '-')}")
+    parts.append(f"cl={field(msg, 11, '-')}")
+    tail = [f"status={ORD_STATUS.get(status, status)}",
+            f"filled={_num(field(msg, 14, '0'))}/{_num(qty)}",
+            f"leaves={_num(field(msg, 151, '0'))}"]
+    last_qty = field(msg, 32)
+    if last_qty is not None and exec_type == "F" and Decimal(last_qty or 0) != 0:
+        tail.append(f"last={_num(last_qty)}@{_num(field(msg, 31))}")
+    cum = field(msg, 14)
+    if cum is not None and cum not in ("", "0") and field(msg, 6) is not None:
+        tail.append(f"avg={_num(field(msg, 6))}")
+    text = field(msg, 58)
+    if exec_type == "8" or status == "8":
+        reason = text or f"OrdRejReason {field(msg, 103, '?')}"
+        tail.append(f"reason: {reason}")
+    elif text:
+        tail.append(f"text: {text}")
+    return " ".join(parts) + "  " + " ".join(tail)
+
+
+def format_cancel_reject(msg) -> str:
+    reason = field(msg, 102)
+    text = field(msg, 58)
+    what = "cancel" if field(msg, 434) == "1" else "replace"
+    why = text or CXL_REJ_REASONS.get(reason or "", f"CxlRejReason {reason}")
+    return (f"{'CXLREJ':<9} {what} of order={field(msg, 37, '-')} "
+            f"cl={field(msg, 41, '-')} rejected: {why}")
+
+
+def format_reject(msg) -> str:
+    kind = msg_type(msg)
+    text = field(msg, 58, "")
+    if kind == "3":
+        tag = field(msg, 371)
+        where = f" (tag {tag})" if tag else ""
+        return f"{'REJECT':<9} message {field(msg, 45, '?')} rejected{where}: {text or field(msg, 373, '?')}"
+    if kind == "j":
+        return (f"{'BIZREJECT':<9} {field(msg, 372, '?')} rejected: "
+                f"{text or 'BusinessRejectReason ' + field(msg, 380, '?')}")
+    if kind == "Y":
+        return f"{'MDREJECT':<9} market data request rejected: {text or field(msg, 281, '?')}"
+    return f"{kind}: {text}"
+
+
+def format_mass_cancel(msg) -> str:
+    response = field(msg, 531, "?")
+    affected = field(msg, 533, "0")
+    if response == "0":
+        return (f"{'MASSCXL':<9} rejected: "
+                f"{field(msg, 58) or 'MassCancelRejectReason ' + field(msg, 532, '?')}")
+    symbol = field(msg, 55)
+    scope = f"for {symbol}" if symbol else "for all symbols"
+    return f"{'MASSCXL':<9} {affected} order(s) canceled {scope}"
+
+
+# --------------------------------------------------------------------------- dispatcher
+
+
+_ids = itertools.count(1)
+_id_prefix = format(int(time.time() * 1000), "x")[-8:] + format(os.getpid() % 4096, "x")
+
+
+def new_id() -> str:
+    return f"{_id_prefix}-{next(_ids)}"
+
+
+class Pending:
+    """The command fix-send waits for: which answers belong to it and when it is done."""
+
+    def __init__(self, kind: str, seq: int, ids: set[str], depth: int = 5) -> None:
+        self.kind = kind
+        self.seq = seq
+        self.ids = ids
+        self.depth = depth
+        self.done = False
+        self.exit_code = EXIT_OK
+        self.settle_since: float | None = None
+        self.fragments: list = []
+        self.lines: list[str] = []
+
+    def finish(self, code: int = EXIT_OK) -> None:
+        self.done = True
+        if code != EXIT_OK:
+            self.exit_code = code
+
+    def rest(self) -> None:
+        self.settle_since = time.monotonic()
+
+    def finished(self) -> bool:
+        if self.done:
+            return True
+        if self.settle_since is not None and time.monotonic() - self.settle_since >= SETTLE:
+            self.done = True
+        return self.done
+
+
+class Trader:
+    def __init__(self, client: FixClient, orders: OrderBookFile, out=None) -> None:
+        self.client = client
+        self.orders = orders
+        self.out = out if out is not None else sys.stdout
+        self.pending: Pending | None = None
+        self._lock = threading.RLock()
+        self._sent: dict[str, OrderRecord] = {}
+
+    # -- sending
+    def start(self, command: Command) -> Pending:
+        now = utc_timestamp()
+        if command.action == "order":
+            cl = new_id()
+            fields: list[tuple[int, object]] = [
+                (11, cl), (55, command.symbol), (54, command.side), (60, now),
+                (38, command.qty), (40, command.ord_type),
+            ]
+            if command.price is not None:
+                fields.append((44, command.price))
+            if command.stop is not None:
+                fields.append((99, command.stop))
+            if command.tif is not None:
+                fields.append((59, command.tif))
+            if command.expire is not None:
+                fields.append((126, command.expire))
+            if command.post_only:
+                fields.append((18, "6"))
+            if command.display is not None:
+                fields.append((111, command.display))
+            if command.min_qty is not None:
+                fields.append((110, command.min_qty))
+            rec = OrderRecord(cl, "", command.symbol, command.side, command.ord_type,
+                              command.qty, command.price or "")
+            return self._send("D", fields, Pending("order", 0, {cl}), rec)
+        if command.action in ("cancel", "replace", "status"):
+            rec = self.orders.lookup(command.order)
+            if rec is None:
+                if command.symbol is None:
+                    raise UsageError(
+                        f"unknown order {command.order!r}: {TOOL} has no record of it in "
+                        f"{self.orders.path}; add --symbol and --side to ask the exchange anyway"
+                    )
+                rec = OrderRecord(command.order, command.order, command.symbol,
+                                  command.side, "2", "", "")
+            cl = new_id()
+            if command.action == "status":
+                fields = [(11, rec.clordid), (55, rec.symbol), (54, rec.side), (790, cl)]
+                if rec.orderid:
+                    fields.insert(0, (37, rec.orderid))
+                return self._send("H", fields, Pending("status", 0, {cl, rec.clordid}))
+            fields = [(41, rec.clordid), (11, cl), (55, rec.symbol), (54, rec.side),
+                      (60, now)]
+            if rec.orderid:
+                fields.insert(0, (37, rec.orderid))
+            if command.action == "cancel":
+                if rec.qty:
+                    fields.append((38, rec.qty))
+                return self._send("F", fields, Pending("cancel", 0, {cl}))
+            qty = command.qty or rec.qty
+            if not qty:
+                raise UsageError("'replace' of an order fix-send has no record of needs --qty")
+            price = command.price or rec.price
+            fields += [(38, qty), (40, rec.ord_type if price else "1")]
+            if price and rec.ord_type != "1":
+                fields.append((44, price))
+            new = OrderRecord(cl, rec.orderid, rec.symbol, rec.side, rec.ord_type, qty,
+                              price or "")
+            return self._send("G", fields, Pending("replace", 0, {cl}), new)
+        if command.action == "cancel-all":
+            cl = new_id()
+            fields = [(11, cl)]
+            if command.symbol:
+                fields += [(530, "1"), (55, command.symbol)]
+            else:
+                fields += [(530, "7")]
+            fields.append((60, now))
+            return self._send("q", fields, Pending("cancel-all", 0, {cl}))
+        if command.action == "book":
+            req = new_id()
+            fields = [(262, req), (263, "0"), (264, 0), (267, 3), (269, "0"), (269, "1"),
+                      (269, "2"), (146, 1), (55, command.symbol)]
+            return self._send("V", fields, Pending("book", 0, {req}, depth=command.depth))
+        if command.action == "symbols":
+            req = new_id()
+            return self._send("x", [(320, req), (559, "4")], Pending("symbols", 0, {req}))
+        raise UsageError(f"nothing to send for {command.action!r}")
+
+    def _send(self, kind: str, fields, pending: Pending, rec: OrderRecord | None = None):
+        with self._lock:
+            self.pending = pending
+            if rec is not None:
+                self._sent[rec.clordid] = rec
+            pending.seq = self.client.send(kind, fields)
+            if rec is not None:
+                self.orders.record(rec)
+        return pending
+
+    # -- receiving (called from the thread that polls the client)
+    def handle(self, msg) -> None:
+        with self._lock:
+            self._handle(msg)
+
+    def _mine(self, *values: str | None) -> bool:
+        p = self.pending
+        return p is not None and not p.done and any(v in p.ids for v in values if v)
+
+    def _handle(self, msg) -> None:
+        kind = msg_type(msg)
+        p = self.pending
+        if kind == "8":
+            say(format_exec_report(msg), self.out)
+            self._learn(msg)
+            cl = field(msg, 11)
+            if not self._mine(cl, field(msg, 790), field(msg, 41)):
+                return
+            exec_type, status = field(msg, 150), field(msg, 39)
+            if p.kind == "status":
+                if exec_type == "I":
+                    p.finish()
+                return
+            if exec_type == "8" or status == "8":
+                p.finish(EXIT_REJECTED)
+            elif status in TERMINAL:
+                p.finish()
+            elif status in ("0", "1", "5") or exec_type in ("0", "5", "F", "L"):
+                p.rest()
+            return
+        if kind == "9":
+            say(format_cancel_reject(msg), self.out)
+            if self._mine(field(msg, 11), field(msg, 41)):
+                p.finish(EXIT_REJECTED)
+            return
+        if kind == "r":
+            say(format_mass_cancel(msg), self.out)
+            if self._mine(field(msg, 11)):
+                p.finish(EXIT_REJECTED if field(msg, 531) == "0" else EXIT_OK)
+            return
+        if kind == "W":
+            if self._mine(field(msg, 262)):
+                book = bookmod.Book(field(msg, 55, "?"))
+                book.apply_snapshot(groups(msg, 268, 269))
+                for line in bookmod.render(book, p.depth):
+                    say(line, self.out)
+                p.finish()
+            return
+        if kind == "y":
+            if not self._mine(field(msg, 320)):
+                return
+            if field(msg, 560, "0") != "0":
+                say(f"{'REJECT':<9} security list request rejected: "
+                    f"{field(msg, 58) or 'SecurityRequestResult ' + field(msg, 560, '?')}",
+                    self.out)
+                p.finish(EXIT_REJECTED)
+                return
+            if not p.fragments:
+                say(f"{'SYMBOL':<12} {'TICK':>10} {'LOT':>8}", self.out)
+            for entry in groups(msg, 146, 55):
+                p.fragments.append(entry)
+                say(f"{entry.get(55, '?'):<12} {_num(entry.get(969)):>10} "
+                    f"{_num(entry.get(561)):>8}", self.out)
+            if field(msg, 893, "Y") == "Y":
+                p.finish()
+            return
+        if kind in ("3", "j", "Y"):
+            say(format_reject(msg), self.out)
+            ref_seq = field(msg, 45)
+            ref_id = field(msg, 379) if kind == "j" else field(msg, 262)
+            if p is not None and not p.done and (
+                (ref_seq is not None and ref_seq == str(p.seq)) or (ref_id in p.ids)
+            ):
+                p.finish(EXIT_REJECTED)
+            return
+        raw = "|".join(f"{t}={v}" for t, v in pairs(msg))
+        say(f"{'MESSAGE':<9} unexpected {kind}: {raw}", self.out)
+
+    def _learn(self, msg) -> None:
+        cl, oid = field(msg, 11), field(msg, 37)
+        rec = self._sent.get(cl or "")
+        if rec is None or not oid or oid == "NONE" or rec.orderid == oid:
+            return
+        rec.orderid = oid
+        self.orders.record(rec)
+
+
+# --------------------------------------------------------------------------- modes
+
+
+def wait_one_shot(client: FixClient, trader: Trader, pending: Pending, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while not pending.finished():
+        if time.monotonic() >= deadline:
+            raise Timeout(f"no answer from the exchange within {timeout:g}s")
+        wait = 0.05 if pending.settle_since is not None else min(
+            0.5, max(0.0, deadline - time.monotonic()))
+        msg = client.poll(wait)
+        if msg is not None:
+            trader.handle(msg)
+    return pending.exit_code
+
+
+def run_one_shot(settings, command: Command, orders: OrderBookFile, verbose: bool) -> int:
+    client = FixClient(settings, verbose=verbose)
+    client.start()
+    trader = Trader(client, orders)
+    try:
+        pending = trader.start(command)
+        return wait_one_shot(client, trader, pending, settings.timeout)
+    finally:
+        client.logout()
+
+
+HELP = EXAMPLES.split("\nORDER is")[0] + """
+  help                            this text
+  quit | exit | Ctrl-D            log out and leave
+Execution reports for resting orders are printed as they arrive."""
+
+
+def run_interactive(settings, orders: OrderBookFile, verbose: bool, stdin=None) -> int:
+    stdin = stdin if stdin is not None else sys.stdin
+    tty = stdin.isatty()
+    history = None
+    if tty:
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+            history = os.path.join(os.path.dirname(orders.path), "fix-send_history")
+            try:
+                readline.read_history_file(history)
+            except OSError:
+                pass
+            words = ["buy", "sell", "cancel", "replace", "status", "cancel-all", "book",
+                     "symbols", "help", "quit", "--tif", "--stop", "--post-only",
+                     "--display", "--qty", "--price", "--depth", "--min-qty", "--expire"]
+
+            def complete(text, state):
+                matches = [w for w in words if w.startswith(text)]
+                return matches[state] if state < len(matches) else None
+
+            readline.set_completer(complete)
+            readline.parse_and_bind("tab: complete")
+        except ImportError:
+            readline = None  # type: ignore[assignment]
+    client = FixClient(settings, verbose=verbose)
+    client.start()
+    trader = Trader(client, orders)
+    lost: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                msg = client.poll(0.2)
+            except ToolError as exc:
+                if not stop.is_set():
+                    lost.append(str(exc))
+                    say(f"{TOOL}: error: {exc}", sys.stderr)
+                    if tty:
+                        os.kill(os.getpid(), __import__("signal").SIGINT)
+                return
+            if msg is not None:
+                trader.handle(msg)
+
+    thread = threading.Thread(target=reader, name="fix-send-reader", daemon=True)
+    thread.start()
+    say(f"logged on as {settings.sender_comp_id} to {settings.target_comp_id} at "
+        f"{settings.host}:{settings.port}; 'help' for commands, 'quit' to leave")
+    prompt = "fix-send> " if tty else ""
+    try:
+        while not lost:
+            try:
+                if tty:
+                    line = input(prompt)
+                else:
+                    line = stdin.readline()
+                    if not line:
+                        break
+            except EOFError:
+                break
+            if lost:
+                break
+            try:
+                command = parse_line(line)
+            except UsageError as exc:
+                say(f"error: {exc}".replace(f" (see {TOOL} --help)", " (try 'help')"))
+                continue
+            if command is None:
+                continue
+            if command.action == "help":
+                say(HELP)
+                continue
+            if command.action == "quit":
+                break
+            try:
+                pending = trader.start(command)
+            except UsageError as exc:
+                say(f"error: {exc}")
+                continue
+            deadline = time.monotonic() + settings.timeout
+            while not pending.finished() and not lost:
+                if time.monotonic() >= deadline:
+                    say(f"error: no answer from the exchange within {settings.timeout:g}s")
+                    pending.finish(EXIT_TIMEOUT)
+                    break
+                time.sleep(0.02)
+        if not tty and not lost:
+            # Piped input: give resting orders' reports a moment before leaving.
+            time.sleep(SETTLE)
+    except KeyboardInterrupt:
+        say("")
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
+        client.logout()
+        if history is not None:
+            try:
+                import readline
+
+                readline.set_history_length(1000)
+                readline.write_history_file(history)
+            except (ImportError, OSError):
+                pass
+    if lost:
+        return EXIT_CONNECTION
+    say("logged out")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = main_parser()
+    if not argv:
+        print(f"{TOOL}: error: no ticket given, e.g. '{TOOL} buy SYM1 10 @ 100.5' "
+              f"(see {TOOL} --help)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        try:
+            args = parser.parse_intermixed_args(argv)
+        except argparse.ArgumentError as exc:
+            raise UsageError(f"{exc} (see {TOOL} --help)") from None
+        settings = settings_from_args(args, TOOL, DEFAULT_SENDER)
+        orders = OrderBookFile(args.orders_file or OrderBookFile.default_path(
+            settings.sender_comp_id))
+        if args.interactive:
+            if args.words:
+                raise UsageError("-i takes no ticket: type the commands at the prompt")
+            return run_interactive(settings, orders, args.verbose)
+        command = parse_ticket(args)
+        if command.action == "help":
+            parser.print_help()
+            return EXIT_OK
+        if command.action == "quit":
+            return EXIT_OK
+        if command.action in ("cancel", "replace", "status") and command.symbol is None:
+            if orders.lookup(command.order) is None:
+                raise UsageError(
+                    f"unknown order {command.order!r}: {TOOL} has no record of it in "
+                    f"{orders.path}; add --symbol and --side to ask the exchange anyway"
+                )
+        return run_one_shot(settings, command, orders, args.verbose)
+    except ToolError as exc:
+        return fail(TOOL, exc)
+    except SessionClosed as exc:  # pragma: no cover - SessionClosed is a ToolError
+        return fail(TOOL, exc)
+    except KeyboardInterrupt:
+        print(f"{TOOL}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
