@@ -1,0 +1,496 @@
+"""The asyncio transport: sockets, timers, back-pressure, signals, logs.
+
+No FIX rules (``fixexchange.session``) and no matching rules (``fixexchange.engine`` behind
+``fixexchange.gateway``) live here: this module moves bytes between sockets and the sans-IO
+session ``Connection`` objects, hands application messages to the ``Gateway`` and routes the
+``Outbound`` messages it returns back through the ``Acceptor``.
+
+Per event-loop turn
+-------------------
+* ``data_received`` feeds one read (at most ``READ_CHUNK`` bytes: that bounds the work one
+  connection can make the loop do before every other ready socket has had its turn; the
+  selector serves ready sockets round-robin) to its Connection and dispatches the events.
+* Outbound bytes are never written inline: the protocol is marked dirty and ONE
+  ``loop.call_soon(flush)`` per turn drains every dirty Connection and writes each
+  transport once.
+* Timers: each connection has one ``call_later`` for ``conn.next_deadline()``, moved only
+  when the deadline comes earlier (a timer that fires early just re-arms).
+
+Back-pressure
+-------------
+* Above ``outbound_high_water`` queued bytes (transport ``pause_writing``): market data to
+  that session is dropped (conflated, never sequenced), and reading from that socket stops
+  (a client that does not read its reports cannot push more orders).  On ``resume_writing``
+  the gateway's ``snapshot_for`` sends fresh snapshots of every subscription.
+* Above ``outbound_hard_limit``: the connection is aborted.  Execution reports are never
+  dropped: they are in the session's store and reach the client by resend after it logs on
+  again.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import ExchangeConfig
+
+log = logging.getLogger("fixexchange")
+
+READ_CHUNK = 64 * 1024
+_MSG_RE = re.compile(rb"8=.*?\x0110=\d{3}\x01", re.S)
+
+
+def _stamp(now: float) -> str:
+    t = time.gmtime(now)
+    return "%04d%02d%02d-%02d:%02d:%02d.%06d" % (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour,
+                                                 t.tm_min, t.tm_sec, int((now % 1) * 1e6))
+
+
+class MessageLog:
+    """QuickFIX-style per-session message log: ``<dir>/<session>.messages.log``, one message
+    per line, ``|`` for SOH, prefixed with a UTC timestamp and the direction."""
+
+    def __init__(self, directory: Path, session_id: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", session_id)
+        self.path = directory / f"{name}.messages.log"
+        self._f = open(self.path, "ab", buffering=64 * 1024)
+
+    def write(self, direction: bytes, data: bytes, now: float) -> None:
+        stamp = _stamp(now).encode()
+        for m in _MSG_RE.findall(data):
+            self._f.write(b"%s %s %s\n" % (stamp, direction, m.replace(b"\x01", b"|")))
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def close(self) -> None:
+        try:
+            self._f.close()
+        except OSError:
+            pass
+
+
+class FixProtocol(asyncio.BufferedProtocol):
+    """One TCP connection <-> one session ``Connection``."""
+
+    __slots__ = ("server", "transport", "conn", "session_id", "buf", "view", "dirty",
+                 "write_paused", "read_paused", "conflated", "timer", "timer_at",
+                 "pre_logon_bytes", "pre_logon_data", "logon_handle", "peer", "msglog", "closing")
+
+    def __init__(self, server: "ExchangeServer") -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.conn: Any = None
+        self.session_id: str | None = None
+        self.buf = bytearray(READ_CHUNK)
+        self.view = memoryview(self.buf)
+        self.dirty = False
+        self.write_paused = False
+        self.read_paused = False
+        self.conflated = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
+        self.pre_logon_bytes = 0
+        self.pre_logon_data: list[bytes] | None = None
+        self.logon_handle: asyncio.TimerHandle | None = None
+        self.peer = "?"
+        self.msglog: MessageLog | None = None
+        self.closing = False
+
+    # -- asyncio callbacks ----------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        self.transport = transport  # type: ignore[assignment]
+        srv = self.server
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        if len(srv.protocols) >= srv.cfg.server.max_connections or srv.stopping:
+            log.warning("connection from %s refused: %s", self.peer,
+                        "shutting down" if srv.stopping else
+                        f"connection limit {srv.cfg.server.max_connections} reached")
+            self.closing = True
+            transport.abort()
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        s = srv.cfg.server
+        transport.set_write_buffer_limits(high=s.outbound_high_water, low=s.outbound_high_water // 4)  # type: ignore[attr-defined]
+        srv.protocols.add(self)
+        now = time.time()
+        self.conn = srv.acceptor.connection_made(now)
+        if srv.msglog_dir is not None:
+            self.pre_logon_data = []
+        self.logon_handle = srv.loop.call_later(s.logon_timeout, self._logon_timeout)
+        log.debug("connection from %s", self.peer)
+        self._arm_timer(now)
+        self._mark_dirty()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.closing:
+            return
+        data = bytes(self.view[:nbytes])
+        now = time.time()
+        srv = self.server
+        if self.session_id is None:
+            self.pre_logon_bytes += nbytes
+            if self.pre_logon_data is not None:
+                self.pre_logon_data.append(data)
+            if self.pre_logon_bytes > srv.cfg.server.max_bytes_before_logon:
+                self._receive(data, now)  # the Logon may be in this very read
+                if self.session_id is None:
+                    log.warning("disconnect %s: %d bytes without a Logon (limit %d)", self.peer,
+                                self.pre_logon_bytes, srv.cfg.server.max_bytes_before_logon)
+                    self.abort(now)
+                return
+        elif self.msglog is not None:
+            self.msglog.write(b"IN ", data, now)
+        self._receive(data, now)
+
+    def _receive(self, data: bytes, now: float) -> None:
+        srv = self.server
+        try:
+            events = self.conn.receive_data(data, now)
+        except Exception:  # a bug below must not take the daemon down
+            log.exception("session layer failed on data from %s; disconnecting", self.peer)
+            self.abort(now)
+            return
+        if events:
+            srv.handle_events(self, events, now)
+        if not self.dirty:
+            self.dirty = True
+            srv.mark_dirty(self)
+        if self.conn.closed and not self.closing:
+            self.closing = True  # flush will close after writing what is queued
+        d = self.conn.next_deadline()
+        if d is not None and (self.timer is None or d < self.timer_at):
+            self._arm_timer(now)
+
+    def eof_received(self) -> bool:
+        return False  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        srv = self.server
+        srv.protocols.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.logon_handle is not None:
+            self.logon_handle.cancel()
+            self.logon_handle = None
+        if self.conn is None:
+            return
+        now = time.time()
+        try:
+            events = self.conn.connection_lost(now)
+        except Exception:
+            log.exception("session layer failed on connection_lost")
+            events = []
+        sid = self.session_id
+        srv.handle_events(self, events, now)
+        if sid is not None and srv.by_session.get(sid) is self:
+            # the session layer may or may not report Disconnected for a logged-on session
+            srv.session_gone(self, sid, "connection lost" if exc is None else f"connection lost: {exc}", now)
+        if self.msglog is not None:
+            self.msglog.flush()
+            self.msglog = None
+        self.conn = None
+        srv.connection_closed()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if not self.read_paused and self.transport is not None:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.read_paused and self.transport is not None and not self.closing:
+            self.read_paused = False
+            self.transport.resume_reading()
+        if self.conflated:
+            self.conflated = False
+            sid = self.session_id
+            if sid is not None:
+                now = time.time()
+                self.server.dispatch(self.server.gateway.snapshot_for(sid, now), now)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _mark_dirty(self) -> None:
+        if not self.dirty:
+            self.dirty = True
+            self.server.mark_dirty(self)
+
+    def _arm_timer(self, now: float) -> None:
+        if self.conn is None:
+            return
+        d = self.conn.next_deadline()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if d is None:
+            return
+        self.timer_at = d
+        self.timer = self.server.loop.call_later(max(0.0, d - now), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.conn is None:
+            return
+        now = time.time()
+        try:
+            events = self.conn.on_timer(now)
+        except Exception:
+            log.exception("session layer failed on timer; disconnecting %s", self.peer)
+            self.abort(now)
+            return
+        if events:
+            self.server.handle_events(self, events, now)
+        self._mark_dirty()
+        if self.conn.closed:
+            self.closing = True
+        self._arm_timer(now)
+
+    def _logon_timeout(self) -> None:
+        self.logon_handle = None
+        if self.session_id is None and self.transport is not None and not self.transport.is_closing():
+            log.warning("disconnect %s: no Logon within %.1fs", self.peer, self.server.cfg.server.logon_timeout)
+            self.abort(time.time())
+
+    def logged_on(self, sid: str, now: float) -> None:
+        self.session_id = sid
+        if self.logon_handle is not None:
+            self.logon_handle.cancel()
+            self.logon_handle = None
+        srv = self.server
+        if srv.msglog_dir is not None:
+            self.msglog = srv.message_log(sid)
+            for chunk in self.pre_logon_data or ():
+                self.msglog.write(b"IN ", chunk, now)
+        self.pre_logon_data = None
+
+    def flush(self, now: float) -> None:
+        """Write what the session queued, once; close if the session is done."""
+        self.dirty = False
+        conn = self.conn
+        tr = self.transport
+        if conn is None or tr is None:
+            return
+        data = conn.data_to_send()
+        if data:
+            if self.msglog is not None:
+                self.msglog.write(b"OUT", data, now)
+            if not tr.is_closing():
+                tr.write(data)
+                if tr.get_write_buffer_size() > self.server.cfg.server.outbound_hard_limit:
+                    log.warning("disconnect %s (%s): outbound buffer over %d bytes (slow reader)",
+                                self.session_id or "-", self.peer, self.server.cfg.server.outbound_hard_limit)
+                    self.abort(now)
+                    return
+        if (self.closing or conn.closed) and not tr.is_closing():
+            tr.close()
+
+    def abort(self, now: float) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class ExchangeServer:
+    """Wires the session ``Acceptor`` and the ``Gateway`` to asyncio sockets."""
+
+    def __init__(self, cfg: ExchangeConfig, acceptor: Any, gateway: Any,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.cfg = cfg
+        self.acceptor = acceptor
+        self.gateway = gateway
+        self.loop = loop or asyncio.get_running_loop()
+        self.protocols: set[FixProtocol] = set()
+        self.by_session: dict[str, FixProtocol] = {}
+        self._dirty: list[FixProtocol] = []
+        self.stopping = False
+        self.server: asyncio.base_events.Server | None = None
+        self.port = 0
+        self._gtd: asyncio.TimerHandle | None = None
+        self._all_closed = asyncio.Event()
+        self.msglog_dir = Path(cfg.server.log_dir) if cfg.server.message_log else None
+        self._msglogs: dict[str, MessageLog] = {}
+        self.stats = {"md_dropped": 0}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        s = self.cfg.server
+        self.server = await self.loop.create_server(lambda: FixProtocol(self), s.host, s.port,
+                                                    reuse_address=True, backlog=1024)
+        self.port = self.server.sockets[0].getsockname()[1]
+        self._gtd = self.loop.call_later(s.gtd_interval, self._gtd_tick)
+        log.info("listening on %s:%d as %s", s.host, self.port, s.comp_id)
+
+    async def stop(self, reason: str = "exchange shutting down") -> None:
+        """Logout to every session, wait (bounded) for the Logout replies, close, flush."""
+        if self.stopping:
+            return
+        self.stopping = True
+        if self._gtd is not None:
+            self._gtd.cancel()
+        if self.server is not None:
+            self.server.close()
+        now = time.time()
+        for p in list(self.protocols):
+            if p.conn is not None and p.session_id is not None:
+                try:
+                    p.conn.logout(reason, now)
+                except Exception:
+                    log.exception("logout failed for %s", p.session_id)
+                p._mark_dirty()
+            elif p.transport is not None:
+                p.closing = True
+                p.transport.close()
+        self._flush()
+        if self.protocols:
+            self._all_closed.clear()
+            try:
+                await asyncio.wait_for(self._all_closed.wait(), self.cfg.server.logout_timeout)
+            except asyncio.TimeoutError:
+                pass
+        for p in list(self.protocols):
+            p.flush(time.time())
+            if p.transport is not None:
+                p.transport.close()
+        # let connection_lost callbacks run
+        for _ in range(3):
+            if not self.protocols:
+                break
+            await asyncio.sleep(0)
+        if self.server is not None:
+            await self.server.wait_closed() if not self.protocols else None
+        for ml in self._msglogs.values():
+            ml.close()
+        close = getattr(self.acceptor, "close", None)
+        if close is not None:
+            close()
+        log.info("stopped")
+
+    def connection_closed(self) -> None:
+        if not self.protocols:
+            self._all_closed.set()
+
+    # -- per-turn batching -----------------------------------------------------------------
+    def mark_dirty(self, p: FixProtocol) -> None:
+        if not self._dirty:
+            self.loop.call_soon(self._flush)
+        self._dirty.append(p)
+
+    def _flush(self) -> None:
+        dirty = self._dirty
+        if not dirty:
+            return
+        self._dirty = []
+        now = time.time()
+        for p in dirty:
+            p.flush(now)
+
+    # -- events ----------------------------------------------------------------------------
+    def handle_events(self, p: FixProtocol, events: list, now: float) -> None:
+        for ev in events:
+            name = type(ev).__name__
+            if name == "ApplicationMessage":
+                try:
+                    outs = self.gateway.on_message(ev.session_id, ev.message, now)
+                except Exception:
+                    log.exception("gateway failed on a message from %s", ev.session_id)
+                    continue
+                if outs:
+                    self.dispatch(outs, now)
+            elif name == "LoggedOn":
+                sid = ev.session_id
+                old = self.by_session.get(sid)
+                if old is not None and old is not p:
+                    old.abort(now)
+                self.by_session[sid] = p
+                p.logged_on(sid, now)
+                log.info("logon %s from %s", sid, p.peer)
+                try:
+                    outs = self.gateway.on_logon(sid, now)
+                except Exception:
+                    log.exception("gateway failed on logon of %s", sid)
+                    outs = None
+                if outs:
+                    self.dispatch(outs, now)
+            elif name == "LoggedOut":
+                log.info("logout %s: %s", ev.session_id, ev.reason)
+            elif name == "Disconnected":
+                sid = ev.session_id
+                if sid is not None and self.by_session.get(sid) is p:
+                    self.session_gone(p, sid, ev.reason, now)
+                else:
+                    log.info("disconnect %s (%s): %s", sid or "-", p.peer, ev.reason)
+                p.closing = True
+                p._mark_dirty()
+            elif name == "SessionRejected":
+                log.warning("reject %s seq %s: %s (reason %s)", ev.session_id, ev.ref_seq_num, ev.text, ev.reason)
+            elif name == "GarbledMessage":
+                log.debug("garbled message from %s: %s", p.peer, ev.reason)
+            else:
+                log.debug("event %r", ev)
+
+    def session_gone(self, p: FixProtocol, sid: str, reason: str, now: float) -> None:
+        del self.by_session[sid]
+        log.info("disconnect %s (%s): %s", sid, p.peer, reason)
+        try:
+            outs = self.gateway.on_disconnect(sid, now)
+        except Exception:
+            log.exception("gateway failed on disconnect of %s", sid)
+            outs = None
+        if outs:
+            self.dispatch(outs, now)
+
+    def dispatch(self, outs: list, now: float) -> None:
+        """Route gateway Outbound messages through the acceptor (it sequences and stores)."""
+        send = self.acceptor.send
+        by_session = self.by_session
+        for o in outs:
+            sid = o.session_id
+            p = by_session.get(sid)
+            if o.market_data:
+                if p is None:
+                    continue
+                if p.write_paused or p.closing:
+                    p.conflated = True
+                    self.stats["md_dropped"] += 1
+                    continue
+                send(sid, o.msg_type, o.body, now, False)
+            else:
+                send(sid, o.msg_type, o.body, now, True)
+            if p is not None and not p.dirty:
+                p.dirty = True
+                self.mark_dirty(p)
+
+    def _gtd_tick(self) -> None:
+        now = time.time()
+        try:
+            outs = self.gateway.advance_time(now)
+        except Exception:
+            log.exception("gateway.advance_time failed")
+            outs = None
+        if outs:
+            self.dispatch(outs, now)
+        self._gtd = self.loop.call_later(self.cfg.server.gtd_interval, self._gtd_tick)
+
+    def message_log(self, sid: str) -> MessageLog:
+        ml = self._msglogs.get(sid)
+        if ml is None:
+            ml = self._msglogs[sid] = MessageLog(self.msglog_dir, sid)  # type: ignore[arg-type]
+        return ml

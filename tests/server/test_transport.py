@@ -1,0 +1,287 @@
+"""The asyncio transport against line-based fakes of the session and gateway layers:
+batching, timers, limits, back-pressure, conflation, shutdown.  Real loopback sockets."""
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from fixexchange.server.app import ExchangeServer, MessageLog
+from fixexchange.server.config import parse_config
+
+from .fakes import FakeAcceptor, FakeGateway
+
+
+def make_cfg(**server):
+    base = {"host": "127.0.0.1", "port": 0, "logon_timeout": 5.0, "gtd_interval": 60.0, "store": "memory"}
+    base.update(server)
+    return parse_config({"server": base})
+
+
+async def start(**server):
+    acc, gw = FakeAcceptor(), FakeGateway()
+    srv = ExchangeServer(make_cfg(**server), acc, gw)
+    await srv.start()
+    return srv, acc, gw
+
+
+async def client(srv, name=None):
+    r, w = await asyncio.open_connection("127.0.0.1", srv.port)
+    if name:
+        w.write(f"LOGON {name}\n".encode())
+        assert await asyncio.wait_for(r.readline(), 2) == b"LOGGEDON\n"
+    return r, w
+
+
+async def closed_by_server(r, timeout=2.0) -> bool:
+    try:
+        while True:
+            d = await asyncio.wait_for(r.read(65536), timeout)
+            if not d:
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+
+
+async def test_orders_answered_and_written_once_per_turn():
+    srv, acc, gw = await start()
+    r, w = await client(srv, "A")
+    w.write(b"".join(b"ORDER %d\n" % i for i in range(200)))
+    lines = [await asyncio.wait_for(r.readline(), 2) for _ in range(200)]
+    assert lines == [b"8 ACK %d\n" % i for i in range(200)]
+    conn = acc.conns["A"]
+    # 200 orders arrived in a handful of reads, each answered by a single write
+    assert conn.writes <= 1 + 200 // 50
+    assert gw.logons == ["A"]
+    w.close()
+    await srv.stop()
+
+
+async def test_tcp_nodelay_set():
+    srv, acc, gw = await start()
+    r, w = await client(srv, "A")
+    (p,) = srv.protocols
+    sock = p.transport.get_extra_info("socket")
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    w.close()
+    await srv.stop()
+
+
+async def test_logon_timeout_disconnects():
+    srv, acc, gw = await start(logon_timeout=0.2)
+    r, w = await client(srv)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    assert await closed_by_server(r)
+    assert 0.15 <= loop.time() - t0 < 1.5
+    await srv.stop()
+
+
+async def test_bytes_before_logon_bounded():
+    srv, acc, gw = await start(max_bytes_before_logon=1000)
+    r, w = await client(srv)
+    w.write(b"x" * 5000)
+    assert await closed_by_server(r)
+    assert not srv.protocols or all(p.closing for p in srv.protocols)
+    await srv.stop()
+
+
+async def test_connection_cap():
+    srv, acc, gw = await start(max_connections=2)
+    c1 = await client(srv, "A")
+    c2 = await client(srv, "B")
+    r3, w3 = await client(srv)
+    assert await closed_by_server(r3)
+    # the first two still work
+    c1[1].write(b"ORDER 1\n")
+    assert await asyncio.wait_for(c1[0].readline(), 2) == b"8 ACK 1\n"
+    for _, w in (c1, c2):
+        w.close()
+    await srv.stop()
+
+
+async def test_session_timer_drives_heartbeats():
+    srv, acc, gw = await start()
+    r, w = await client(srv, "A")
+    w.write(b"HB 0.05\n")
+    for _ in range(3):
+        assert await asyncio.wait_for(r.readline(), 1) == b"HEARTBEAT\n"
+    w.close()
+    await srv.stop()
+
+
+async def test_gateway_exception_does_not_kill_connection():
+    srv, acc, gw = await start()
+    r, w = await client(srv, "A")
+    w.write(b"CRASH\nORDER 7\n")
+    assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 7\n"
+    w.close()
+    await srv.stop()
+
+
+async def test_gtd_timer_advances_gateway_time():
+    srv, acc, gw = await start(gtd_interval=0.02)
+    await asyncio.sleep(0.15)
+    assert len(gw.times) >= 2 and gw.times == sorted(gw.times)
+    await srv.stop()
+
+
+async def test_session_logout_closes_socket_after_flush():
+    srv, acc, gw = await start()
+    r, w = await client(srv, "A")
+    w.write(b"BYE\n")
+    assert await asyncio.wait_for(r.readline(), 2) == b"BYE\n"
+    assert await closed_by_server(r)
+    await asyncio.sleep(0.01)
+    assert gw.disconnects == ["A"]
+    await srv.stop()
+
+
+def raw_client(port: int, rcvbuf: int = 4096) -> socket.socket:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def recv_line(s: socket.socket) -> bytes:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        d = s.recv(1)
+        if not d:
+            break
+        buf += d
+    return buf
+
+
+async def test_slow_reader_market_data_conflated_then_snapshot():
+    srv, acc, gw = await start(outbound_high_water=16384, outbound_hard_limit=4 * 1024 * 1024)
+    loop = asyncio.get_running_loop()
+    slow = raw_client(srv.port)
+    slow.sendall(b"LOGON SLOW\nSUB\n")
+    await asyncio.sleep(0.05)
+    fr, fw = await client(srv, "FAST")
+    fw.write(b"SUB\n")
+    assert await asyncio.wait_for(fr.readline(), 2) == b"W SNAP\n"
+    # 4 MB of market data per subscriber; SLOW never reads meanwhile
+    for _ in range(8):
+        fw.write(b"MD 500 1000\n")
+        got = 0
+        while got < 500:
+            line = await asyncio.wait_for(fr.readline(), 5)
+            assert line.startswith(b"X ")
+            got += 1
+    assert srv.stats["md_dropped"] > 0
+    slow_p = srv.by_session["SLOW"]
+    assert slow_p.conflated and slow_p.write_paused
+    # the flooding of SLOW did not delay the other session's order
+    fw.write(b"ORDER 9\n")
+    assert await asyncio.wait_for(fr.readline(), 2) == b"8 ACK 9\n"
+    # now SLOW drains its socket: it gets what was queued, then a fresh snapshot
+    slow.setblocking(False)
+    data = b""
+    deadline = loop.time() + 5
+    while not data.endswith(b"W SNAP\n") and loop.time() < deadline:
+        try:
+            d = slow.recv(1 << 20)
+            if not d:
+                break
+            data += d
+        except BlockingIOError:
+            await asyncio.sleep(0.005)
+    lines = data.split(b"\n")
+    assert lines[0] == b"LOGGEDON" and lines[1] == b"W SNAP"
+    assert data.endswith(b"W SNAP\n")
+    n_x = sum(1 for ln in lines if ln.startswith(b"X "))
+    assert 0 < n_x < 4000  # some delivered, the rest dropped
+    assert gw.snapshots == ["SLOW"]
+    assert "SLOW" in srv.by_session  # not disconnected: market data never overflows
+    slow.close()
+    fw.close()
+    await srv.stop()
+
+
+async def test_overflow_of_reports_disconnects_and_keeps_them_stored():
+    srv, acc, gw = await start(outbound_high_water=16384, outbound_hard_limit=256 * 1024)
+    slow = raw_client(srv.port)
+    slow.sendall(b"LOGON SLOW\nSUB\n")
+    await asyncio.sleep(0.05)
+    fr, fw = await client(srv, "FAST")
+    fw.write(b"SUB\n")
+    assert await asyncio.wait_for(fr.readline(), 2) == b"W SNAP\n"
+    # 8000 x 1 KB reports to SLOW (and FAST: it reads them), in bursts of 100: more than
+    # the kernel's socket buffers (tcp_wmem max 4 MB) plus the hard limit
+    for _ in range(80):
+        fw.write(b"FILLALL 100 1000\n")
+        got = 0
+        while got < 100:
+            line = await asyncio.wait_for(fr.readline(), 5)
+            if line.startswith(b"8 "):
+                got += 1
+    for _ in range(100):
+        if "SLOW" not in srv.by_session:
+            break
+        await asyncio.sleep(0.01)
+    assert "SLOW" not in srv.by_session
+    assert "SLOW" in gw.disconnects
+    # every report routed to SLOW went through the acceptor as resendable (stored for the
+    # resend after it logs on again), including those that could not be written
+    assert len(acc.stored["SLOW"]) > 300
+    assert "FAST" in srv.by_session
+    slow.close()
+    fw.close()
+    await srv.stop()
+
+
+async def test_flooding_session_does_not_starve_another():
+    srv, acc, gw = await start()
+    fr, fw = await client(srv, "FLOOD")
+    qr, qw = await client(srv, "QUIET")
+    loop = asyncio.get_running_loop()
+    blob = b"".join(b"ORDER %d\n" % i for i in range(20000))
+
+    async def drain():
+        n = 0
+        while n < 20000:
+            await fr.readline()
+            n += 1
+
+    fw.write(blob)
+    drainer = asyncio.ensure_future(drain())
+    await asyncio.sleep(0.001)
+    t0 = loop.time()
+    qw.write(b"ORDER q\n")
+    assert await asyncio.wait_for(qr.readline(), 5) == b"8 ACK q\n"
+    quiet_latency = loop.time() - t0
+    await asyncio.wait_for(drainer, 10)
+    assert quiet_latency < 0.5
+    fw.close()
+    qw.close()
+    await srv.stop()
+
+
+async def test_stop_logs_out_every_session_and_closes_store():
+    srv, acc, gw = await start(logout_timeout=0.3)
+    ra, wa = await client(srv, "A")
+    rb, wb = await client(srv, "B")
+    r0, w0 = await client(srv)  # not logged on: just closed
+    await srv.stop()
+    assert await asyncio.wait_for(ra.readline(), 2) == b"LOGOUT exchange shutting down\n"
+    assert await asyncio.wait_for(rb.readline(), 2) == b"LOGOUT exchange shutting down\n"
+    assert await closed_by_server(ra)
+    assert await closed_by_server(r0)
+    assert acc.closed
+    assert not srv.protocols
+    # a new connection is refused once stopped
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", srv.port)
+
+
+def test_message_log_quickfix_style(tmp_path):
+    ml = MessageLog(tmp_path, "FIX.4.4:EXCH->C1")
+    m1 = b"8=FIX.4.4\x019=5\x0135=0\x0110=123\x01"
+    ml.write(b"IN ", m1 + m1[:10], 0.5)
+    ml.close()
+    text = (tmp_path / "FIX.4.4-EXCH-C1.messages.log").read_text()
+    assert text == "19700101-00:00:00.500000 IN  8=FIX.4.4|9=5|35=0|10=123|\n"
