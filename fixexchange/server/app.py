@@ -58,7 +58,7 @@ class MessageLog:
 
     def __init__(self, directory: Path, session_id: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", session_id)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", session_id.replace("->", "-"))
         self.path = directory / f"{name}.messages.log"
         self._f = open(self.path, "ab", buffering=64 * 1024)
 
