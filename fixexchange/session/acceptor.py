@@ -1,0 +1,733 @@
+"""The sans-IO FIX session state machine, acceptor side.
+
+The server feeds bytes, timer ticks and connection loss into a `Connection` and writes
+out whatever `data_to_send()` returns; time is always passed in as `now` (epoch
+seconds). Connection states and the only transitions between them:
+
+    AWAITING_LOGON --valid Logon--> LOGGED_ON --we send Logout--> LOGOUT_SENT
+          |                             |                              |
+          +-----------------------------+------------------------------+--> CLOSED
+
+Behaviour follows the FIX 4.4 session-level test cases (Volume 2); the conformance
+scripts under tests/conformance are named after them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Callable, Iterable
+
+from ..codec import FixMessage, FixParser, Garbled, encode, format_utc_timestamp, parse_utc_timestamp
+from .config import SessionConfig
+from .events import (ApplicationMessage, Disconnected, Event, GarbledMessage, LoggedOn, LoggedOut,
+                     SessionRejected)
+from .store import MessageStore, StoreCorrupted
+
+try:  # the data dictionary arrives after the codec core; validate when it is there
+    from ..codec.dictionary import FIX44 as _DICTIONARY
+except ImportError:  # pragma: no cover - only while the dictionary is not committed
+    _DICTIONARY = None
+
+__all__ = ["Acceptor", "Connection", "State"]
+
+# Tags (kept local: the session needs few and reads them on every message).
+BEGIN_SEQ_NO = 7
+BEGIN_STRING = 8
+END_SEQ_NO = 16
+NEW_SEQ_NO = 36
+POSS_DUP_FLAG = 43
+REF_SEQ_NUM = 45
+SENDER_COMP_ID = 49
+SENDING_TIME = 52
+TARGET_COMP_ID = 56
+TEXT = 58
+MSG_SEQ_NUM = 34
+POSS_RESEND = 97
+ENCRYPT_METHOD = 98
+HEART_BT_INT = 108
+TEST_REQ_ID = 112
+ORIG_SENDING_TIME = 122
+GAP_FILL_FLAG = 123
+RESET_SEQ_NUM_FLAG = 141
+REF_TAG_ID = 371
+REF_MSG_TYPE = 372
+SESSION_REJECT_REASON = 373
+USERNAME = 553
+PASSWORD = 554
+
+HEARTBEAT = b"0"
+TEST_REQUEST = b"1"
+RESEND_REQUEST = b"2"
+REJECT = b"3"
+SEQUENCE_RESET = b"4"
+LOGOUT = b"5"
+LOGON = b"A"
+
+# SessionRejectReason(373) values the session itself decides.
+REQUIRED_TAG_MISSING = 1
+VALUE_INCORRECT = 5
+INCORRECT_DATA_FORMAT = 6
+COMPID_PROBLEM = 9
+SENDING_TIME_ACCURACY = 10
+
+# Spec test case 6: a TestRequest after HeartBtInt plus "some reasonable period" (20%).
+TEST_REQUEST_FACTOR = 1.2
+# Messages held while a ResendRequest is outstanding; past this the peer is misbehaving.
+MAX_QUEUED_MESSAGES = 10_000
+
+# Header fields rebuilt when a stored message is resent.
+_RESEND_DROPPED_TAGS = frozenset((BEGIN_STRING, 9, 35, MSG_SEQ_NUM, SENDER_COMP_ID, TARGET_COMP_ID,
+                                  SENDING_TIME, POSS_DUP_FLAG, ORIG_SENDING_TIME, POSS_RESEND, 10))
+
+
+class State(enum.Enum):
+    AWAITING_LOGON = "awaiting logon"
+    LOGGED_ON = "logged on"
+    LOGOUT_SENT = "logout sent"
+    CLOSED = "closed"
+
+
+_TRANSITIONS = {
+    State.AWAITING_LOGON: frozenset((State.LOGGED_ON, State.CLOSED)),
+    State.LOGGED_ON: frozenset((State.LOGOUT_SENT, State.CLOSED)),
+    State.LOGOUT_SENT: frozenset((State.CLOSED,)),
+    State.CLOSED: frozenset(),
+}
+
+
+class _Session:
+    """What outlives a connection: config, store, the connection currently logged on."""
+
+    __slots__ = ("config", "session_id", "store", "connection", "begin_string",
+                 "sender", "target")
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.config = config
+        self.session_id = config.session_id
+        self.store: MessageStore | None = None
+        self.connection: Connection | None = None
+        self.begin_string = config.begin_string.encode()
+        self.sender = config.sender_comp_id.encode()
+        self.target = config.target_comp_id.encode()
+
+
+class Acceptor:
+    """All sessions of one exchange.
+
+    `store_factory(session_id)` is called once per session, on its first successful
+    Logon or first `send`. With `accept_any_template`, a Logon from an unconfigured
+    client CompID (same BeginString, addressed to the template's SenderCompID) gets a
+    session made from the template.
+    """
+
+    def __init__(self, configs: Iterable[SessionConfig],
+                 store_factory: Callable[[str], MessageStore],
+                 accept_any_template: SessionConfig | None = None) -> None:
+        self._store_factory = store_factory
+        self._template = accept_any_template
+        self._sessions: dict[str, _Session] = {}
+        self._by_key: dict[tuple[bytes, bytes, bytes], _Session] = {}
+        for config in configs:
+            self._add(config)
+
+    def _add(self, config: SessionConfig) -> _Session:
+        if config.session_id in self._sessions:
+            raise ValueError(f"duplicate session {config.session_id}")
+        session = _Session(config)
+        self._sessions[session.session_id] = session
+        self._by_key[(session.begin_string, session.sender, session.target)] = session
+        return session
+
+    @property
+    def session_ids(self) -> list[str]:
+        return list(self._sessions)
+
+    def is_logged_on(self, session_id: str) -> bool:
+        session = self._sessions.get(session_id)
+        return session is not None and session.connection is not None \
+            and session.connection._state is State.LOGGED_ON
+
+    def store_for(self, session_id: str) -> MessageStore:
+        return self._open_store(self._sessions[session_id])
+
+    def _open_store(self, session: _Session) -> MessageStore:
+        store = session.store
+        if store is None:
+            store = session.store = self._store_factory(session.session_id)
+        return store
+
+    def _find(self, begin_string: bytes | None, our_id: bytes | None, their_id: bytes | None) -> _Session | None:
+        session = self._by_key.get((begin_string, our_id, their_id))
+        if session is None and self._template is not None and their_id:
+            template = self._template
+            if begin_string == template.begin_string.encode() and our_id == template.sender_comp_id.encode():
+                try:
+                    name = their_id.decode("ascii")
+                except UnicodeDecodeError:
+                    return None
+                session = self._add(dataclasses.replace(template, target_comp_id=name))
+        return session
+
+    def connection_made(self, now: float) -> Connection:
+        return Connection(self, now)
+
+    def send(self, session_id: str, msg_type: bytes, body: list[tuple[int, bytes | str | int]],
+             now: float, resendable: bool = True) -> bool:
+        """Sequence, store and queue an application message; False if not logged on.
+
+        A resendable message is stored (and its sequence number used) even when the
+        session is not logged on, so the client gets it by ResendRequest later. A
+        non-resendable one (market data) is dropped then, without using a number.
+        """
+        session = self._sessions[session_id]
+        connection = session.connection
+        logged_on = connection is not None and connection._state is State.LOGGED_ON
+        if not logged_on and not resendable:
+            return False
+        store = session.store
+        if store is None:
+            store = self._open_store(session)
+        seq = store.next_sender_seq
+        raw = encode(session.begin_string, msg_type,
+                     [(SENDER_COMP_ID, session.sender), (TARGET_COMP_ID, session.target),
+                      (MSG_SEQ_NUM, seq), (SENDING_TIME, format_utc_timestamp(now)), *body])
+        store.save_sent(seq, raw if resendable else None)
+        if not logged_on:
+            store.flush()
+            return False
+        connection._out.append(raw)
+        connection._last_sent = now
+        return True
+
+    def close(self) -> None:
+        """Flush and close every open store (server shutdown)."""
+        for session in self._sessions.values():
+            if session.store is not None:
+                session.store.close()
+
+
+_MISSING = object()
+
+
+class Connection:
+    """One transport connection; logs on to at most one session."""
+
+    def __init__(self, acceptor: Acceptor, now: float) -> None:
+        self._acceptor = acceptor
+        self._parser = FixParser()
+        self._state = State.AWAITING_LOGON
+        self._session: _Session | None = None
+        self._out: list[bytes] = []
+        self._connected_at = now
+        self._last_sent = now
+        self._last_received = now
+        self._heartbeat_interval = 0
+        self._test_request_id: bytes | None = None
+        self._test_request_sent_at = 0.0
+        self._test_request_count = 0
+        self._logout_sent_at = 0.0
+        # Early messages by sequence number; None = only consume the number (a ResendRequest
+        # already served or the Logon that revealed the gap).
+        self._queued: dict[int, FixMessage | None] = {}
+        # Highest inbound seq the outstanding ResendRequest must bring; 0 = none outstanding.
+        self._resend_until = 0
+        self.session_id: str | None = None
+        self.closed = False
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def _set_state(self, new: State) -> None:
+        if new not in _TRANSITIONS[self._state]:
+            raise RuntimeError(f"session state {self._state.value} -> {new.value} is not allowed")
+        self._state = new
+        if new is State.CLOSED:
+            self.closed = True
+
+    # --- the server's entry points -------------------------------------------------
+    def receive_data(self, data: bytes, now: float) -> list[Event]:
+        events: list[Event] = []
+        if self.closed:
+            return events
+        for item in self._parser.feed(data):
+            if self.closed:
+                break  # bytes after a disconnect decision are not ours to act on
+            if type(item) is Garbled:
+                events.append(GarbledMessage(item.reason))
+                continue
+            self._last_received = now
+            if self._state is State.AWAITING_LOGON:
+                self._on_logon(item, now, events)
+            else:
+                self._on_message(item, now, events)
+        return events
+
+    def data_to_send(self) -> bytes:
+        out = self._out
+        if not out:
+            return b""
+        if self._session is not None and self._session.store is not None:
+            self._session.store.flush()  # stored before it is handed out
+        data = b"".join(out)
+        out.clear()
+        return data
+
+    def next_deadline(self) -> float | None:
+        state = self._state
+        if state is State.LOGGED_ON:
+            interval = self._heartbeat_interval
+            if interval <= 0:
+                return None
+            if self._test_request_id is not None:
+                silence_deadline = self._test_request_sent_at + interval * TEST_REQUEST_FACTOR
+            else:
+                silence_deadline = self._last_received + interval * TEST_REQUEST_FACTOR
+            return min(self._last_sent + interval, silence_deadline)
+        if state is State.AWAITING_LOGON:
+            return self._connected_at + self._acceptor_logon_timeout()
+        if state is State.LOGOUT_SENT:
+            return self._logout_sent_at + self._session.config.logout_timeout
+        return None
+
+    def _acceptor_logon_timeout(self) -> float:
+        # Before the Logon we do not know the session; use the most patient configured value.
+        sessions = self._acceptor._sessions.values()
+        timeouts = [s.config.logon_timeout for s in sessions]
+        if self._acceptor._template is not None:
+            timeouts.append(self._acceptor._template.logon_timeout)
+        return max(timeouts, default=10.0)
+
+    def on_timer(self, now: float) -> list[Event]:
+        events: list[Event] = []
+        state = self._state
+        if state is State.LOGGED_ON:
+            interval = self._heartbeat_interval
+            if interval <= 0:
+                return events
+            if self._test_request_id is not None:
+                if now >= self._test_request_sent_at + interval * TEST_REQUEST_FACTOR:
+                    self._end_session("no Heartbeat answering TestRequest", events)
+                    return events
+            elif now >= self._last_received + interval * TEST_REQUEST_FACTOR:
+                self._test_request_count += 1
+                self._test_request_id = b"TEST%d" % self._test_request_count
+                self._test_request_sent_at = now
+                self._send_admin(TEST_REQUEST, [(TEST_REQ_ID, self._test_request_id)], now)
+            if now >= self._last_sent + interval:
+                self._send_admin(HEARTBEAT, [], now)
+        elif state is State.AWAITING_LOGON:
+            if now >= self._connected_at + self._acceptor_logon_timeout():
+                self._close("no Logon received in time", events)
+        elif state is State.LOGOUT_SENT:
+            if now >= self._logout_sent_at + self._session.config.logout_timeout:
+                self._end_session("no Logout reply in time", events)
+        return events
+
+    def connection_lost(self, now: float) -> list[Event]:
+        events: list[Event] = []
+        if not self.closed:
+            self._close("connection lost", events)
+        return events
+
+    def logout(self, text: str, now: float) -> list[Event]:
+        """Start the Logout handshake (server shutdown); closes after the reply or timeout."""
+        events: list[Event] = []
+        if self._state is State.LOGGED_ON:
+            self._send_admin(LOGOUT, [(TEXT, text)], now)
+            self._logout_sent_at = now
+            self._set_state(State.LOGOUT_SENT)
+        elif self._state is State.AWAITING_LOGON:
+            self._close(text, events)
+        return events
+
+    # --- outbound ------------------------------------------------------------------
+    def _send_admin(self, msg_type: bytes, body: list, now: float) -> None:
+        """Sequence and queue an admin message (never stored: resends gap-fill it)."""
+        session = self._session
+        store = session.store
+        seq = store.next_sender_seq
+        raw = encode(session.begin_string, msg_type,
+                     [(SENDER_COMP_ID, session.sender), (TARGET_COMP_ID, session.target),
+                      (MSG_SEQ_NUM, seq), (SENDING_TIME, format_utc_timestamp(now)), *body])
+        store.save_sent(seq, None)
+        self._out.append(raw)
+        self._last_sent = now
+
+    def _send_reject(self, msg: FixMessage, reason: int, ref_tag: int | None, text: str,
+                     now: float, events: list[Event]) -> None:
+        ref_seq = msg.seq_num if msg.seq_num is not None else 0
+        body: list = [(REF_SEQ_NUM, ref_seq)]
+        if ref_tag:
+            body.append((REF_TAG_ID, ref_tag))
+        if msg.msg_type:
+            body.append((REF_MSG_TYPE, msg.msg_type))
+        body.append((SESSION_REJECT_REASON, reason))
+        body.append((TEXT, text))
+        self._send_admin(REJECT, body, now)
+        events.append(SessionRejected(self._session.session_id, ref_seq, reason, text))
+
+    def _logout_and_close(self, text: str, now: float, events: list[Event]) -> None:
+        """Error Logout: the spec makes waiting for the reply optional, we close at once."""
+        self._send_admin(LOGOUT, [(TEXT, text)], now)
+        self._end_session(text, events)
+
+    def _end_session(self, reason: str, events: list[Event]) -> None:
+        if self.session_id is not None:
+            events.append(LoggedOut(self.session_id, reason))
+        self._close(reason, events)
+
+    def _close(self, reason: str, events: list[Event]) -> None:
+        if self.closed:
+            return
+        self._set_state(State.CLOSED)
+        session = self._session
+        if session is not None and session.connection is self:
+            session.connection = None
+            if session.config.reset_on_disconnect:
+                session.store.reset()
+        events.append(Disconnected(self.session_id, reason))
+
+    # --- Logon ---------------------------------------------------------------------
+    def _on_logon(self, msg: FixMessage, now: float, events: list[Event]) -> None:
+        """First message on the connection (test case 1S)."""
+        if msg.msg_type != LOGON:
+            self._close(f"first message is not a Logon (MsgType {msg.msg_type.decode('latin-1')})", events)
+            return
+        session = self._acceptor._find(msg.get(BEGIN_STRING), msg.get(TARGET_COMP_ID), msg.get(SENDER_COMP_ID))
+        if session is None:
+            # 1S c: unknown identity -> disconnect without a message (it would use a seq number).
+            self._close("Logon for an unknown session (BeginString/CompIDs)", events)
+            return
+        config = session.config
+        # Credentials before anything stateful: a refused Logon must not touch the store.
+        if (config.username is not None and msg.get(USERNAME) != config.username.encode()) or \
+                (config.password is not None and msg.get(PASSWORD) != config.password.encode()):
+            self._close(f"Logon refused for {session.session_id}: bad Username/Password", events)
+            return
+        if session.connection is not None:
+            # 1S b: duplicate identity -> drop only this new connection, send nothing.
+            self._close(f"Logon refused: {session.session_id} is already logged on", events)
+            return
+        self._session = session
+        store = self._acceptor._open_store(session)
+        problem = _DICTIONARY.validate(msg) if _DICTIONARY is not None else None
+        if problem is not None:
+            self._logout_and_close(f"Invalid Logon: {problem.text}", now, events)
+            return
+        if not self._sending_time_ok(msg, now, config):
+            self._logout_and_close("SendingTime accuracy problem", now, events)
+            return
+        try:
+            interval = int(msg.get(HEART_BT_INT, b""))
+        except ValueError:
+            interval = -1
+        if not config.heartbeat_min <= interval <= config.heartbeat_max:
+            self._logout_and_close(f"HeartBtInt must be between {config.heartbeat_min} and "
+                                   f"{config.heartbeat_max}", now, events)
+            return
+        seq = msg.seq_num
+        if seq is None:
+            self._logout_and_close("MsgSeqNum(34) missing", now, events)
+            return
+        reset_requested = msg.get(RESET_SEQ_NUM_FLAG) == b"Y"
+        if reset_requested and seq != 1:
+            self._logout_and_close("ResetSeqNumFlag=Y requires MsgSeqNum=1", now, events)
+            return
+        if reset_requested or config.reset_on_logon:
+            store.reset()
+        expected = store.next_target_seq
+        if seq < expected:
+            self._logout_and_close(f"MsgSeqNum too low, expecting {expected} but received {seq}", now, events)
+            return
+        session.connection = self
+        self.session_id = session.session_id
+        self._heartbeat_interval = interval
+        self._set_state(State.LOGGED_ON)
+        reply: list = [(ENCRYPT_METHOD, 0), (HEART_BT_INT, interval)]
+        if reset_requested:
+            reply.append((RESET_SEQ_NUM_FLAG, b"Y"))
+        self._send_admin(LOGON, reply, now)
+        events.append(LoggedOn(session.session_id))
+        if seq == expected:
+            store.set_next_target_seq(seq + 1)
+        else:
+            # 1S a: too high -> Logon reply, then ResendRequest. The Logon's own number
+            # is consumed once the gap before it is filled.
+            self._queued[seq] = None
+            self._request_resend(expected, seq, now)
+
+    @staticmethod
+    def _sending_time_ok(msg: FixMessage, now: float, config: SessionConfig) -> bool:
+        value = msg.get(SENDING_TIME)
+        if value is None:
+            return False
+        try:
+            sent = parse_utc_timestamp(value)
+        except ValueError:
+            return False
+        return abs(now - sent) <= config.sending_time_tolerance
+
+    # --- after Logon -----------------------------------------------------------------
+    def _on_message(self, msg: FixMessage, now: float, events: list[Event]) -> None:
+        session = self._session
+        store = session.store
+        if msg.get(BEGIN_STRING) != session.begin_string:
+            self._logout_and_close("Incorrect BeginString", now, events)  # 2h
+            return
+        seq = msg.seq_num
+        if seq is None:
+            self._logout_and_close("MsgSeqNum(34) missing or not a number", now, events)
+            return
+        expected = store.next_target_seq
+        if msg.get(SENDER_COMP_ID) != session.target or msg.get(TARGET_COMP_ID) != session.sender:
+            self._send_reject(msg, COMPID_PROBLEM, None, "CompID problem", now, events)  # 2i
+            if seq == expected:
+                store.set_next_target_seq(seq + 1)
+            self._logout_and_close("CompID problem", now, events)
+            return
+        sending_time = msg.get(SENDING_TIME)
+        try:
+            sent_at = parse_utc_timestamp(sending_time) if sending_time is not None else None
+        except ValueError:
+            sent_at = None
+        if sent_at is None:
+            if sending_time is None:
+                self._send_reject(msg, REQUIRED_TAG_MISSING, SENDING_TIME, "Required tag missing", now, events)
+            else:
+                self._send_reject(msg, INCORRECT_DATA_FORMAT, SENDING_TIME,
+                                  "Incorrect data format for value", now, events)
+            if seq == expected:
+                store.set_next_target_seq(seq + 1)
+                self._drain_queue(now, events)
+            return
+        if abs(now - sent_at) > session.config.sending_time_tolerance:
+            self._send_reject(msg, SENDING_TIME_ACCURACY, SENDING_TIME, "SendingTime accuracy problem",
+                              now, events)  # 2k
+            if seq == expected:
+                store.set_next_target_seq(seq + 1)
+            self._logout_and_close("SendingTime accuracy problem", now, events)
+            return
+        msg_type = msg.msg_type
+        if msg_type == SEQUENCE_RESET and msg.get(GAP_FILL_FLAG) != b"Y":
+            self._on_sequence_reset(msg, now, events)  # 11: MsgSeqNum is ignored in Reset mode
+            return
+        if msg_type == LOGOUT:
+            self._on_logout(msg, seq == expected, now, events)
+            return
+        if seq > expected:
+            if len(self._queued) >= MAX_QUEUED_MESSAGES:
+                self._logout_and_close("too many messages received ahead of a sequence gap", now, events)
+                return
+            if msg_type == RESEND_REQUEST:
+                # 20: serve the peer's ResendRequest now, or both sides wait for each other.
+                self._queued[seq] = None
+                self._request_resend(expected, seq, now)
+                self._serve_resend(msg, now, events)
+            else:
+                self._queued[seq] = msg
+                self._request_resend(expected, seq, now)
+            return
+        if seq < expected:
+            if msg.get(POSS_DUP_FLAG) == b"Y":
+                orig = msg.get(ORIG_SENDING_TIME)
+                if orig is None:
+                    self._send_reject(msg, REQUIRED_TAG_MISSING, ORIG_SENDING_TIME,
+                                      "Required tag missing", now, events)  # 2g
+                elif not self._orig_sending_time_ok(orig, sent_at):
+                    self._send_reject(msg, SENDING_TIME_ACCURACY, ORIG_SENDING_TIME,
+                                      "SendingTime accuracy problem", now, events)  # 2f
+                    self._logout_and_close("SendingTime accuracy problem", now, events)
+                # 2e: otherwise a duplicate of what we already processed: ignore.
+                return
+            self._logout_and_close(f"MsgSeqNum too low, expecting {expected} but received {seq}",
+                                   now, events)  # 2c
+            return
+        self._process_in_sequence(msg, sent_at, now, events)
+        if self._queued:
+            self._drain_queue(now, events)
+
+    @staticmethod
+    def _orig_sending_time_ok(orig: bytes, sent_at: float) -> bool:
+        try:
+            return parse_utc_timestamp(orig) <= sent_at
+        except ValueError:
+            return False
+
+    def _process_in_sequence(self, msg: FixMessage, sent_at: float | None, now: float,
+                             events: list[Event]) -> None:
+        """Handle the message carrying exactly the next expected number."""
+        session = self._session
+        store = session.store
+        seq = msg.seq_num
+        if _DICTIONARY is not None:
+            problem = _DICTIONARY.validate(msg)
+            if problem is not None:  # 14a-j: Reject, and the number is still consumed
+                self._send_reject(msg, problem.reason, problem.ref_tag, problem.text, now, events)
+                store.set_next_target_seq(seq + 1)
+                return
+        if msg.get(POSS_DUP_FLAG) == b"Y":
+            orig = msg.get(ORIG_SENDING_TIME)
+            if orig is None:
+                self._send_reject(msg, REQUIRED_TAG_MISSING, ORIG_SENDING_TIME, "Required tag missing",
+                                  now, events)
+                store.set_next_target_seq(seq + 1)
+                return
+            if sent_at is not None and not self._orig_sending_time_ok(orig, sent_at):
+                self._send_reject(msg, SENDING_TIME_ACCURACY, ORIG_SENDING_TIME,
+                                  "SendingTime accuracy problem", now, events)
+                store.set_next_target_seq(seq + 1)
+                self._logout_and_close("SendingTime accuracy problem", now, events)
+                return
+        msg_type = msg.msg_type
+        if len(msg_type) == 1 and msg_type in b"012345A":
+            store.set_next_target_seq(seq + 1)
+            if msg_type == HEARTBEAT:
+                if self._test_request_id is not None and msg.get(TEST_REQ_ID) == self._test_request_id:
+                    self._test_request_id = None
+            elif msg_type == TEST_REQUEST:
+                self._send_admin(HEARTBEAT, [(TEST_REQ_ID, msg.get(TEST_REQ_ID, b""))], now)  # 4b
+            elif msg_type == RESEND_REQUEST:
+                self._serve_resend(msg, now, events)  # 8
+            elif msg_type == SEQUENCE_RESET:
+                self._on_gap_fill(msg, now, events)  # 10
+            elif msg_type == LOGON:
+                self._logout_and_close("Logon received on a session already logged on", now, events)
+            elif msg_type == LOGOUT:  # from the queue
+                self._on_logout(msg, False, now, events)
+            # REJECT (7): nothing to do but consume the number.
+            return
+        store.set_next_target_seq(seq + 1)
+        events.append(ApplicationMessage(session.session_id, msg))
+
+    def _drain_queue(self, now: float, events: list[Event]) -> None:
+        """Process early messages whose turn has come (after a gap was filled)."""
+        queued = self._queued
+        store = self._session.store
+        while queued and not self.closed:
+            expected = store.next_target_seq
+            stale = [seq for seq in queued if seq < expected]  # skipped by a gap fill
+            for seq in stale:
+                del queued[seq]
+            msg = queued.pop(expected, _MISSING)
+            if msg is _MISSING:
+                break
+            if msg is None:
+                store.set_next_target_seq(expected + 1)
+            elif msg.msg_type == LOGOUT:
+                self._on_logout(msg, True, now, events)
+            else:
+                self._process_in_sequence(msg, None, now, events)
+        if self._resend_until and store.next_target_seq > self._resend_until:
+            self._resend_until = 0  # our ResendRequest is satisfied
+
+    def _request_resend(self, expected: int, seq: int, now: float) -> None:
+        if self._resend_until and self._resend_until >= expected:
+            # One ResendRequest to infinity is outstanding and covers this message too.
+            self._resend_until = max(self._resend_until, seq)
+            return
+        self._resend_until = seq
+        self._send_admin(RESEND_REQUEST, [(BEGIN_SEQ_NO, expected), (END_SEQ_NO, 0)], now)
+
+    # --- admin message handlers ------------------------------------------------------
+    def _on_gap_fill(self, msg: FixMessage, now: float, events: list[Event]) -> None:
+        """SequenceReset-GapFill carrying the expected number (already consumed)."""
+        new_seq = _int_or_none(msg.get(NEW_SEQ_NO))
+        if new_seq is None:
+            self._send_reject(msg, REQUIRED_TAG_MISSING, NEW_SEQ_NO, "Required tag missing", now, events)
+            return
+        if new_seq <= msg.seq_num:
+            self._send_reject(msg, VALUE_INCORRECT, NEW_SEQ_NO,
+                              "Value is incorrect (out of range) for this tag", now, events)
+            return
+        self._session.store.set_next_target_seq(new_seq)
+
+    def _on_sequence_reset(self, msg: FixMessage, now: float, events: list[Event]) -> None:
+        """SequenceReset-Reset (test case 11): MsgSeqNum is ignored."""
+        store = self._session.store
+        new_seq = _int_or_none(msg.get(NEW_SEQ_NO))
+        if new_seq is None:
+            self._send_reject(msg, REQUIRED_TAG_MISSING if msg.get(NEW_SEQ_NO) is None else INCORRECT_DATA_FORMAT,
+                              NEW_SEQ_NO, "NewSeqNo(36) missing or not a number", now, events)
+            return
+        if new_seq < store.next_target_seq:
+            self._send_reject(msg, VALUE_INCORRECT, NEW_SEQ_NO,
+                              "Value is incorrect (out of range) for this tag", now, events)  # 11c
+            return
+        store.set_next_target_seq(new_seq)  # 11a; 11b (equal) changes nothing
+        if self._queued:
+            self._drain_queue(now, events)
+        elif self._resend_until and new_seq > self._resend_until:
+            self._resend_until = 0
+
+    def _on_logout(self, msg: FixMessage, in_sequence: bool, now: float, events: list[Event]) -> None:
+        session = self._session
+        if in_sequence:
+            session.store.set_next_target_seq(msg.seq_num + 1)
+        text = msg.get(TEXT)
+        if self._state is State.LOGOUT_SENT:
+            reason = "Logout confirmed"  # 13a
+        else:
+            self._send_admin(LOGOUT, [], now)  # 13b: answer, then the peer or we disconnect
+            reason = "client logged out" + (f": {text.decode('latin-1')}" if text else "")
+        if session.config.reset_on_logout:
+            session.store.reset()
+        self._end_session(reason, events)
+
+    def _serve_resend(self, msg: FixMessage, now: float, events: list[Event]) -> None:
+        """Test case 8: stored app messages with PossDupFlag=Y, gaps as one GapFill each."""
+        session = self._session
+        store = session.store
+        begin = _int_or_none(msg.get(BEGIN_SEQ_NO))
+        end = _int_or_none(msg.get(END_SEQ_NO))
+        if begin is None or end is None:
+            missing = BEGIN_SEQ_NO if begin is None else END_SEQ_NO
+            self._send_reject(msg, REQUIRED_TAG_MISSING if msg.get(missing) is None else INCORRECT_DATA_FORMAT,
+                              missing, "BeginSeqNo/EndSeqNo missing or not a number", now, events)
+            return
+        if begin < 1 or (end != 0 and end < begin):
+            self._send_reject(msg, VALUE_INCORRECT, BEGIN_SEQ_NO,
+                              "Value is incorrect (out of range) for this tag", now, events)
+            return
+        last_sent = store.next_sender_seq - 1
+        if end == 0 or end > last_sent:
+            end = last_sent
+        if begin > end:
+            return  # nothing was sent in that range
+        timestamp = format_utc_timestamp(now)
+        out = self._out
+        fill_from = begin
+        for seq, raw in store.get_sent(begin, end):
+            if seq > fill_from:
+                out.append(self._gap_fill(fill_from, seq, timestamp))
+            out.append(self._possdup_copy(seq, raw, timestamp))
+            fill_from = seq + 1
+        if fill_from <= end:
+            out.append(self._gap_fill(fill_from, end + 1, timestamp))
+        self._last_sent = now
+
+    def _gap_fill(self, seq: int, new_seq: int, timestamp: bytes) -> bytes:
+        session = self._session
+        return encode(session.begin_string, SEQUENCE_RESET,
+                      [(SENDER_COMP_ID, session.sender), (TARGET_COMP_ID, session.target),
+                       (MSG_SEQ_NUM, seq), (POSS_DUP_FLAG, b"Y"), (SENDING_TIME, timestamp),
+                       (ORIG_SENDING_TIME, timestamp), (GAP_FILL_FLAG, b"Y"), (NEW_SEQ_NO, new_seq)])
+
+    def _possdup_copy(self, seq: int, raw: bytes, timestamp: bytes) -> bytes:
+        parsed = FixParser().feed(raw)
+        if len(parsed) != 1 or type(parsed[0]) is Garbled:
+            raise StoreCorrupted(f"{self._session.session_id}: stored message {seq} does not parse")
+        original = parsed[0]
+        session = self._session
+        body = [field for field in original.fields if field[0] not in _RESEND_DROPPED_TAGS]
+        return encode(session.begin_string, original.msg_type,
+                      [(SENDER_COMP_ID, session.sender), (TARGET_COMP_ID, session.target),
+                       (MSG_SEQ_NUM, seq), (POSS_DUP_FLAG, b"Y"), (SENDING_TIME, timestamp),
+                       (ORIG_SENDING_TIME, original.get(SENDING_TIME, timestamp)), *body])
+
+
+def _int_or_none(value: bytes | None) -> int | None:
+    if value is None or not value.isdigit():
+        return None
+    return int(value)

@@ -1,0 +1,34 @@
+"""Per-session configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """One FIX session this acceptor will accept.
+
+    `sender_comp_id` is the exchange (SenderCompID of what we send), `target_comp_id`
+    the client. `username`/`password` None = not checked. `heartbeat_min`/`heartbeat_max`
+    bound the client's HeartBtInt(108); 0 in a Logon (no heartbeats) is accepted only
+    if `heartbeat_min` is 0.
+    """
+
+    sender_comp_id: str
+    target_comp_id: str
+    begin_string: str = "FIX.4.4"
+    username: str | None = None
+    password: str | None = None
+    reset_on_logon: bool = False
+    reset_on_logout: bool = False
+    reset_on_disconnect: bool = False
+    heartbeat_min: int = 1
+    heartbeat_max: int = 300
+    sending_time_tolerance: float = 120.0
+    logon_timeout: float = 10.0
+    logout_timeout: float = 2.0
+
+    @property
+    def session_id(self) -> str:
+        return f"{self.begin_string}:{self.sender_comp_id}->{self.target_comp_id}"

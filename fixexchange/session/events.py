@@ -1,0 +1,56 @@
+"""Events the session layer reports to the server (frozen, comparable, loggable).
+
+Per connection: at most one `LoggedOn`; `LoggedOut` when a logged-on session ends with
+a Logout (sent or received); `Disconnected` exactly once, always last. Its `session_id`
+is None unless that connection had logged on, so refusing a duplicate Logon never looks
+like the established session going away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..codec import FixMessage
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedOn:
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationMessage:
+    session_id: str
+    message: FixMessage
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedOut:
+    session_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    session_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRejected:
+    """We sent a session-level Reject(3) for inbound message `ref_seq_num`."""
+
+    session_id: str
+    ref_seq_num: int
+    reason: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class GarbledMessage:
+    """Inbound bytes dropped for bad framing; no sequence number consumed."""
+
+    reason: str
+
+
+Event = LoggedOn | ApplicationMessage | LoggedOut | Disconnected | SessionRejected | GarbledMessage

@@ -1,0 +1,258 @@
+"""Message stores: the two sequence numbers and every resendable message sent.
+
+`MemoryStore` is for tests and throw-away sessions. `FileStore` is one append-only
+journal per session, replayed on open:
+
+    file   = MAGIC record*
+    record = kind:1 seq:u64 length:u32 crc32:u32 payload[length]      (big-endian)
+
+    kind M: message `seq` was sent; payload = its exact wire bytes (resendable)
+    kind S: the next sender sequence number is now `seq` (non-resendable sends, resets)
+    kind T: the next target (inbound) sequence number is now `seq`
+
+The CRC covers kind, seq, length and payload, so a torn or flipped record is found on
+open and reported as `StoreCorrupted` instead of being skipped. A reset rewrites the file.
+
+Durability: records are buffered and written to the OS by `flush()`, which the session
+calls before it hands outbound bytes to the server. That survives a crash of the process
+(the common case) but not of the machine; pass `fsync=True` to also `os.fsync` on each
+flush, at the cost of a disk round trip per event-loop turn.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import zlib
+from typing import Protocol
+
+__all__ = ["MessageStore", "MemoryStore", "FileStore", "StoreCorrupted"]
+
+
+class StoreCorrupted(Exception):
+    """A store file is damaged or truncated; the session must not start on guesses."""
+
+
+class MessageStore(Protocol):
+    """What the session needs from a store. Sequence numbers start at 1."""
+
+    @property
+    def next_sender_seq(self) -> int: ...
+
+    @property
+    def next_target_seq(self) -> int: ...
+
+    def set_next_sender_seq(self, seq: int) -> None: ...
+
+    def set_next_target_seq(self, seq: int) -> None: ...
+
+    def save_sent(self, seq: int, raw: bytes | None) -> None:
+        """Record that `seq` went out (next sender seq becomes seq + 1); keep `raw`
+        for resends unless it is None (admin or non-resendable message)."""
+
+    def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        """Stored messages with begin <= seq <= end, in sequence order."""
+
+    def reset(self) -> None:
+        """Both sequence numbers back to 1 and every stored message dropped."""
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryStore:
+    """A store that lives as long as the process."""
+
+    def __init__(self) -> None:
+        self.next_sender_seq = 1
+        self.next_target_seq = 1
+        self._messages: dict[int, bytes] = {}
+
+    def set_next_sender_seq(self, seq: int) -> None:
+        self.next_sender_seq = seq
+
+    def set_next_target_seq(self, seq: int) -> None:
+        self.next_target_seq = seq
+
+    def save_sent(self, seq: int, raw: bytes | None) -> None:
+        if raw is not None:
+            self._messages[seq] = raw
+        self.next_sender_seq = seq + 1
+
+    def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        messages = self._messages
+        if end - begin > len(messages):
+            return sorted((s, m) for s, m in messages.items() if begin <= s <= end)
+        return [(s, messages[s]) for s in range(begin, end + 1) if s in messages]
+
+    def reset(self) -> None:
+        self.next_sender_seq = 1
+        self.next_target_seq = 1
+        self._messages.clear()
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+MAGIC = b"FIXEXCHANGE-STORE-1\n"
+_HEADER = struct.Struct(">cQII")
+_KIND_MESSAGE = b"M"
+_KIND_SENDER = b"S"
+_KIND_TARGET = b"T"
+_KINDS = (_KIND_MESSAGE, _KIND_SENDER, _KIND_TARGET)
+
+
+def store_file_name(session_id: str) -> str:
+    """`FIX.4.4:EXCH->CLIENT` -> `FIX.4.4_EXCH-_CLIENT.store` (safe on every filesystem)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", session_id) + ".store"
+
+
+def _record(kind: bytes, seq: int, payload: bytes = b"") -> bytes:
+    head = _HEADER.pack(kind, seq, len(payload), 0)[:13]
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    return head + crc.to_bytes(4, "big") + payload
+
+
+class FileStore:
+    """Append-only journal per session; see the module docstring for the format.
+
+    Opening only reads: the file is created by the first write, so a session whose
+    logon is refused leaves no trace on disk.
+    """
+
+    def __init__(self, directory: str | os.PathLike, session_id: str, *, fsync: bool = False) -> None:
+        self.path = os.path.join(os.fspath(directory), store_file_name(session_id))
+        self._fsync = fsync
+        self.next_sender_seq = 1
+        self.next_target_seq = 1
+        # seq -> (offset of payload, length); payloads are read back from the file on resend
+        self._index: dict[int, tuple[int, int]] = {}
+        self._file = None
+        self._end = 0  # file size including buffered-but-unflushed records
+        if os.path.exists(self.path):
+            self._load()
+
+    # --- reading -----------------------------------------------------------------
+    def _load(self) -> None:
+        with open(self.path, "rb") as f:
+            data = f.read()
+        if not data.startswith(MAGIC):
+            raise StoreCorrupted(f"{self.path}: not a fixexchange store (bad magic)")
+        pos = len(MAGIC)
+        size = len(data)
+        header_size = _HEADER.size
+        while pos < size:
+            if size - pos < header_size:
+                raise StoreCorrupted(f"{self.path}: truncated record header at offset {pos}")
+            kind, seq, length, crc = _HEADER.unpack_from(data, pos)
+            start = pos + header_size
+            if kind not in _KINDS:
+                raise StoreCorrupted(f"{self.path}: unknown record kind {kind!r} at offset {pos}")
+            if start + length > size:
+                raise StoreCorrupted(f"{self.path}: truncated record at offset {pos}")
+            payload = data[start:start + length]
+            if zlib.crc32(payload, zlib.crc32(data[pos:pos + 13])) != crc:
+                raise StoreCorrupted(f"{self.path}: checksum mismatch in record at offset {pos}")
+            if seq < 1:
+                raise StoreCorrupted(f"{self.path}: sequence number {seq} at offset {pos}")
+            if kind == _KIND_MESSAGE:
+                if seq < self.next_sender_seq:
+                    raise StoreCorrupted(
+                        f"{self.path}: message {seq} at offset {pos} follows sequence "
+                        f"{self.next_sender_seq - 1}")
+                self._index[seq] = (start, length)
+                self.next_sender_seq = seq + 1
+            elif kind == _KIND_SENDER:
+                self.next_sender_seq = seq
+            else:
+                self.next_target_seq = seq
+            pos = start + length
+        self._end = size
+
+    def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        index = self._index
+        wanted = sorted(s for s in index if begin <= s <= end) if end - begin > len(index) \
+            else [s for s in range(begin, end + 1) if s in index]
+        if not wanted:
+            return []
+        self.flush()
+        result = []
+        with open(self.path, "rb") as f:
+            for seq in wanted:
+                offset, length = index[seq]
+                f.seek(offset)
+                raw = f.read(length)
+                if len(raw) != length:
+                    raise StoreCorrupted(f"{self.path}: message {seq} truncated on disk")
+                result.append((seq, raw))
+        return result
+
+    # --- writing -----------------------------------------------------------------
+    def _append(self, record: bytes) -> int:
+        f = self._file
+        if f is None:
+            f = self._open_for_append()
+        offset = self._end
+        f.write(record)
+        self._end = offset + len(record)
+        return offset
+
+    def _open_for_append(self):
+        new = not os.path.exists(self.path)
+        self._file = open(self.path, "ab")
+        if new:
+            self._file.write(MAGIC)
+            self._end = len(MAGIC)
+        return self._file
+
+    def set_next_sender_seq(self, seq: int) -> None:
+        self._append(_record(_KIND_SENDER, seq))
+        self.next_sender_seq = seq
+
+    def set_next_target_seq(self, seq: int) -> None:
+        self._append(_record(_KIND_TARGET, seq))
+        self.next_target_seq = seq
+
+    def save_sent(self, seq: int, raw: bytes | None) -> None:
+        if raw is None:
+            self._append(_record(_KIND_SENDER, seq + 1))
+        else:
+            offset = self._append(_record(_KIND_MESSAGE, seq, raw))
+            self._index[seq] = (offset + _HEADER.size, len(raw))
+        self.next_sender_seq = seq + 1
+
+    def reset(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        # Write the fresh journal beside the old one and rename over it, so a crash
+        # mid-reset leaves either the old or the new state, never a mix.
+        temporary = self.path + ".tmp"
+        with open(temporary, "wb") as f:
+            f.write(MAGIC)
+            f.flush()
+            if self._fsync:
+                os.fsync(f.fileno())
+        os.replace(temporary, self.path)
+        self._end = len(MAGIC)
+        self._index.clear()
+        self.next_sender_seq = 1
+        self.next_target_seq = 1
+
+    def flush(self) -> None:
+        f = self._file
+        if f is not None:
+            f.flush()
+            if self._fsync:
+                os.fsync(f.fileno())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self.flush()
+            self._file.close()
+            self._file = None
