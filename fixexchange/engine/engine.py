@@ -1,35 +1,978 @@
-"""Engine and Book (implementation in progress; the API in __init__ is final)."""
+"""The matching engine: per-symbol books of heap-ordered price levels, FIFO deques per level.
+
+Semantics are documented in ``fixexchange.engine`` (the package docstring).  Implementation
+notes (why it looks the way it does):
+
+- A book side (``_Half``) is a heap of integer keys (price for asks, -price for bids) plus a
+  dict key -> ``_Level``.  A level that empties stays in both until it reaches the top of
+  the heap (popped by ``best``) or until empty levels outnumber live ones (``compact``), so
+  removing a level in the middle of the book is O(1).
+- A level's deque may hold dead orders (cancelled, or the old object of a replace that lost
+  priority): an order is dead when ``leaves == 0``.  Matching pops them; a cancel compacts the
+  deque when dead entries dominate.  That makes cancel O(1) instead of O(level size).
+- A replace that loses priority builds a new ``_Order`` object for the same id, so an order
+  object sits in at most one deque position and liveness is a plain field check.
+"""
 
 from __future__ import annotations
 
-from .types import RejectReason, Rejected, SymbolSpec
+from collections import deque
+from heapq import heapify, heappop, heappush
+
+from .types import (
+    Accepted,
+    AdvanceTime,
+    CancelOrder,
+    Cancelled,
+    CancelReason,
+    EndOfDay,
+    Expired,
+    Fill,
+    LevelChanged,
+    MassCancel,
+    MassCancelDone,
+    NewOrder,
+    OrderState,
+    OrderStatus,
+    OrderStatusQuery,
+    OrderView,
+    OrdType,
+    Rejected,
+    RejectReason,
+    Replaced,
+    ReplaceOrder,
+    Restated,
+    Side,
+    StpMode,
+    SymbolSpec,
+    TimeInForce,
+    TradePrinted,
+    Triggered,
+)
+
+BUY = Side.BUY
+SELL = Side.SELL
+MARKET = OrdType.MARKET
+LIMIT = OrdType.LIMIT
+STOP = OrdType.STOP
+STOP_LIMIT = OrdType.STOP_LIMIT
+DAY = TimeInForce.DAY
+GTC = TimeInForce.GTC
+IOC = TimeInForce.IOC
+FOK = TimeInForce.FOK
+GTD = TimeInForce.GTD
+STP_NONE = StpMode.NONE
+CANCEL_NEWEST = StpMode.CANCEL_NEWEST
+CANCEL_OLDEST = StpMode.CANCEL_OLDEST
+CANCEL_BOTH = StpMode.CANCEL_BOTH
+DECREMENT = StpMode.DECREMENT
+FILLED = OrderStatus.FILLED
+CANCELLED = OrderStatus.CANCELLED
+EXPIRED = OrderStatus.EXPIRED
+R = RejectReason
+C = CancelReason
+
+_SIDES = {1: BUY, 2: SELL}
+_ORD_TYPES = {1: MARKET, 2: LIMIT, 3: STOP, 4: STOP_LIMIT}
+_TIFS = {0: DAY, 1: GTC, 3: IOC, 4: FOK, 6: GTD}
+_STPS = {0: STP_NONE, 1: CANCEL_NEWEST, 2: CANCEL_OLDEST, 3: CANCEL_BOTH, 4: DECREMENT}
+
+
+def _enum(table, value):
+    """Canonical enum member for ``value`` or None (bools are not valid enum values)."""
+    if type(value) is bool:
+        return None
+    try:
+        return table.get(value)
+    except TypeError:  # unhashable
+        return None
+
+
+class _Order:
+    __slots__ = (
+        "order_id", "symbol", "owner", "side", "ord_type", "price", "stop_price", "qty",
+        "cum_qty", "leaves", "cancelled", "cum_notional", "tif", "expire_time",
+        "display_qty", "min_qty", "post_only", "stp", "done", "triggered", "visible",
+    )
+
+    def __init__(self, order_id, symbol, owner, side, ord_type, price, stop_price, qty, tif,
+                 expire_time, display_qty, min_qty, post_only, stp):
+        self.order_id = order_id
+        self.symbol = symbol
+        self.owner = owner
+        self.side = side
+        self.ord_type = ord_type
+        self.price = price
+        self.stop_price = stop_price
+        self.qty = qty
+        self.cum_qty = 0
+        self.leaves = qty
+        self.cancelled = 0
+        self.cum_notional = 0
+        self.tif = tif
+        self.expire_time = expire_time
+        self.display_qty = display_qty
+        self.min_qty = min_qty
+        self.post_only = post_only
+        self.stp = stp
+        self.done = 0  # 0 while live, else the final OrderStatus
+        self.triggered = ord_type < STOP
+        self.visible = 0  # displayed part while resting
+
+    def copy(self):
+        n = _Order.__new__(_Order)
+        for name in _Order.__slots__:
+            setattr(n, name, getattr(self, name))
+        return n
+
+    def view(self) -> OrderView:
+        if self.done:
+            status = OrderStatus(self.done)
+        else:
+            status = OrderStatus.PARTIALLY_FILLED if self.cum_qty else OrderStatus.NEW
+        return OrderView(
+            self.order_id, self.symbol, self.owner, self.side, self.ord_type, self.price,
+            self.stop_price, self.qty, self.cum_qty, self.leaves, self.cancelled,
+            self.cum_notional, self.tif, self.expire_time, self.display_qty, self.min_qty,
+            self.post_only, self.stp, status, self.triggered,
+        )
+
+
+class _Level:
+    __slots__ = ("price", "qty", "total", "live", "orders")
+
+    def __init__(self, price):
+        self.price = price
+        self.qty = 0  # displayed aggregate of live orders
+        self.total = 0  # leaves aggregate (displayed + reserve)
+        self.live = 0  # number of live orders
+        self.orders = deque()
+
+
+class _Half:
+    """One side of a book: heap of level keys + dict of levels (see module docstring)."""
+
+    __slots__ = ("side", "sign", "heap", "levels", "nlive")
+
+    def __init__(self, side):
+        self.side = side
+        self.sign = -1 if side is BUY else 1
+        self.heap = []
+        self.levels = {}
+        self.nlive = 0
+
+    def best(self):
+        heap = self.heap
+        levels = self.levels
+        while heap:
+            lvl = levels[heap[0]]
+            if lvl.live:
+                return lvl
+            del levels[heappop(heap)]
+        return None
+
+    def iter_levels(self):
+        """Live levels best first, lazily: O(k log k) for the first k heap entries."""
+        heap = self.heap
+        levels = self.levels
+        size = len(heap)
+        if not size:
+            return
+        candidates = [(heap[0], 0)]
+        while candidates:
+            key, i = heappop(candidates)
+            lvl = levels[key]
+            if lvl.live:
+                yield lvl
+            j = 2 * i + 1
+            if j < size:
+                heappush(candidates, (heap[j], j))
+                if j + 1 < size:
+                    heappush(candidates, (heap[j + 1], j + 1))
+
+    def top(self, n):
+        if not n:
+            return [(lvl.price, lvl.qty) for _, lvl in sorted(self.levels.items()) if lvl.live]
+        out = []
+        for lvl in self.iter_levels():
+            out.append((lvl.price, lvl.qty))
+            if len(out) >= n:
+                break
+        return out
+
+    def compact(self):
+        self.levels = {k: lvl for k, lvl in self.levels.items() if lvl.live}
+        self.heap = list(self.levels)
+        heapify(self.heap)
 
 
 class Book:
-    def __init__(self, spec: SymbolSpec) -> None:
+    """One symbol's order book (read-only API for callers; the engine mutates it)."""
+
+    __slots__ = ("spec", "symbol", "bids", "asks", "last_trade_price", "buy_stops",
+                 "sell_stops", "nstops", "pro_rata", "lot")
+
+    def __init__(self, spec: SymbolSpec):
         self.spec = spec
+        self.symbol = spec.symbol
+        self.bids = _Half(BUY)
+        self.asks = _Half(SELL)
         self.last_trade_price = None
+        self.buy_stops = []  # heap of (stop_price, order_id)
+        self.sell_stops = []  # heap of (-stop_price, order_id)
+        self.nstops = 0  # live untriggered stops (to compact the stop heaps)
+        self.pro_rata = spec.algorithm == "pro_rata"
+        self.lot = spec.lot
 
     def best_bid(self):
-        return None
+        lvl = self.bids.best()
+        return None if lvl is None else (lvl.price, lvl.qty)
 
     def best_ask(self):
-        return None
+        lvl = self.asks.best()
+        return None if lvl is None else (lvl.price, lvl.qty)
 
     def depth(self, side, n=None):
-        return []
+        """Aggregated displayed levels best first; n 0/None = all levels."""
+        side = _enum(_SIDES, side)
+        if side is None:
+            raise ValueError("side must be Side.BUY or Side.SELL")
+        return (self.bids if side is BUY else self.asks).top(n)
+
+
+def _check_price(spec, price, what):
+    """(reason, text) for a bad price, else None."""
+    if type(price) is not int:
+        return R.INVALID_COMMAND, f"{what} must be an int, got {type(price).__name__}"
+    if price <= 0:
+        return R.PRICE_NOT_POSITIVE, f"{what} {price} must be positive"
+    if price % spec.tick:
+        return R.OFF_TICK, f"{what} {price} is not a multiple of tick {spec.tick}"
+    if (spec.band_low is not None and price < spec.band_low) or (
+        spec.band_high is not None and price > spec.band_high
+    ):
+        return R.OUTSIDE_PRICE_BAND, f"{what} {price} outside band [{spec.band_low}, {spec.band_high}]"
+    return None
+
+
+def _check_qty(spec, qty):
+    if type(qty) is not int:
+        return R.INVALID_COMMAND, f"qty must be an int, got {type(qty).__name__}"
+    if qty <= 0:
+        return R.QTY_NOT_POSITIVE, f"qty {qty} must be positive"
+    if qty % spec.lot:
+        return R.OFF_LOT, f"qty {qty} is not a multiple of lot {spec.lot}"
+    if qty < spec.min_qty:
+        return R.QTY_TOO_SMALL, f"qty {qty} below minimum {spec.min_qty}"
+    if qty > spec.max_qty:
+        return R.QTY_TOO_LARGE, f"qty {qty} above maximum {spec.max_qty}"
+    return None
+
+
+def validate_new_order(book: Book, c: NewOrder, now: int):
+    """Validate a NewOrder against its book: ``(side, ord_type, tif, stp)`` or a Rejected.
+
+    Shared with the test reference book so both reject identically; the book state is only
+    consulted for the post-only crossing check, done by the caller."""
+    spec = book.spec
+    if type(c.owner) is not str or not c.owner:
+        return Rejected(None, R.INVALID_OWNER, "owner must be a non-empty string")
+    side = _enum(_SIDES, c.side)
+    if side is None:
+        return Rejected(None, R.INVALID_SIDE, f"invalid side {c.side!r}")
+    ord_type = _enum(_ORD_TYPES, c.ord_type)
+    if ord_type is None:
+        return Rejected(None, R.INVALID_ORD_TYPE, f"invalid ord_type {c.ord_type!r}")
+    tif = _enum(_TIFS, c.tif)
+    if tif is None:
+        return Rejected(None, R.INVALID_TIF, f"invalid tif {c.tif!r}")
+    stp = _enum(_STPS, c.stp)
+    if stp is None:
+        return Rejected(None, R.INVALID_STP, f"invalid stp {c.stp!r}")
+    bad = _check_qty(spec, c.qty)
+    if bad:
+        return Rejected(None, *bad)
+    if ord_type is LIMIT or ord_type is STOP_LIMIT:
+        if c.price is None:
+            return Rejected(None, R.PRICE_REQUIRED, f"{ord_type.name} order needs a price")
+        bad = _check_price(spec, c.price, "price")
+        if bad:
+            return Rejected(None, *bad)
+    elif c.price is not None:
+        return Rejected(None, R.PRICE_NOT_ALLOWED, f"{ord_type.name} order takes no price")
+    if ord_type is STOP or ord_type is STOP_LIMIT:
+        if c.stop_price is None:
+            return Rejected(None, R.STOP_PRICE_REQUIRED, f"{ord_type.name} order needs a stop_price")
+        bad = _check_price(spec, c.stop_price, "stop_price")
+        if bad:
+            return Rejected(None, *bad)
+    elif c.stop_price is not None:
+        return Rejected(None, R.STOP_PRICE_NOT_ALLOWED, f"{ord_type.name} order takes no stop_price")
+    if ord_type is MARKET and (tif is GTC or tif is GTD):
+        return Rejected(None, R.INVALID_TIF_FOR_ORD_TYPE, f"a market order cannot be {tif.name}")
+    if tif is GTD:
+        if c.expire_time is None:
+            return Rejected(None, R.EXPIRE_TIME_REQUIRED, "GTD order needs expire_time")
+        if type(c.expire_time) is not int:
+            return Rejected(None, R.INVALID_COMMAND, "expire_time must be an int")
+        if c.expire_time <= now:
+            return Rejected(None, R.EXPIRE_TIME_IN_PAST, f"expire_time {c.expire_time} <= now {now}")
+    elif c.expire_time is not None:
+        return Rejected(None, R.EXPIRE_TIME_NOT_ALLOWED, f"expire_time on a {tif.name} order")
+    if c.display_qty is not None:
+        d = c.display_qty
+        if type(d) is not int or d <= 0 or d % spec.lot or d > c.qty:
+            return Rejected(None, R.INVALID_DISPLAY_QTY,
+                            f"display_qty {d!r} must be a positive multiple of lot {spec.lot} <= qty")
+        if book.pro_rata:
+            return Rejected(None, R.ICEBERG_NOT_SUPPORTED, "no iceberg orders on a pro-rata symbol")
+    if c.min_qty is not None:
+        m = c.min_qty
+        if type(m) is not int or m <= 0 or m % spec.lot or m > c.qty:
+            return Rejected(None, R.INVALID_MIN_QTY,
+                            f"min_qty {m!r} must be a positive multiple of lot {spec.lot} <= qty")
+    if type(c.post_only) is not bool:
+        return Rejected(None, R.INVALID_COMMAND, "post_only must be a bool")
+    if c.post_only and (ord_type is not LIMIT or tif is IOC or tif is FOK or c.min_qty is not None):
+        return Rejected(None, R.POST_ONLY_NOT_ALLOWED,
+                        "post-only needs a LIMIT DAY/GTC/GTD order without min_qty")
+    return side, ord_type, tif, stp
+
+
+def _crosses(book, side, price):
+    lvl = (book.asks if side is BUY else book.bids).best()
+    if lvl is None:
+        return False
+    return lvl.price <= price if side is BUY else lvl.price >= price
 
 
 class Engine:
-    def __init__(self, specs, now: int = 0, retain_final: int = 1_000_000) -> None:
-        self._books = {spec.symbol: Book(spec) for spec in specs}
-        self.now = now
+    """All books; ``apply(command) -> list[event]``.  See the package docstring."""
 
-    def apply(self, command):
-        return [Rejected(None, RejectReason.INVALID_COMMAND, "engine not implemented yet")]
+    def __init__(self, specs, now: int = 0, retain_final: int = 100_000):
+        self._books: dict[str, Book] = {}
+        for spec in specs:
+            _validate_spec(spec)
+            if spec.symbol in self._books:
+                raise ValueError(f"duplicate symbol {spec.symbol!r}")
+            self._books[spec.symbol] = Book(spec)
+        if type(now) is not int:
+            raise ValueError("now must be an int")
+        if type(retain_final) is not int or retain_final < 0:
+            raise ValueError("retain_final must be a non-negative int")
+        self.now = now
+        self._orders: dict[int, _Order] = {}  # live orders (resting or untriggered stops)
+        self._final: dict[int, _Order] = {}
+        self._final_ids: deque[int] = deque()
+        self._retain = retain_final
+        self._next_id = 1
+        self._next_trade = 1
+        self._gtd: list[tuple[int, int]] = []  # heap of (expire_time, order_id)
+        self._pending: deque[int] = deque()  # elected stops waiting to execute
+        self._handlers = {
+            NewOrder: self._new_order,
+            CancelOrder: self._cancel,
+            ReplaceOrder: self._replace,
+            OrderStatusQuery: self._status,
+            MassCancel: self._mass_cancel,
+            AdvanceTime: self._advance_time,
+            EndOfDay: self._end_of_day,
+        }
+
+    # ------------------------------------------------------------ public
+
+    def apply(self, command) -> list:
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            return [Rejected(None, R.INVALID_COMMAND, f"unknown command {type(command).__name__}")]
+        try:
+            return handler(command)
+        except Exception as exc:  # never raise out of the engine; tests assert this never fires
+            self._pending.clear()
+            return [Rejected(getattr(command, "order_id", None), R.INVALID_COMMAND,
+                             f"internal error: {exc!r}")]
 
     def book(self, symbol):
         return self._books.get(symbol)
 
+    @property
+    def symbols(self):
+        return list(self._books)
+
     def order(self, order_id):
-        return None
+        try:
+            o = self._orders.get(order_id) or self._final.get(order_id)
+        except TypeError:
+            return None
+        return None if o is None else o.view()
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def _finish(self, o, status):
+        o.done = status
+        oid = o.order_id
+        del self._orders[oid]
+        if self._retain:
+            self._final[oid] = o
+            ids = self._final_ids
+            ids.append(oid)
+            if len(ids) > self._retain:
+                del self._final[ids.popleft()]
+
+    def _cancel_inflight(self, o, reason, ev):
+        """Cancel what is left of an order that is not resting (taker / untriggered)."""
+        q = o.leaves
+        o.leaves = 0
+        o.cancelled += q
+        ev.append(Cancelled(o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
+                            o.cum_notional, o.qty))
+        self._finish(o, CANCELLED)
+
+    def _rest(self, book, o, ev):
+        if o.side is BUY:
+            half = book.bids
+            key = -o.price
+        else:
+            half = book.asks
+            key = o.price
+        lvl = half.levels.get(key)
+        if lvl is None:
+            lvl = half.levels[key] = _Level(o.price)
+            heappush(half.heap, key)
+        if not lvl.live:
+            half.nlive += 1
+        d = o.display_qty
+        v = d if d is not None and d < o.leaves else o.leaves
+        o.visible = v
+        lvl.orders.append(o)
+        lvl.live += 1
+        lvl.qty += v
+        lvl.total += o.leaves
+        ev.append(LevelChanged(book.symbol, o.side, o.price, lvl.qty))
+
+    def _unrest(self, book, o):
+        """Take a resting order off its level; returns (level, leaves it had)."""
+        half = book.bids if o.side is BUY else book.asks
+        lvl = half.levels[-o.price if o.side is BUY else o.price]
+        q = o.leaves
+        lvl.qty -= o.visible
+        lvl.total -= q
+        lvl.live -= 1
+        o.visible = 0
+        o.leaves = 0
+        if not lvl.live:
+            lvl.orders.clear()
+            half.nlive -= 1
+            if len(half.levels) > 2 * half.nlive + 64:
+                half.compact()
+        elif len(lvl.orders) > 2 * lvl.live + 16:
+            lvl.orders = deque(m for m in lvl.orders if m.leaves)
+        return lvl, q
+
+    def _remove_live(self, o):
+        """Detach a live order (resting or untriggered stop); returns (level|None, leaves)."""
+        book = self._books[o.symbol]
+        if o.triggered:
+            return self._unrest(book, o)
+        q = o.leaves
+        o.leaves = 0
+        book.nstops -= 1
+        if len(book.buy_stops) + len(book.sell_stops) > 2 * book.nstops + 64:
+            live = self._orders
+            book.buy_stops = [e for e in book.buy_stops if _is_stop(live.get(e[1]))]
+            book.sell_stops = [e for e in book.sell_stops if _is_stop(live.get(e[1]))]
+            heapify(book.buy_stops)
+            heapify(book.sell_stops)
+        return None, q
+
+    def _lookup(self, order_id, owner):
+        """(live order, None) or (None, [Rejected])."""
+        o = self._orders.get(order_id)
+        if o is not None:
+            if owner is None or o.owner == owner:
+                return o, None
+            return None, [Rejected(order_id, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
+        f = self._final.get(order_id)
+        if f is not None:
+            if owner is None or f.owner == owner:
+                return None, [Rejected(order_id, R.TOO_LATE_TO_CANCEL,
+                                       f"order {order_id} is already {OrderStatus(f.done).name}")]
+        elif type(order_id) is int and 0 < order_id < self._next_id:
+            # accepted once (rejections consume no id), not live: final, no longer retained
+            return None, [Rejected(order_id, R.TOO_LATE_TO_CANCEL, f"order {order_id} is final")]
+        return None, [Rejected(order_id, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
+
+    # ------------------------------------------------------------ new orders
+
+    def _new_order(self, c):
+        book = self._books.get(c.symbol)
+        if book is None:
+            return [Rejected(None, R.UNKNOWN_SYMBOL, f"unknown symbol {c.symbol!r}")]
+        v = validate_new_order(book, c, self.now)
+        if type(v) is Rejected:
+            return [v]
+        side, ord_type, tif, stp = v
+        if c.post_only and _crosses(book, side, c.price):
+            return [Rejected(None, R.POST_ONLY_WOULD_CROSS, "post-only order would take liquidity")]
+        oid = self._next_id
+        self._next_id = oid + 1
+        o = _Order(oid, book.symbol, c.owner, side, ord_type, c.price, c.stop_price, c.qty, tif,
+                   c.expire_time, c.display_qty, c.min_qty, c.post_only, stp)
+        self._orders[oid] = o
+        ev = [Accepted(oid, book.symbol, c.owner, side, ord_type, c.price, c.stop_price, c.qty, tif)]
+        if tif is GTD:
+            heappush(self._gtd, (c.expire_time, oid))
+        if not o.triggered:
+            last = book.last_trade_price
+            sp = c.stop_price
+            if last is not None and (last >= sp if side is BUY else last <= sp):
+                book.nstops += 1  # counted as a stop until _drain triggers it
+                self._pending.append(oid)
+                self._drain(ev)
+            else:
+                book.nstops += 1
+                if side is BUY:
+                    heappush(book.buy_stops, (sp, oid))
+                else:
+                    heappush(book.sell_stops, (-sp, oid))
+            return ev
+        self._execute(book, o, ev, True)
+        if self._pending:
+            self._drain(ev)
+        return ev
+
+    def _execute(self, book, o, ev, entry):
+        """Match an incoming (or re-entering) order, then rest or cancel the remainder."""
+        limit = o.price
+        side = o.side
+        if entry and (o.tif is FOK or o.min_qty is not None):
+            need = o.leaves if o.tif is FOK else o.min_qty
+            if self._reachable(book, o, need) < need:
+                self._cancel_inflight(o, C.FOK_UNFILLABLE if o.tif is FOK else C.MIN_QTY_NOT_MET, ev)
+                return
+        opp = book.asks if side is BUY else book.bids
+        lvl = opp.best()
+        if lvl is not None and (limit is None or (lvl.price <= limit if side is BUY else lvl.price >= limit)):
+            self._match(book, o, opp, limit, ev)
+        if o.leaves:
+            if limit is None:
+                self._cancel_inflight(o, C.NO_LIQUIDITY, ev)
+            elif o.tif is IOC or o.tif is FOK:
+                self._cancel_inflight(o, C.IOC_REMAINDER, ev)
+            else:
+                self._rest(book, o, ev)
+        elif not o.done:
+            self._finish(o, FILLED)
+
+    def _reachable(self, book, t, need):
+        """Quantity an incoming order can surely trade now (FOK / min_qty), see docstring."""
+        opp = book.asks if t.side is BUY else book.bids
+        limit = t.price
+        buy = t.side is BUY
+        stp = t.stp
+        owner = t.owner
+        avail = 0
+        for lvl in opp.iter_levels():
+            if limit is not None and (lvl.price > limit if buy else lvl.price < limit):
+                break
+            if stp:
+                own = sum(m.leaves for m in lvl.orders if m.leaves and m.owner == owner)
+                if own and stp is not CANCEL_OLDEST:
+                    return avail
+                avail += lvl.total - own
+            else:
+                avail += lvl.total
+            if avail >= need:
+                break
+        return avail
+
+    def _match(self, book, t, opp, limit, ev):
+        buy = t.side is BUY
+        symbol = book.symbol
+        owner = t.owner
+        stp = t.stp
+        tside = t.side
+        tid_ = t.order_id
+        oside = opp.side
+        append = ev.append
+        trade_id = self._next_trade
+        lo = hi = None
+        stopped = False
+        pro_rata = book.pro_rata
+        while t.leaves:
+            lvl = opp.best()
+            if lvl is None:
+                break
+            price = lvl.price
+            if limit is not None and (price > limit if buy else price < limit):
+                break
+            start_trade = trade_id
+            if pro_rata:
+                trade_id, stopped = self._match_pro_rata(book, t, lvl, trade_id, ev)
+            else:
+                orders = lvl.orders
+                while t.leaves and lvl.live:
+                    m = orders[0]
+                    if not m.leaves:
+                        orders.popleft()
+                        continue
+                    if stp and m.owner == owner:
+                        stopped = self._self_trade(t, m, lvl, ev, True)
+                        if stopped:
+                            break
+                        continue
+                    q = t.leaves if t.leaves < m.visible else m.visible
+                    notional = price * q
+                    t.cum_qty += q
+                    t.leaves -= q
+                    t.cum_notional += notional
+                    m.cum_qty += q
+                    m.leaves -= q
+                    m.cum_notional += notional
+                    m.visible -= q
+                    lvl.qty -= q
+                    lvl.total -= q
+                    append(Fill(tid_, owner, symbol, tside, trade_id, price, q, t.cum_qty,
+                                t.leaves, t.cum_notional, True, m.order_id))
+                    append(Fill(m.order_id, m.owner, symbol, oside, trade_id, price, q,
+                                m.cum_qty, m.leaves, m.cum_notional, False, tid_))
+                    append(TradePrinted(symbol, trade_id, price, q, tside, m.order_id, tid_))
+                    trade_id += 1
+                    if not m.visible:
+                        orders.popleft()
+                        if m.leaves:  # iceberg: next slice to the back of the level
+                            d = m.display_qty
+                            v = d if d < m.leaves else m.leaves
+                            m.visible = v
+                            lvl.qty += v
+                            orders.append(m)
+                        else:
+                            lvl.live -= 1
+                            self._finish(m, FILLED)
+            append(LevelChanged(symbol, oside, price, lvl.qty))
+            if trade_id != start_trade:
+                if lo is None or price < lo:
+                    lo = price
+                if hi is None or price > hi:
+                    hi = price
+                book.last_trade_price = price
+            if not lvl.live:
+                lvl.orders.clear()
+                opp.nlive -= 1
+            if stopped:
+                break
+        self._next_trade = trade_id
+        if lo is not None:
+            self._elect(book, lo, hi)
+
+    def _self_trade(self, t, m, lvl, ev, at_front):
+        """Apply the taker's STP mode against resting ``m``; True = the taker is done."""
+        stp = t.stp
+        if stp is CANCEL_NEWEST:
+            self._cancel_inflight(t, C.SELF_TRADE, ev)
+            return True
+        if stp is CANCEL_OLDEST or stp is CANCEL_BOTH:
+            self._cancel_resting_in_match(m, lvl, at_front, m.leaves, ev)
+            if stp is CANCEL_BOTH:
+                self._cancel_inflight(t, C.SELF_TRADE, ev)
+                return True
+            return False
+        # DECREMENT: both lose the smaller leaves, no trade
+        d = t.leaves if t.leaves < m.leaves else m.leaves
+        if d == m.leaves:
+            self._cancel_resting_in_match(m, lvl, at_front, d, ev)
+        else:
+            m.leaves -= d
+            m.cancelled += d
+            lvl.total -= d
+            if m.visible > m.leaves:
+                lvl.qty -= m.visible - m.leaves
+                m.visible = m.leaves
+            ev.append(Restated(m.order_id, m.owner, m.symbol, m.side, C.SELF_TRADE, d, m.qty,
+                               m.cum_qty, m.leaves, m.cum_notional))
+        if d == t.leaves:
+            self._cancel_inflight(t, C.SELF_TRADE, ev)
+            return True
+        t.leaves -= d
+        t.cancelled += d
+        ev.append(Restated(t.order_id, t.owner, t.symbol, t.side, C.SELF_TRADE, d, t.qty,
+                           t.cum_qty, t.leaves, t.cum_notional))
+        return False
+
+    def _cancel_resting_in_match(self, m, lvl, at_front, q, ev):
+        if at_front:
+            lvl.orders.popleft()
+        lvl.qty -= m.visible
+        lvl.total -= m.leaves
+        lvl.live -= 1
+        m.visible = 0
+        m.leaves = 0
+        m.cancelled += q
+        ev.append(Cancelled(m.order_id, m.owner, m.symbol, m.side, C.SELF_TRADE, q, m.cum_qty,
+                            m.cum_notional, m.qty))
+        self._finish(m, CANCELLED)
+
+    def _match_pro_rata(self, book, t, lvl, trade_id, ev):
+        """One pro-rata price level; returns (next trade id, taker stopped by STP)."""
+        orders = [m for m in lvl.orders if m.leaves]
+        stopped = False
+        if t.stp:
+            for m in orders:
+                if m.owner == t.owner:
+                    if self._self_trade(t, m, lvl, ev, False):
+                        stopped = True
+                        break
+            orders = [m for m in orders if m.leaves]
+            if stopped or not t.leaves:
+                lvl.orders = deque(orders)
+                return trade_id, True
+        Q = t.leaves
+        T = lvl.total
+        if Q >= T:
+            allocs = [m.leaves for m in orders]
+        else:
+            lot = book.lot
+            allocs = [Q * m.leaves // T // lot * lot for m in orders]
+            rem = Q - sum(allocs)
+            i = 0
+            while rem:
+                extra = orders[i].leaves - allocs[i]
+                if extra > rem:
+                    extra = rem
+                allocs[i] += extra
+                rem -= extra
+                i += 1
+        price = lvl.price
+        symbol = book.symbol
+        tside = t.side
+        oside = SELL if tside is BUY else BUY
+        tid_ = t.order_id
+        for m, q in zip(orders, allocs):
+            if not q:
+                continue
+            notional = price * q
+            t.cum_qty += q
+            t.leaves -= q
+            t.cum_notional += notional
+            m.cum_qty += q
+            m.leaves -= q
+            m.cum_notional += notional
+            m.visible -= q
+            lvl.qty -= q
+            lvl.total -= q
+            ev.append(Fill(tid_, t.owner, symbol, tside, trade_id, price, q, t.cum_qty, t.leaves,
+                           t.cum_notional, True, m.order_id))
+            ev.append(Fill(m.order_id, m.owner, symbol, oside, trade_id, price, q, m.cum_qty,
+                           m.leaves, m.cum_notional, False, tid_))
+            ev.append(TradePrinted(symbol, trade_id, price, q, tside, m.order_id, tid_))
+            trade_id += 1
+            if not m.leaves:
+                lvl.live -= 1
+                self._finish(m, FILLED)
+        lvl.orders = deque(m for m in orders if m.leaves)
+        return trade_id, False
+
+    # ------------------------------------------------------------ stops
+
+    def _elect(self, book, lo, hi):
+        live = self._orders
+        elected = []
+        bs = book.buy_stops
+        while bs and bs[0][0] <= hi:
+            oid = heappop(bs)[1]
+            if _is_stop(live.get(oid)):
+                elected.append(oid)
+        ss = book.sell_stops
+        while ss and -ss[0][0] >= lo:
+            oid = heappop(ss)[1]
+            if _is_stop(live.get(oid)):
+                elected.append(oid)
+        if elected:
+            elected.sort()
+            self._pending.extend(elected)
+
+    def _drain(self, ev):
+        pending = self._pending
+        live = self._orders
+        while pending:
+            o = live.get(pending.popleft())
+            if not _is_stop(o):
+                continue
+            book = self._books[o.symbol]
+            book.nstops -= 1
+            o.triggered = True
+            ev.append(Triggered(o.order_id, o.owner, o.symbol, o.side, o.ord_type, o.price,
+                                o.stop_price))
+            self._execute(book, o, ev, True)
+
+    # ------------------------------------------------------------ other commands
+
+    def _cancel(self, c):
+        o, rejected = self._lookup(c.order_id, c.owner)
+        if rejected:
+            return rejected
+        ev = []
+        self._cancel_live(o, C.REQUESTED, ev)
+        return ev
+
+    def _cancel_live(self, o, reason, ev):
+        lvl, q = self._remove_live(o)
+        o.cancelled += q
+        ev.append(Cancelled(o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
+                            o.cum_notional, o.qty))
+        self._finish(o, CANCELLED)
+        if lvl is not None:
+            ev.append(LevelChanged(o.symbol, o.side, lvl.price, lvl.qty))
+
+    def _expire_live(self, o, ev):
+        lvl, q = self._remove_live(o)
+        o.cancelled += q
+        ev.append(Expired(o.order_id, o.owner, o.symbol, o.side, q, o.cum_qty, o.cum_notional,
+                          o.qty))
+        self._finish(o, EXPIRED)
+        if lvl is not None:
+            ev.append(LevelChanged(o.symbol, o.side, lvl.price, lvl.qty))
+
+    def _replace(self, c):
+        o, rejected = self._lookup(c.order_id, c.owner)
+        if rejected:
+            return rejected
+        oid = o.order_id
+        book = self._books[o.symbol]
+        bad = _check_qty(book.spec, c.qty)
+        if bad:
+            return [Rejected(oid, *bad)]
+        qty = c.qty
+        price = c.price
+        if price is None:
+            price = o.price
+        elif o.ord_type is MARKET or o.ord_type is STOP:
+            return [Rejected(oid, R.PRICE_NOT_ALLOWED, f"{o.ord_type.name} order takes no price")]
+        else:
+            bad = _check_price(book.spec, price, "price")
+            if bad:
+                return [Rejected(oid, *bad)]
+        ev = []
+        if qty <= o.cum_qty:
+            self._cancel_live(o, C.REPLACED_BELOW_FILLED, ev)
+            return ev
+        new_leaves = qty - o.cum_qty
+        if not o.triggered:
+            o.qty = qty
+            o.leaves = new_leaves
+            o.cancelled = 0
+            o.price = price
+            ev.append(Replaced(oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty, new_leaves,
+                               o.cum_notional, True))
+            return ev
+        if price == o.price and new_leaves <= o.leaves:
+            half = book.bids if o.side is BUY else book.asks
+            lvl = half.levels[-price if o.side is BUY else price]
+            lvl.total -= o.leaves - new_leaves
+            o.leaves = new_leaves
+            o.qty = qty
+            o.cancelled = 0
+            ev.append(Replaced(oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty, new_leaves,
+                               o.cum_notional, True))
+            if o.visible > new_leaves:
+                lvl.qty -= o.visible - new_leaves
+                o.visible = new_leaves
+                ev.append(LevelChanged(o.symbol, o.side, price, lvl.qty))
+            return ev
+        if o.post_only and _crosses(book, o.side, price):
+            return [Rejected(oid, R.POST_ONLY_WOULD_CROSS, "post-only replace would take liquidity")]
+        n = o.copy()
+        lvl, _ = self._unrest(book, o)
+        n.price = price
+        n.qty = qty
+        n.leaves = new_leaves
+        n.cancelled = 0
+        n.visible = 0
+        self._orders[oid] = n
+        ev.append(Replaced(oid, n.owner, n.symbol, n.side, price, qty, n.cum_qty, new_leaves,
+                           n.cum_notional, False))
+        ev.append(LevelChanged(n.symbol, n.side, lvl.price, lvl.qty))
+        self._execute(book, n, ev, False)
+        if self._pending:
+            self._drain(ev)
+        return ev
+
+    def _status(self, c):
+        o = None
+        try:
+            o = self._orders.get(c.order_id) or self._final.get(c.order_id)
+        except TypeError:
+            pass
+        if o is None or (c.owner is not None and o.owner != c.owner):
+            return [Rejected(c.order_id if type(c.order_id) is int else None, R.UNKNOWN_ORDER,
+                             f"unknown order {c.order_id!r}")]
+        return [OrderState(o.view())]
+
+    def _mass_cancel(self, c):
+        owner, symbol, side = c.owner, c.symbol, c.side
+        if owner is not None and type(owner) is not str:
+            return [Rejected(None, R.INVALID_OWNER, "owner must be a string or None")]
+        if symbol is not None and self._books.get(symbol) is None:
+            return [Rejected(None, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")]
+        if side is not None:
+            side = _enum(_SIDES, side)
+            if side is None:
+                return [Rejected(None, R.INVALID_SIDE, f"invalid side {c.side!r}")]
+        targets = [
+            o for o in self._orders.values()
+            if (owner is None or o.owner == owner) and (symbol is None or o.symbol == symbol)
+            and (side is None or o.side is side)
+        ]
+        ev = []
+        for o in targets:
+            self._cancel_live(o, C.MASS_CANCEL, ev)
+        ev.append(MassCancelDone(len(targets), owner, symbol, side))
+        return ev
+
+    def _advance_time(self, c):
+        now = c.now
+        if type(now) is not int:
+            return [Rejected(None, R.INVALID_COMMAND, "now must be an int")]
+        if now < self.now:
+            return [Rejected(None, R.TIME_WENT_BACKWARDS, f"time {now} is before {self.now}")]
+        self.now = now
+        ev = []
+        gtd = self._gtd
+        live = self._orders
+        while gtd and gtd[0][0] <= now:
+            o = live.get(heappop(gtd)[1])
+            if o is not None:
+                self._expire_live(o, ev)
+        return ev
+
+    def _end_of_day(self, c):
+        ev = []
+        for o in [o for o in self._orders.values() if o.tif is DAY]:
+            self._expire_live(o, ev)
+        return ev
+
+
+def _is_stop(o):
+    """A live stop still waiting for its trigger."""
+    return o is not None and not o.triggered
+
+
+def _validate_spec(spec):
+    if not isinstance(spec, SymbolSpec):
+        raise ValueError(f"expected a SymbolSpec, got {type(spec).__name__}")
+    if type(spec.symbol) is not str or not spec.symbol:
+        raise ValueError("symbol must be a non-empty string")
+    for name in ("price_scale", "tick", "lot", "min_qty", "max_qty"):
+        value = getattr(spec, name)
+        if type(value) is not int or value < (0 if name == "price_scale" else 1):
+            raise ValueError(f"{spec.symbol}: {name} must be a positive int, got {value!r}")
+    if spec.min_qty > spec.max_qty:
+        raise ValueError(f"{spec.symbol}: min_qty > max_qty")
+    for name in ("band_low", "band_high"):
+        value = getattr(spec, name)
+        if value is not None and (type(value) is not int or value <= 0):
+            raise ValueError(f"{spec.symbol}: {name} must be a positive int or None")
+    if spec.band_low is not None and spec.band_high is not None and spec.band_low > spec.band_high:
+        raise ValueError(f"{spec.symbol}: band_low > band_high")
+    if spec.algorithm not in ("fifo", "pro_rata"):
+        raise ValueError(f"{spec.symbol}: algorithm must be 'fifo' or 'pro_rata'")
