@@ -7,7 +7,7 @@ session ``Connection`` objects, hands application messages to the ``Gateway`` an
 
 Per event-loop turn
 -------------------
-* ``data_received`` feeds one read (at most ``READ_CHUNK`` bytes: that bounds the work one
+* ``buffer_updated`` feeds one read (at most ``server.read_chunk`` bytes: that bounds the work one
   connection can make the loop do before every other ready socket has had its turn; the
   selector serves ready sockets round-robin) to its Connection and dispatches the events.
 * Outbound bytes are never written inline: the protocol is marked dirty and ONE
@@ -42,7 +42,6 @@ from .config import ExchangeConfig
 
 log = logging.getLogger("fixexchange")
 
-READ_CHUNK = 64 * 1024
 _MSG_RE = re.compile(rb"8=.*?\x0110=\d{3}\x01", re.S)
 
 
@@ -89,7 +88,7 @@ class FixProtocol(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.conn: Any = None
         self.session_id: str | None = None
-        self.buf = bytearray(READ_CHUNK)
+        self.buf = bytearray(server.cfg.server.read_chunk)
         self.view = memoryview(self.buf)
         self.dirty = False
         self.write_paused = False

@@ -69,8 +69,8 @@ class ServerConfig:
     # conflated; above the hard limit the connection is dropped (reports are resent later).
     outbound_high_water: int = 256 * 1024
     outbound_hard_limit: int = 8 * 1024 * 1024
-    # fairness: at most this many inbound messages are processed per connection per round
-    max_messages_per_round: int = 256
+    # fairness: at most this many bytes are read (and processed) per connection per loop round
+    read_chunk: int = 65536
     gtd_interval: float = 1.0  # seconds between gateway.advance_time calls
     max_message_size: int = 65536
 
@@ -104,7 +104,8 @@ class SymbolDef:
     lot_size: int = 1
     min_qty: int = 1
     max_qty: int = 1_000_000
-    price_band: str | None = None  # optional max distance from the reference price, decimal
+    band_low: str | None = None  # optional price band (inclusive) for limit and stop prices
+    band_high: str | None = None
     algorithm: str = "fifo"
     seed: tuple[SeedOrder, ...] = ()
 
@@ -255,7 +256,7 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
         raise v.err("server.comp_id", f"must be a non-empty printable string without '=' or '|': {server.comp_id!r}")
     v.choice(server.store, "server.store", ("file", "memory"))
     for name in ("max_connections", "logon_timeout", "logout_timeout", "max_bytes_before_logon",
-                 "outbound_high_water", "outbound_hard_limit", "max_messages_per_round",
+                 "outbound_high_water", "outbound_hard_limit", "read_chunk",
                  "gtd_interval", "max_message_size"):
         v.positive(getattr(server, name), f"server.{name}")
     if server.outbound_hard_limit <= server.outbound_high_water:
@@ -345,6 +346,9 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
             okey = f"{key}.{'bids' if o.side == 'buy' else 'asks'}"
             if Decimal(o.price) % tick != 0:
                 raise v.err(okey, f"price {o.price} of {s.name} is not a multiple of its tick size {s.tick_size}")
+            if (s.band_low is not None and Decimal(o.price) < Decimal(s.band_low)) or \
+                    (s.band_high is not None and Decimal(o.price) > Decimal(s.band_high)):
+                raise v.err(okey, f"price {o.price} of {s.name} is outside its price band")
             if o.qty % s.lot_size != 0:
                 raise v.err(okey, f"quantity {o.qty} of {s.name} is not a multiple of its lot size {s.lot_size}")
             if not s.min_qty <= o.qty <= s.max_qty:
@@ -394,7 +398,7 @@ def _symbol_fields(v: _V, tbl: dict, key: str, base: SymbolDef) -> SymbolDef:
     for name in _SYMBOL_KEYS:
         default = getattr(base, name)
         full = f"{key}.{name}"
-        if name in ("tick_size", "price_band"):
+        if name in ("tick_size", "band_low", "band_high"):
             if name in tbl:
                 d = v.decimal(tbl[name], full)
                 kw[name] = str(tbl[name])
@@ -411,8 +415,12 @@ def _symbol_fields(v: _V, tbl: dict, key: str, base: SymbolDef) -> SymbolDef:
     v.positive(s.max_qty, f"{key}.max_qty")
     if s.max_qty < s.min_qty:
         raise v.err(f"{key}.max_qty", f"smaller than min_qty ({s.min_qty})")
-    if s.price_band is not None and Decimal(s.price_band) % Decimal(s.tick_size) != 0:
-        raise v.err(f"{key}.price_band", f"{s.price_band} is not a multiple of the tick size {s.tick_size}")
+    for name in ("band_low", "band_high"):
+        b = getattr(s, name)
+        if b is not None and Decimal(b) % Decimal(s.tick_size) != 0:
+            raise v.err(f"{key}.{name}", f"{b} is not a multiple of the tick size {s.tick_size}")
+    if s.band_low is not None and s.band_high is not None and Decimal(s.band_low) > Decimal(s.band_high):
+        raise v.err(f"{key}.band_high", f"smaller than band_low ({s.band_low})")
     return s
 
 

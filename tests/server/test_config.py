@@ -195,3 +195,14 @@ def test_directory_and_non_utf8(tmp_path):
     with pytest.raises(ConfigError) as ei:
         load_config(p)
     assert "UTF-8" in ei.value.problem
+
+
+def test_price_band(tmp_path):
+    c = load_config(write(tmp_path, MINIMAL.replace('tick_size = "0.05"', 'tick_size = "0.05"\nband_low = "50"\nband_high = "200"')))
+    assert c.symbol("AAA").band_low == "50" and c.symbol("AAA").band_high == "200"
+    e = bad(tmp_path, MINIMAL.replace('tick_size = "0.05"', 'tick_size = "0.05"\nband_high = "105"'))
+    assert e.key == "seed.asks" and "price band" in e.problem
+    e = bad(tmp_path, MINIMAL.replace('tick_size = "0.05"', 'tick_size = "0.05"\nband_low = "50.01"'))
+    assert e.key == "symbol[0].band_low" and "tick size" in e.problem
+    e = bad(tmp_path, MINIMAL.replace('tick_size = "0.05"', 'tick_size = "0.05"\nband_low = "200"\nband_high = "50"'))
+    assert e.key == "symbol[0].band_high"
