@@ -4,7 +4,6 @@ MarketDataIncrementalRefresh (X) entries, and its text rendering (fix-md, fix-se
 from __future__ import annotations
 
 import collections
-import datetime as _dt
 from decimal import Decimal, InvalidOperation
 
 BID, OFFER, TRADE = "0", "1", "2"
@@ -46,7 +45,7 @@ class Trade:
         self.time, self.price, self.size, self.side = time, price, size, side
 
 
-def _trade_from(entry: dict[int, str]) -> Trade:
+def _trade_from(entry: dict[int, str], received: str = "") -> Trade:
     price = _decimal(entry.get(270), "MDEntryPx(270)")
     size = _decimal(entry.get(271), "MDEntrySize(271)")
     side = "?"
@@ -54,10 +53,10 @@ def _trade_from(entry: dict[int, str]) -> Trade:
         if entry.get(tag) in SIDE_NAMES:
             side = SIDE_NAMES[entry[tag]]
             break
-    stamp = entry.get(273) or ""
-    if not stamp:
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%H:%M:%S.%f")[:12]
-    elif "-" in stamp:  # a UTCTimestamp: keep the time part
+    # MDEntryTime(273) if the exchange sends it, else the time the update arrived
+    # (unknown, "-", for the trades of a snapshot).
+    stamp = entry.get(273) or received or "-"
+    if "-" in stamp and len(stamp) > 1:  # a UTCTimestamp: keep the time part
         stamp = stamp.split("-", 1)[1]
     return Trade(stamp, price, size, side)
 
@@ -92,15 +91,16 @@ class Book:
         self.trades.extend(trades)
         self.has_snapshot = True
 
-    def apply_incremental(self, entry: dict[int, str]) -> None:
-        """One X entry. Raises BookInconsistent when it does not fit the book."""
+    def apply_incremental(self, entry: dict[int, str], received: str = "") -> None:
+        """One X entry. Raises BookInconsistent when it does not fit the book.
+        `received`: the arrival time (HH:MM:SS.mmm) shown for trades without MDEntryTime."""
         if not self.has_snapshot:
             raise BookInconsistent(f"{self.symbol}: incremental update before any snapshot")
         kind = entry.get(269)
         action = entry.get(279, NEW)
         if kind == TRADE:
             if action == NEW:
-                self.trades.append(_trade_from(entry))
+                self.trades.append(_trade_from(entry, received))
             return
         if kind not in (BID, OFFER):
             return

@@ -44,9 +44,9 @@ DEFAULT_TIMEOUT = 10.0
 
 # The client sessions of the bundled config/exchange.toml and their passwords.
 BUNDLED_PASSWORDS = {
-    "CLIENT1": "secret1",
-    "CLIENT2": "secret2",
-    "CLIENT3": "secret3",
+    "CLIENT1": "pass1",
+    "CLIENT2": "pass2",
+    "CLIENT3": "pass3",
     "MDVIEW": "mdview",
 }
 

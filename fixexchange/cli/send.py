@@ -117,6 +117,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         raise UsageError(f"{message} (see {TOOL} --help)")
 
+    def parse_known_args(self, args=None, namespace=None):
+        try:
+            return super().parse_known_args(args, namespace)
+        except argparse.ArgumentError as exc:
+            raise UsageError(f"{exc} (see {TOOL} --help)") from None
+
 
 def _add_ticket_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("words", nargs="*", metavar="TICKET",
