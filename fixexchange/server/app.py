@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ..session.events import (ApplicationMessage, Disconnected, GarbledMessage, LoggedOn, LoggedOut,
+                              SessionRejected)
 from .config import ExchangeConfig
 
 log = logging.getLogger("fixexchange")
@@ -79,7 +81,7 @@ class MessageLog:
 class FixProtocol(asyncio.BufferedProtocol):
     """One TCP connection <-> one session ``Connection``."""
 
-    __slots__ = ("server", "transport", "conn", "session_id", "buf", "view", "dirty",
+    __slots__ = ("server", "transport", "conn", "session_id", "view", "dirty",
                  "write_paused", "read_paused", "conflated", "timer", "timer_at",
                  "pre_logon_bytes", "pre_logon_data", "logon_handle", "peer", "msglog", "closing")
 
@@ -88,8 +90,7 @@ class FixProtocol(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.conn: Any = None
         self.session_id: str | None = None
-        self.buf = bytearray(server.cfg.server.read_chunk)
-        self.view = memoryview(self.buf)
+        self.view = server.read_view  # shared: recv_into + buffer_updated run back to back
         self.dirty = False
         self.write_paused = False
         self.read_paused = False
@@ -327,6 +328,7 @@ class ExchangeServer:
         self.msglog_dir = Path(cfg.server.log_dir) if cfg.server.message_log else None
         self._msglogs: dict[str, MessageLog] = {}
         self.stats = {"md_dropped": 0}
+        self.read_view = memoryview(bytearray(cfg.server.read_chunk))
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -404,8 +406,8 @@ class ExchangeServer:
     # -- events ----------------------------------------------------------------------------
     def handle_events(self, p: FixProtocol, events: list, now: float) -> None:
         for ev in events:
-            name = type(ev).__name__
-            if name == "ApplicationMessage":
+            t = type(ev)
+            if t is ApplicationMessage:
                 try:
                     outs = self.gateway.on_message(ev.session_id, ev.message, now)
                 except Exception:
@@ -413,7 +415,7 @@ class ExchangeServer:
                     continue
                 if outs:
                     self.dispatch(outs, now)
-            elif name == "LoggedOn":
+            elif t is LoggedOn:
                 sid = ev.session_id
                 old = self.by_session.get(sid)
                 if old is not None and old is not p:
@@ -428,9 +430,9 @@ class ExchangeServer:
                     outs = None
                 if outs:
                     self.dispatch(outs, now)
-            elif name == "LoggedOut":
+            elif t is LoggedOut:
                 log.info("logout %s: %s", ev.session_id, ev.reason)
-            elif name == "Disconnected":
+            elif t is Disconnected:
                 sid = ev.session_id
                 if sid is not None and self.by_session.get(sid) is p:
                     self.session_gone(p, sid, ev.reason, now)
@@ -438,9 +440,9 @@ class ExchangeServer:
                     log.info("disconnect %s (%s): %s", sid or "-", p.peer, ev.reason)
                 p.closing = True
                 p._mark_dirty()
-            elif name == "SessionRejected":
+            elif t is SessionRejected:
                 log.warning("reject %s seq %s: %s (reason %s)", ev.session_id, ev.ref_seq_num, ev.text, ev.reason)
-            elif name == "GarbledMessage":
+            elif t is GarbledMessage:
                 log.debug("garbled message from %s: %s", p.peer, ev.reason)
             else:
                 log.debug("event %r", ev)

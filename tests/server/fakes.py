@@ -2,32 +2,8 @@
 (timers, batching, back-pressure, limits) without FIX: one command per line."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fixexchange.gateway.outbound import Outbound
-
-
-@dataclass(frozen=True)
-class LoggedOn:
-    session_id: str
-
-
-@dataclass(frozen=True)
-class ApplicationMessage:
-    session_id: str
-    message: bytes
-
-
-@dataclass(frozen=True)
-class LoggedOut:
-    session_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Disconnected:
-    session_id: str | None
-    reason: str
+from fixexchange.session.events import ApplicationMessage, Disconnected, LoggedOn, LoggedOut
 
 
 class FakeConn:

@@ -1,0 +1,211 @@
+"""``fixexchange``: run the exchange daemon.
+
+    fixexchange [-c CONFIG] [--host H] [--port N] [--memory-store] [--message-log]
+                [--log-level LEVEL]
+
+Exit codes: 0 clean shutdown (SIGINT/SIGTERM), 2 bad configuration or arguments (one line
+on stderr: ``file: key: problem``), 1 cannot listen / unexpected failure.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .config import DEFAULT_CONFIG_PATH, ConfigError, ExchangeConfig, load_config
+
+log = logging.getLogger("fixexchange")
+
+
+def _units(value: str, scale: int) -> int:
+    return int(Decimal(value).scaleb(scale))
+
+
+def symbol_specs(cfg: ExchangeConfig) -> list:
+    from ..engine import SymbolSpec
+
+    specs = []
+    for s in cfg.symbols:
+        scale = s.price_scale
+        specs.append(SymbolSpec(
+            symbol=s.name, price_scale=scale, tick=_units(s.tick_size, scale), lot=s.lot_size,
+            min_qty=s.min_qty, max_qty=s.max_qty,
+            band_low=None if s.band_low is None else _units(s.band_low, scale),
+            band_high=None if s.band_high is None else _units(s.band_high, scale),
+            algorithm=s.algorithm))
+    return specs
+
+
+def session_configs(cfg: ExchangeConfig):
+    from ..session.config import SessionConfig
+
+    def conv(d, target: str) -> Any:
+        return SessionConfig(
+            sender_comp_id=cfg.server.comp_id, target_comp_id=target, begin_string=d.begin_string,
+            username=d.username, password=d.password, reset_on_logon=d.reset_on_logon,
+            reset_on_logout=d.reset_on_logout, reset_on_disconnect=d.reset_on_disconnect,
+            heartbeat_min=d.heartbeat_min, heartbeat_max=d.heartbeat_max,
+            sending_time_tolerance=d.sending_time_tolerance,
+            logon_timeout=cfg.server.logon_timeout, logout_timeout=cfg.server.logout_timeout)
+
+    configs = [conv(d, d.target_comp_id) for d in cfg.sessions]
+    template = None if cfg.accept_any is None else conv(cfg.accept_any, "*")
+    return configs, template
+
+
+def build(cfg: ExchangeConfig, now: float | None = None):
+    """Make the (acceptor, gateway) pair for ``cfg``: stores, engine, seeded books."""
+    import time
+
+    from ..engine import Engine
+    from ..gateway import Gateway
+    from ..session import Acceptor
+    from ..session.store import FileStore, MemoryStore
+
+    now = time.time() if now is None else now
+    if cfg.server.store == "file":
+        store_dir = Path(cfg.server.store_dir)
+        store_dir.mkdir(parents=True, exist_ok=True)
+
+        def store_factory(session_id: str):
+            return FileStore(store_dir, session_id)
+    else:
+        def store_factory(session_id: str):
+            return MemoryStore()
+
+    configs, template = session_configs(cfg)
+    acceptor = Acceptor(configs, store_factory, accept_any_template=template)
+    specs = symbol_specs(cfg)
+    engine = Engine(specs)
+    stp = {c.session_id: d.stp for c, d in zip(configs, cfg.sessions)}
+    gateway = Gateway(specs, engine, **_gateway_options(cfg, stp))
+    for s in cfg.symbols:
+        for o in s.seed:
+            gateway.seed(cfg.seed_owner, s.name, o.side, o.qty, _units(o.price, s.price_scale), now)
+    return acceptor, gateway
+
+
+def _gateway_options(cfg: ExchangeConfig, stp: dict[str, str]) -> dict:
+    import inspect
+
+    from ..gateway import Gateway
+
+    params = inspect.signature(Gateway).parameters
+    opts: dict[str, Any] = {}
+    if "stp_modes" in params:
+        opts["stp_modes"] = stp
+    if "default_stp" in params and cfg.accept_any is not None:
+        opts["default_stp"] = cfg.accept_any.stp
+    if "exec_id_prefix" in params:
+        opts["exec_id_prefix"] = None
+    return opts
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="fixexchange", description="FIX 4.4 exchange daemon")
+    ap.add_argument("-c", "--config", default=None,
+                    help="TOML config (default: ./config/exchange.toml if present, else the bundled one)")
+    ap.add_argument("--host", default=None, help="override server.host")
+    ap.add_argument("--port", type=int, default=None, help="override server.port (0 = any free port)")
+    ap.add_argument("--memory-store", action="store_true", help="keep session stores in memory")
+    ap.add_argument("--store-dir", default=None, help="override server.store_dir")
+    ap.add_argument("--log-dir", default=None, help="override server.log_dir")
+    ap.add_argument("--message-log", action="store_true", help="per-session FIX message logs")
+    ap.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    ap.add_argument("--no-uvloop", action="store_true", help="use the stdlib event loop even if uvloop is installed")
+    return ap.parse_args(argv)
+
+
+def resolve_config(args: argparse.Namespace) -> ExchangeConfig:
+    path = args.config
+    if path is None:
+        local = Path("config/exchange.toml")
+        path = local if local.is_file() else DEFAULT_CONFIG_PATH
+    cfg = load_config(path)
+    over: dict[str, Any] = {}
+    if args.host is not None:
+        over["host"] = args.host
+    if args.port is not None:
+        if not 0 <= args.port <= 65535:
+            raise ConfigError("--port", "server.port", f"must be 0..65535, got {args.port}")
+        over["port"] = args.port
+    if args.memory_store:
+        over["store"] = "memory"
+    if args.store_dir is not None:
+        over["store_dir"] = args.store_dir
+    if args.log_dir is not None:
+        over["log_dir"] = args.log_dir
+    if args.message_log:
+        over["message_log"] = True
+    if over:
+        cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, **over))
+    return cfg
+
+
+async def serve(cfg: ExchangeConfig, ready=None) -> None:
+    from .app import ExchangeServer
+
+    loop = asyncio.get_running_loop()
+    acceptor, gateway = build(cfg)
+    server = ExchangeServer(cfg, acceptor, gateway, loop)
+    await server.start()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-main thread
+            pass
+    print(f"fixexchange: listening on {cfg.server.host}:{server.port} as {cfg.server.comp_id} "
+          f"({len(cfg.symbols)} symbols, {len(cfg.sessions)} sessions, config {cfg.path})", flush=True)
+    if ready is not None:
+        ready(server)
+    await stop.wait()
+    log.info("signal received: logging out every session")
+    await server.stop()
+    logging.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    level = getattr(logging, str(args.log_level).upper(), None)
+    if not isinstance(level, int):
+        print(f"fixexchange: --log-level: unknown level {args.log_level!r}", file=sys.stderr)
+        return 2
+    try:
+        cfg = resolve_config(args)
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s",
+                        stream=sys.stderr)
+    runner = asyncio.run
+    if not args.no_uvloop:
+        try:
+            import uvloop  # type: ignore
+
+            runner = uvloop.run  # optional, never required
+        except ImportError:
+            pass
+    try:
+        runner(serve(cfg))
+    except OSError as e:
+        print(f"fixexchange: cannot listen on {cfg.server.host}:{cfg.server.port}: {e.strerror or e}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # pragma: no cover - signal before the handler was installed
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
