@@ -1,0 +1,941 @@
+"""The gateway: FIX 4.4 application messages in, engine commands, engine events out as FIX.
+
+Sans-IO: no sockets, no clock (``now`` is passed in, float seconds since the epoch, UTC).
+The engine ``owner`` of an order is the session id of the session that entered it.
+
+Reject policy (FIX practice):
+- A message that cannot become a command because a required or conditionally required field
+  is missing (Price on a limit order, StopPx on a stop, ExpireTime/ExpireDate on GTD, ...):
+  BusinessMessageReject (j) with BusinessRejectReason 5 and the missing tag in Text.  The
+  session layer normally rejects missing *required* fields before they get here.
+- An order whose fields are present but whose values are refused (unknown symbol, duplicate
+  ClOrdID, bad or off-tick price, bad quantity, unsupported Side/OrdType/TimeInForce/
+  ExecInst, anything the engine rejects): ExecutionReport ExecType=8 OrdStatus=8 with
+  OrdRejReason and Text.
+- Cancel/replace refused: OrderCancelReject (9) with CxlRejReason and CxlRejResponseTo.
+- Application MsgTypes fixexchange does not handle: j with BusinessRejectReason 3.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import deque
+from typing import Callable, Iterable
+
+from fixexchange.codec import FixMessage, format_utc_timestamp, parse_utc_timestamp
+from fixexchange.engine import (
+    Accepted,
+    AdvanceTime,
+    Cancelled,
+    CancelOrder,
+    CancelReason,
+    EndOfDay,
+    Engine,
+    Expired,
+    Fill,
+    LevelChanged,
+    MassCancel,
+    MassCancelDone,
+    NewOrder,
+    OrderState,
+    OrderStatus,
+    OrderStatusQuery,
+    OrdType,
+    Rejected,
+    RejectReason,
+    Replaced,
+    ReplaceOrder,
+    Restated,
+    Side,
+    StpMode,
+    SymbolSpec,
+    TimeInForce,
+    TradePrinted,
+    Triggered,
+)
+
+from .marketdata import ALL_ENTRY_TYPES, ENTRY_TYPE_CODES, MarketData, Subscription
+from .outbound import Outbound
+from .units import NotOnScale, NumberFormatError, PriceFormatter, format_avg_px, parse_price, parse_qty
+
+# Final orders (and their ClOrdIDs) remembered per session: duplicate-ClOrdID detection and
+# status requests for recently finished orders.  Older ones are forgotten.
+RECENT_FINAL_ORDERS_PER_SESSION = 10_000
+
+_SIDES = {b"1": Side.BUY, b"2": Side.SELL}
+_ORD_TYPES = {b"1": OrdType.MARKET, b"2": OrdType.LIMIT, b"3": OrdType.STOP, b"4": OrdType.STOP_LIMIT}
+_TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC, b"4": TimeInForce.FOK,
+         b"6": TimeInForce.GTD}
+_PRICED = (OrdType.LIMIT, OrdType.STOP_LIMIT)
+_STOPS = (OrdType.STOP, OrdType.STOP_LIMIT)
+
+_SIDE_FIELD = {Side.BUY: (54, b"1"), Side.SELL: (54, b"2")}
+_ORD_TYPE_FIELD = {t: (40, b"%d" % t) for t in OrdType}
+_TIF_FIELD = {t: (59, b"%d" % t) for t in TimeInForce}
+
+# ExecType (150)
+_EXEC_NEW = (150, b"0")
+_EXEC_CANCELED = (150, b"4")
+_EXEC_REPLACED = (150, b"5")
+_EXEC_REJECTED = (150, b"8")
+_EXEC_EXPIRED = (150, b"C")
+_EXEC_RESTATED = (150, b"D")
+_EXEC_TRADE = (150, b"F")
+_EXEC_STATUS = (150, b"I")
+_EXEC_TRIGGERED = (150, b"L")
+# OrdStatus (39)
+_STATUS_NEW = (39, b"0")
+_STATUS_PARTIAL = (39, b"1")
+_STATUS_FILLED = (39, b"2")
+_STATUS_CANCELED = (39, b"4")
+_STATUS_REJECTED = (39, b"8")
+_STATUS_EXPIRED = (39, b"C")
+_STATUS_FIELD = {OrderStatus.NEW: _STATUS_NEW, OrderStatus.PARTIALLY_FILLED: _STATUS_PARTIAL,
+                 OrderStatus.FILLED: _STATUS_FILLED, OrderStatus.CANCELLED: _STATUS_CANCELED,
+                 OrderStatus.EXPIRED: _STATUS_EXPIRED}
+
+# OrdRejReason (103), FIX 4.4 values
+ORD_REJ_UNKNOWN_SYMBOL = 1
+ORD_REJ_UNKNOWN_ORDER = 5
+ORD_REJ_DUPLICATE = 6
+ORD_REJ_UNSUPPORTED = 11
+ORD_REJ_INCORRECT_QTY = 13
+ORD_REJ_OTHER = 99
+_ORD_REJ_FOR_ENGINE = {
+    RejectReason.UNKNOWN_SYMBOL: ORD_REJ_UNKNOWN_SYMBOL,
+    RejectReason.UNKNOWN_ORDER: ORD_REJ_UNKNOWN_ORDER,
+    RejectReason.OFF_LOT: ORD_REJ_INCORRECT_QTY,
+    RejectReason.QTY_NOT_POSITIVE: ORD_REJ_INCORRECT_QTY,
+    RejectReason.QTY_TOO_SMALL: ORD_REJ_INCORRECT_QTY,
+    RejectReason.QTY_TOO_LARGE: ORD_REJ_INCORRECT_QTY,
+    RejectReason.INVALID_DISPLAY_QTY: ORD_REJ_INCORRECT_QTY,
+    RejectReason.INVALID_MIN_QTY: ORD_REJ_INCORRECT_QTY,
+    RejectReason.INVALID_ORD_TYPE: ORD_REJ_UNSUPPORTED,
+    RejectReason.INVALID_TIF: ORD_REJ_UNSUPPORTED,
+    RejectReason.INVALID_TIF_FOR_ORD_TYPE: ORD_REJ_UNSUPPORTED,
+    RejectReason.POST_ONLY_NOT_ALLOWED: ORD_REJ_UNSUPPORTED,
+    RejectReason.ICEBERG_NOT_SUPPORTED: ORD_REJ_UNSUPPORTED,
+    RejectReason.PRICE_NOT_ALLOWED: ORD_REJ_UNSUPPORTED,
+    RejectReason.STOP_PRICE_NOT_ALLOWED: ORD_REJ_UNSUPPORTED,
+    RejectReason.EXPIRE_TIME_NOT_ALLOWED: ORD_REJ_UNSUPPORTED,
+}
+
+# CxlRejReason (102)
+CXL_REJ_TOO_LATE = 0
+CXL_REJ_UNKNOWN_ORDER = 1
+CXL_REJ_EXCHANGE_OPTION = 2
+CXL_REJ_DUPLICATE_CL_ORD_ID = 6
+CXL_REJ_OTHER = 99
+_CXL_REJ_FOR_ENGINE = {RejectReason.UNKNOWN_ORDER: CXL_REJ_UNKNOWN_ORDER,
+                       RejectReason.TOO_LATE_TO_CANCEL: CXL_REJ_TOO_LATE}
+_RESPONSE_TO_CANCEL = (434, b"1")
+_RESPONSE_TO_REPLACE = (434, b"2")
+
+# BusinessRejectReason (380)
+BUSINESS_REJECT_UNSUPPORTED_TYPE = 3
+BUSINESS_REJECT_FIELD_MISSING = 5
+
+# MDReqRejReason (281)
+MD_REJ_UNKNOWN_SYMBOL = b"0"
+MD_REJ_DUPLICATE_ID = b"1"
+MD_REJ_UNSUPPORTED_SUBSCRIPTION_TYPE = b"4"
+MD_REJ_UNSUPPORTED_DEPTH = b"5"
+MD_REJ_UNSUPPORTED_UPDATE_TYPE = b"6"
+MD_REJ_UNSUPPORTED_AGGREGATION = b"7"
+MD_REJ_UNSUPPORTED_ENTRY_TYPE = b"8"
+
+# MassCancelRequestType (530) / MassCancelResponse (531) / MassCancelRejectReason (532)
+MASS_CANCEL_BY_SYMBOL = b"1"
+MASS_CANCEL_ALL = b"7"
+MASS_CANCEL_REJECT_NOT_SUPPORTED = b"0"
+MASS_CANCEL_REJECT_UNKNOWN_SECURITY = b"1"
+MASS_CANCEL_REJECT_OTHER = b"99"
+
+_CANCEL_TEXT = {
+    CancelReason.REQUESTED: b"canceled on request",
+    CancelReason.MASS_CANCEL: b"mass cancel",
+    CancelReason.IOC_REMAINDER: b"IOC remainder canceled",
+    CancelReason.FOK_UNFILLABLE: b"FOK not fillable",
+    CancelReason.MIN_QTY_NOT_MET: b"MinQty not available",
+    CancelReason.NO_LIQUIDITY: b"market order remainder: no liquidity",
+    CancelReason.SELF_TRADE: b"self-trade prevention",
+    CancelReason.REPLACED_BELOW_FILLED: b"replaced at or below the filled quantity",
+}
+
+_ZERO = b"0"
+
+
+def _stp_mode(mode: StpMode | str) -> StpMode:
+    return mode if isinstance(mode, StpMode) else StpMode[mode.upper()]
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    text = ""
+    while True:
+        number, digit = divmod(number, 36)
+        text = digits[digit] + text
+        if not number:
+            return text
+
+
+class _MissingField(Exception):
+    def __init__(self, tag: int, why: str = "") -> None:
+        super().__init__(tag)
+        self.tag = tag
+        self.why = why
+
+
+class _SymbolInfo:
+    __slots__ = ("spec", "name", "fmt", "symbol_field", "scale")
+
+    def __init__(self, spec: SymbolSpec) -> None:
+        self.spec = spec
+        self.name = spec.symbol
+        self.scale = spec.price_scale
+        self.fmt = PriceFormatter(spec.price_scale)
+        self.symbol_field = (55, spec.symbol.encode("ascii"))
+
+
+class _Order:
+    """What the gateway remembers of an order to fill in ExecutionReports."""
+
+    __slots__ = ("order_id", "order_id_field", "session_id", "cl_ord_id", "cl_ord_ids", "info",
+                 "side_field", "ord_type", "ord_type_field", "price", "stop_price", "tif", "tif_field",
+                 "expire_field", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final")
+
+    def __init__(self, session_id: str, cl_ord_id: bytes, info: _SymbolInfo, side: Side, ord_type: OrdType,
+                 price: int | None, stop_price: int | None, tif: TimeInForce, expire_field, qty: int) -> None:
+        self.order_id = 0
+        self.order_id_field = None
+        self.session_id = session_id
+        self.cl_ord_id = cl_ord_id
+        self.cl_ord_ids = [cl_ord_id]
+        self.info = info
+        self.side_field = _SIDE_FIELD[side]
+        self.ord_type = ord_type
+        self.ord_type_field = _ORD_TYPE_FIELD[ord_type]
+        self.price = price
+        self.stop_price = stop_price
+        self.tif = tif
+        self.tif_field = _TIF_FIELD[tif]
+        self.expire_field = expire_field
+        self.qty = qty
+        self.cum_qty = 0
+        self.cum_notional = 0
+        self.leaves = qty
+        self.avg_px = _ZERO
+        self.final = False
+
+    def live_status(self):
+        return _STATUS_PARTIAL if self.cum_qty else _STATUS_NEW
+
+
+class _SessionOrders:
+    __slots__ = ("by_cl_ord_id", "finished")
+
+    def __init__(self) -> None:
+        # every ClOrdID an order of this session has carried (live orders and recent final ones)
+        self.by_cl_ord_id: dict[bytes, _Order] = {}
+        self.finished: deque[_Order] = deque()
+
+
+class _Request:
+    """The request being processed: how engine events about its order are reported."""
+
+    __slots__ = ("kind", "session_id", "cl_ord_id", "order", "message")
+
+    def __init__(self, kind: str, session_id: str, cl_ord_id: bytes | None, order: _Order | None,
+                 message: FixMessage | None) -> None:
+        self.kind = kind  # "new", "cancel", "replace", "status", "mass", "time"
+        self.session_id = session_id
+        self.cl_ord_id = cl_ord_id
+        self.order = order
+        self.message = message
+
+
+class Gateway:
+    """FIX application messages <-> engine.  One instance serves every session.
+
+    ``symbols``: the engine's SymbolSpecs (their order is the SecurityList order).
+    ``exec_id_prefix``: makes ExecIDs and OrderIDs unique across restarts (the server
+    passes something like the boot time); ExecID = prefix + counter, OrderID = prefix + "O" +
+    engine order id.  None: derived from the first ``now`` the gateway sees (milliseconds,
+    base 36), which differs from one run to the next.
+    ``stp_modes``: self-trade prevention mode per session id, as StpMode or its name
+    (``"cancel_newest"``); ``default_stp`` for the others.
+    """
+
+    def __init__(self, symbols: Iterable[SymbolSpec], engine: Engine, exec_id_prefix: str | None = None,
+                 stp_modes: dict[str, StpMode | str] | None = None,
+                 default_stp: StpMode | str = StpMode.NONE) -> None:
+        self.engine = engine
+        self._symbols: dict[str, _SymbolInfo] = {}
+        for spec in symbols:
+            self._symbols[spec.symbol] = _SymbolInfo(spec)
+        self._symbols_by_bytes = {info.symbol_field[1]: info for info in self._symbols.values()}
+        self._exec_id_prefix = b""
+        self._order_id_prefix = b"O"
+        self._prefix_pending = exec_id_prefix is None
+        if exec_id_prefix is not None:
+            self._set_prefix(exec_id_prefix)
+        self._exec_seq = 0
+        self._stp_by_session = {session_id: _stp_mode(mode) for session_id, mode in (stp_modes or {}).items()}
+        self._default_stp = _stp_mode(default_stp)
+        self._orders: dict[int, _Order] = {}
+        self._sessions: dict[str, _SessionOrders] = {}
+        self._transact_time = b""
+        self.market_data = MarketData({name: info.scale for name, info in self._symbols.items()})
+        # Books seeded before the gateway existed: mirror their levels once.
+        for name in self._symbols:
+            book = engine.book(name)
+            if book is None:
+                continue
+            for side in (Side.BUY, Side.SELL):
+                for price, qty in book.depth(side, 0):
+                    self.market_data.level_changed(name, side, price, qty)
+        self._handlers: dict[bytes, Callable[[str, FixMessage, float, list], None]] = {
+            b"D": self._new_order,
+            b"F": self._cancel,
+            b"G": self._replace,
+            b"H": self._status,
+            b"q": self._mass_cancel,
+            b"V": self._market_data_request,
+            b"x": self._security_list_request,
+        }
+
+    # ---------------------------------------------------------------- public API
+
+    def on_logon(self, session_id: str, now: float) -> list[Outbound]:
+        if session_id not in self._sessions:
+            self._sessions[session_id] = _SessionOrders()
+        return []
+
+    def on_disconnect(self, session_id: str, now: float) -> list[Outbound]:
+        """Market-data subscriptions end with the connection; orders stay on the book."""
+        self.market_data.drop_session(session_id)
+        return []
+
+    def on_message(self, session_id: str, message: FixMessage, now: float) -> list[Outbound]:
+        handler = self._handlers.get(message.msg_type)
+        if handler is None:
+            return [self._business_reject(session_id, message, BUSINESS_REJECT_UNSUPPORTED_TYPE,
+                                          f"unsupported MsgType {message.msg_type.decode('ascii', 'replace')}")]
+        if self._prefix_pending:
+            self._set_prefix(_base36(int(now * 1000)) + "-")
+        self._transact_time = format_utc_timestamp(now)
+        out: list[Outbound] = []
+        try:
+            handler(session_id, message, now, out)
+        except _MissingField as missing:
+            text = f"required field {missing.tag} missing"
+            if missing.why:
+                text += f": {missing.why}"
+            out.append(self._business_reject(session_id, message, BUSINESS_REJECT_FIELD_MISSING, text))
+        out.extend(self.market_data.flush())
+        return out
+
+    def snapshot_for(self, session_id: str, now: float) -> list[Outbound]:
+        """A fresh W for every subscription of the session (after market data was conflated)."""
+        return self.market_data.snapshots_for(session_id)
+
+    def advance_time(self, now: float) -> list[Outbound]:
+        """Expire GTD orders whose ExpireTime has passed; the server calls this on a timer."""
+        if self._prefix_pending:
+            self._set_prefix(_base36(int(now * 1000)) + "-")
+        self._transact_time = format_utc_timestamp(now)
+        out: list[Outbound] = []
+        self._advance_engine_time(now, out)
+        out.extend(self.market_data.flush())
+        return out
+
+    def end_of_day(self, now: float) -> list[Outbound]:
+        """Expire every live DAY order."""
+        return self.apply(EndOfDay(), now)
+
+    def apply(self, command, now: float) -> list[Outbound]:
+        """Apply an engine command that did not come from a FIX message (seeding, admin) so
+        that market data and reports stay consistent with the book."""
+        self._transact_time = format_utc_timestamp(now)
+        out: list[Outbound] = []
+        self._route(self.engine.apply(command), _Request("admin", "", None, None, None), out)
+        out.extend(self.market_data.flush())
+        return out
+
+    def seed(self, owner: str, symbol: str, side: Side | str, qty: int, price: int, now: float) -> list[Outbound]:
+        """Rest a GTC limit order for ``owner`` (seeded liquidity; ``side`` may be "buy"/"sell",
+        ``price`` in engine units).  Returns market data for current subscribers."""
+        if isinstance(side, str):
+            side = Side.BUY if side.lower() == "buy" else Side.SELL
+        return self.apply(NewOrder(symbol, owner, side, qty, OrdType.LIMIT, price, tif=TimeInForce.GTC), now)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _set_prefix(self, prefix: str) -> None:
+        self._exec_id_prefix = prefix.encode("ascii")
+        self._order_id_prefix = self._exec_id_prefix + b"O"
+        self._prefix_pending = False
+
+    def _session(self, session_id: str) -> _SessionOrders:
+        session = self._sessions.get(session_id)
+        if session is None:
+            session = self._sessions[session_id] = _SessionOrders()
+        return session
+
+    def _next_exec_id(self) -> bytes:
+        self._exec_seq += 1
+        return self._exec_id_prefix + b"%d" % self._exec_seq
+
+    def _advance_engine_time(self, now: float, out: list) -> None:
+        now_ms = int(round(now * 1000))
+        if now_ms > self.engine.now:
+            self._route(self.engine.apply(AdvanceTime(now_ms)), _Request("time", "", None, None, None), out)
+
+    def _find_order(self, session_id: str, session: _SessionOrders, order_id_text: bytes | None,
+                    cl_ord_id: bytes | None) -> _Order | None:
+        if order_id_text is not None:
+            prefix = self._order_id_prefix
+            if order_id_text.startswith(prefix) and order_id_text[len(prefix):].isdigit():
+                order = self._orders.get(int(order_id_text[len(prefix):]))
+                if order is not None and order.session_id == session_id:
+                    return order
+            if cl_ord_id is None:
+                return None
+        if cl_ord_id is None:
+            return None
+        return session.by_cl_ord_id.get(cl_ord_id)
+
+    def _finish(self, order: _Order) -> None:
+        order.final = True
+        order.leaves = 0
+        session = self._session(order.session_id)
+        session.finished.append(order)
+        if len(session.finished) > RECENT_FINAL_ORDERS_PER_SESSION:
+            forgotten = session.finished.popleft()
+            for cl_ord_id in forgotten.cl_ord_ids:
+                if session.by_cl_ord_id.get(cl_ord_id) is forgotten:
+                    del session.by_cl_ord_id[cl_ord_id]
+            self._orders.pop(forgotten.order_id, None)
+
+    @staticmethod
+    def _require(message: FixMessage, tag: int, why: str = "") -> bytes:
+        value = message.get(tag)
+        if value is None or value == b"":
+            raise _MissingField(tag, why)
+        return value
+
+    # ---------------------------------------------------------------- outbound builders
+
+    def _report(self, order: _Order, exec_type, status, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,
+                last: tuple | None = None, extra: tuple = ()) -> Outbound:
+        fmt = order.info.fmt
+        body = [order.order_id_field, (11, cl_ord_id)]
+        if orig_cl_ord_id is not None:
+            body.append((41, orig_cl_ord_id))
+        body += ((17, self._next_exec_id()), exec_type, status, order.info.symbol_field, order.side_field,
+                 (38, b"%d" % order.qty), order.ord_type_field)
+        if order.price is not None:
+            body.append((44, fmt(order.price)))
+        if order.stop_price is not None:
+            body.append((99, fmt(order.stop_price)))
+        body.append(order.tif_field)
+        if order.expire_field is not None:
+            body.append(order.expire_field)
+        if last is not None:
+            body += last
+        body += ((151, b"%d" % order.leaves), (14, b"%d" % order.cum_qty), (6, order.avg_px),
+                 (60, self._transact_time))
+        if extra:
+            body += extra
+        return Outbound(order.session_id, b"8", body)
+
+    def _order_reject(self, session_id: str, message: FixMessage, cl_ord_id: bytes, reason: int,
+                      text: str) -> Outbound:
+        """ER ExecType=8 for an order that never reached the book."""
+        body = [(37, b"NONE"), (11, cl_ord_id), (17, self._next_exec_id()), _EXEC_REJECTED, _STATUS_REJECTED,
+                (55, message.get(55) or b"?"), (54, message.get(54) or b"?")]
+        for tag in (38, 40, 44, 99, 59):
+            value = message.get(tag)
+            if value is not None:
+                body.append((tag, value))
+        body += ((151, _ZERO), (14, _ZERO), (6, _ZERO), (60, self._transact_time), (103, b"%d" % reason),
+                 (58, text))
+        return Outbound(session_id, b"8", body)
+
+    def _cancel_reject(self, session_id: str, order: _Order | None, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,
+                       response_to, reason: int, text: str) -> Outbound:
+        if order is None:
+            order_id_field, status = (37, b"NONE"), _STATUS_REJECTED
+        else:
+            order_id_field = order.order_id_field
+            if order.final:
+                status = _STATUS_FILLED if order.cum_qty >= order.qty else _STATUS_CANCELED
+            else:
+                status = order.live_status()
+        if orig_cl_ord_id is None:
+            orig_cl_ord_id = order.cl_ord_id if order is not None else b"NONE"
+        body = [order_id_field, (11, cl_ord_id), (41, orig_cl_ord_id), status, response_to,
+                (102, b"%d" % reason), (60, self._transact_time), (58, text)]
+        return Outbound(session_id, b"9", body)
+
+    def _business_reject(self, session_id: str, message: FixMessage, reason: int, text: str) -> Outbound:
+        body = [(45, message.seq_num or 0), (372, message.msg_type)]
+        ref_id = message.get(11) or message.get(262) or message.get(320)
+        if ref_id is not None:
+            body.append((379, ref_id))
+        body += ((380, b"%d" % reason), (58, text))
+        return Outbound(session_id, b"j", body)
+
+    # ---------------------------------------------------------------- D: NewOrderSingle
+
+    def _new_order(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
+        require = self._require
+        cl_ord_id = require(message, 11)
+        symbol = require(message, 55)
+        side_text = require(message, 54)
+        qty_text = require(message, 38)
+        ord_type_text = require(message, 40)
+        session = self._session(session_id)
+        reject = self._order_reject
+        if cl_ord_id in session.by_cl_ord_id:
+            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_DUPLICATE, "duplicate ClOrdID"))
+            return
+        info = self._symbols_by_bytes.get(symbol)
+        if info is None:
+            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNKNOWN_SYMBOL,
+                              f"unknown symbol {symbol.decode('ascii', 'replace')}"))
+            return
+        side = _SIDES.get(side_text)
+        ord_type = _ORD_TYPES.get(ord_type_text)
+        tif_text = message.get(59, b"0")
+        tif = _TIFS.get(tif_text)
+        if side is None or ord_type is None or tif is None:
+            which = "Side" if side is None else "OrdType" if ord_type is None else "TimeInForce"
+            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED, f"unsupported {which}"))
+            return
+        try:
+            qty = parse_qty(qty_text)
+            display_text = message.get(111)
+            display_qty = parse_qty(display_text) if display_text is not None else None
+            min_qty_text = message.get(110)
+            min_qty = parse_qty(min_qty_text) if min_qty_text is not None else None
+        except (NumberFormatError, NotOnScale):
+            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_INCORRECT_QTY, "invalid quantity"))
+            return
+        price_text = message.get(44)
+        stop_text = message.get(99)
+        if price_text is None and ord_type in _PRICED:
+            raise _MissingField(44, "Price is required for OrdType=2/4")
+        if stop_text is None and ord_type in _STOPS:
+            raise _MissingField(99, "StopPx is required for OrdType=3/4")
+        try:
+            price = parse_price(price_text, info.scale) if price_text is not None else None
+            stop_price = parse_price(stop_text, info.scale) if stop_text is not None else None
+        except NotOnScale:
+            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "price not on tick"))
+            return
+        except NumberFormatError:
+            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "invalid price"))
+            return
+        expire_time = expire_field = None
+        if tif == TimeInForce.GTD or 126 in message or 432 in message:
+            try:
+                expire_time, expire_field = self._expire_time(message)
+            except ValueError:
+                out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "invalid ExpireTime/ExpireDate"))
+                return
+            if expire_time is None and tif == TimeInForce.GTD:
+                raise _MissingField(126, "ExpireTime or ExpireDate is required for TimeInForce=6")
+        post_only = False
+        exec_inst = message.get(18)
+        if exec_inst is not None:
+            instructions = exec_inst.split()
+            if any(instruction != b"6" for instruction in instructions):
+                out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED,
+                                  "unsupported ExecInst (only 6 = post-only)"))
+                return
+            post_only = bool(instructions)
+        if tif == TimeInForce.GTD:
+            # The engine checks ExpireTime against its own clock: bring it up to now first.
+            self._advance_engine_time(now, out)
+        order = _Order(session_id, cl_ord_id, info, side, ord_type, price, stop_price, tif, expire_field, qty)
+        events = self.engine.apply(NewOrder(
+            info.name, session_id, side, qty, ord_type, price, stop_price, tif, expire_time, display_qty,
+            min_qty, post_only, self._stp_by_session.get(session_id, self._default_stp)))
+        self._route(events, _Request("new", session_id, cl_ord_id, order, message), out)
+
+    @staticmethod
+    def _expire_time(message: FixMessage) -> tuple[int | None, tuple | None]:
+        """ExpireTime(126) as engine milliseconds; else ExpireDate(432) = the end of that UTC day."""
+        expire_text = message.get(126)
+        if expire_text is not None:
+            return int(round(parse_utc_timestamp(expire_text) * 1000)), (126, expire_text)
+        date_text = message.get(432)
+        if date_text is None:
+            return None, None
+        if len(date_text) != 8 or not date_text.isdigit():
+            raise ValueError("ExpireDate must be YYYYMMDD")
+        year, month, day = int(date_text[:4]), int(date_text[4:6]), int(date_text[6:])
+        if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
+            raise ValueError("ExpireDate is not a date")
+        end_of_day = calendar.timegm((year, month, day, 0, 0, 0)) + 86400
+        return end_of_day * 1000, (432, date_text)
+
+    # ---------------------------------------------------------------- F: OrderCancelRequest
+
+    def _cancel(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
+        cl_ord_id = self._require(message, 11)
+        order_id_text = message.get(37)
+        orig = message.get(41)
+        if orig is None and order_id_text is None:
+            raise _MissingField(41)
+        session = self._session(session_id)
+        order = self._find_order(session_id, session, order_id_text, orig)
+        if cl_ord_id in session.by_cl_ord_id:
+            out.append(self._cancel_reject(session_id, order, cl_ord_id, orig, _RESPONSE_TO_CANCEL,
+                                           CXL_REJ_DUPLICATE_CL_ORD_ID, "duplicate ClOrdID"))
+            return
+        if order is None:
+            out.append(self._cancel_reject(session_id, None, cl_ord_id, orig, _RESPONSE_TO_CANCEL,
+                                           CXL_REJ_UNKNOWN_ORDER, "unknown order"))
+            return
+        events = self.engine.apply(CancelOrder(order.order_id, session_id))
+        self._route(events, _Request("cancel", session_id, cl_ord_id, order, message), out)
+
+    # ---------------------------------------------------------------- G: OrderCancelReplaceRequest
+
+    def _replace(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
+        require = self._require
+        cl_ord_id = require(message, 11)
+        order_id_text = message.get(37)
+        orig = message.get(41)
+        if orig is None and order_id_text is None:
+            raise _MissingField(41)
+        qty_text = require(message, 38)
+        ord_type_text = require(message, 40)
+        session = self._session(session_id)
+        order = self._find_order(session_id, session, order_id_text, orig)
+
+        def refuse(reason: int, text: str) -> None:
+            out.append(self._cancel_reject(session_id, order, cl_ord_id, orig, _RESPONSE_TO_REPLACE, reason, text))
+
+        if cl_ord_id in session.by_cl_ord_id:
+            return refuse(CXL_REJ_DUPLICATE_CL_ORD_ID, "duplicate ClOrdID")
+        if order is None:
+            return refuse(CXL_REJ_UNKNOWN_ORDER, "unknown order")
+        info = order.info
+        if _ORD_TYPES.get(ord_type_text) is not order.ord_type:
+            return refuse(CXL_REJ_EXCHANGE_OPTION, "OrdType cannot be changed")
+        side_text = message.get(54)
+        if side_text is not None and side_text != order.side_field[1]:
+            return refuse(CXL_REJ_EXCHANGE_OPTION, "Side cannot be changed")
+        symbol = message.get(55)
+        if symbol is not None and symbol != info.symbol_field[1]:
+            return refuse(CXL_REJ_EXCHANGE_OPTION, "Symbol cannot be changed")
+        tif_text = message.get(59)
+        if tif_text is not None and _TIFS.get(tif_text) is not order.tif:
+            return refuse(CXL_REJ_EXCHANGE_OPTION, "TimeInForce cannot be changed")
+        price_text = message.get(44)
+        if price_text is None and order.ord_type in _PRICED:
+            raise _MissingField(44, "Price is required for OrdType=2/4")
+        try:
+            qty = parse_qty(qty_text)
+        except (NumberFormatError, NotOnScale):
+            return refuse(CXL_REJ_OTHER, "invalid quantity")
+        try:
+            price = parse_price(price_text, info.scale) if price_text is not None else None
+            stop_text = message.get(99)
+            if stop_text is not None and parse_price(stop_text, info.scale) != order.stop_price:
+                return refuse(CXL_REJ_EXCHANGE_OPTION, "StopPx cannot be changed")
+        except NotOnScale:
+            return refuse(CXL_REJ_OTHER, "price not on tick")
+        except NumberFormatError:
+            return refuse(CXL_REJ_OTHER, "invalid price")
+        if order.ord_type not in _PRICED:
+            price = None  # market/stop orders carry no limit price to change
+        events = self.engine.apply(ReplaceOrder(order.order_id, qty, price, session_id))
+        self._route(events, _Request("replace", session_id, cl_ord_id, order, message), out)
+
+    # ---------------------------------------------------------------- H: OrderStatusRequest
+
+    def _status(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
+        cl_ord_id = self._require(message, 11)
+        session = self._session(session_id)
+        order = self._find_order(session_id, session, message.get(37), cl_ord_id)
+        request = _Request("status", session_id, cl_ord_id, order, message)
+        if order is None:
+            self._status_unknown(request, out)
+            return
+        self._route(self.engine.apply(OrderStatusQuery(order.order_id, session_id)), request, out)
+
+    def _status_unknown(self, request: _Request, out: list) -> None:
+        message = request.message
+        body = [(37, message.get(37) or b"NONE"), (11, request.cl_ord_id)]
+        status_req_id = message.get(790)
+        if status_req_id is not None:
+            body.append((790, status_req_id))
+        body += ((17, self._next_exec_id()), _EXEC_STATUS, _STATUS_REJECTED, (55, message.get(55) or b"?"),
+                 (54, message.get(54) or b"?"), (151, _ZERO), (14, _ZERO), (6, _ZERO),
+                 (60, self._transact_time), (103, b"%d" % ORD_REJ_UNKNOWN_ORDER), (58, "unknown order"))
+        out.append(Outbound(request.session_id, b"8", body))
+
+    # ---------------------------------------------------------------- q: OrderMassCancelRequest
+
+    def _mass_cancel(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
+        cl_ord_id = self._require(message, 11)
+        request_type = self._require(message, 530)
+        symbol_text = message.get(55)
+        side_text = message.get(54)
+        request = _Request("mass", session_id, cl_ord_id, None, message)
+        if request_type == MASS_CANCEL_BY_SYMBOL:
+            if symbol_text is None:
+                raise _MissingField(55, "Symbol is required for MassCancelRequestType=1")
+            info = self._symbols_by_bytes.get(symbol_text)
+            if info is None:
+                out.append(self._mass_cancel_report(request, 0, MASS_CANCEL_REJECT_UNKNOWN_SECURITY,
+                                                    "unknown symbol"))
+                return
+            symbol = info.name
+        elif request_type == MASS_CANCEL_ALL:
+            symbol = None
+        else:
+            out.append(self._mass_cancel_report(request, 0, MASS_CANCEL_REJECT_NOT_SUPPORTED,
+                                                "MassCancelRequestType must be 1 (symbol) or 7 (all)"))
+            return
+        side = None
+        if side_text is not None:
+            side = _SIDES.get(side_text)
+            if side is None:
+                out.append(self._mass_cancel_report(request, 0, MASS_CANCEL_REJECT_OTHER, "unsupported Side"))
+                return
+        self._route(self.engine.apply(MassCancel(session_id, symbol, side)), request, out)
+
+    def _mass_cancel_report(self, request: _Request, count: int, reject_reason: bytes | None = None,
+                            text: str | None = None) -> Outbound:
+        message = request.message
+        request_type = message.get(530)
+        body = [(11, request.cl_ord_id), (37, self._next_exec_id()), (530, request_type),
+                (531, b"0" if reject_reason is not None else request_type)]
+        if reject_reason is not None:
+            body.append((532, reject_reason))
+        body.append((533, count))
+        for tag in (55, 54):
+            value = message.get(tag)
+            if value is not None:
+                body.append((tag, value))
+        body.append((60, self._transact_time))
+        if text is not None:
+            body.append((58, text))
+        return Outbound(request.session_id, b"r", body)
+
+    # ---------------------------------------------------------------- V: MarketDataRequest
+
+    def _market_data_request(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
+        md_req_id = self._require(message, 262)
+        subscription_type = self._require(message, 263)
+
+        def refuse(reason: bytes | None, text: str) -> None:
+            body = [(262, md_req_id)]
+            if reason is not None:
+                body.append((281, reason))
+            body.append((58, text))
+            out.append(Outbound(session_id, b"Y", body, True))
+
+        if subscription_type == b"2":
+            if not self.market_data.unsubscribe(session_id, md_req_id):
+                # No MDReqRejReason fits "unknown MDReqID": the field is optional, Text says it.
+                refuse(None, "unknown MDReqID")
+            return
+        if subscription_type not in (b"0", b"1"):
+            return refuse(MD_REJ_UNSUPPORTED_SUBSCRIPTION_TYPE, "SubscriptionRequestType must be 0, 1 or 2")
+        depth_text = self._require(message, 264)
+        if not depth_text.isdigit():
+            return refuse(MD_REJ_UNSUPPORTED_DEPTH, "MarketDepth must be 0 (full book) or N")
+        depth = int(depth_text)
+        # MDUpdateType is required for subscriptions; a missing one means incremental (lenient).
+        update_type = message.get(265, b"1")
+        if update_type not in (b"0", b"1"):
+            return refuse(MD_REJ_UNSUPPORTED_UPDATE_TYPE, "MDUpdateType must be 0 (full) or 1 (incremental)")
+        if message.get(266, b"Y") != b"Y":
+            return refuse(MD_REJ_UNSUPPORTED_AGGREGATION, "only aggregated books (AggregatedBook=Y)")
+        entry_types = []
+        symbols = []
+        for tag, value in message.fields:
+            if tag == 269:
+                code = ENTRY_TYPE_CODES.get(value)
+                if code is None:
+                    return refuse(MD_REJ_UNSUPPORTED_ENTRY_TYPE,
+                                  f"unsupported MDEntryType {value.decode('ascii', 'replace')} (0, 1, 2 only)")
+                entry_types.append(code)
+            elif tag == 55:
+                info = self._symbols_by_bytes.get(value)
+                if info is None:
+                    return refuse(MD_REJ_UNKNOWN_SYMBOL, f"unknown symbol {value.decode('ascii', 'replace')}")
+                if info.name not in symbols:
+                    symbols.append(info.name)
+        if not entry_types:
+            raise _MissingField(269, "NoMDEntryTypes group with at least one MDEntryType")
+        if not symbols:
+            raise _MissingField(55, "NoRelatedSym group with at least one Symbol")
+        wanted = frozenset(entry_types)
+        if wanted == ALL_ENTRY_TYPES:
+            wanted = ALL_ENTRY_TYPES
+        if subscription_type == b"0":
+            out.extend(self.market_data.snapshot(session_id, md_req_id, tuple(symbols), depth, wanted))
+            return
+        if self.market_data.subscription(session_id, md_req_id) is not None:
+            return refuse(MD_REJ_DUPLICATE_ID, "duplicate MDReqID")
+        out.extend(self.market_data.subscribe(
+            Subscription(session_id, md_req_id, tuple(symbols), depth, wanted, update_type == b"1")))
+
+    # ---------------------------------------------------------------- x: SecurityListRequest
+
+    def _security_list_request(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
+        req_id = self._require(message, 320)
+        request_type = self._require(message, 559)
+        if request_type == b"4":
+            infos = list(self._symbols.values())
+        elif request_type == b"0":
+            symbol = self._require(message, 55, "Symbol is required for SecurityListRequestType=0")
+            info = self._symbols_by_bytes.get(symbol)
+            infos = [info] if info is not None else []
+        else:
+            infos = None
+        body: list = [(320, req_id), (322, self._next_exec_id())]
+        if infos is None:
+            body += ((560, b"1"), (58, "SecurityListRequestType must be 0 (symbol) or 4 (all)"))
+        elif not infos:
+            body += ((560, b"2"), (58, "unknown symbol"))
+        else:
+            body += ((560, b"0"), (393, len(infos)), (893, b"Y"), (146, len(infos)))
+            for info in infos:
+                spec = info.spec
+                body += (info.symbol_field, (561, b"%d" % spec.lot), (562, b"%d" % spec.min_qty),
+                         (969, info.fmt(spec.tick)))
+        out.append(Outbound(session_id, b"y", body))
+
+    # ---------------------------------------------------------------- engine events -> FIX
+
+    def _route(self, events: list, request: _Request, out: list) -> None:
+        orders = self._orders
+        market_data = self.market_data
+        report = self._report
+        for event in events:
+            kind = type(event)
+            if kind is LevelChanged:
+                market_data.level_changed(event.symbol, event.side, event.price, event.qty)
+            elif kind is Fill:
+                order = orders.get(event.order_id)
+                if order is None:
+                    continue  # not entered through FIX (seeded liquidity)
+                order.cum_qty = event.cum_qty
+                order.leaves = event.leaves_qty
+                order.cum_notional = event.cum_notional
+                order.avg_px = format_avg_px(event.cum_notional, event.cum_qty, order.info.scale)
+                fmt = order.info.fmt
+                last = ((32, b"%d" % event.qty), (31, fmt(event.price)))
+                if event.leaves_qty:
+                    out.append(report(order, _EXEC_TRADE, _STATUS_PARTIAL, order.cl_ord_id, None, last))
+                else:
+                    self._finish(order)
+                    out.append(report(order, _EXEC_TRADE, _STATUS_FILLED, order.cl_ord_id, None, last))
+            elif kind is TradePrinted:
+                market_data.trade_printed(event.symbol, event.price, event.qty)
+            elif kind is Accepted:
+                order = request.order
+                if order is None or request.kind != "new":
+                    continue
+                order.order_id = event.order_id
+                order.order_id_field = (37, self._order_id_prefix + b"%d" % event.order_id)
+                orders[event.order_id] = order
+                self._session(order.session_id).by_cl_ord_id[order.cl_ord_id] = order
+                out.append(report(order, _EXEC_NEW, _STATUS_NEW, order.cl_ord_id, None))
+            elif kind is Cancelled:
+                order = orders.get(event.order_id)
+                if order is None:
+                    continue
+                order.qty = event.qty
+                order.cum_qty = event.cum_qty
+                order.cum_notional = event.cum_notional
+                cl_ord_id, orig = self._new_cl_ord_id(order, request)
+                self._finish(order)
+                out.append(report(order, _EXEC_CANCELED, _STATUS_CANCELED, cl_ord_id, orig,
+                                  extra=((58, _CANCEL_TEXT.get(event.reason, b"canceled")),)))
+            elif kind is Replaced:
+                order = orders.get(event.order_id)
+                if order is None:
+                    continue
+                if event.price is not None:
+                    order.price = event.price
+                order.qty = event.qty
+                order.cum_qty = event.cum_qty
+                order.leaves = event.leaves_qty
+                cl_ord_id, orig = self._new_cl_ord_id(order, request)
+                out.append(report(order, _EXEC_REPLACED, order.live_status(), cl_ord_id, orig))
+            elif kind is Restated:
+                order = orders.get(event.order_id)
+                if order is None:
+                    continue
+                order.qty = event.qty
+                order.cum_qty = event.cum_qty
+                order.leaves = event.leaves_qty
+                out.append(report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
+                                  extra=((378, b"99"), (58, b"self-trade prevention: quantity decremented"))))
+            elif kind is Triggered:
+                order = orders.get(event.order_id)
+                if order is None:
+                    continue
+                out.append(report(order, _EXEC_TRIGGERED, order.live_status(), order.cl_ord_id, None))
+            elif kind is Expired:
+                order = orders.get(event.order_id)
+                if order is None:
+                    continue
+                order.qty = event.qty
+                order.cum_qty = event.cum_qty
+                self._finish(order)
+                out.append(report(order, _EXEC_EXPIRED, _STATUS_EXPIRED, order.cl_ord_id, None))
+            elif kind is OrderState:
+                order = request.order
+                view = event.order
+                if order is None or order.order_id != view.order_id:
+                    continue
+                order.qty = view.qty
+                order.cum_qty = view.cum_qty
+                order.leaves = view.leaves_qty
+                order.price = view.price
+                extra = ((790, request.message.get(790)),) if 790 in request.message else ()
+                out.append(report(order, _EXEC_STATUS, _STATUS_FIELD[view.status], order.cl_ord_id, None,
+                                  extra=extra))
+            elif kind is MassCancelDone:
+                if request.kind == "mass":
+                    out.append(self._mass_cancel_report(request, event.count))
+            elif kind is Rejected:
+                self._rejected(event, request, out)
+
+    def _new_cl_ord_id(self, order: _Order, request: _Request) -> tuple[bytes, bytes | None]:
+        """For the order a cancel/replace request targets: the request's ClOrdID becomes the
+        order's (reported with OrigClOrdID = the previous one)."""
+        if request.order is not order or request.kind not in ("cancel", "replace"):
+            return order.cl_ord_id, None
+        orig = order.cl_ord_id
+        if request.cl_ord_id != orig:
+            order.cl_ord_id = request.cl_ord_id
+            order.cl_ord_ids.append(request.cl_ord_id)
+            self._session(order.session_id).by_cl_ord_id[request.cl_ord_id] = order
+        return order.cl_ord_id, orig
+
+    def _rejected(self, event: Rejected, request: _Request, out: list) -> None:
+        kind = request.kind
+        text = event.text
+        if kind == "new":
+            out.append(self._order_reject(request.session_id, request.message, request.cl_ord_id,
+                                          _ORD_REJ_FOR_ENGINE.get(event.reason, ORD_REJ_OTHER), text))
+        elif kind in ("cancel", "replace"):
+            out.append(self._cancel_reject(
+                request.session_id, request.order, request.cl_ord_id, request.message.get(41),
+                _RESPONSE_TO_CANCEL if kind == "cancel" else _RESPONSE_TO_REPLACE,
+                _CXL_REJ_FOR_ENGINE.get(event.reason, CXL_REJ_OTHER), text))
+        elif kind == "status":
+            self._status_unknown(request, out)
+        elif kind == "mass":
+            out.append(self._mass_cancel_report(request, 0, MASS_CANCEL_REJECT_OTHER, text))
