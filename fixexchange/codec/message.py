@@ -20,8 +20,10 @@ class FixMessage:
     def __init__(self, fields: list[tuple[int, bytes]], raw: bytes) -> None:
         self.fields = fields
         self.raw = raw
-        # reversed() so the FIRST occurrence of a repeated tag wins in the dict.
-        first = dict(reversed(fields))
+        first = dict(fields)
+        if len(first) != len(fields):
+            # A tag repeats (groups): rebuild so its FIRST occurrence wins.
+            first = dict(reversed(fields))
         self._first = first
         self.msg_type: bytes = first.get(35, b"")
         seq = first.get(_MSG_SEQ_NUM)
