@@ -1,0 +1,580 @@
+"""NewOrderSingle, cancel, replace, status and mass cancel through real FIX messages."""
+
+import pytest
+
+from fixexchange.engine import StpMode
+from fixexchange.gateway import Gateway
+
+from .support import NOW, Harness, Reply, of_type
+
+BUY, SELL = "1", "2"
+
+
+@pytest.fixture
+def h():
+    harness = Harness()
+    harness.seed("SYM1", "sell", 8, 10800)
+    harness.seed("SYM1", "sell", 12, 11000)
+    harness.seed("SYM1", "buy", 10, 10500)
+    return harness
+
+
+def er_summary(replies):
+    return [(r[150], r[39], r.get(32), r.get(31), r[151], r[14], r[6]) for r in replies]
+
+
+# ---------------------------------------------------------------- worked examples
+
+
+def test_buy_market_20_fills_8_at_108_then_12_at_110(h):
+    replies = h.order("S1", "A", BUY, 20)
+    assert [r.type for r in replies] == ["8", "8", "8"]
+    assert er_summary(replies) == [
+        ("0", "0", None, None, "20", "0", "0"),
+        ("F", "1", "8", "108", "12", "8", "108"),
+        ("F", "2", "12", "110", "0", "20", "109.2"),
+    ]
+    first = replies[0]
+    assert first[11] == "A" and first[55] == "SYM1" and first[54] == "1" and first[40] == "1"
+    assert first[38] == "20" and first[59] == "0" and first[60] == "20251124-16:00:00.000"
+    assert 44 not in first
+    assert len({r[17] for r in replies}) == 3
+    assert {r[37] for r in replies} == {first[37]}
+
+
+def test_buy_limit_109_for_15_fills_8_and_rests_7(h):
+    replies = h.order("S1", "B", BUY, 15, "109")
+    assert er_summary(replies) == [
+        ("0", "0", None, None, "15", "0", "0"),
+        ("F", "1", "8", "108", "7", "8", "108"),
+    ]
+    assert replies[0][44] == "109"
+    assert h.engine.book("SYM1").depth(1, 0)[0] == (10900, 7)
+
+
+def test_buy_limit_106_does_not_cross_and_rests(h):
+    replies = h.order("S1", "C", BUY, 15, "106")
+    assert er_summary(replies) == [("0", "0", None, None, "15", "0", "0")]
+    assert h.engine.book("SYM1").depth(1, 0)[0] == (10600, 15)
+
+
+def test_counterparty_gets_its_fill_and_seeded_house_orders_get_none(h):
+    h.order("S2", "ASK", SELL, 5, "107")
+    replies = h.order("S1", "BID", BUY, 3, "107.00")
+    makers = [r for r in replies if r.session == "S2"]
+    assert [(r[150], r[39], r[32], r[31], r[151], r[14]) for r in makers] == [("F", "1", "3", "107", "2", "3")]
+    assert makers[0][11] == "ASK"
+    assert all(r.session in ("S1", "S2") for r in replies)
+
+
+def test_avg_px_inexact_is_rounded_decimal():
+    h = Harness()
+    for price in (10000, 10001, 10001):
+        h.seed("SYM1", "sell", 1, price)
+    replies = h.order("S1", "A", BUY, 3, "100.01")
+    assert replies[-1][6] == "100.00666667"
+    assert replies[-1][39] == "2"
+
+
+# ---------------------------------------------------------------- order types and instructions
+
+
+def test_stop_order_triggers_with_exec_type_L(h):
+    accepted = h.order("S1", "STOP", BUY, 5, None, "SYM1", "3", (99, "110"))
+    assert er_summary(accepted) == [("0", "0", None, None, "5", "0", "0")]
+    assert accepted[0][99] == "110" and accepted[0][40] == "3"
+    replies = h.order("S2", "TAKER", BUY, 9, "110")  # 8@108, 1@110 -> last trade 110 elects the stop
+    stop_reports = [r for r in replies if r[11] == "STOP"]
+    assert [r[150] for r in stop_reports] == ["L", "F"]
+    assert stop_reports[-1][31] == "110" and stop_reports[-1][32] == "5"
+
+
+def test_stop_limit_needs_both_prices(h):
+    replies = h.order("S1", "SL", SELL, 5, "104", "SYM1", "4", (99, "104.5"))
+    assert replies[0][150] == "0" and replies[0][44] == "104" and replies[0][99] == "104.5"
+    missing_stop = h.order("S1", "SL2", SELL, 5, "104", "SYM1", "4")
+    assert [(r.type, r[380], r[372], r[379]) for r in missing_stop] == [("j", "5", "D", "SL2")]
+    assert "99" in missing_stop[0][58]
+    missing_price = h.order("S1", "SL3", SELL, 5, None, "SYM1", "4", (99, "104.5"))
+    assert [(r.type, r[380]) for r in missing_price] == [("j", "5")]
+    assert "44" in missing_price[0][58]
+
+
+def test_limit_without_price_is_business_reject(h):
+    replies = h.order("S1", "NOPX", BUY, 5, None, "SYM1", "2")
+    assert [(r.type, r[380], r[45], r[379]) for r in replies] == [("j", "5", "1", "NOPX")]
+
+
+def test_ioc_remainder_is_canceled(h):
+    replies = h.order("S1", "IOC", BUY, 10, "108", "SYM1", "2", (59, "3"))
+    assert er_summary(replies) == [
+        ("0", "0", None, None, "10", "0", "0"),
+        ("F", "1", "8", "108", "2", "8", "108"),
+        ("4", "4", None, None, "0", "8", "108"),
+    ]
+    assert replies[0][59] == "3"
+
+
+def test_fok_unfillable_is_canceled_without_trade(h):
+    replies = h.order("S1", "FOK", BUY, 30, "111", "SYM1", "2", (59, "4"))
+    assert [(r[150], r[39], r[14]) for r in replies] == [("0", "0", "0"), ("4", "4", "0")]
+
+
+def test_market_remainder_without_liquidity_is_canceled(h):
+    replies = h.order("S1", "MKT", BUY, 25)
+    assert [(r[150], r[39]) for r in replies] == [("0", "0"), ("F", "1"), ("F", "1"), ("4", "4")]
+    assert replies[-1][14] == "20" and replies[-1][151] == "0" and "liquidity" in replies[-1][58]
+
+
+def test_gtd_with_expire_time_expires_on_advance_time(h):
+    replies = h.order("S1", "GTD", BUY, 5, "100", "SYM1", "2", (59, "6"), (126, "20251124-16:00:10.000"))
+    assert replies[0][150] == "0" and replies[0][126] == "20251124-16:00:10.000"
+    assert h.gateway.advance_time(NOW + 9.999) == []
+    expired = [Reply(out) for out in h.gateway.advance_time(NOW + 10)]
+    assert [(r[150], r[39], r[11], r[151]) for r in expired] == [("C", "C", "GTD", "0")]
+
+
+def test_gtd_with_expire_date_lives_until_end_of_that_day(h):
+    replies = h.order("S1", "GTDD", BUY, 5, "100", "SYM1", "2", (59, "6"), (432, "20251124"))
+    assert replies[0][150] == "0" and replies[0][432] == "20251124"
+    end_of_day = 1_764_028_800.0  # 2025-11-25 00:00:00 UTC
+    assert h.gateway.advance_time(end_of_day - 1) == []
+    assert [Reply(out)[150] for out in h.gateway.advance_time(end_of_day)] == ["C"]
+
+
+def test_gtd_in_the_past_is_rejected(h):
+    replies = h.order("S1", "OLD", BUY, 5, "100", "SYM1", "2", (59, "6"), (126, "20251124-15:59:59.000"))
+    assert [(r[150], r[39], r[103]) for r in replies] == [("8", "8", "99")]
+
+
+def test_gtd_without_expiry_is_business_reject(h):
+    replies = h.order("S1", "G1", BUY, 5, "100", "SYM1", "2", (59, "6"))
+    assert [(r.type, r[380]) for r in replies] == [("j", "5")]
+    assert "126" in replies[0][58]
+
+
+@pytest.mark.parametrize("field", [(126, "yesterday"), (126, ""), (432, "20251340"), (432, "2025112")])
+def test_bad_expiry_values_are_rejected(h, field):
+    replies = h.order("S1", "G1", BUY, 5, "100", "SYM1", "2", (59, "6"), field)
+    assert [(r[150], r[103]) for r in replies] == [("8", "99")]
+
+
+def test_expire_time_on_day_order_is_refused_by_engine(h):
+    replies = h.order("S1", "D1", BUY, 5, "100", "SYM1", "2", (126, "20251124-17:00:00.000"))
+    assert [(r[150], r[103]) for r in replies] == [("8", "11")]
+
+
+def test_day_orders_expire_at_end_of_day(h):
+    h.order("S1", "DAY", BUY, 5, "100")
+    h.order("S1", "GTC", BUY, 5, "100", "SYM1", "2", (59, "1"))
+    expired = h.gateway.end_of_day(NOW)
+    assert [(out.session_id, dict(out.body)[11], dict(out.body)[150]) for out in expired
+            if out.msg_type == b"8"] == [("S1", b"DAY", b"C")]
+
+
+def test_iceberg_max_floor_shows_only_display_qty(h):
+    replies = h.order("S1", "ICE", BUY, 50, "106", "SYM1", "2", (111, "10"))
+    assert replies[0][150] == "0"
+    assert h.engine.book("SYM1").depth(1, 0)[0] == (10600, 10)
+    assert h.gateway.market_data.levels("SYM1", 1, 1) == [(10600, 10)]
+
+
+def test_min_qty_not_available_cancels(h):
+    replies = h.order("S1", "MINQ", BUY, 20, "108", "SYM1", "2", (110, "10"))
+    assert [(r[150], r[39], r[14]) for r in replies] == [("0", "0", "0"), ("4", "4", "0")]
+    assert "MinQty" in replies[-1][58]
+
+
+def test_post_only_rests_or_is_rejected(h):
+    rests = h.order("S1", "PO1", BUY, 5, "107", "SYM1", "2", (18, "6"))
+    assert [r[150] for r in rests] == ["0"]
+    crosses = h.order("S1", "PO2", BUY, 5, "108", "SYM1", "2", (18, "6"))
+    assert [(r[150], r[39], r[103]) for r in crosses] == [("8", "8", "99")]
+
+
+def test_unsupported_exec_inst_is_rejected(h):
+    replies = h.order("S1", "AON", BUY, 5, "107", "SYM1", "2", (18, "G"))
+    assert [(r[150], r[103]) for r in replies] == [("8", "11")]
+
+
+def test_self_trade_prevention_per_session():
+    h = Harness(stp_modes={"S1": "cancel_newest"}, default_stp=StpMode.NONE)
+    h.order("S1", "ASK", SELL, 5, "100")
+    replies = h.order("S1", "BID", BUY, 5, "100")
+    assert [(r[11], r[150]) for r in replies] == [("BID", "0"), ("BID", "4")]
+    assert "self-trade" in replies[-1][58]
+    h.order("S2", "ASK2", SELL, 10, "101", "SYM2")
+    crossing = h.order("S2", "BID2", BUY, 10, "101", "SYM2")  # S2 has no STP: trades with itself
+    assert [(r[11], r[150]) for r in crossing] == [("BID2", "0"), ("BID2", "F"), ("ASK2", "F")]
+
+
+def test_stp_decrement_reports_restatement():
+    h = Harness(default_stp="decrement")
+    h.order("S1", "ASK", SELL, 10, "100")
+    replies = h.order("S1", "BID", BUY, 4, "100")
+    restated = [r for r in replies if r[150] == "D"]
+    assert [(r[11], r[378], r[151]) for r in restated] == [("ASK", "99", "6")]
+
+
+# ---------------------------------------------------------------- NewOrderSingle rejects
+
+
+def test_duplicate_cl_ord_id_among_live_orders(h):
+    h.order("S1", "DUP", BUY, 5, "100")
+    replies = h.order("S1", "DUP", BUY, 5, "100")
+    assert [(r[150], r[39], r[103], r[37]) for r in replies] == [("8", "8", "6", "NONE")]
+    # per session: another session may use the same ClOrdID
+    assert h.order("S2", "DUP", BUY, 5, "100")[0][150] == "0"
+
+
+def test_duplicate_cl_ord_id_of_a_recently_filled_order(h):
+    h.order("S1", "DONE", BUY, 8, "108")
+    replies = h.order("S1", "DONE", BUY, 1, "100")
+    assert [(r[150], r[103]) for r in replies] == [("8", "6")]
+
+
+def test_rejected_cl_ord_id_is_not_remembered(h):
+    h.order("S1", "R1", BUY, 5, "100", "NOPE")
+    assert h.order("S1", "R1", BUY, 5, "100")[0][150] == "0"
+
+
+def test_forgotten_final_orders_free_their_cl_ord_id(h, monkeypatch):
+    monkeypatch.setattr("fixexchange.gateway.gateway.RECENT_FINAL_ORDERS_PER_SESSION", 2)
+    for index in range(3):
+        h.order("S1", f"IOC{index}", BUY, 1, "100", "SYM1", "2", (59, "3"))
+    assert h.order("S1", "IOC0", BUY, 1, "100")[0][150] == "0"  # forgotten: reusable
+    assert h.order("S1", "IOC2", BUY, 1, "100")[0][103] == "6"  # still remembered
+
+
+def test_unknown_symbol(h):
+    replies = h.order("S1", "U", BUY, 5, "100", "NOPE")
+    assert [(r[150], r[39], r[103], r[55], r[54]) for r in replies] == [("8", "8", "1", "NOPE", "1")]
+    assert replies[0][151] == "0" and replies[0][14] == "0" and replies[0][6] == "0"
+    assert "NOPE" in replies[0][58]
+
+
+@pytest.mark.parametrize(
+    "side, ord_type, extra, reason",
+    [("5", "2", (), "11"), ("1", "P", (), "11"), ("1", "2", ((59, "2"),), "11")],
+)
+def test_unsupported_side_ord_type_tif(h, side, ord_type, extra, reason):
+    replies = h.order("S1", "X", side, 5, "100", "SYM1", ord_type, *extra)
+    assert [(r[150], r[103]) for r in replies] == [("8", reason)]
+
+
+@pytest.mark.parametrize("qty", ["abc", "5.5", "-"])
+def test_malformed_quantity(h, qty):
+    replies = h.order("S1", "Q", BUY, qty, "100")
+    assert [(r[150], r[103]) for r in replies] == [("8", "13")]
+
+
+@pytest.mark.parametrize("field", [(111, "x"), (110, "1.5")])
+def test_malformed_display_or_min_qty(h, field):
+    replies = h.order("S1", "Q", BUY, 5, "100", "SYM1", "2", field)
+    assert [(r[150], r[103]) for r in replies] == [("8", "13")]
+
+
+@pytest.mark.parametrize("qty, reason", [("0", "13"), ("2000000", "13")])
+def test_quantity_limits_from_engine(h, qty, reason):
+    replies = h.order("S1", "Q", BUY, qty, "100")
+    assert [(r[150], r[103]) for r in replies] == [("8", reason)]
+
+
+def test_lot_size(h):
+    replies = h.order("S1", "L", BUY, 15, "100", "SYM2")
+    assert [(r[150], r[103]) for r in replies] == [("8", "13")]
+    assert h.order("S1", "L2", BUY, 20, "100.05", "SYM2")[0][150] == "0"
+
+
+@pytest.mark.parametrize("price", ["100.001", "100.123"])
+def test_more_decimals_than_scale_is_off_tick(h, price):
+    replies = h.order("S1", "P", BUY, 5, price)
+    assert [(r[150], r[103], r[58]) for r in replies] == [("8", "99", "price not on tick")]
+
+
+def test_trailing_zero_decimals_are_on_tick(h):
+    replies = h.order("S1", "P", BUY, 5, "100.5000")
+    assert replies[0][150] == "0" and replies[0][44] == "100.5"
+
+
+def test_off_engine_tick_is_rejected(h):
+    replies = h.order("S1", "P", BUY, 20, "100.03", "SYM2")
+    assert [(r[150], r[103]) for r in replies] == [("8", "99")]
+
+
+@pytest.mark.parametrize("price", ["1e2", "abc", "10,5"])
+def test_malformed_price(h, price):
+    replies = h.order("S1", "P", BUY, 5, price)
+    assert [(r[150], r[103], r[58]) for r in replies] == [("8", "99", "invalid price")]
+
+
+def test_price_on_market_order_is_refused(h):
+    replies = h.order("S1", "M", BUY, 5, "100", "SYM1", "1")
+    assert [(r[150], r[103]) for r in replies] == [("8", "11")]
+
+
+@pytest.mark.parametrize("missing", [11, 55, 54, 38, 40])
+def test_missing_required_field_is_business_reject(h, missing):
+    fields = [(tag, value) for tag, value in
+              [(11, "M1"), (55, "SYM1"), (54, "1"), (38, "5"), (40, "2"), (44, "100")] if tag != missing]
+    replies = h.send("S1", "D", *fields)
+    assert [(r.type, r[380], r[372]) for r in replies] == [("j", "5", "D")]
+    assert str(missing) in replies[0][58]
+
+
+# ---------------------------------------------------------------- F: cancel
+
+
+def test_cancel_by_orig_cl_ord_id(h):
+    order_id = h.order("S1", "O1", BUY, 5, "100")[0][37]
+    replies = h.send("S1", "F", (41, "O1"), (11, "C1"), (55, "SYM1"), (54, "1"), (60, "20251124-16:00:00"))
+    assert [(r[150], r[39], r[11], r[41], r[37], r[151]) for r in replies] == [
+        ("4", "4", "C1", "O1", order_id, "0")]
+    assert h.engine.book("SYM1").depth(1, 0) == [(10500, 10)]
+
+
+def test_cancel_by_order_id(h):
+    order_id = h.order("S1", "O1", BUY, 5, "100")[0][37]
+    replies = h.send("S1", "F", (37, order_id), (11, "C1"), (55, "SYM1"), (54, "1"))
+    assert [(r[150], r[41]) for r in replies] == [("4", "O1")]
+
+
+def test_cancel_unknown_order(h):
+    replies = h.send("S1", "F", (41, "NOPE"), (11, "C1"), (55, "SYM1"), (54, "1"))
+    assert [(r.type, r[102], r[434], r[39], r[37], r[41]) for r in replies] == [("9", "1", "1", "8", "NONE", "NOPE")]
+
+
+def test_cancel_other_sessions_order_is_unknown(h):
+    order_id = h.order("S2", "O1", BUY, 5, "100")[0][37]
+    replies = h.send("S1", "F", (37, order_id), (41, "O1"), (11, "C1"), (55, "SYM1"), (54, "1"))
+    assert [(r.type, r[102]) for r in replies] == [("9", "1")]
+    garbled_id = h.send("S1", "F", (37, "T-Oxyz"), (11, "C2"), (55, "SYM1"), (54, "1"))
+    assert [(r.type, r[102]) for r in garbled_id] == [("9", "1")]
+
+
+def test_cancel_filled_order_is_too_late(h):
+    h.order("S1", "F1", BUY, 8, "108")
+    replies = h.send("S1", "F", (41, "F1"), (11, "C1"), (55, "SYM1"), (54, "1"))
+    assert [(r.type, r[102], r[39], r[434]) for r in replies] == [("9", "0", "2", "1")]
+
+
+def test_cancel_twice_is_too_late_with_status_canceled(h):
+    h.order("S1", "O1", BUY, 5, "100")
+    h.send("S1", "F", (41, "O1"), (11, "C1"), (55, "SYM1"), (54, "1"))
+    replies = h.send("S1", "F", (41, "C1"), (11, "C2"), (55, "SYM1"), (54, "1"))
+    assert [(r.type, r[102], r[39]) for r in replies] == [("9", "0", "4")]
+
+
+def test_cancel_with_duplicate_cl_ord_id(h):
+    h.order("S1", "O1", BUY, 5, "100")
+    replies = h.send("S1", "F", (41, "O1"), (11, "O1"), (55, "SYM1"), (54, "1"))
+    assert [(r.type, r[102], r[39]) for r in replies] == [("9", "6", "0")]
+
+
+def test_cancel_without_order_reference_is_business_reject(h):
+    replies = h.send("S1", "F", (11, "C1"), (55, "SYM1"), (54, "1"))
+    assert [(r.type, r[380]) for r in replies] == [("j", "5")]
+
+
+# ---------------------------------------------------------------- G: replace
+
+
+def replace(h, session, orig, new, qty, price=None, ord_type="2", *extra):
+    fields = [(41, orig), (11, new), (55, "SYM1"), (54, "1"), (38, qty), (40, ord_type)]
+    if price is not None:
+        fields.append((44, price))
+    return h.send(session, "G", *fields, *extra)
+
+
+def test_replace_quantity_down(h):
+    h.order("S1", "O1", BUY, 10, "100")
+    replies = replace(h, "S1", "O1", "R1", 6, "100")
+    assert [(r[150], r[39], r[11], r[41], r[38], r[151], r[44]) for r in replies] == [
+        ("5", "0", "R1", "O1", "6", "6", "100")]
+    # the new ClOrdID names the order now
+    cancel = h.send("S1", "F", (41, "R1"), (11, "C1"), (55, "SYM1"), (54, "1"))
+    assert [(r[150], r[41]) for r in cancel] == [("4", "R1")]
+
+
+def test_replace_price_that_crosses_trades(h):
+    h.order("S1", "O1", BUY, 10, "100")
+    replies = replace(h, "S1", "O1", "R1", 10, "108")
+    assert [(r[150], r[39]) for r in replies if r.session == "S1"] == [("5", "0"), ("F", "1")]
+    assert replies[-1][11] == "R1" and replies[-1][44] == "108"
+
+
+def test_replace_below_filled_cancels_remainder(h):
+    h.order("S1", "O1", BUY, 20, "108")  # 8 filled, 12 resting
+    replies = replace(h, "S1", "O1", "R1", 8, "108")
+    assert [(r[150], r[39], r[11], r[41], r[14]) for r in replies] == [("4", "4", "R1", "O1", "8")]
+
+
+def test_replace_unknown_order(h):
+    replies = replace(h, "S1", "NOPE", "R1", 8, "108")
+    assert [(r.type, r[102], r[434], r[39]) for r in replies] == [("9", "1", "2", "8")]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{40: "1"}, {54: "2"}, {55: "SYM2"}, {59: "1"}, {99: "90"}],
+)
+def test_replace_cannot_change_order_identity(h, changes):
+    h.order("S1", "O1", BUY, 10, "100")
+    fields = {41: "O1", 11: "R1", 55: "SYM1", 54: "1", 38: "10", 40: "2", 44: "100"}
+    fields.update(changes)
+    replies = h.send("S1", "G", *fields.items())
+    assert [(r.type, r[102], r[434], r[39]) for r in replies] == [("9", "2", "2", "0")]
+
+
+@pytest.mark.parametrize("qty, price, reason", [("x", "100", "99"), ("10", "100.001", "99"), ("10", "abc", "99"),
+                                                ("0", "100", "99")])
+def test_replace_bad_values(h, qty, price, reason):
+    h.order("S1", "O1", BUY, 10, "100")
+    replies = replace(h, "S1", "O1", "R1", qty, price)
+    assert [(r.type, r[102]) for r in replies] == [("9", reason)]
+
+
+def test_replace_filled_order_is_too_late(h):
+    h.order("S1", "O1", BUY, 8, "108")
+    replies = replace(h, "S1", "O1", "R1", 10, "100")
+    assert [(r.type, r[102], r[39]) for r in replies] == [("9", "0", "2")]
+
+
+def test_replace_duplicate_cl_ord_id(h):
+    h.order("S1", "O1", BUY, 10, "100")
+    h.order("S1", "O2", BUY, 10, "100")
+    replies = replace(h, "S1", "O1", "O2", 5, "100")
+    assert [(r.type, r[102]) for r in replies] == [("9", "6")]
+
+
+def test_replace_limit_without_price_is_business_reject(h):
+    h.order("S1", "O1", BUY, 10, "100")
+    replies = replace(h, "S1", "O1", "R1", 5)
+    assert [(r.type, r[380]) for r in replies] == [("j", "5")]
+
+
+def test_replace_untriggered_stop_quantity(h):
+    h.order("S1", "ST", BUY, 5, None, "SYM1", "3", (99, "120"))
+    replies = replace(h, "S1", "ST", "R1", 7, None, "3", (99, "120"))
+    assert [(r[150], r[38], r[99]) for r in replies] == [("5", "7", "120")]
+
+
+# ---------------------------------------------------------------- H: status
+
+
+def test_status_of_live_partially_filled_order(h):
+    h.order("S1", "O1", BUY, 15, "109")
+    replies = h.send("S1", "H", (11, "O1"), (55, "SYM1"), (54, "1"), (790, "Q1"))
+    assert [(r[150], r[39], r[14], r[151], r[6], r[790], r[44]) for r in replies] == [
+        ("I", "1", "8", "7", "108", "Q1", "109")]
+
+
+def test_status_by_order_id_of_filled_and_canceled_orders(h):
+    filled_id = h.order("S1", "O1", BUY, 8, "108")[0][37]
+    replies = h.send("S1", "H", (37, filled_id), (11, "O1"), (55, "SYM1"), (54, "1"))
+    assert [(r[150], r[39], r[14], r[151]) for r in replies] == [("I", "2", "8", "0")]
+    h.order("S1", "O2", BUY, 5, "100")
+    h.send("S1", "F", (41, "O2"), (11, "C2"), (55, "SYM1"), (54, "1"))
+    canceled = h.send("S1", "H", (11, "C2"), (55, "SYM1"), (54, "1"))
+    assert [(r[150], r[39], r[11]) for r in canceled] == [("I", "4", "C2")]
+
+
+def test_status_of_unknown_order(h):
+    replies = h.send("S1", "H", (11, "NOPE"), (55, "SYM1"), (54, "1"), (790, "Q9"))
+    assert [(r[150], r[39], r[103], r[37], r[790]) for r in replies] == [("I", "8", "5", "NONE", "Q9")]
+
+
+def test_status_of_other_sessions_order_is_unknown(h):
+    h.order("S2", "O1", BUY, 5, "100")
+    replies = h.send("S1", "H", (11, "O1"), (55, "SYM1"), (54, "1"))
+    assert [(r[150], r[39]) for r in replies] == [("I", "8")]
+
+
+# ---------------------------------------------------------------- q: mass cancel
+
+
+def test_mass_cancel_by_symbol_cancels_only_own_orders_there(h):
+    h.order("S1", "A1", BUY, 5, "100")
+    h.order("S1", "A2", SELL, 5, "120")
+    h.order("S1", "B1", BUY, 20, "100", "SYM2")
+    h.order("S2", "OTHER", BUY, 5, "100")
+    replies = h.send("S1", "q", (11, "MC1"), (530, "1"), (55, "SYM1"), (60, "20251124-16:00:00"))
+    canceled = of_type(replies, "8")
+    assert sorted((r[11], r[150], r[39]) for r in canceled) == [("A1", "4", "4"), ("A2", "4", "4")]
+    [report] = of_type(replies, "r")
+    assert (report[11], report[530], report[531], report[533], report[55]) == ("MC1", "1", "1", "2", "SYM1")
+    assert 532 not in report
+
+
+def test_mass_cancel_all_with_side_filter(h):
+    h.order("S1", "A1", BUY, 5, "100")
+    h.order("S1", "A2", SELL, 5, "120")
+    h.order("S1", "B1", BUY, 20, "100", "SYM2")
+    replies = h.send("S1", "q", (11, "MC1"), (530, "7"), (54, "1"))
+    assert sorted(r[11] for r in of_type(replies, "8")) == ["A1", "B1"]
+    [report] = of_type(replies, "r")
+    assert (report[531], report[533], report[54]) == ("7", "2", "1")
+
+
+def test_mass_cancel_with_nothing_to_cancel(h):
+    replies = h.send("S1", "q", (11, "MC1"), (530, "7"))
+    assert [(r.type, r[531], r[533]) for r in replies] == [("r", "7", "0")]
+
+
+@pytest.mark.parametrize(
+    "fields, reject_reason",
+    [([(530, "1"), (55, "NOPE")], "1"), ([(530, "3")], "0"), ([(530, "7"), (54, "9")], "99")],
+)
+def test_mass_cancel_rejects(h, fields, reject_reason):
+    replies = h.send("S1", "q", (11, "MC1"), *fields)
+    assert [(r.type, r[531], r[532]) for r in replies] == [("r", "0", reject_reason)]
+    assert replies[0][58]
+
+
+def test_mass_cancel_by_symbol_without_symbol_is_business_reject(h):
+    replies = h.send("S1", "q", (11, "MC1"), (530, "1"))
+    assert [(r.type, r[380]) for r in replies] == [("j", "5")]
+
+
+# ---------------------------------------------------------------- ids, sessions, unsupported
+
+
+def test_exec_ids_are_unique_and_prefixed(h):
+    replies = h.order("S1", "A", BUY, 20) + h.order("S2", "B", BUY, 5, "100")
+    exec_ids = [r[17] for r in replies]
+    assert len(set(exec_ids)) == len(exec_ids) and all(e.startswith("T-") for e in exec_ids)
+    assert all(r[37].startswith("T-O") for r in replies)
+
+
+def test_default_prefix_derives_from_first_now_so_restarts_differ():
+    first = Harness(prefix=None)
+    second = Harness(prefix=None)
+    a = first.order("S1", "A", BUY, 5, "100", now=NOW)[0][17]
+    b = second.order("S1", "A", BUY, 5, "100", now=NOW + 1)[0][17]
+    assert a != b and a.endswith("-1") and b.endswith("-1")
+
+
+@pytest.mark.parametrize("msg_type", ["R", "8", "AE", "E"])
+def test_unsupported_message_type_is_business_reject(h, msg_type):
+    replies = h.send("S1", msg_type, (11, "X1"))
+    assert [(r.type, r[380], r[372], r[45]) for r in replies] == [("j", "3", msg_type, "1")]
+
+
+def test_orders_survive_disconnect_and_logon(h):
+    assert h.gateway.on_logon("S1", NOW) == []
+    h.order("S1", "O1", BUY, 5, "100")
+    assert h.gateway.on_disconnect("S1", NOW) == []
+    assert h.gateway.on_logon("S1", NOW) == []
+    replies = h.send("S1", "F", (41, "O1"), (11, "C1"), (55, "SYM1"), (54, "1"))
+    assert [r[150] for r in replies] == ["4"]
+
+
+def test_gateway_mirrors_books_seeded_before_it_existed():
+    from fixexchange.engine import Engine, NewOrder, Side
+
+    from .support import SPECS
+
+    engine = Engine(SPECS)
+    engine.apply(NewOrder("SYM1", "HOUSE", Side.BUY, 10, price=10000))
+    gateway = Gateway(SPECS, engine, "P-")
+    assert gateway.market_data.levels("SYM1", Side.BUY) == [(10000, 10)]
