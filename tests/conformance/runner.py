@@ -7,7 +7,8 @@ connection, default `1`):
     * connect                        open a client connection
     * disconnect                     the client closes its side
     > 35=A|34=1|98=0|108=30          send; 8, 49, 56, 52 are added unless given, 9/10 computed
-    >> 8=FIX.4.4|9=5|35=0|10=000|    send these bytes exactly (| is SOH): garbled input
+    >> 8=FIX.4.4|9=5|35=0|10=000|    send these bytes exactly (| is SOH): garbled input;
+                                     `9=<LEN>` and `10=<SUM>` are computed if written so
     < 35=A|34=1|98=0|108=30          expect the exchange's next message: the same fields
                                      (order-free) besides 8/9/10/52; 8, 49, 56 default to the
                                      session's, 52 must be within 2 s of the clock
@@ -175,6 +176,20 @@ def build_message(text: str, now: float) -> bytes:
     return encode(begin.encode(), msg_type.encode(), header + rest)
 
 
+def build_raw(text: str, now: float) -> bytes:
+    """Exact bytes (| is SOH); `9=<LEN>` and `10=<SUM>` are computed for messages that
+    must frame correctly but carry a defect the encoder would refuse to write."""
+    data = _substitute(text, now).replace("|", "\x01").encode("latin-1")
+    if b"9=<LEN>\x01" in data:
+        start = data.index(b"9=<LEN>\x01") + len(b"9=<LEN>\x01")
+        end = data.rfind(b"10=")
+        data = data.replace(b"<LEN>", b"%d" % (end - start), 1)
+    if b"10=<SUM>" in data:
+        end = data.rfind(b"10=<SUM>")
+        data = data.replace(b"10=<SUM>", b"10=%03d" % (sum(data[:end]) % 256))
+    return data
+
+
 def _describe(message: FixMessage) -> str:
     return "|".join(f"{tag}={value.decode('latin-1')}" for tag, value in message.fields)
 
@@ -311,7 +326,7 @@ def run_script(script: Script, transport) -> None:
         elif kind == ">":
             transport.send(name, build_message(text, now))
         elif kind == ">>":
-            transport.send(name, _substitute(text, now).replace("|", "\x01").encode("latin-1"))
+            transport.send(name, build_raw(text, now))
         elif kind == "<":
             received = transport.receive(name, transport.expect_timeout)
             if received is None:
