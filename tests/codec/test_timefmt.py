@@ -1,0 +1,48 @@
+import calendar
+
+import pytest
+from hypothesis import given, strategies as st
+
+from fixexchange.codec import format_utc_timestamp, parse_utc_timestamp
+
+
+def test_format_known_instants():
+    assert format_utc_timestamp(0.0) == b"19700101-00:00:00.000"
+    assert format_utc_timestamp(1700000000.123) == b"20231114-22:13:20.123"
+    # rounding to the nearest millisecond may carry into the next second
+    assert format_utc_timestamp(1700000000.9996) == b"20231114-22:13:21.000"
+
+
+def test_cache_follows_the_second():
+    assert format_utc_timestamp(1700000000.5) == b"20231114-22:13:20.500"
+    assert format_utc_timestamp(1700000001.25) == b"20231114-22:13:21.250"
+    assert format_utc_timestamp(1700000000.75) == b"20231114-22:13:20.750"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (b"20231114-22:13:20", 1700000000.0),
+    (b"20231114-22:13:20.123", 1700000000.123),
+    (b"20231114-22:13:20.123456", 1700000000.123456),
+    (b"20231114-22:13:20.123456789", 1700000000.123456789),
+    (b"20240229-00:00:00", float(calendar.timegm((2024, 2, 29, 0, 0, 0)))),
+])
+def test_parse_valid(text, expected):
+    assert parse_utc_timestamp(text) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("text", [
+    b"", b"20231114", b"20231114 22:13:20", b"20231114-22-13-20", b"2023111x-22:13:20",
+    b"20231314-22:13:20", b"20230230-22:13:20", b"20230229-00:00:00", b"20231114-24:00:00",
+    b"20231114-23:60:00", b"20231114-23:59:61", b"20231114-22:13:20.12",
+    b"20231114-22:13:20,123", b"00001114-22:13:20", b"20231100-22:13:20",
+    b"20231114-22:13:20.12a",
+])
+def test_parse_invalid_raises_value_error(text):
+    with pytest.raises(ValueError):
+        parse_utc_timestamp(text)
+
+
+@given(st.integers(min_value=0, max_value=4102444800000))
+def test_round_trip(millis):
+    now = millis / 1000
+    assert parse_utc_timestamp(format_utc_timestamp(now)) == pytest.approx(now, abs=0.0006)
