@@ -168,4 +168,4 @@ def render(book: Book, depth: int = 5, trades: int = 5) -> list[str]:
         lines.append(
             f"  {trade.time:<12}  {trade.side:<4}  {_fmt(trade.size):>8} @ {_fmt(trade.price)}"
         )
-    return lines
+    return [line.rstrip() for line in lines]

@@ -187,6 +187,8 @@ class MarketView:
                     return
             self.dirty = True
         elif kind == "Y":
+            if field(msg, 262) != self.req_id:
+                return  # e.g. the unsubscribe of a request the exchange already dropped
             text = field(msg, 58) or f"MDReqRejReason {field(msg, 281, '?')}"
             raise MdRejected(f"market data request rejected: {text}")
         elif kind in ("3", "j"):

@@ -446,10 +446,10 @@ def format_exec_report(msg) -> str:
     parts = [f"{EXEC_TYPES.get(exec_type, exec_type):<9}", symbol, side, _num(qty)]
     if price is not None and ord_type not in ("1", "3"):
         parts += ["@", _num(price)]
+    if ord_type == "1":
+        parts.append("MKT")
     if stop is not None:
-        parts.append(f"stop {_num(stop)}")
-    if ord_type in ("1", "3"):
-        parts.append(ORD_TYPE_NAMES[ord_type])
+        parts.append(f"STOP {_num(stop)}")
     tif = field(msg, 59)
     if tif and tif != "0":
         parts.append(TIF_NAMES.get(tif, tif))
@@ -668,7 +668,7 @@ class Trader:
             exec_type, status = field(msg, 150), field(msg, 39)
             if p.kind == "status":
                 if exec_type == "I":
-                    p.finish()
+                    p.finish(EXIT_REJECTED if status == "8" else EXIT_OK)
                 return
             if exec_type == "8" or status == "8":
                 p.finish(EXIT_REJECTED)
@@ -705,11 +705,11 @@ class Trader:
                 p.finish(EXIT_REJECTED)
                 return
             if not p.fragments:
-                say(f"{'SYMBOL':<12} {'TICK':>10} {'LOT':>8}", self.out)
+                say(f"{'SYMBOL':<12} {'TICK':>10} {'LOT':>8} {'MIN QTY':>8}", self.out)
             for entry in groups(msg, 146, 55):
                 p.fragments.append(entry)
                 say(f"{entry.get(55, '?'):<12} {_num(entry.get(969)):>10} "
-                    f"{_num(entry.get(561)):>8}", self.out)
+                    f"{_num(entry.get(561)):>8} {_num(entry.get(562)):>8}", self.out)
             if field(msg, 893, "Y") == "Y":
                 p.finish()
             return
