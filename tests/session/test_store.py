@@ -1,0 +1,198 @@
+"""MemoryStore and FileStore: sequence numbers, stored messages, restart, corruption."""
+
+import os
+import struct
+import zlib
+
+import pytest
+
+from fixexchange.session import FileStore, MemoryStore, StoreCorrupted
+from fixexchange.session.store import MAGIC, store_file_name
+
+SESSION = "FIX.4.4:EXCH->CLIENT"
+
+
+@pytest.fixture(params=["memory", "file"])
+def store(request, tmp_path):
+    if request.param == "memory":
+        return MemoryStore()
+    return FileStore(tmp_path, SESSION)
+
+
+def test_new_store_starts_at_one(store):
+    assert (store.next_sender_seq, store.next_target_seq) == (1, 1)
+    assert store.get_sent(1, 100) == []
+
+
+def test_save_sent_advances_sender_and_keeps_only_resendable(store):
+    store.save_sent(1, None)
+    store.save_sent(2, b"two")
+    store.save_sent(3, None)
+    store.save_sent(4, b"four")
+    assert store.next_sender_seq == 5
+    assert store.get_sent(1, 4) == [(2, b"two"), (4, b"four")]
+    assert store.get_sent(3, 3) == []
+    assert store.get_sent(4, 1000) == [(4, b"four")]
+
+
+def test_target_and_sender_can_be_set(store):
+    store.set_next_target_seq(17)
+    store.set_next_sender_seq(9)
+    assert (store.next_sender_seq, store.next_target_seq) == (9, 17)
+
+
+def test_reset_drops_everything(store):
+    store.save_sent(1, b"one")
+    store.set_next_target_seq(5)
+    store.reset()
+    assert (store.next_sender_seq, store.next_target_seq) == (1, 1)
+    assert store.get_sent(1, 10) == []
+
+
+def test_file_store_survives_restart(tmp_path):
+    store = FileStore(tmp_path, SESSION)
+    store.save_sent(1, None)
+    store.save_sent(2, b"8=FIX.4.4\x01two")
+    store.set_next_target_seq(3)
+    store.save_sent(3, b"three")
+    store.flush()
+    reopened = FileStore(tmp_path, SESSION)
+    assert (reopened.next_sender_seq, reopened.next_target_seq) == (4, 3)
+    assert reopened.get_sent(1, 3) == [(2, b"8=FIX.4.4\x01two"), (3, b"three")]
+
+
+def test_file_store_writes_reach_the_file_on_flush_not_before_close(tmp_path):
+    store = FileStore(tmp_path, SESSION)
+    store.save_sent(1, b"one")
+    store.flush()
+    # A second process (or a crash right now) sees the flushed record.
+    assert FileStore(tmp_path, SESSION).get_sent(1, 1) == [(1, b"one")]
+
+
+def test_file_store_reset_survives_restart(tmp_path):
+    store = FileStore(tmp_path, SESSION)
+    store.save_sent(1, b"one")
+    store.set_next_target_seq(8)
+    store.reset()
+    store.save_sent(1, b"fresh")
+    store.close()
+    reopened = FileStore(tmp_path, SESSION)
+    assert (reopened.next_sender_seq, reopened.next_target_seq) == (2, 1)
+    assert reopened.get_sent(1, 5) == [(1, b"fresh")]
+
+
+def test_opening_does_not_create_the_file(tmp_path):
+    FileStore(tmp_path, SESSION)
+    assert os.listdir(tmp_path) == []
+
+
+def test_fsync_option_flushes_to_disk(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    store = FileStore(tmp_path, SESSION, fsync=True)
+    store.save_sent(1, b"one")
+    store.flush()
+    assert synced
+
+
+def test_without_fsync_no_fsync_calls(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    store = FileStore(tmp_path, SESSION)
+    store.save_sent(1, b"one")
+    store.flush()
+    store.close()
+    assert synced == []
+
+
+def test_file_name_is_safe():
+    assert store_file_name("FIX.4.4:EXCH->CLIENT/x") == "FIX.4.4_EXCH-_CLIENT_x.store"
+
+
+# --- corruption: always reported, never skipped ------------------------------------
+
+def _written(tmp_path) -> bytes:
+    store = FileStore(tmp_path, SESSION)
+    store.save_sent(1, b"first message")
+    store.set_next_target_seq(2)
+    store.save_sent(2, b"second message")
+    store.close()
+    return (tmp_path / store_file_name(SESSION)).read_bytes()
+
+
+def _corrupt(tmp_path, data: bytes) -> None:
+    (tmp_path / store_file_name(SESSION)).write_bytes(data)
+
+
+def test_bad_magic_is_reported(tmp_path):
+    data = _written(tmp_path)
+    _corrupt(tmp_path, b"X" + data[1:])
+    with pytest.raises(StoreCorrupted, match="bad magic"):
+        FileStore(tmp_path, SESSION)
+
+
+@pytest.mark.parametrize("cut", [1, 5, 16, 17, 20])
+def test_truncated_last_record_is_reported(tmp_path, cut):
+    data = _written(tmp_path)
+    _corrupt(tmp_path, data[:-cut])
+    with pytest.raises(StoreCorrupted, match="truncated"):
+        FileStore(tmp_path, SESSION)
+
+
+def test_flipped_payload_byte_is_reported(tmp_path):
+    data = bytearray(_written(tmp_path))
+    position = data.index(b"first message")
+    data[position] ^= 0x20
+    _corrupt(tmp_path, bytes(data))
+    with pytest.raises(StoreCorrupted, match="checksum"):
+        FileStore(tmp_path, SESSION)
+
+
+def test_flipped_sequence_number_is_reported(tmp_path):
+    data = bytearray(_written(tmp_path))
+    data[len(MAGIC) + 8] ^= 0x01  # low byte of the first record's seq
+    _corrupt(tmp_path, bytes(data))
+    with pytest.raises(StoreCorrupted, match="checksum"):
+        FileStore(tmp_path, SESSION)
+
+
+def _record(kind: bytes, seq: int, payload: bytes = b"") -> bytes:
+    head = kind + struct.pack(">QI", seq, len(payload))
+    return head + zlib.crc32(payload, zlib.crc32(head)).to_bytes(4, "big") + payload
+
+
+def test_unknown_record_kind_is_reported(tmp_path):
+    _corrupt(tmp_path, MAGIC + _record(b"Z", 1))
+    with pytest.raises(StoreCorrupted, match="unknown record kind"):
+        FileStore(tmp_path, SESSION)
+
+
+def test_message_numbers_going_backwards_are_reported(tmp_path):
+    _corrupt(tmp_path, MAGIC + _record(b"M", 5, b"five") + _record(b"M", 3, b"three"))
+    with pytest.raises(StoreCorrupted, match="message 3"):
+        FileStore(tmp_path, SESSION)
+
+
+def test_sequence_number_zero_is_reported(tmp_path):
+    _corrupt(tmp_path, MAGIC + _record(b"T", 0))
+    with pytest.raises(StoreCorrupted, match="sequence number 0"):
+        FileStore(tmp_path, SESSION)
+
+
+def test_file_truncated_after_open_is_reported_on_resend(tmp_path):
+    store = FileStore(tmp_path, SESSION)
+    store.save_sent(1, b"x" * 100)
+    store.close()
+    reopened = FileStore(tmp_path, SESSION)
+    path = tmp_path / store_file_name(SESSION)
+    path.write_bytes(path.read_bytes()[:-50])
+    with pytest.raises(StoreCorrupted, match="truncated on disk"):
+        reopened.get_sent(1, 1)
+
+
+def test_handwritten_valid_journal_loads(tmp_path):
+    # The format is the documented one, not just whatever the writer happens to do.
+    _corrupt(tmp_path, MAGIC + _record(b"M", 1, b"one") + _record(b"S", 4) + _record(b"T", 9))
+    store = FileStore(tmp_path, SESSION)
+    assert (store.next_sender_seq, store.next_target_seq) == (4, 9)
+    assert store.get_sent(1, 3) == [(1, b"one")]
