@@ -153,3 +153,14 @@ def test_odd_fields_are_kept_with_tag_zero(field, expected):
 def test_long_message_checksum():
     big = encode(b"FIX.4.4", b"0", HEADER + [(58, b"z" * 3000)])
     assert parse_one(big).get(58) == b"z" * 3000
+
+
+def test_digit_before_begin_string_is_judged_the_same_across_a_split():
+    # "58=FIX" is no start even when "5" arrived in an earlier read.
+    stream = b"\x015" + HEARTBEAT
+    whole = FixParser().feed(stream)
+    parser = FixParser()
+    # the first read ends inside "8=FI", so the '5' is no longer in the kept tail
+    split = parser.feed(stream[:6]) + parser.feed(stream[6:])
+    assert kinds(split) == kinds(whole) == []
+    assert FixParser().feed(b"\x01x" + HEARTBEAT)[0].raw == HEARTBEAT
