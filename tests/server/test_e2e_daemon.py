@@ -1,0 +1,201 @@
+"""The daemon as a whole: restart with file stores (sequence numbers resume, a resend serves
+the ExecutionReports missed while away), message logs, the fixexchange process (SIGTERM clean
+exit, bad config exit line, port in use)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .fixclient import FixClient, config_dict, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def last_seq(c: FixClient) -> int:
+    return max(int(m.get(34)) for m in c.all)
+
+
+async def test_restart_resumes_sequence_numbers_and_resend_serves_missed_reports(tmp_path):
+    cfg = config_dict(store="file", store_dir=str(tmp_path / "store"))
+    srv = await start_server(cfg)
+    c1 = FixClient("C1")
+    await c1.logon(srv.port)
+    c1.order("rest", "1", 5, "107")
+    await c1.expect("8", i150="0", i11="rest")
+    c1.close()  # gone without a Logout
+    c2 = FixClient("C2")
+    await c2.logon(srv.port)
+    c2.order("hit", "2", 5, "107")
+    await c2.expect("8", i150="0")
+    await c2.expect("8", i150="F", i39="2")
+    for _ in range(100):
+        if "FIX.4.4:EX->C1" not in srv.by_session:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    await c2.logout()
+    seen_by_c1 = last_seq(c1)
+    await srv.stop()
+
+    # a new daemon process-equivalent on the same stores
+    srv2 = await start_server(cfg)
+    try:
+        c1b = FixClient("C1")
+        c1b.seq = c1.seq  # continue our own numbering: no reset
+        logon = await c1b.logon(srv2.port, reset=False)
+        assert int(logon.get(34)) > seen_by_c1 + 1  # the fill (and more) happened meanwhile
+        c1b.send("2", [(7, seen_by_c1 + 1), (16, 0)])
+        fill = None
+        for _ in range(20):
+            m = await c1b.recv(3, admin=True)
+            if m.get(35) == b"8":
+                fill = m
+                break
+        assert fill is not None, c1b.all
+        assert fill.get(43) == b"Y" and fill.get(150) == b"F" and fill.get(11) == b"rest"
+        assert fill.get(32) == b"5"
+        # numbering continues after the restart: the next application message follows on
+        c1b.order("after", "1", 1, "100")
+        while True:
+            m = await c1b.recv(3)
+            if m.get(35) == b"8" and m.get(11) == b"after":
+                break
+            assert m.get(43) == b"Y", m  # only the rest of the resend before it
+        assert int(m.get(34)) == int(logon.get(34)) + 1
+        c1b.close()
+    finally:
+        await srv2.stop()
+
+
+async def test_message_log_written_per_session(tmp_path):
+    srv = await start_server(config_dict(message_log=True, log_dir=str(tmp_path / "log")))
+    try:
+        c1 = FixClient("C1")
+        await c1.logon(srv.port)
+        c1.order("ml", "1", 1, "100")
+        await c1.expect("8", i150="0")
+        await c1.logout()
+    finally:
+        await srv.stop()
+    files = list((tmp_path / "log").iterdir())
+    assert [f.name for f in files] == ["FIX.4.4-EX-C1.messages.log"]
+    lines = files[0].read_text().splitlines()
+    assert any(" IN  8=FIX.4.4|" in ln and "|35=A|" in ln for ln in lines)
+    assert any(" OUT 8=FIX.4.4|" in ln and "|35=A|" in ln for ln in lines)
+    assert any("|35=D|" in ln for ln in lines) and any("|35=8|" in ln for ln in lines)
+    assert all("\x01" not in ln for ln in lines)
+
+
+def write_cfg(tmp_path: Path, **server) -> Path:
+    text = (ROOT / "config" / "exchange.toml").read_text()
+    p = tmp_path / "ex.toml"
+    p.write_text(text)
+    return p
+
+
+def spawn(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-m", "fixexchange.server.main", *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+async def test_sigterm_logs_out_and_exits_zero(tmp_path):
+    cfg = write_cfg(tmp_path)
+    proc = spawn(["-c", str(cfg), "--port", "0"], tmp_path)
+    try:
+        line = await asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline)
+        assert "listening on 127.0.0.1:" in line, line
+        port = int(line.split("listening on 127.0.0.1:")[1].split()[0])
+        c = FixClient("CLIENT1", target="FIXEXCH")
+        m = await c.logon(port, password="pass1")
+        assert m.get(35) == b"A"
+        c.order("s", "1", 1, "100", symbol="SYM1")
+        await c.expect("8", i150="0")
+        proc.send_signal(signal.SIGTERM)
+        lo = await c.recv(5, admin=True)
+        assert lo.get(35) == b"5"
+        c.send("5", [])
+        assert await c.closed()
+        rc = await asyncio.get_running_loop().run_in_executor(None, proc.wait, 10)
+        err = proc.stderr.read()
+        assert rc == 0, err
+        assert "logon FIX.4.4:FIXEXCH->CLIENT1" in err
+        assert "stopped" in err
+        # the file store was flushed under var/store (relative to the working directory)
+        stores = list((tmp_path / "var" / "store").iterdir())
+        assert stores and any(f.stat().st_size > 0 for f in stores)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sigint_with_no_sessions_exits_zero(tmp_path):
+    cfg = write_cfg(tmp_path)
+    proc = spawn(["-c", str(cfg), "--port", "0", "--memory-store"], tmp_path)
+    try:
+        assert "listening" in proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("content,key", [
+    ('[server]\nport = "x"\n', "server.port"),
+    ('[server]\nbogus = 1\n', "server.bogus"),
+    ('[server\n', "(syntax)"),
+    ('[[session]]\ntarget_comp_id = "A"\n[[session]]\ntarget_comp_id = "A"\n', "session[1].target_comp_id"),
+    ('[[symbol]]\nname = "S"\ntick_size = "0.25"\n[seed]\nbids = [["100.1", 1]]\n', "seed.bids"),
+])
+def test_bad_config_exits_with_one_line(tmp_path, content, key):
+    p = tmp_path / "bad.toml"
+    p.write_text(content)
+    proc = spawn(["-c", str(p)], tmp_path)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"{p}: {key}: ")
+    assert out == ""
+
+
+def test_missing_config_file_exits_with_one_line(tmp_path):
+    proc = spawn(["-c", str(tmp_path / "nope.toml")], tmp_path)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert err.strip() == f"{tmp_path / 'nope.toml'}: (file): no such file"
+
+
+def test_port_in_use_exits_nonzero(tmp_path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    port = s.getsockname()[1]
+    try:
+        proc = spawn(["-c", str(write_cfg(tmp_path)), "--port", str(port), "--memory-store"], tmp_path)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in err
+    finally:
+        s.close()
+
+
+def test_bad_arguments_exit_two(tmp_path):
+    proc = spawn(["--port", "99999", "-c", str(write_cfg(tmp_path))], tmp_path)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert "server.port" in err and len(err.strip().splitlines()) == 1
+    proc = spawn(["--log-level", "LOUD", "-c", str(write_cfg(tmp_path))], tmp_path)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
