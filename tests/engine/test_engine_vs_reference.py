@@ -34,12 +34,12 @@ def normalise(events):
 
 @st.composite
 def new_orders(draw):
-    symbol = draw(st.sampled_from(["F", "F", "P", "X"]))
+    symbol = draw(st.sampled_from(["F"] * 5 + ["P"] * 4 + ["X"]))
     if symbol == "P":
-        price = draw(st.integers(17, 23)) * 5 + draw(st.sampled_from([0] * 15 + [1]))
+        price = draw(st.integers(18, 22)) * 5 + draw(st.sampled_from([0] * 15 + [1]))
         qty = draw(st.integers(0, 16)) * 2 + draw(st.sampled_from([0] * 15 + [1]))
     else:
-        price = draw(st.integers(88, 112))
+        price = draw(st.sampled_from([88, 111] + list(range(96, 105)) * 3))
         qty = draw(st.integers(0, 24))
     ord_type = draw(st.sampled_from([OrdType.LIMIT] * 6 + [OrdType.MARKET, OrdType.STOP,
                                                            OrdType.STOP_LIMIT]))
@@ -51,7 +51,7 @@ def new_orders(draw):
     tif = draw(st.sampled_from([TimeInForce.DAY] * 3 + [TimeInForce.GTC, TimeInForce.IOC,
                                                         TimeInForce.FOK, TimeInForce.GTD]))
     expire_time = draw(st.integers(1, 30)) if tif is TimeInForce.GTD else None
-    display_qty = draw(st.sampled_from([None] * 4 + [1, 2, 3, 4]))
+    display_qty = draw(st.sampled_from([None] * 4 + [1, 2, 4, 30]))
     min_qty = draw(st.sampled_from([None] * 6 + [2, 4, 6]))
     post_only = draw(st.sampled_from([False] * 6 + [True]))
     stp = draw(st.sampled_from([StpMode.NONE] * 3 + list(StpMode)))
@@ -81,6 +81,24 @@ class EngineVsReference(RuleBasedStateMachine):
     @rule(command=new_orders())
     def new_order(self, command):
         self.run(command)
+
+    @rule(command=new_orders())
+    def another_new_order(self, command):
+        self.run(command)
+
+    @rule(symbol=st.sampled_from(["F", "P"]), owner=OWNERS, side=st.sampled_from(list(Side)),
+          ticks=st.integers(-3, 3), lots=st.integers(1, 8),
+          stp=st.sampled_from([StpMode.NONE] * 4 + list(StpMode)))
+    def plain_limit(self, symbol, owner, side, ticks, lots, stp):
+        spec = SPECS[symbol == "P"]
+        self.run(NewOrder(symbol, owner, side, lots * spec.lot, price=100 + ticks * spec.tick,
+                          stp=stp))
+
+    @rule(symbol=st.sampled_from(["F", "P"]), owner=OWNERS, side=st.sampled_from(list(Side)),
+          ticks=st.integers(-3, 3), lots=st.integers(1, 8))
+    def plain_limit_again(self, symbol, owner, side, ticks, lots):
+        spec = SPECS[symbol == "P"]
+        self.run(NewOrder(symbol, owner, side, lots * spec.lot, price=100 + ticks * spec.tick))
 
     @rule(data=st.data(), owner=st.sampled_from([None, "a", "b", "c"]))
     def cancel(self, data, owner):
@@ -122,5 +140,5 @@ class EngineVsReference(RuleBasedStateMachine):
             assert self.fast.order(oid) == o.view()
 
 
-EngineVsReference.TestCase.settings = settings(stateful_step_count=40)
+EngineVsReference.TestCase.settings = settings(stateful_step_count=60)
 TestEngineVsReference = EngineVsReference.TestCase
