@@ -8,6 +8,7 @@ how the stream is split into ``feed`` calls, and ``feed`` never raises for bad i
 
 from __future__ import annotations
 
+import re
 from zlib import adler32
 
 from .message import FixMessage, Garbled
@@ -20,6 +21,11 @@ _MAX_BODY_LENGTH_DIGITS = 9
 _TRAILER_LEN = 7  # b"10=ddd\x01"
 _DIGITS = frozenset(b"0123456789")
 _TAG_CACHE_LIMIT = 4096
+
+# The well-formed envelope in one C call; anything else goes through the careful checks.
+_ENVELOPE = re.compile(rb"8=([^\x01]{1,%d})\x019=(\d{1,%d})\x01"
+                       % (_MAX_BEGIN_STRING_LEN, _MAX_BODY_LENGTH_DIGITS)).match
+_TRAILER = re.compile(rb"\x0110=(\d\d\d)\x01").match
 
 DEFAULT_MAX_MESSAGE_SIZE = 65536
 DEFAULT_MAX_FIELDS = 1024
@@ -159,39 +165,45 @@ class FixParser:
                 pos = start
                 at_start = True
             # buf[pos:] begins with b"8=FIX".
-            first_soh = buf.find(b"\x01", pos + 2, pos + 3 + _MAX_BEGIN_STRING_LEN)
-            if first_soh < 0:
-                if length - pos > 2 + _MAX_BEGIN_STRING_LEN:
-                    out.append(Garbled("BeginString(8) has no end",
-                                       buf[pos:pos + 3 + _MAX_BEGIN_STRING_LEN]))
+            envelope = _ENVELOPE(buf, pos)
+            if envelope is not None:
+                begin_string, length_text = envelope.groups()
+                body_start = envelope.end()
+            else:
+                first_soh = buf.find(b"\x01", pos + 2, pos + 3 + _MAX_BEGIN_STRING_LEN)
+                if first_soh < 0:
+                    if length - pos > 2 + _MAX_BEGIN_STRING_LEN:
+                        out.append(Garbled("BeginString(8) has no end",
+                                           buf[pos:pos + 3 + _MAX_BEGIN_STRING_LEN]))
+                        pos += 1
+                        at_start = False
+                        continue
+                    break
+                if length < first_soh + 3:
+                    break
+                if buf[first_soh + 1:first_soh + 3] != b"9=":
+                    out.append(Garbled("BodyLength(9) is not the second field", buf[pos:first_soh + 3]))
                     pos += 1
                     at_start = False
                     continue
-                break
-            if length < first_soh + 3:
-                break
-            if buf[first_soh + 1:first_soh + 3] != b"9=":
-                out.append(Garbled("BodyLength(9) is not the second field", buf[pos:first_soh + 3]))
-                pos += 1
-                at_start = False
-                continue
-            length_start = first_soh + 3
-            second_soh = buf.find(b"\x01", length_start, length_start + _MAX_BODY_LENGTH_DIGITS + 1)
-            if second_soh < 0:
-                if length - length_start > _MAX_BODY_LENGTH_DIGITS:
-                    out.append(Garbled("BodyLength(9) is not a number",
-                                       buf[pos:length_start + _MAX_BODY_LENGTH_DIGITS + 1]))
+                length_start = first_soh + 3
+                second_soh = buf.find(b"\x01", length_start, length_start + _MAX_BODY_LENGTH_DIGITS + 1)
+                if second_soh < 0:
+                    if length - length_start > _MAX_BODY_LENGTH_DIGITS:
+                        out.append(Garbled("BodyLength(9) is not a number",
+                                           buf[pos:length_start + _MAX_BODY_LENGTH_DIGITS + 1]))
+                        pos += 1
+                        at_start = False
+                        continue
+                    break
+                length_text = buf[length_start:second_soh]
+                if not length_text.isdigit():
+                    out.append(Garbled("BodyLength(9) is not a number", buf[pos:second_soh + 1]))
                     pos += 1
                     at_start = False
                     continue
-                break
-            length_text = buf[length_start:second_soh]
-            if not length_text.isdigit():
-                out.append(Garbled("BodyLength(9) is not a number", buf[pos:second_soh + 1]))
-                pos += 1
-                at_start = False
-                continue
-            body_start = second_soh + 1
+                begin_string = buf[pos + 2:first_soh]
+                body_start = second_soh + 1
             body_end = body_start + int(length_text)
             end = body_end + _TRAILER_LEN
             if end - pos > self.max_message_size:
@@ -205,35 +217,37 @@ class FixParser:
                 self._need = end - pos
                 break
             raw = buf[pos:end]
-            if (buf[body_end - 1] != SOH or buf[body_end:body_end + 3] != b"10="
-                    or buf[end - 1] != SOH):
-                out.append(Garbled("BodyLength(9) does not end at CheckSum(10)", raw))
+            trailer = _TRAILER(buf, body_end - 1)
+            if trailer is None:
+                reason = ("CheckSum(10) is wrong" if buf.startswith(b"\x0110=", body_end - 1)
+                          and buf[end - 1] == SOH else "BodyLength(9) does not end at CheckSum(10)")
+                out.append(Garbled(reason, raw))
                 pos += 1
                 at_start = False
                 continue
-            if buf[body_start:body_start + 3] != b"35=":
+            if not buf.startswith(b"35=", body_start):
                 out.append(Garbled("MsgType(35) is not the third field", raw))
                 pos += 1
                 at_start = False
                 continue
-            checksum_text = buf[body_end + 3:end - 1]
-            if not checksum_text.isdigit() or int(checksum_text) != checksum(buf, pos, body_end):
+            checksum_text = trailer.group(1)
+            if int(checksum_text) != checksum(buf, pos, body_end):
                 out.append(Garbled("CheckSum(10) is wrong", raw))
                 pos += 1
                 at_start = False
                 continue
-            body = buf[body_start:body_end - 1]
-            if body.count(b"\x01") + 4 > self.max_fields:
+            fields = parse_fields(buf[body_start:body_end - 1])
+            if len(fields) + 3 > self.max_fields:
                 out.append(Garbled(f"more than {self.max_fields} fields", raw))
                 pos = end
                 at_start = False
                 continue
-            fields = [(8, buf[pos + 2:first_soh]), (9, length_text)]
-            fields += parse_fields(body)
+            fields[0:0] = ((8, begin_string), (9, length_text))
             fields.append((10, checksum_text))
             out.append(FixMessage(fields, raw))
             pos = end
-            at_start = False
+            # The message ended with SOH, so "8=FIX" right here is the next start.
+            at_start = buf.startswith(_START, pos)
             if pos >= length:
                 break
         self._at_start = at_start

@@ -1,0 +1,79 @@
+"""Codec micro-benchmark: prints microseconds per operation (best of several runs).
+
+    python3 tools/bench_codec.py [--number N] [--repeat R]
+
+- parse+validate: FixParser.feed of one typical NewOrderSingle, then FIX44.validate
+- parse only / validate only: the two halves
+- encode: a typical ExecutionReport (header with a fresh SendingTime, 16 body fields)
+- stream parse: 100 NewOrderSingles fed as one read, per message
+"""
+
+import argparse
+import statistics
+import timeit
+
+from fixexchange.codec import FIX44, FixParser, encode, format_utc_timestamp
+
+NOW = 1700000000.123
+TIME = format_utc_timestamp(NOW)
+
+NEW_ORDER_SINGLE = encode(b"FIX.4.4", b"D", [
+    (49, b"CLIENT1"), (56, b"EXCH"), (34, 1234), (52, TIME),
+    (11, b"ord-000123"), (1, b"ACC1"), (21, b"1"), (55, b"AAPL"), (54, b"1"), (60, TIME),
+    (38, b"100"), (40, b"2"), (44, b"189.25"), (59, b"0"),
+])
+
+
+def encode_execution_report(now: float) -> bytes:
+    return encode(b"FIX.4.4", b"8", [
+        (49, b"EXCH"), (56, b"CLIENT1"), (34, 98765), (52, format_utc_timestamp(now)),
+        (37, b"1042"), (11, b"ord-000123"), (17, b"E-1042-3"), (150, b"F"), (39, b"1"),
+        (1, b"ACC1"), (55, b"AAPL"), (54, b"1"), (38, b"100"), (40, b"2"), (44, b"189.25"),
+        (59, b"0"), (32, b"40"), (31, b"189.25"), (151, b"60"), (14, b"40"), (6, b"189.25"),
+        (60, format_utc_timestamp(now)),
+    ])
+
+
+def measure(function, number: int, repeat: int) -> tuple[float, float]:
+    runs = [run / number * 1e6 for run in timeit.repeat(function, number=number, repeat=repeat)]
+    return min(runs), statistics.median(runs)
+
+
+def main() -> None:
+    arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    arguments.add_argument("--number", type=int, default=20000)
+    arguments.add_argument("--repeat", type=int, default=7)
+    options = arguments.parse_args()
+
+    parser = FixParser()
+    [message] = parser.feed(NEW_ORDER_SINGLE)
+    assert FIX44.validate(message) is None
+    stream = NEW_ORDER_SINGLE * 100
+    clock = [NOW]
+
+    def parse_and_validate():
+        for msg in parser.feed(NEW_ORDER_SINGLE):
+            FIX44.validate(msg)
+
+    def encode_one():
+        clock[0] += 0.0001  # a new millisecond now and then, a new second rarely
+        encode_execution_report(clock[0])
+
+    cases = [
+        ("parse+validate NewOrderSingle", parse_and_validate, options.number),
+        ("parse only NewOrderSingle", lambda: parser.feed(NEW_ORDER_SINGLE), options.number),
+        ("validate only NewOrderSingle", lambda: FIX44.validate(message), options.number),
+        ("encode ExecutionReport", encode_one, options.number),
+        ("stream parse, per message (100/read)", lambda: parser.feed(stream), options.number // 100),
+    ]
+    print(f"NewOrderSingle {len(NEW_ORDER_SINGLE)} bytes, ExecutionReport "
+          f"{len(encode_execution_report(NOW))} bytes")
+    for name, function, number in cases:
+        best, median = measure(function, number, options.repeat)
+        if name.startswith("stream"):
+            best, median = best / 100, median / 100
+        print(f"{name:40s} {best:7.2f} us best   {median:7.2f} us median")
+
+
+if __name__ == "__main__":
+    main()
