@@ -130,6 +130,11 @@ class Acceptor:
         self._by_key: dict[tuple[bytes, bytes, bytes], _Session] = {}
         for config in configs:
             self._add(config)
+        # Before its Logon a connection has no session: give it the most patient timeout.
+        timeouts = [session.config.logon_timeout for session in self._sessions.values()]
+        if accept_any_template is not None:
+            timeouts.append(accept_any_template.logon_timeout)
+        self.logon_timeout = max(timeouts, default=10.0)
 
     def _add(self, config: SessionConfig) -> _Session:
         if config.session_id in self._sessions:
@@ -262,6 +267,9 @@ class Connection:
                 self._on_logon(item, now, events)
             else:
                 self._on_message(item, now, events)
+        session = self._session
+        if session is not None and session.store is not None:
+            session.store.flush()  # inbound numbers reach the OS once per read, not per message
         return events
 
     def data_to_send(self) -> bytes:
@@ -286,18 +294,10 @@ class Connection:
                 silence_deadline = self._last_received + interval * TEST_REQUEST_FACTOR
             return min(self._last_sent + interval, silence_deadline)
         if state is State.AWAITING_LOGON:
-            return self._connected_at + self._acceptor_logon_timeout()
+            return self._connected_at + self._acceptor.logon_timeout
         if state is State.LOGOUT_SENT:
             return self._logout_sent_at + self._session.config.logout_timeout
         return None
-
-    def _acceptor_logon_timeout(self) -> float:
-        # Before the Logon we do not know the session; use the most patient configured value.
-        sessions = self._acceptor._sessions.values()
-        timeouts = [s.config.logon_timeout for s in sessions]
-        if self._acceptor._template is not None:
-            timeouts.append(self._acceptor._template.logon_timeout)
-        return max(timeouts, default=10.0)
 
     def on_timer(self, now: float) -> list[Event]:
         events: list[Event] = []
@@ -318,7 +318,7 @@ class Connection:
             if now >= self._last_sent + interval:
                 self._send_admin(HEARTBEAT, [], now)
         elif state is State.AWAITING_LOGON:
-            if now >= self._connected_at + self._acceptor_logon_timeout():
+            if now >= self._connected_at + self._acceptor.logon_timeout:
                 self._close("no Logon received in time", events)
         elif state is State.LOGOUT_SENT:
             if now >= self._logout_sent_at + self._session.config.logout_timeout:
@@ -464,7 +464,7 @@ class Connection:
         if value is None:
             return False
         try:
-            sent = parse_utc_timestamp(value)
+            sent = _parse_sending_time(value)
         except ValueError:
             return False
         return abs(now - sent) <= config.sending_time_tolerance
@@ -489,7 +489,7 @@ class Connection:
             return
         sending_time = msg.get(SENDING_TIME)
         try:
-            sent_at = parse_utc_timestamp(sending_time) if sending_time is not None else None
+            sent_at = _parse_sending_time(sending_time) if sending_time is not None else None
         except ValueError:
             sent_at = None
         if sent_at is None:
@@ -594,9 +594,8 @@ class Connection:
                 self._on_gap_fill(msg, now, events)  # 10
             elif msg_type == LOGON:
                 self._logout_and_close("Logon received on a session already logged on", now, events)
-            elif msg_type == LOGOUT:  # from the queue
-                self._on_logout(msg, False, now, events)
-            # REJECT (7): nothing to do but consume the number.
+            # REJECT (7): nothing to do but consume the number. (LOGOUT never gets here:
+            # _on_message handles it whatever its number, as QuickFIX does.)
             return
         store.set_next_target_seq(seq + 1)
         events.append(ApplicationMessage(session.session_id, msg))
@@ -615,8 +614,6 @@ class Connection:
                 break
             if msg is None:
                 store.set_next_target_seq(expected + 1)
-            elif msg.msg_type == LOGOUT:
-                self._on_logout(msg, True, now, events)
             else:
                 self._process_in_sequence(msg, None, now, events)
         if self._resend_until and store.next_target_seq > self._resend_until:
@@ -725,6 +722,31 @@ class Connection:
                       [(SENDER_COMP_ID, session.sender), (TARGET_COMP_ID, session.target),
                        (MSG_SEQ_NUM, seq), (POSS_DUP_FLAG, b"Y"), (SENDING_TIME, timestamp),
                        (ORIG_SENDING_TIME, original.get(SENDING_TIME, timestamp)), *body])
+
+
+_FRACTION_LENGTHS = frozenset((4, 7, 10))  # ".sss", ".ssssss", ".sssssssss"
+_last_second_text = b""
+_last_second_value = 0.0
+
+
+def _parse_sending_time(value: bytes) -> float:
+    """`parse_utc_timestamp` with the whole-second part cached: consecutive inbound
+    messages almost always share it, and the full parse costs more than the rest of
+    the session's per-message work. Raises ValueError like the codec does."""
+    global _last_second_text, _last_second_value
+    second_text = value[:17]
+    if second_text == _last_second_text:
+        base = _last_second_value
+    else:
+        base = parse_utc_timestamp(second_text)
+        _last_second_text, _last_second_value = second_text, base
+    size = len(value)
+    if size == 17:
+        return base
+    digits = value[18:]
+    if size - 17 not in _FRACTION_LENGTHS or value[17] != 0x2E or not digits.isdigit():
+        raise ValueError(f"bad UTCTimestamp {value!r}")
+    return base + int(digits) / 10 ** len(digits)
 
 
 def _int_or_none(value: bytes | None) -> int | None:
