@@ -1,0 +1,333 @@
+"""MarketDataRequest (V): W snapshots, X increments, Y rejects; SecurityList (x/y).
+
+The central property: a client that applies every X to its W always holds exactly what a fresh
+W shows, for full depth and top-N, and that equals the engine's own book."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fixexchange.engine import Side
+from fixexchange.gateway import TRADE_HISTORY
+from fixexchange.gateway.units import format_price
+
+from .support import NOW, SPECS, Harness, Reply, book_from_snapshot, of_type, x_entries
+
+BUY, SELL = "1", "2"
+
+
+def subscribe(h, session, req_id, symbols=("SYM1",), depth=0, update_type="1", entry_types=("0", "1", "2"),
+              subscription_type="1", *extra):
+    fields = [(262, req_id), (263, subscription_type), (264, depth), (265, update_type),
+              (267, len(entry_types)), *[(269, t) for t in entry_types],
+              (146, len(symbols)), *[(55, s) for s in symbols], *extra]
+    return h.send(session, "V", *fields)
+
+
+class BookClient:
+    """A market-data client: W replaces its view of a symbol, X entries are applied in order."""
+
+    def __init__(self) -> None:
+        self.books: dict[str, tuple[dict, dict, list]] = {}
+
+    def apply(self, reply: Reply) -> None:
+        if reply.type == "W":
+            bids, offers, trades = book_from_snapshot(reply)
+            self.books[reply[55]] = (bids, offers, trades)
+        elif reply.type == "X":
+            for entry in x_entries(reply):
+                bids, offers, trades = self.books[entry[55]]
+                kind, action, price = entry[269], entry[279], entry[270]
+                if kind == "2":
+                    assert action == "0"
+                    trades.append((price, entry[271]))
+                    del trades[:-TRADE_HISTORY]
+                    continue
+                side = bids if kind == "0" else offers
+                if action == "0":
+                    assert price not in side, f"new for an existing level {entry}"
+                    side[price] = entry[271]
+                elif action == "1":
+                    assert price in side, f"change for a missing level {entry}"
+                    side[price] = entry[271]
+                else:
+                    assert action == "2" and price in side, f"delete for a missing level {entry}"
+                    del side[price]
+
+
+def fresh_snapshot(h, symbol, depth, entry_types):
+    [out] = h.gateway.market_data.snapshot("CHECK", b"CHK", (symbol,), depth,
+                                                   frozenset(int(t) for t in entry_types))
+    return book_from_snapshot(Reply(out))
+
+
+def engine_book(h, symbol, depth):
+    book = h.engine.book(symbol)
+    scale = book.spec.price_scale
+    return tuple({format_price(price, scale).decode(): str(qty) for price, qty in book.depth(side, depth)}
+                 for side in (Side.BUY, Side.SELL))
+
+
+@pytest.fixture
+def h():
+    harness = Harness()
+    harness.seed("SYM1", "sell", 8, 10800)
+    harness.seed("SYM1", "sell", 12, 11000)
+    harness.seed("SYM1", "buy", 10, 10500)
+    return harness
+
+
+# ---------------------------------------------------------------- snapshots and increments
+
+
+def test_subscribe_answers_with_snapshot_then_increments(h):
+    [snapshot] = subscribe(h, "MD", "R1")
+    assert snapshot.type == "W" and snapshot.market_data
+    assert (snapshot[262], snapshot[55], snapshot[268]) == ("R1", "SYM1", "3")
+    assert book_from_snapshot(snapshot) == ({"105": "10"}, {"108": "8", "110": "12"}, [])
+    replies = h.order("S1", "B", BUY, 10, "108")  # takes 8@108, rests 2@108
+    [update] = of_type(replies, "X")
+    assert update.session == "MD" and update.market_data and update[262] == "R1"
+    # book levels first, then the trades of the same command
+    assert [(e[279], e[269], e[270], e.get(271)) for e in x_entries(update)] == [
+        ("2", "1", "108", None),  # the offer level is gone
+        ("0", "0", "108", "2"),  # the remainder became the best bid
+        ("0", "2", "108", "8"),  # the trade
+    ]
+    assert int(update[268]) == 3
+    h.order("S1", "B2", BUY, 5, "105")
+    [change] = of_type(h.order("S1", "B3", BUY, 1, "105"), "X")
+    assert [(e[279], e[269], e[270], e[271]) for e in x_entries(change)] == [("1", "0", "105", "16")]
+
+
+def test_top_n_levels_enter_and_leave(h):
+    [snapshot] = subscribe(h, "MD", "TOP1", depth=1, entry_types=("1",))
+    assert book_from_snapshot(snapshot) == ({}, {"108": "8"}, [])
+    [better] = of_type(h.order("S1", "A", SELL, 1, "107"), "X")
+    assert [(e[279], e[270]) for e in x_entries(better)] == [("0", "107"), ("2", "108")]
+    assert of_type(h.order("S1", "W", SELL, 1, "112"), "X") == []  # outside the top 1
+    [back] = of_type(h.send("S1", "F", (41, "A"), (11, "CA"), (55, "SYM1"), (54, "2")), "X")
+    assert [(e[279], e[270], e.get(271)) for e in x_entries(back)] == [("2", "107", None), ("0", "108", "8")]
+
+
+def test_full_refresh_subscribers_get_a_fresh_snapshot_per_change(h):
+    subscribe(h, "MD", "FULL", update_type="0")
+    replies = h.order("S1", "B", BUY, 1, "106")
+    [snapshot] = of_type(replies, "W")
+    assert not of_type(replies, "X")
+    assert book_from_snapshot(snapshot)[0] == {"106": "1", "105": "10"}
+
+
+def test_entry_type_filter(h):
+    subscribe(h, "MD", "TRADES", entry_types=("2",))
+    assert of_type(h.order("S1", "B", BUY, 1, "106"), "X") == []  # bid only: nothing for trades
+    [trades] = of_type(h.order("S1", "T", BUY, 3, "108"), "X")
+    assert [(e[269], e[270], e[271]) for e in x_entries(trades)] == [("2", "108", "3")]
+
+
+def test_several_symbols_per_request(h):
+    h.seed("SYM2", "buy", 20, 9000)
+    snapshots = subscribe(h, "MD", "BOTH", symbols=("SYM1", "SYM2"))
+    assert [(s.type, s[55]) for s in snapshots] == [("W", "SYM1"), ("W", "SYM2")]
+    h.order("S1", "B2", BUY, 10, "90.05", "SYM2")
+    replies = h.order("S1", "B1", BUY, 1, "106")
+    [update] = of_type(replies, "X")
+    assert [e[55] for e in x_entries(update)] == ["SYM1"]
+
+
+def test_snapshot_only_request_does_not_subscribe(h):
+    [snapshot] = subscribe(h, "MD", "SNAP", subscription_type="0")
+    assert snapshot.type == "W"
+    assert of_type(h.order("S1", "B", BUY, 1, "106"), "X") == []
+    # the MDReqID of a snapshot is not remembered: it can be used to subscribe
+    assert [r.type for r in subscribe(h, "MD", "SNAP")] == ["W"]
+
+
+def test_unsubscribe_stops_updates(h):
+    subscribe(h, "MD", "R1")
+    assert h.send("MD", "V", (262, "R1"), (263, "2")) == []
+    assert of_type(h.order("S1", "B", BUY, 1, "106"), "X") == []
+    assert [r.type for r in subscribe(h, "MD", "R1")] == ["W"]  # the id is free again
+
+
+def test_disconnect_drops_subscriptions_and_snapshot_for_refreshes(h):
+    subscribe(h, "MD", "R1", symbols=("SYM1", "SYM2"))
+    subscribe(h, "MD", "R2", depth=1, entry_types=("0",))
+    refreshed = [Reply(out) for out in h.gateway.snapshot_for("MD", NOW)]
+    assert [(r.type, r[262], r[55]) for r in refreshed] == [("W", "R1", "SYM1"), ("W", "R1", "SYM2"),
+                                                           ("W", "R2", "SYM1")]
+    assert book_from_snapshot(refreshed[2]) == ({"105": "10"}, {}, [])
+    h.gateway.on_disconnect("MD", NOW)
+    assert h.gateway.snapshot_for("MD", NOW) == []
+    assert of_type(h.order("S1", "B", BUY, 1, "106"), "X") == []
+
+
+def test_snapshot_carries_the_last_200_trades(h):
+    h.seed("SYM1", "sell", 300, 11100)
+    for index in range(250):
+        h.order("S1", f"T{index}", BUY, 1, "111", "SYM1", "2", (59, "3"))
+    [snapshot] = subscribe(h, "MD", "R1", entry_types=("2",))
+    trades = book_from_snapshot(snapshot)[2]
+    assert len(trades) == TRADE_HISTORY == 200
+    # the first trades (8@108, 12@110) have scrolled out: only the last 200 remain
+    assert set(trades) == {("111", "1")}
+
+
+# ---------------------------------------------------------------- rejects
+
+
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        ({"symbols": ("NOPE",)}, "0"),
+        ({"entry_types": ("0", "4")}, "8"),
+        ({"subscription_type": "5"}, "4"),
+        ({"depth": "-1"}, "5"),
+        ({"depth": "x"}, "5"),
+        ({"update_type": "2"}, "6"),
+    ],
+)
+def test_market_data_request_rejects(h, kwargs, reason):
+    replies = subscribe(h, "MD", "R1", **kwargs)
+    assert [(r.type, r[262], r[281]) for r in replies] == [("Y", "R1", reason)]
+    assert replies[0].market_data and replies[0][58]
+
+
+def test_non_aggregated_book_is_rejected(h):
+    replies = subscribe(h, "MD", "R1", ("SYM1",), 0, "1", ("0",), "1", (266, "N"))
+    assert [(r.type, r[281]) for r in replies] == [("Y", "7")]
+
+
+def test_duplicate_md_req_id(h):
+    subscribe(h, "MD", "R1")
+    replies = subscribe(h, "MD", "R1", symbols=("SYM2",))
+    assert [(r.type, r[281]) for r in replies] == [("Y", "1")]
+    assert [r.type for r in subscribe(h, "MD2", "R1")] == ["W"]  # per session
+
+
+def test_unsubscribe_unknown_md_req_id(h):
+    replies = h.send("MD", "V", (262, "NOPE"), (263, "2"))
+    assert [(r.type, r[262], r[58]) for r in replies] == [("Y", "NOPE", "unknown MDReqID")]
+    assert 281 not in replies[0]
+
+
+@pytest.mark.parametrize("drop", [269, 55, 264, 262])
+def test_market_data_request_missing_fields(h, drop):
+    fields = [(262, "R1"), (263, "1"), (264, "0"), (265, "1"), (267, 1), (269, "0"), (146, 1), (55, "SYM1")]
+    replies = h.send("MD", "V", *[(tag, value) for tag, value in fields if tag != drop])
+    assert [(r.type, r[380]) for r in replies] == [("j", "5")]
+
+
+def test_missing_update_type_means_incremental(h):
+    replies = h.send("MD", "V", (262, "R1"), (263, "1"), (264, "0"), (267, 1), (269, "0"), (146, 1), (55, "SYM1"))
+    assert [r.type for r in replies] == ["W"]
+    assert of_type(h.order("S1", "B", BUY, 1, "106"), "X")
+
+
+# ---------------------------------------------------------------- security list
+
+
+def test_security_list_all_symbols(h):
+    [reply] = h.send("S1", "x", (320, "SL1"), (559, "4"))
+    assert (reply.type, reply[320], reply[560], reply[393], reply[146]) == ("y", "SL1", "0", "2", "2")
+    assert not reply.market_data and reply[322]
+    groups = []
+    for tag, value in reply.fields:
+        if tag == 55:
+            groups.append({})
+        if groups:
+            groups[-1][tag] = value.decode()
+    assert groups == [{55: "SYM1", 561: "1", 562: "1", 969: "0.01"}, {55: "SYM2", 561: "10", 562: "10", 969: "0.05"}]
+
+
+def test_security_list_one_symbol_and_errors(h):
+    [one] = h.send("S1", "x", (320, "SL1"), (559, "0"), (55, "SYM2"))
+    assert (one[560], one[146], one[55], one[969]) == ("0", "1", "SYM2", "0.05")
+    [unknown] = h.send("S1", "x", (320, "SL2"), (559, "0"), (55, "NOPE"))
+    assert (unknown.type, unknown[560]) == ("y", "2")
+    [unsupported] = h.send("S1", "x", (320, "SL3"), (559, "2"))
+    assert (unsupported.type, unsupported[560]) == ("y", "1")
+    [missing] = h.send("S1", "x", (320, "SL4"), (559, "0"))
+    assert (missing.type, missing[380]) == ("j", "5")
+
+
+# ---------------------------------------------------------------- the property
+
+SUBSCRIPTIONS = [  # (MDReqID, depth, entry types, incremental)
+    ("FULL", 0, ("0", "1", "2"), True),
+    ("TOP3", 3, ("0", "1", "2"), True),
+    ("TOP1BID", 1, ("0",), True),
+    ("REFRESH2", 2, ("0", "1"), False),
+]
+
+sessions = st.sampled_from(["S1", "S2", "S3"])
+symbols = st.sampled_from(["SYM1", "SYM2"])
+sides = st.sampled_from([BUY, SELL])
+ticks = st.integers(min_value=-4, max_value=4)
+actions = st.one_of(
+    st.tuples(st.just("limit"), sessions, symbols, sides, st.integers(1, 6), ticks,
+              st.sampled_from([None, None, "3", "1"]), st.sampled_from([None, None, 2])),
+    st.tuples(st.just("market"), sessions, symbols, sides, st.integers(1, 8)),
+    st.tuples(st.just("cancel"), sessions, st.integers(0, 40)),
+    st.tuples(st.just("replace"), sessions, st.integers(0, 40), st.integers(1, 6), ticks),
+    st.tuples(st.just("mass"), sessions, symbols),
+)
+
+
+def price_text(symbol, offset):
+    spec = SPECS[0] if symbol == "SYM1" else SPECS[1]
+    return format_price(10000 + offset * spec.tick * 5, spec.price_scale).decode()
+
+
+@settings(max_examples=100)
+@given(st.lists(actions, min_size=1, max_size=40))
+def test_clients_applying_x_to_w_always_hold_a_fresh_snapshot(flow):
+    h = Harness()
+    for spec in SPECS:  # resting depth on both sides so that top-N edges move from the start
+        for offset in (2, 3, 5):
+            h.seed(spec.symbol, "buy", 3 * spec.lot, 10000 - offset * spec.tick * 5)
+            h.seed(spec.symbol, "sell", 3 * spec.lot, 10000 + offset * spec.tick * 5)
+    clients = {}
+    for req_id, depth, entry_types, incremental in SUBSCRIPTIONS:
+        client = clients[req_id] = BookClient()
+        for reply in subscribe(h, "MD", req_id, ("SYM1", "SYM2"), depth, "1" if incremental else "0", entry_types):
+            client.apply(reply)
+    placed: list[tuple[str, str, str, str]] = []  # (session, ClOrdID, symbol, side)
+    for step, action in enumerate(flow):
+        kind = action[0]
+        replies = []
+        if kind == "limit":
+            _, session, symbol, side, lots, offset, tif, floor_lots = action
+            lot = 1 if symbol == "SYM1" else 10
+            extra = [(59, tif)] if tif else []
+            if floor_lots and not tif:
+                extra.append((111, floor_lots * lot))
+            cl_ord_id = f"O{step}"
+            replies = h.order(session, cl_ord_id, side, lots * lot, price_text(symbol, offset), symbol, "2", *extra)
+            placed.append((session, cl_ord_id, symbol, side))
+        elif kind == "market":
+            _, session, symbol, side, lots = action
+            lot = 1 if symbol == "SYM1" else 10
+            replies = h.order(session, f"M{step}", side, lots * lot, None, symbol)
+        elif kind == "cancel" and placed:
+            session, cl_ord_id, symbol, side = placed[action[2] % len(placed)]
+            replies = h.send(session, "F", (41, cl_ord_id), (11, f"C{step}"), (55, symbol), (54, side))
+        elif kind == "replace" and placed:
+            index = action[2] % len(placed)
+            session, cl_ord_id, symbol, side = placed[index]
+            lot = 1 if symbol == "SYM1" else 10
+            replies = h.send(session, "G", (41, cl_ord_id), (11, f"R{step}"), (55, symbol), (54, side),
+                             (38, action[3] * lot), (40, "2"), (44, price_text(symbol, action[4])))
+            if any(r.type == "8" and r[150] == "5" for r in replies):
+                placed[index] = (session, f"R{step}", symbol, side)
+        elif kind == "mass":
+            replies = h.send(action[1], "q", (11, f"Q{step}"), (530, "1"), (55, action[2]))
+        for reply in replies:
+            if reply.session == "MD":
+                clients[reply[262]].apply(reply)
+        for req_id, depth, entry_types, _ in SUBSCRIPTIONS:
+            for symbol in ("SYM1", "SYM2"):
+                expected = fresh_snapshot(h, symbol, depth, entry_types)
+                assert clients[req_id].books[symbol] == expected, (req_id, symbol, step, action)
+                bids, offers = engine_book(h, symbol, depth)
+                assert expected[:2] == (bids if "0" in entry_types else {}, offers if "1" in entry_types else {})
