@@ -487,6 +487,8 @@ class Engine:
 
     def _lookup(self, order_id, owner):
         """(live order, None) or (None, [Rejected])."""
+        if type(order_id) is not int:
+            return None, [Rejected(None, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
         o = self._orders.get(order_id)
         if o is not None:
             if owner is None or o.owner == owner:
@@ -505,7 +507,7 @@ class Engine:
     # ------------------------------------------------------------ new orders
 
     def _new_order(self, c):
-        book = self._books.get(c.symbol)
+        book = self._books.get(c.symbol) if type(c.symbol) is str else None
         if book is None:
             return [Rejected(None, R.UNKNOWN_SYMBOL, f"unknown symbol {c.symbol!r}")]
         v = validate_new_order(book, c, self.now)
@@ -912,7 +914,7 @@ class Engine:
         owner, symbol, side = c.owner, c.symbol, c.side
         if owner is not None and type(owner) is not str:
             return [Rejected(None, R.INVALID_OWNER, "owner must be a string or None")]
-        if symbol is not None and self._books.get(symbol) is None:
+        if symbol is not None and (type(symbol) is not str or symbol not in self._books):
             return [Rejected(None, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")]
         if side is not None:
             side = _enum(_SIDES, side)
