@@ -6,6 +6,7 @@ import asyncio
 import random
 import socket
 
+import pytest
 import simplefix
 
 from .fixclient import FixClient, config_dict, start_server, utc_now
@@ -79,7 +80,9 @@ def md_request(req_id: str, symbols: list[str], sub_type: str = "1", depth: int 
     return f
 
 
-async def random_flow(clients: list[FixClient], symbols: list[str], n: int, seed: int) -> None:
+async def random_flow(clients: list[FixClient], symbols: list[str], n: int, seed: int, batch: int = 1) -> None:
+    """batch 1: each request answered before the next (a reproducible interleaving); larger
+    batches let the two sessions' requests interleave as the loop schedules them."""
     rng = random.Random(seed)
     live: dict[FixClient, list] = {c: [] for c in clients}
     pending = {c: 0 for c in clients}
@@ -99,7 +102,7 @@ async def random_flow(clients: list[FixClient], symbols: list[str], n: int, seed
             c.order(f"o{i}", side, rng.randint(1, 60), price, symbol=sym)
             live[c].append((f"o{i}", sym, side))
         pending[c] += 1
-        if i % 20 == 19:
+        if i % batch == batch - 1:
             await drain(pending)
     await drain(pending)
 
@@ -118,7 +121,8 @@ async def drain(pending: dict) -> None:
         pending[c] = 0
 
 
-async def test_rebuilt_book_equals_fresh_snapshot():
+@pytest.mark.parametrize("seed,batch", [(7, 1), (11, 1), (23, 1), (5, 20)])
+async def test_rebuilt_book_equals_fresh_snapshot(seed, batch):
     srv = await start_server()
     try:
         md = FixClient("MD")
@@ -137,7 +141,7 @@ async def test_rebuilt_book_equals_fresh_snapshot():
         c1, c2 = FixClient("C1"), FixClient("C2")
         await c1.logon(srv.port)
         await c2.logon(srv.port)
-        await random_flow([c1, c2], symbols, 400, seed=7)
+        await random_flow([c1, c2], symbols, 400, seed=seed, batch=batch)
         # ask for fresh snapshots; everything before them on this session is X
         md.send("V", md_request("snap", symbols, sub_type="0"))
         md.send("V", md_request("snap3", ["SYM1"], sub_type="0", depth=3, entry_types=("0", "1")))
