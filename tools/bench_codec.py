@@ -1,4 +1,6 @@
-"""Codec micro-benchmark: prints microseconds per operation (best of several runs).
+"""Codec micro-benchmark: prints microseconds per operation (best and median of runs).
+
+Timed with process CPU time, so other load on the machine inflates the numbers less.
 
     python3 tools/bench_codec.py [--number N] [--repeat R]
 
@@ -10,6 +12,7 @@
 
 import argparse
 import statistics
+import time
 import timeit
 
 from fixexchange.codec import FIX44, FixParser, encode, format_utc_timestamp
@@ -35,7 +38,8 @@ def encode_execution_report(now: float) -> bytes:
 
 
 def measure(function, number: int, repeat: int) -> tuple[float, float]:
-    runs = [run / number * 1e6 for run in timeit.repeat(function, number=number, repeat=repeat)]
+    runs = [run / number * 1e6 for run in timeit.repeat(function, number=number, repeat=repeat,
+                                                      timer=time.process_time)]
     return min(runs), statistics.median(runs)
 
 

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import repeat
-from operator import call
+from operator import call, itemgetter
 
 from ._field_types import FIELD_TYPES
 from ._fix44_groups import GROUPS, MESSAGE_NAMES
@@ -263,6 +262,8 @@ class GroupDef:
 
 
 _HEADER, _BODY, _TRAILER = 0, 1, 2
+_NO_PLAN = object()  # cached verdict: this shape takes the exact pass
+_MAX_PLANS_PER_MESSAGE = 4096  # bounds the cache against clients varying their field sets
 
 
 class MessageDef:
@@ -270,7 +271,7 @@ class MessageDef:
     header/body/trailer; ``groups`` the top-level repeating groups by count tag."""
 
     __slots__ = ("msg_type", "name", "required", "required_set", "sections", "groups",
-                 "group_tags", "open_body", "allowed", "fast_excluded", "fast_checks", "checked")
+                 "group_tags", "open_body", "allowed", "fast_excluded", "fast_checks", "plans")
 
     def __init__(self, msg_type: bytes, name: str, required: tuple[int, ...],
                  body_tags: tuple[int, ...], group_specs: dict, open_body: bool = False) -> None:
@@ -289,7 +290,7 @@ class MessageDef:
         # Tags that send validation down the exact path: group counts and 93/89.
         self.fast_excluded = self.group_tags | {93, 89}
         self.fast_checks = {tag: check for tag in sections if (check := _fast_check(tag)) is not None}
-        self.checked = frozenset(self.fast_checks)
+        self.plans: dict[tuple[int, ...], object] = {}
         # A known FIX message type fixexchange does not model: body fields are not checked.
         self.open_body = open_body
 
@@ -319,26 +320,40 @@ class DataDictionary:
         message = self.messages.get(msg.msg_type)
         fields = msg.fields
         # Fast path for the common shape (no repeating group, no repeated tag, no trailer
-        # signature), made of C-level set and map operations: it only proves validity;
-        # on any doubt the exact pass below finds the precise reason.
-        if message is not None and not message.open_body:
+        # signature). The structure of a message depends only on its tag sequence, so it
+        # is judged once per distinct sequence ("shape") and cached with the value checks
+        # that shape needs; a hit costs a tuple, a dict lookup and C-level maps. The fast
+        # path only proves validity: on any doubt the exact pass finds the precise reason.
+        if message is not None:
             first = msg._first
-            keys = first.keys()
-            if (len(first) == len(fields) and message.required_set <= keys
-                    and message.fast_excluded.isdisjoint(keys)
-                    and fields[0][0] == 8 and fields[1][0] == 9 and fields[2][0] == 35
-                    and fields[-1][0] == 10):
-                try:
-                    # dict order is wire order: header, body, trailer codes never decrease
-                    sections = list(map(message.sections.__getitem__, keys))
-                except KeyError:  # a tag this message does not define
-                    sections = None
-                # bool() as the default check rejects an empty value.
-                if (sections is not None and sections == sorted(sections)
-                        and all(map(call, map(message.fast_checks.get, keys, repeat(bool)),
-                                    first.values()))):
+            if len(first) == len(fields):
+                shape = tuple(first)  # dict order is wire order
+                plan = message.plans.get(shape)
+                if plan is None:
+                    plan = self._plan(message, shape)
+                if (plan is not _NO_PLAN and b"" not in first.values()
+                        and all(map(call, plan[1], plan[0](first)))):
                     return None
         return self._validate_exactly(msg)
+
+    def _plan(self, message: MessageDef, shape: tuple[int, ...]):
+        """(values getter, value checks) for a structurally valid shape, else _NO_PLAN."""
+        keys = set(shape)
+        sections = message.sections
+        plan = _NO_PLAN
+        if (not message.open_body and shape[:3] == (8, 9, 35) and shape[-1] == 10
+                and keys <= message.allowed and message.required_set <= keys
+                and message.fast_excluded.isdisjoint(keys)):
+            codes = [sections[tag] for tag in shape]
+            if codes == sorted(codes):
+                checked = tuple(tag for tag in shape if tag in message.fast_checks)
+                getter = (itemgetter(*checked) if len(checked) > 1
+                          else (lambda first: (first[checked[0]],)) if checked
+                          else (lambda first: ()))
+                plan = (getter, tuple(message.fast_checks[tag] for tag in checked))
+        if len(message.plans) < _MAX_PLANS_PER_MESSAGE:
+            message.plans[shape] = plan
+        return plan
 
     def _validate_exactly(self, msg) -> SessionRejectInfo | None:
         fields = msg.fields

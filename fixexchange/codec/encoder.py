@@ -58,6 +58,10 @@ def encode_body(fields: Iterable[tuple[int, object]]) -> list[bytes]:
     return parts
 
 
+# b"\x01<tag>=": the SOH ending the previous field travels with the next tag's prefix.
+_soh_prefixes: dict[int, bytes] = {tag: b"\x01%d=" % tag for tag in range(1, 1000)}
+
+
 def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, object]]) -> bytes:
     """Encode one message: 8, 9, 35, then ``fields`` in the given order, then 10.
 
@@ -68,10 +72,21 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
         msg_type = _value_bytes(msg_type)
     if type(begin_string) is not bytes:
         begin_string = _value_bytes(begin_string)
-    parts = encode_body(fields)
-    body = b"".join((b"35=", msg_type, b"\x01", *parts))
+    parts = [b"35=", msg_type]
+    append = parts.append
+    soh_prefixes = _soh_prefixes
+    for tag, value in fields:
+        prefix = soh_prefixes.get(tag)
+        if prefix is None:
+            prefix = b"\x01" + _prefix(tag)
+        if type(value) is not bytes:
+            value = _value_bytes(value)
+        append(prefix)
+        append(value)
+    append(b"\x01")
+    body = b"".join(parts)
     # One SOH per field (35 included) exactly; more means an SOH inside a value.
-    if body.count(b"\x01") != len(parts) // 3 + 1:
+    if body.count(b"\x01") != len(parts) // 2:
         raise ValueError("field value contains SOH (\\x01)")
     head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
     message = head + body
