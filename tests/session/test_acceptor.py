@@ -505,3 +505,22 @@ def test_the_split_reference_run_does_everything():
                      "SessionRejected", "LoggedOut", "Disconnected"]
     sent = [m.msg_type for m in FixParser().feed(data)]
     assert sent == [b"A", b"0", b"2", b"3", b"5"]
+
+
+# --- the cached SendingTime parse agrees with the codec's ------------------------------
+
+_timestamps = st.builds(
+    lambda base, fraction: base + fraction,
+    st.sampled_from([b"20260101-00:00:00", b"20261127-23:59:59", b"20240229-12:30:45", b"20260101-00:00:01"]),
+    st.sampled_from([b"", b".1", b".123", b".123456", b".123456789", b".12a", b"x123", b".1234"]))
+
+
+@given(st.one_of(_timestamps, st.binary(max_size=30)))
+def test_cached_sending_time_parse_matches_the_codec(value):
+    try:
+        expected = parse_utc_timestamp(value)
+    except ValueError:
+        with pytest.raises(ValueError):
+            acceptor_module._parse_sending_time(value)
+    else:
+        assert acceptor_module._parse_sending_time(value) == expected
