@@ -163,6 +163,7 @@ _CANCEL_TEXT = {
 }
 
 _ZERO = b"0"
+_new_tuple = tuple.__new__
 
 
 def _stp_mode(mode: StpMode | str) -> StpMode:
@@ -187,7 +188,9 @@ class _MissingField(Exception):
 
 
 class _SymbolInfo:
-    __slots__ = ("spec", "name", "fmt", "symbol_field", "scale")
+    __slots__ = ("spec", "name", "fmt", "symbol_field", "scale", "_parsed")
+
+    _PARSE_CACHE_LIMIT = 4096
 
     def __init__(self, spec: SymbolSpec) -> None:
         self.spec = spec
@@ -195,6 +198,22 @@ class _SymbolInfo:
         self.scale = spec.price_scale
         self.fmt = PriceFormatter(spec.price_scale)
         self.symbol_field = (55, spec.symbol.encode("ascii"))
+        self._parsed: dict[bytes, int] = {}
+
+    def parse_price(self, text: bytes) -> int:
+        """parse_price at this symbol's scale, cached: clients send the same prices over and over."""
+        units = self._parsed.get(text)
+        if units is None:
+            units = parse_price(text, self.scale)  # raises before anything is cached
+            if len(self._parsed) >= self._PARSE_CACHE_LIMIT:
+                self._parsed.clear()
+            self._parsed[text] = units
+        return units
+
+
+def _qty(text: bytes) -> int:
+    # fast path for the usual plain integer
+    return int(text) if text.isdigit() else parse_qty(text)
 
 
 class _Order:
@@ -202,7 +221,7 @@ class _Order:
 
     __slots__ = ("order_id", "order_id_field", "session_id", "cl_ord_id", "cl_ord_ids", "info",
                  "side_field", "ord_type", "ord_type_field", "price", "stop_price", "tif", "tif_field",
-                 "expire_field", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final")
+                 "expire_field", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final", "static")
 
     def __init__(self, session_id: str, cl_ord_id: bytes, info: _SymbolInfo, side: Side, ord_type: OrdType,
                  price: int | None, stop_price: int | None, tif: TimeInForce, expire_field, qty: int) -> None:
@@ -226,6 +245,22 @@ class _Order:
         self.leaves = qty
         self.avg_px = _ZERO
         self.final = False
+        self.static: tuple | None = None  # ER fields from Symbol to ExpireTime; None = rebuild
+
+    def static_fields(self) -> tuple:
+        """Symbol, Side, OrderQty, OrdType, Price, StopPx, TimeInForce, ExpireTime: they change
+        only on replace/restate, so every other ER reuses one prebuilt tuple."""
+        fmt = self.info.fmt
+        fields = [self.info.symbol_field, self.side_field, (38, b"%d" % self.qty), self.ord_type_field]
+        if self.price is not None:
+            fields.append((44, fmt(self.price)))
+        if self.stop_price is not None:
+            fields.append((99, fmt(self.stop_price)))
+        fields.append(self.tif_field)
+        if self.expire_field is not None:
+            fields.append(self.expire_field)
+        self.static = tuple(fields)
+        return self.static
 
     def live_status(self):
         return _STATUS_PARTIAL if self.cum_qty else _STATUS_NEW
@@ -285,6 +320,7 @@ class Gateway:
         self._orders: dict[int, _Order] = {}
         self._sessions: dict[str, _SessionOrders] = {}
         self._transact_time = b""
+        self._transact_now: float | None = None
         self.market_data = MarketData({name: info.scale for name, info in self._symbols.items()})
         # Books seeded before the gateway existed: mirror their levels once.
         for name in self._symbols:
@@ -323,7 +359,9 @@ class Gateway:
                                           f"unsupported MsgType {message.msg_type.decode('ascii', 'replace')}")]
         if self._prefix_pending:
             self._set_prefix(_base36(int(now * 1000)) + "-")
-        self._transact_time = format_utc_timestamp(now)
+        if now != self._transact_now:  # the server passes one now per event-loop callback
+            self._transact_now = now
+            self._transact_time = format_utc_timestamp(now)
         out: list[Outbound] = []
         try:
             handler(session_id, message, now, out)
@@ -428,26 +466,19 @@ class Gateway:
 
     def _report(self, order: _Order, exec_type, status, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,
                 last: tuple | None = None, extra: tuple = ()) -> Outbound:
-        fmt = order.info.fmt
         body = [order.order_id_field, (11, cl_ord_id)]
         if orig_cl_ord_id is not None:
             body.append((41, orig_cl_ord_id))
-        body += ((17, self._next_exec_id()), exec_type, status, order.info.symbol_field, order.side_field,
-                 (38, b"%d" % order.qty), order.ord_type_field)
-        if order.price is not None:
-            body.append((44, fmt(order.price)))
-        if order.stop_price is not None:
-            body.append((99, fmt(order.stop_price)))
-        body.append(order.tif_field)
-        if order.expire_field is not None:
-            body.append(order.expire_field)
+        self._exec_seq += 1
+        body += ((17, self._exec_id_prefix + b"%d" % self._exec_seq), exec_type, status)
+        body += order.static or order.static_fields()
         if last is not None:
             body += last
         body += ((151, b"%d" % order.leaves), (14, b"%d" % order.cum_qty), (6, order.avg_px),
                  (60, self._transact_time))
         if extra:
             body += extra
-        return Outbound(order.session_id, b"8", body)
+        return _new_tuple(Outbound, (order.session_id, b"8", body, False))
 
     def _order_reject(self, session_id: str, message: FixMessage, cl_ord_id: bytes, reason: int,
                       text: str) -> Outbound:
@@ -489,13 +520,16 @@ class Gateway:
     # ---------------------------------------------------------------- D: NewOrderSingle
 
     def _new_order(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
-        require = self._require
-        cl_ord_id = require(message, 11)
-        symbol = require(message, 55)
-        side_text = require(message, 54)
-        qty_text = require(message, 38)
-        ord_type_text = require(message, 40)
-        session = self._session(session_id)
+        get = message.get
+        cl_ord_id = get(11)
+        symbol = get(55)
+        side_text = get(54)
+        qty_text = get(38)
+        ord_type_text = get(40)
+        if not (cl_ord_id and symbol and side_text and qty_text and ord_type_text):
+            for tag in (11, 55, 54, 38, 40):
+                self._require(message, tag)
+        session = self._sessions.get(session_id) or self._session(session_id)
         reject = self._order_reject
         if cl_ord_id in session.by_cl_ord_id:
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_DUPLICATE, "duplicate ClOrdID"))
@@ -507,30 +541,29 @@ class Gateway:
             return
         side = _SIDES.get(side_text)
         ord_type = _ORD_TYPES.get(ord_type_text)
-        tif_text = message.get(59, b"0")
-        tif = _TIFS.get(tif_text)
+        tif = _TIFS.get(get(59, b"0"))
         if side is None or ord_type is None or tif is None:
             which = "Side" if side is None else "OrdType" if ord_type is None else "TimeInForce"
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED, f"unsupported {which}"))
             return
         try:
-            qty = parse_qty(qty_text)
-            display_text = message.get(111)
-            display_qty = parse_qty(display_text) if display_text is not None else None
-            min_qty_text = message.get(110)
-            min_qty = parse_qty(min_qty_text) if min_qty_text is not None else None
+            qty = _qty(qty_text)
+            display_text = get(111)
+            display_qty = _qty(display_text) if display_text is not None else None
+            min_qty_text = get(110)
+            min_qty = _qty(min_qty_text) if min_qty_text is not None else None
         except (NumberFormatError, NotOnScale):
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_INCORRECT_QTY, "invalid quantity"))
             return
-        price_text = message.get(44)
-        stop_text = message.get(99)
+        price_text = get(44)
+        stop_text = get(99)
         if price_text is None and ord_type in _PRICED:
             raise _MissingField(44, "Price is required for OrdType=2/4")
         if stop_text is None and ord_type in _STOPS:
             raise _MissingField(99, "StopPx is required for OrdType=3/4")
         try:
-            price = parse_price(price_text, info.scale) if price_text is not None else None
-            stop_price = parse_price(stop_text, info.scale) if stop_text is not None else None
+            price = info.parse_price(price_text) if price_text is not None else None
+            stop_price = info.parse_price(stop_text) if stop_text is not None else None
         except NotOnScale:
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "price not on tick"))
             return
@@ -559,9 +592,10 @@ class Gateway:
             # The engine checks ExpireTime against its own clock: bring it up to now first.
             self._advance_engine_time(now, out)
         order = _Order(session_id, cl_ord_id, info, side, ord_type, price, stop_price, tif, expire_field, qty)
-        events = self.engine.apply(NewOrder(
+        # tuple.__new__ skips the NamedTuple's Python-level __new__ (every field is given)
+        events = self.engine.apply(_new_tuple(NewOrder, (
             info.name, session_id, side, qty, ord_type, price, stop_price, tif, expire_time, display_qty,
-            min_qty, post_only, self._stp_by_session.get(session_id, self._default_stp)))
+            min_qty, post_only, self._stp_by_session.get(session_id, self._default_stp))))
         self._route(events, _Request("new", session_id, cl_ord_id, order, message), out)
 
     @staticmethod
@@ -848,13 +882,15 @@ class Gateway:
                 order.order_id = event.order_id
                 order.order_id_field = (37, self._order_id_prefix + b"%d" % event.order_id)
                 orders[event.order_id] = order
-                self._session(order.session_id).by_cl_ord_id[order.cl_ord_id] = order
+                self._sessions[order.session_id].by_cl_ord_id[order.cl_ord_id] = order
                 out.append(report(order, _EXEC_NEW, _STATUS_NEW, order.cl_ord_id, None))
             elif kind is Cancelled:
                 order = orders.get(event.order_id)
                 if order is None:
                     continue
-                order.qty = event.qty
+                if order.qty != event.qty:
+                    order.qty = event.qty
+                    order.static = None
                 order.cum_qty = event.cum_qty
                 order.cum_notional = event.cum_notional
                 cl_ord_id, orig = self._new_cl_ord_id(order, request)
@@ -868,6 +904,7 @@ class Gateway:
                 if event.price is not None:
                     order.price = event.price
                 order.qty = event.qty
+                order.static = None
                 order.cum_qty = event.cum_qty
                 order.leaves = event.leaves_qty
                 cl_ord_id, orig = self._new_cl_ord_id(order, request)
@@ -877,6 +914,7 @@ class Gateway:
                 if order is None:
                     continue
                 order.qty = event.qty
+                order.static = None
                 order.cum_qty = event.cum_qty
                 order.leaves = event.leaves_qty
                 out.append(report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
@@ -890,7 +928,9 @@ class Gateway:
                 order = orders.get(event.order_id)
                 if order is None:
                     continue
-                order.qty = event.qty
+                if order.qty != event.qty:
+                    order.qty = event.qty
+                    order.static = None
                 order.cum_qty = event.cum_qty
                 self._finish(order)
                 out.append(report(order, _EXEC_EXPIRED, _STATUS_EXPIRED, order.cl_ord_id, None))
@@ -903,6 +943,7 @@ class Gateway:
                 order.cum_qty = view.cum_qty
                 order.leaves = view.leaves_qty
                 order.price = view.price
+                order.static = None
                 extra = ((790, request.message.get(790)),) if 790 in request.message else ()
                 out.append(report(order, _EXEC_STATUS, _STATUS_FIELD[view.status], order.cl_ord_id, None,
                                   extra=extra))

@@ -42,6 +42,7 @@ _DELETE = (279, b"2")
 _ENTRY_TYPE_FIELD = ((269, b"0"), (269, b"1"), (269, b"2"))
 
 FULL_DEPTH = 0
+_new_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 
 
 class _SideLevels:
@@ -203,7 +204,7 @@ class MarketData:
                 for _, entries in per_symbol:
                     for _, fields in entries:
                         body.extend(fields)
-                out.append(Outbound(subscription.session_id, b"X", body, True))
+                out.append(_new_tuple(Outbound, (subscription.session_id, b"X", body, True)))
             else:
                 for data, _ in per_symbol:
                     out.append(self._snapshot(subscription.session_id, subscription.md_req_id, data,
