@@ -510,6 +510,9 @@ class Connection:
             self._logout_and_close("SendingTime accuracy problem", now, events)
             return
         msg_type = msg.msg_type
+        if msg_type == LOGON and msg.get(RESET_SEQ_NUM_FLAG) == b"Y" and seq == 1:
+            self._reset_in_session(msg, now, events)
+            return
         if msg_type == SEQUENCE_RESET and msg.get(GAP_FILL_FLAG) != b"Y":
             self._on_sequence_reset(msg, now, events)  # 11: MsgSeqNum is ignored in Reset mode
             return
@@ -657,6 +660,17 @@ class Connection:
             self._drain_queue(now, events)
         elif self._resend_until and new_seq > self._resend_until:
             self._resend_until = 0
+
+    def _reset_in_session(self, msg: FixMessage, now: float, events: list[Event]) -> None:
+        """Logon with ResetSeqNumFlag=Y on a live session (e.g. a 24-hour session's daily
+        reset): both sides restart at 1 and the Logon is answered with 141=Y."""
+        store = self._session.store
+        store.reset()
+        store.set_next_target_seq(2)
+        self._queued.clear()
+        self._resend_until = 0
+        self._send_admin(LOGON, [(ENCRYPT_METHOD, 0), (HEART_BT_INT, self._heartbeat_interval),
+                                 (RESET_SEQ_NUM_FLAG, b"Y")], now)
 
     def _on_logout(self, msg: FixMessage, in_sequence: bool, now: float, events: list[Event]) -> None:
         session = self._session

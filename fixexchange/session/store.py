@@ -203,12 +203,23 @@ class FileStore:
         return offset
 
     def _open_for_append(self):
-        new = not os.path.exists(self.path)
+        if not os.path.exists(self.path):
+            self._write_fresh_file()
         self._file = open(self.path, "ab")
-        if new:
-            self._file.write(MAGIC)
-            self._end = len(MAGIC)
         return self._file
+
+    def _write_fresh_file(self) -> None:
+        # Written beside the journal and renamed over it, so a crash leaves the old state
+        # or a complete header, never an empty or half-written file (which would be
+        # reported as corruption).
+        temporary = self.path + ".tmp"
+        with open(temporary, "wb") as f:
+            f.write(MAGIC)
+            f.flush()
+            if self._fsync:
+                os.fsync(f.fileno())
+        os.replace(temporary, self.path)
+        self._end = len(MAGIC)
 
     def set_next_sender_seq(self, seq: int) -> None:
         self._append(_record(_KIND_SENDER, seq))
@@ -230,16 +241,7 @@ class FileStore:
         if self._file is not None:
             self._file.close()
             self._file = None
-        # Write the fresh journal beside the old one and rename over it, so a crash
-        # mid-reset leaves either the old or the new state, never a mix.
-        temporary = self.path + ".tmp"
-        with open(temporary, "wb") as f:
-            f.write(MAGIC)
-            f.flush()
-            if self._fsync:
-                os.fsync(f.fileno())
-        os.replace(temporary, self.path)
-        self._end = len(MAGIC)
+        self._write_fresh_file()
         self._index.clear()
         self.next_sender_seq = 1
         self.next_target_seq = 1

@@ -524,3 +524,32 @@ def test_cached_sending_time_parse_matches_the_codec(value):
             acceptor_module._parse_sending_time(value)
     else:
         assert acceptor_module._parse_sending_time(value) == expected
+
+
+def test_reset_seq_num_flag_logon_on_a_live_session_resets_both_sides():
+    store = MemoryStore()
+    client = logged_on(store)
+    client.send(message(b"D", 2, T0, ORDER))
+    client.acceptor.send(SESSION_ID, b"8", EXEC, T0)
+    client.received()
+    assert client.send(logon(1, T0, extra=[(141, "Y")])) == []
+    [reply] = client.received()
+    assert (reply.msg_type, reply.seq_num, reply.get(141)) == (b"A", 1, b"Y")
+    assert store.get_sent(1, 100) == []
+    [event] = client.send(message(b"D", 2, T0, ORDER))
+    assert isinstance(event, ApplicationMessage)
+
+
+def test_store_file_is_never_left_empty(tmp_path, monkeypatch):
+    # The header is renamed into place: no window where the journal exists but is empty.
+    store = FileStore(tmp_path, SESSION_ID)
+    store.save_sent(1, None)
+    path = tmp_path / store_file_name(SESSION_ID)
+    assert path.read_bytes().startswith(b"FIXEXCHANGE-STORE-1\n")
+    assert not (tmp_path / (store_file_name(SESSION_ID) + ".tmp")).exists()
+
+
+def test_empty_store_file_is_reported(tmp_path):
+    (tmp_path / store_file_name(SESSION_ID)).write_bytes(b"")
+    with pytest.raises(StoreCorrupted, match="bad magic"):
+        FileStore(tmp_path, SESSION_ID)
