@@ -198,14 +198,37 @@ class MarketView:
     def ready(self) -> bool:
         return all(book.has_snapshot for book in self.books.values())
 
-    def render(self) -> list[str]:
-        lines = list(self.warnings)
+    def blocks(self) -> list[list[str]]:
+        """One block of lines per symbol."""
+        result = []
         for symbol in self.symbols:
             book = self.books[symbol]
             if not book.has_snapshot:
-                lines.append(f"{symbol}  (waiting for a snapshot)")
+                result.append([f"{symbol}  (waiting for a snapshot)"])
             else:
-                lines += bookmod.render(book, self.depth, self.trades)
+                result.append(bookmod.render(book, self.depth, self.trades))
+        return result
+
+    def render(self) -> list[str]:
+        lines = list(self.warnings)
+        for block in self.blocks():
+            lines += block
+            lines.append("")
+        return lines
+
+    def render_grid(self, width: int) -> list[str]:
+        """Warnings, then the symbols' blocks side by side as far as `width` allows."""
+        blocks = self.blocks()
+        column = max(len(line) for block in blocks for line in block) + 4
+        per_row = max(1, min(len(blocks), width // column))
+        lines = list(self.warnings)
+        for start in range(0, len(blocks), per_row):
+            row = blocks[start:start + per_row]
+            height = max(len(block) for block in row)
+            for i in range(height):
+                lines.append("".join(
+                    (block[i] if i < len(block) else "").ljust(column) for block in row
+                ).rstrip())
             lines.append("")
         return lines
 
@@ -330,7 +353,7 @@ def run_curses(client: FixClient, view: MarketView, interval: float,
                 header = (f"fix-md  {client.settings.sender_comp_id}@{client.settings.host}:"
                           f"{client.settings.port}  {_now_stamp()} UTC  q/Ctrl-C: quit")
                 rows = [(header, curses.A_REVERSE)]
-                for line in view.render():
+                for line in view.render_grid(width):
                     attr = curses.A_NORMAL
                     if "WARNING" in line:
                         attr = warn_attr

@@ -323,3 +323,93 @@ def test_md_live_plain_updates_and_interrupt(env):
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+class Pty:
+    """A child process on a pseudo-terminal (curses and readline need one)."""
+
+    def __init__(self, env, *argv):
+        import pty
+
+        self.master, slave = pty.openpty()
+        env = dict(env, TERM="xterm", LINES="40", COLUMNS="100")
+        self.proc = subprocess.Popen([sys.executable, "-m", *argv], stdin=slave, stdout=slave,
+                                     stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.output = b""
+        self.seen = 0
+
+    def expect(self, needle: bytes, timeout=10):
+        """Wait for `needle` after what earlier expects consumed."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.output[self.seen:]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {needle!r} in {self.output[-2000:]!r}")
+            ready, _, _ = select.select([self.master], [], [], min(remaining, 0.2))
+            if ready:
+                try:
+                    self.output += os.read(self.master, 65536)
+                except OSError:
+                    raise AssertionError(f"EOF before {needle!r} in {self.output[-2000:]!r}")
+        self.seen += self.output[self.seen:].index(needle) + len(needle)
+
+    def write(self, data: bytes):
+        os.write(self.master, data)
+
+    def wait(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                try:
+                    self.output += os.read(self.master, 65536)
+                except OSError:
+                    pass
+        try:
+            return self.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running; output: {self.output[-3000:]!r}") from None
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        os.close(self.master)
+
+
+def test_md_curses_ladder_quits_on_q_and_ctrl_c(env):
+    term = Pty(env, "fixexchange.cli.md", "SYM10", "SYM1")
+    try:
+        term.expect(b"q/Ctrl-C: quit")
+        term.expect(b"SYM10  spread 5  (bid 105 / ask 110)    SYM1  spread 5")
+        term.write(b"q")
+        assert term.wait() == 0
+    finally:
+        term.close()
+    term = Pty(env, "fixexchange.cli.md", "SYM10")
+    try:
+        term.expect(b"SYM10  spread")
+        term.proc.send_signal(signal.SIGINT)
+        assert term.wait() == 0
+        assert b"Traceback" not in term.output
+    finally:
+        term.close()
+
+
+def test_interactive_on_a_terminal(env):
+    term = Pty(env, "fixexchange.cli.send", "-i")
+    try:
+        term.expect(b"fix-send> ")
+        term.write(b"symbols\r")
+        term.expect(b"SYM10")
+        term.expect(b"fix-send> ")
+        term.write(b"book SYM10 --depth 1\r")
+        term.expect(b"SYM10  spread")
+        term.expect(b"fix-send> ")
+        time.sleep(0.2)  # let readline take the terminal before the EOF key
+        term.write(b"\x04")  # Ctrl-D
+        assert term.wait() == 0, term.output
+        assert b"logged out" in term.output
+    finally:
+        term.close()
