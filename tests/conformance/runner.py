@@ -37,6 +37,8 @@ transport for the daemon implements the same methods.
 from __future__ import annotations
 
 import re
+import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -80,6 +82,22 @@ class Script:
     name: str
     steps: list[Step]
     session_overrides: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def requirements(self) -> set[str]:
+        """What a transport must offer beyond bytes in/out: "clock" (`~`), "app_send"
+        (`+`), "exchange_logout" (`* logout`), "session_config" (`= session`)."""
+        needs = set()
+        if self.session_overrides:
+            needs.add("session_config")
+        for step in self.steps:
+            if step.kind == "~":
+                needs.add("clock")
+            elif step.kind == "+":
+                needs.add("app_send")
+            elif step.kind == "*" and step.text.startswith("logout"):
+                needs.add("exchange_logout")
+        return needs
 
 
 def _convert(value: str) -> object:
@@ -307,6 +325,86 @@ class MachineTransport:
         return applications.pop(0) if applications else None
 
 
+class SocketTransport:
+    """Client connections over TCP to a running exchange (the daemon), real clock.
+
+    It cannot move the daemon's clock, make its application send, start a Logout or see
+    delivered application messages: scripts needing those (`Script.requirements`) raise
+    `Unsupported`, `? app` lines are skipped.
+    """
+
+    def __init__(self, host: str, port: int, expect_timeout: float = 2.0,
+                 silence_timeout: float = 0.3) -> None:
+        self.address = (host, port)
+        self.expect_timeout = expect_timeout
+        self.silence_timeout = silence_timeout
+        self.sockets: dict[str, socket.socket] = {}
+        self.parsers: dict[str, FixParser] = {}
+        self.pending: dict[str, list] = {}
+        self.at_eof: dict[str, bool] = {}
+
+    def now(self) -> float:
+        return time.time()
+
+    def connect(self, name: str) -> None:
+        self.sockets[name] = socket.create_connection(self.address, timeout=self.expect_timeout)
+        self.parsers[name] = FixParser()
+        self.pending[name] = []
+        self.at_eof[name] = False
+
+    def send(self, name: str, data: bytes) -> None:
+        try:
+            self.sockets[name].sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.at_eof[name] = True  # the exchange already closed; a later step will say
+
+    def close(self, name: str) -> None:
+        self.sockets[name].close()
+        self.at_eof[name] = True
+
+    def receive(self, name: str, timeout: float):
+        pending = self.pending[name]
+        deadline = time.monotonic() + timeout
+        sock = self.sockets[name]
+        while not pending:
+            if self.at_eof[name]:
+                return CLOSED
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            sock.settimeout(remaining)
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                return None
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                self.at_eof[name] = True
+                continue
+            for item in self.parsers[name].feed(data):
+                if isinstance(item, Garbled):
+                    raise ScriptFailure(f"the exchange sent a garbled message: {item}")
+                pending.append(item)
+        return pending.pop(0)
+
+    def advance(self, seconds: float) -> None:
+        raise Unsupported("the daemon's clock cannot be moved from a script")
+
+    def delivered(self, name: str):
+        return NOT_OBSERVABLE
+
+    def app_send(self, msg_type: bytes, body: list, resendable: bool) -> bool:
+        raise Unsupported("the daemon's application cannot be told to send")
+
+    def exchange_logout(self, name: str, text: str) -> None:
+        raise Unsupported("the daemon's Logout cannot be triggered from a script")
+
+    def shutdown(self) -> None:
+        for sock in self.sockets.values():
+            sock.close()
+
+
 def run_script(script: Script, transport) -> None:
     """Execute every step; raises ScriptFailure at the first mismatch."""
     for step in script.steps:
@@ -338,7 +436,9 @@ def run_script(script: Script, transport) -> None:
                 received = parsed[0]
             check_expectation(text, received, transport.now(), where)
         elif kind == "!":
-            received = transport.receive(name, transport.expect_timeout)
+            wait = transport.expect_timeout if text == "disconnect" else \
+                getattr(transport, "silence_timeout", transport.expect_timeout)
+            received = transport.receive(name, wait)
             if text == "disconnect":
                 if received is not CLOSED:
                     raise ScriptFailure(f"{where}: expected a disconnect, got {_show(received)}")
