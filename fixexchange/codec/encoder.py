@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .parser import checksum
+from .parser import DATA_FIELDS, checksum
 
 # Precomputed b"<tag>=" prefixes for the tags an exchange writes most.
 _PREFIX_CACHE_LIMIT = 2048
@@ -60,13 +60,21 @@ def encode_body(fields: Iterable[tuple[int, object]]) -> list[bytes]:
 
 # b"\x01<tag>=": the SOH ending the previous field travels with the next tag's prefix.
 _soh_prefixes: dict[int, bytes] = {tag: b"\x01%d=" % tag for tag in range(1, 1000)}
+_DATA_PREFIXES = frozenset(b"\x01%d=" % tag for tag in DATA_FIELDS.values())
+
+
+def _data_soh_count(parts: list[bytes]) -> int:
+    """SOH bytes inside data-field values (legal there: their length field frames them)."""
+    return sum(value.count(b"\x01") for prefix, value in zip(parts[2:-1:2], parts[3::2])
+               if prefix in _DATA_PREFIXES)
 
 
 def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, object]]) -> bytes:
     """Encode one message: 8, 9, 35, then ``fields`` in the given order, then 10.
 
     Values may be bytes, str (latin-1), int or bool (Y/N). A value containing SOH raises
-    ``ValueError`` because it would corrupt the framing.
+    ``ValueError`` because it would corrupt the framing, except in a data field (96
+    RawData, 89 Signature, 355 EncodedText, ...) placed after its length field.
     """
     if type(msg_type) is not bytes:
         msg_type = _value_bytes(msg_type)
@@ -85,8 +93,10 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
         append(value)
     append(b"\x01")
     body = b"".join(parts)
-    # One SOH per field (35 included) exactly; more means an SOH inside a value.
-    if body.count(b"\x01") != len(parts) // 2:
+    # One SOH per field (35 included) exactly; more means an SOH inside a value, which
+    # only a data field (RawData, Signature, ...) may hold.
+    if body.count(b"\x01") != len(parts) // 2 and (
+            body.count(b"\x01") != len(parts) // 2 + _data_soh_count(parts)):
         raise ValueError("field value contains SOH (\\x01)")
     head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
     message = head + body

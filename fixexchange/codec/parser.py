@@ -68,12 +68,21 @@ def checksum(data, start: int = 0, end: int | None = None) -> int:
     return total & 0xFF
 
 
+# Length field -> the data field it announces; a data value may hold SOH and '='.
+DATA_FIELDS = {90: 91, 93: 89, 95: 96, 212: 213, 348: 349, 350: 351, 352: 353, 354: 355,
+               356: 357, 358: 359, 360: 361, 362: 363, 364: 365, 445: 446, 618: 619, 621: 622}
+_DATA_LENGTH_FIELD = re.compile(
+    rb"\x01(?:%s)=" % b"|".join(b"%d" % tag for tag in DATA_FIELDS)).search
+
+
 def parse_fields(body: bytes) -> list[tuple[int, bytes]]:
-    """Split ``tag=value\\x01...`` (without the final SOH) into ``(int tag, bytes)`` pairs."""
+    """Split ``35=...\\x01tag=value...`` (without the final SOH) into ``(int tag, bytes)``."""
+    if _DATA_LENGTH_FIELD(body) is not None:
+        return _parse_fields_with_data(body)
     # Fast path, all in C: when every field has exactly one '=', splitting on both
     # separators alternates tag, value.
-    if body.count(b"=") == body.count(b"\x01") + 1:
-        parts = body.replace(b"\x01", b"=").split(b"=")
+    parts = body.replace(b"\x01", b"=").split(b"=")
+    if len(parts) == 2 * body.count(b"\x01") + 2:
         try:
             return list(zip(map(_tag_lookup, parts[0::2]), parts[1::2]))
         except KeyError:
@@ -89,6 +98,41 @@ def parse_fields(body: bytes) -> list[tuple[int, bytes]]:
         if not equals:
             tag = 0  # "55" with no '=' is not a field at all
         append((tag, value))
+    return fields
+
+
+def _parse_fields_with_data(body: bytes) -> list[tuple[int, bytes]]:
+    """Field split that reads a data field's value by the length its length field gave."""
+    fields = []
+    size = len(body)
+    pos = 0
+    data_tag = None
+    data_length = 0
+    while pos <= size:
+        equals = body.find(b"=", pos)
+        soh = body.find(b"\x01", pos)
+        if soh < 0:
+            soh = size
+        if equals < 0 or soh < equals:
+            fields.append((0, b""))  # a field with no '=' at all
+            pos = soh + 1
+            data_tag = None
+            continue
+        tag = _tag_number(body[pos:equals])
+        end = soh
+        if tag == data_tag and tag:
+            data_end = equals + 1 + data_length
+            if data_end == size or (data_end < size and body[data_end] == SOH):
+                end = data_end
+        value = body[equals + 1:end]
+        fields.append((tag, value))
+        data_tag = DATA_FIELDS.get(tag)
+        if data_tag is not None:
+            if value.isdigit():
+                data_length = int(value)
+            else:
+                data_tag = None
+        pos = end + 1
     return fields
 
 

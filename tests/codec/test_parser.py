@@ -164,3 +164,34 @@ def test_digit_before_begin_string_is_judged_the_same_across_a_split():
     split = parser.feed(stream[:6]) + parser.feed(stream[6:])
     assert kinds(split) == kinds(whole) == []
     assert FixParser().feed(b"\x01x" + HEARTBEAT)[0].raw == HEARTBEAT
+
+
+def test_data_field_may_hold_soh_and_equals():
+    raw_data = b"a\x01b=c\x01"
+    logon = encode(b"FIX.4.4", b"A", HEADER + [(98, 0), (108, 30), (95, len(raw_data)),
+                                               (96, raw_data), (553, b"user")])
+    msg = parse_one(logon)
+    assert msg.get(96) == raw_data
+    assert msg.body_fields[-3:] == [(95, b"6"), (96, raw_data), (553, b"user")]
+    from fixexchange.codec import FIX44
+    assert FIX44.validate(msg) is None
+
+
+@pytest.mark.parametrize("body, expected", [
+    # length larger than the value: fall back to the next SOH
+    (b"35=A\x0195=50\x0196=ab\x01553=u", [(95, b"50"), (96, b"ab"), (553, b"u")]),
+    # non-numeric length: ordinary split
+    (b"35=A\x0195=x\x0196=ab\x01553=u", [(95, b"x"), (96, b"ab"), (553, b"u")]),
+    # data value last in the body
+    (b"35=A\x0195=3\x0196=a\x01b", [(95, b"3"), (96, b"a\x01b")]),
+    # a field with no '=' next to a data field
+    (b"35=A\x0195=2\x0196=ab\x01junk", [(95, b"2"), (96, b"ab"), (0, b"")]),
+])
+def test_data_field_framing_edge_cases(body, expected):
+    msg = parse_one(frame(body + b"\x01"))
+    assert msg.body_fields == expected
+
+
+def test_soh_is_refused_outside_its_data_field():
+    with pytest.raises(ValueError):
+        encode(b"FIX.4.4", b"A", [(95, 3), (58, b"a\x01b")])
