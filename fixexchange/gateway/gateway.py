@@ -221,7 +221,8 @@ class _Order:
 
     __slots__ = ("order_id", "order_id_field", "session_id", "cl_ord_id", "cl_ord_ids", "info",
                  "side_field", "ord_type", "ord_type_field", "price", "stop_price", "tif", "tif_field",
-                 "expire_field", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final", "static")
+                 "expire_field", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final", "static",
+                 "final_status")
 
     def __init__(self, session_id: str, cl_ord_id: bytes, info: _SymbolInfo, side: Side, ord_type: OrdType,
                  price: int | None, stop_price: int | None, tif: TimeInForce, expire_field, qty: int) -> None:
@@ -245,6 +246,7 @@ class _Order:
         self.leaves = qty
         self.avg_px = _ZERO
         self.final = False
+        self.final_status = _STATUS_NEW  # OrdStatus once final (for cancel rejects)
         self.static: tuple | None = None  # ER fields from Symbol to ExpireTime; None = rebuild
 
     def static_fields(self) -> tuple:
@@ -443,8 +445,9 @@ class Gateway:
             return None
         return session.by_cl_ord_id.get(cl_ord_id)
 
-    def _finish(self, order: _Order) -> None:
+    def _finish(self, order: _Order, status) -> None:
         order.final = True
+        order.final_status = status
         order.leaves = 0
         session = self._session(order.session_id)
         session.finished.append(order)
@@ -500,7 +503,7 @@ class Gateway:
         else:
             order_id_field = order.order_id_field
             if order.final:
-                status = _STATUS_FILLED if order.cum_qty >= order.qty else _STATUS_CANCELED
+                status = order.final_status
             else:
                 status = order.live_status()
         if orig_cl_ord_id is None:
@@ -871,7 +874,7 @@ class Gateway:
                 if event.leaves_qty:
                     out.append(report(order, _EXEC_TRADE, _STATUS_PARTIAL, order.cl_ord_id, None, last))
                 else:
-                    self._finish(order)
+                    self._finish(order, _STATUS_FILLED)
                     out.append(report(order, _EXEC_TRADE, _STATUS_FILLED, order.cl_ord_id, None, last))
             elif kind is TradePrinted:
                 market_data.trade_printed(event.symbol, event.price, event.qty)
@@ -894,7 +897,7 @@ class Gateway:
                 order.cum_qty = event.cum_qty
                 order.cum_notional = event.cum_notional
                 cl_ord_id, orig = self._new_cl_ord_id(order, request)
-                self._finish(order)
+                self._finish(order, _STATUS_CANCELED)
                 out.append(report(order, _EXEC_CANCELED, _STATUS_CANCELED, cl_ord_id, orig,
                                   extra=((58, _CANCEL_TEXT.get(event.reason, b"canceled")),)))
             elif kind is Replaced:
@@ -932,7 +935,7 @@ class Gateway:
                     order.qty = event.qty
                     order.static = None
                 order.cum_qty = event.cum_qty
-                self._finish(order)
+                self._finish(order, _STATUS_EXPIRED)
                 out.append(report(order, _EXEC_EXPIRED, _STATUS_EXPIRED, order.cl_ord_id, None))
             elif kind is OrderState:
                 order = request.order

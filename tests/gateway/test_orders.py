@@ -578,3 +578,91 @@ def test_gateway_mirrors_books_seeded_before_it_existed():
     engine.apply(NewOrder("SYM1", "HOUSE", Side.BUY, 10, price=10000))
     gateway = Gateway(SPECS, engine, "P-")
     assert gateway.market_data.levels("SYM1", Side.BUY) == [(10000, 10)]
+
+
+def test_cancel_of_expired_order_reports_status_expired(h):
+    h.order("S1", "GTD", BUY, 5, "100", "SYM1", "2", (59, "6"), (126, "20251124-16:00:10.000"))
+    h.gateway.advance_time(NOW + 10)
+    replies = h.send("S1", "F", (41, "GTD"), (11, "C1"), (55, "SYM1"), (54, "1"))
+    assert [(r.type, r[102], r[39]) for r in replies] == [("9", "0", "C")]
+
+
+# ---------------------------------------------------------------- property: reports match the engine
+
+from decimal import Decimal  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_STATUS_OF_VIEW = {0: "0", 1: "1", 2: "2", 4: "4", 12: "C"}
+
+flow_actions = st.one_of(
+    st.tuples(st.just("limit"), st.sampled_from(["S1", "S2", "S3"]), st.sampled_from([BUY, SELL]),
+              st.integers(1, 8), st.integers(98, 102), st.sampled_from(["0", "1", "3", "4"]),
+              st.sampled_from([None, None, 2])),
+    st.tuples(st.just("market"), st.sampled_from(["S1", "S2", "S3"]), st.sampled_from([BUY, SELL]),
+              st.integers(1, 10)),
+    st.tuples(st.just("stop"), st.sampled_from(["S1", "S2"]), st.sampled_from([BUY, SELL]), st.integers(1, 5),
+              st.integers(98, 102)),
+    st.tuples(st.just("cancel"), st.integers(0, 50)),
+    st.tuples(st.just("replace"), st.integers(0, 50), st.integers(1, 8), st.integers(98, 102)),
+    st.tuples(st.just("status"), st.integers(0, 50)),
+)
+
+
+@settings(max_examples=60)
+@given(st.lists(flow_actions, min_size=1, max_size=40))
+def test_execution_reports_always_agree_with_the_engine(flow):
+    """Random order flow from several sessions: each order's latest ExecutionReport carries the
+    engine's CumQty/LeavesQty/OrdStatus and an exact AvgPx; ExecIDs never repeat."""
+    h = Harness(stp_modes={"S1": "cancel_oldest", "S2": "decrement"})
+    placed = []  # (session, current ClOrdID, side)
+    latest = {}  # OrderID -> the last ER about it
+    exec_ids = set()
+    notional = {}  # OrderID -> sum of LastQty*LastPx
+    for step, action in enumerate(flow):
+        kind = action[0]
+        replies = []
+        if kind == "limit":
+            _, session, side, qty, price, tif, floor = action
+            extra = [(59, tif)] + ([(111, floor)] if floor and tif in "01" else [])
+            replies = h.order(session, f"L{step}", side, qty, str(price), "SYM1", "2", *extra)
+            placed.append([session, f"L{step}", side])
+        elif kind == "market":
+            _, session, side, qty = action
+            replies = h.order(session, f"M{step}", side, qty)
+        elif kind == "stop":
+            _, session, side, qty, stop = action
+            replies = h.order(session, f"S{step}", side, qty, None, "SYM1", "3", (99, str(stop)))
+            placed.append([session, f"S{step}", side])
+        elif placed:
+            target = placed[action[1] % len(placed)]
+            session, cl_ord_id, side = target
+            if kind == "cancel":
+                replies = h.send(session, "F", (41, cl_ord_id), (11, f"C{step}"), (55, "SYM1"), (54, side))
+            elif kind == "replace":
+                ord_type = "3" if cl_ord_id.startswith("S") else "2"
+                price = [] if ord_type == "3" else [(44, str(action[3]))]
+                replies = h.send(session, "G", (41, cl_ord_id), (11, f"R{step}"), (55, "SYM1"), (54, side),
+                                 (38, action[2]), (40, ord_type), *price)
+            else:
+                replies = h.send(session, "H", (11, cl_ord_id), (55, "SYM1"), (54, side))
+            for reply in replies:
+                if reply.type == "8" and reply[11] != cl_ord_id and reply.get(41) == cl_ord_id:
+                    target[1] = reply[11]
+        for reply in replies:
+            assert reply.type in ("8", "9"), reply
+            if reply.type != "8" or reply[37] == "NONE":
+                continue
+            assert reply[17] not in exec_ids
+            exec_ids.add(reply[17])
+            if reply[150] == "F":
+                notional[reply[37]] = notional.get(reply[37], 0) + Decimal(reply[32]) * Decimal(reply[31])
+            latest[reply[37]] = reply
+    for order_id, reply in latest.items():
+        view = h.engine.order(int(order_id.removeprefix("T-O")))
+        assert (int(reply[14]), int(reply[151])) == (view.cum_qty, view.leaves_qty), (reply, view)
+        assert reply[39] == _STATUS_OF_VIEW[view.status], (reply, view)
+        assert int(reply[38]) == view.qty
+        if view.cum_qty:
+            assert abs(Decimal(reply[6]) * view.cum_qty - notional[order_id]) <= Decimal("0.0001") * view.cum_qty
