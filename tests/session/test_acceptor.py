@@ -553,3 +553,27 @@ def test_empty_store_file_is_reported(tmp_path):
     (tmp_path / store_file_name(SESSION_ID)).write_bytes(b"")
     with pytest.raises(StoreCorrupted, match="bad magic"):
         FileStore(tmp_path, SESSION_ID)
+
+
+def test_logon_without_msg_seq_num_is_refused():
+    client = Client(acceptor())
+    client.send(encode(b"FIX.4.4", b"A", [(49, "CLIENT"), (56, "EXCH"), (52, "20260101-00:00:00"),
+                                          (98, 0), (108, 30)]))
+    [logout] = client.received()
+    assert logout.msg_type == b"5" and b"34" in logout.get(58)
+    assert client.connection.closed and client.events[-1].session_id is None
+
+
+def test_unparseable_stored_message_is_reported_on_resend():
+    store = MemoryStore()
+    client = logged_on(store)
+    store.save_sent(2, b"not a FIX message")
+    with pytest.raises(StoreCorrupted, match="stored message 2 does not parse"):
+        client.send(message(b"2", 2, T0, [(7, 1), (16, 0)]))
+
+
+def test_template_ignores_comp_ids_that_are_not_ascii():
+    exchange = Acceptor([], lambda sid: MemoryStore(), accept_any_template=config(target_comp_id="*"))
+    client = Client(exchange)
+    client.send(message(b"A", 1, T0, [(98, 0), (108, 30)], sender=b"CL\xe9"))
+    assert client.connection.closed and exchange.session_ids == []
