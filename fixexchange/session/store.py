@@ -11,7 +11,8 @@ journal per session, replayed on open:
     kind T: the next target (inbound) sequence number is now `seq`
 
 The CRC covers kind, seq, length and payload, so a torn or flipped record is found on
-open and reported as `StoreCorrupted` instead of being skipped. A reset rewrites the file.
+open and reported as `StoreCorrupted` instead of being skipped. A reset rewrites the file;
+so does opening a journal with many superseded number records (compaction).
 
 Durability: records are buffered and written to the OS by `flush()`, which the session
 calls before it hands outbound bytes to the server. That survives a crash of the process
@@ -105,6 +106,8 @@ _KIND_MESSAGE = b"M"
 _KIND_SENDER = b"S"
 _KIND_TARGET = b"T"
 _KINDS = (_KIND_MESSAGE, _KIND_SENDER, _KIND_TARGET)
+# Number records (not messages) beyond which opening the journal rewrites it compactly.
+COMPACT_AFTER_RECORDS = 100_000
 
 
 def store_file_name(session_id: str) -> str:
@@ -146,6 +149,7 @@ class FileStore:
         pos = len(MAGIC)
         size = len(data)
         header_size = _HEADER.size
+        records = 0
         while pos < size:
             if size - pos < header_size:
                 raise StoreCorrupted(f"{self.path}: truncated record header at offset {pos}")
@@ -172,7 +176,34 @@ class FileStore:
             else:
                 self.next_target_seq = seq
             pos = start + length
+            records += 1
         self._end = size
+        if records - len(self._index) > COMPACT_AFTER_RECORDS:
+            self._compact(data)
+
+    def _compact(self, data: bytes) -> None:
+        """Rewrite the journal as its stored messages plus the two numbers: the
+        per-message number records otherwise make restarts slower day after day."""
+        parts = [MAGIC]
+        index = {}
+        offset = len(MAGIC)
+        for seq in sorted(self._index):
+            start, length = self._index[seq]
+            record = _record(_KIND_MESSAGE, seq, data[start:start + length])
+            parts.append(record)
+            index[seq] = (offset + _HEADER.size, length)
+            offset += len(record)
+        parts.append(_record(_KIND_SENDER, self.next_sender_seq))
+        parts.append(_record(_KIND_TARGET, self.next_target_seq))
+        temporary = self.path + ".tmp"
+        with open(temporary, "wb") as f:
+            f.write(b"".join(parts))
+            f.flush()
+            if self._fsync:
+                os.fsync(f.fileno())
+        os.replace(temporary, self.path)
+        self._index = index
+        self._end = offset + 2 * _HEADER.size
 
     def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         index = self._index

@@ -196,3 +196,37 @@ def test_handwritten_valid_journal_loads(tmp_path):
     store = FileStore(tmp_path, SESSION)
     assert (store.next_sender_seq, store.next_target_seq) == (4, 9)
     assert store.get_sent(1, 3) == [(1, b"one")]
+
+
+def test_journal_is_compacted_on_open_when_numbers_pile_up(tmp_path, monkeypatch):
+    import fixexchange.session.store as store_module
+    monkeypatch.setattr(store_module, "COMPACT_AFTER_RECORDS", 50)
+    store = FileStore(tmp_path, SESSION)
+    store.save_sent(1, b"one")
+    for seq in range(2, 200):
+        store.set_next_target_seq(seq)
+        store.save_sent(seq, None)
+    store.save_sent(200, b"two hundred")
+    store.close()
+    path = tmp_path / store_file_name(SESSION)
+    size_before = path.stat().st_size
+    reopened = FileStore(tmp_path, SESSION)
+    assert path.stat().st_size < size_before / 10
+    assert (reopened.next_sender_seq, reopened.next_target_seq) == (201, 199)
+    assert reopened.get_sent(1, 300) == [(1, b"one"), (200, b"two hundred")]
+    reopened.save_sent(201, b"after compaction")
+    reopened.close()
+    again = FileStore(tmp_path, SESSION)
+    assert again.get_sent(199, 300) == [(200, b"two hundred"), (201, b"after compaction")]
+    assert (again.next_sender_seq, again.next_target_seq) == (202, 199)
+
+
+def test_small_journal_is_not_rewritten(tmp_path):
+    store = FileStore(tmp_path, SESSION)
+    for seq in range(1, 20):
+        store.set_next_target_seq(seq)
+    store.close()
+    path = tmp_path / store_file_name(SESSION)
+    before = path.read_bytes()
+    FileStore(tmp_path, SESSION)
+    assert path.read_bytes() == before
