@@ -118,3 +118,5 @@ class FakeExchange:
             self.script(conn)
         except BaseException as exc:  # pragma: no cover - reported by the tests
             self.errors.append(exc)
+        finally:
+            conn.close()  # the script is over: the peer sees the connection end
