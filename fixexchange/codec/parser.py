@@ -71,22 +71,27 @@ def checksum(data, start: int = 0, end: int | None = None) -> int:
 # Length field -> the data field it announces; a data value may hold SOH and '='.
 DATA_FIELDS = {90: 91, 93: 89, 95: 96, 212: 213, 348: 349, 350: 351, 352: 353, 354: 355,
                356: 357, 358: 359, 360: 361, 362: 363, 364: 365, 445: 446, 618: 619, 621: 622}
+_DATA_LENGTH_TAGS = frozenset(DATA_FIELDS)
 _DATA_LENGTH_FIELD = re.compile(
     rb"\x01(?:%s)=" % b"|".join(b"%d" % tag for tag in DATA_FIELDS)).search
 
 
 def parse_fields(body: bytes) -> list[tuple[int, bytes]]:
     """Split ``35=...\\x01tag=value...`` (without the final SOH) into ``(int tag, bytes)``."""
-    if _DATA_LENGTH_FIELD(body) is not None:
-        return _parse_fields_with_data(body)
     # Fast path, all in C: when every field has exactly one '=', splitting on both
     # separators alternates tag, value.
     parts = body.replace(b"\x01", b"=").split(b"=")
     if len(parts) == 2 * body.count(b"\x01") + 2:
         try:
-            return list(zip(map(_tag_lookup, parts[0::2]), parts[1::2]))
+            tags = list(map(_tag_lookup, parts[0::2]))
         except KeyError:
-            pass  # a tag that is not a plain number below 10000
+            tags = None  # a tag that is not a plain number below 10000
+        if tags is not None:
+            if _DATA_LENGTH_TAGS.isdisjoint(tags):
+                return list(zip(tags, parts[1::2]))
+            return _parse_fields_with_data(body)
+    if _DATA_LENGTH_FIELD(body) is not None:
+        return _parse_fields_with_data(body)
     fields = []
     append = fields.append
     cache_get = _tag_cache.get

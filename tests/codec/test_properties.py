@@ -3,13 +3,15 @@
 from hypothesis import given, strategies as st
 
 from fixexchange.codec import FIX44, FixMessage, FixParser, Garbled, encode
+from fixexchange.codec.parser import DATA_FIELDS
 
 from .helpers import HEADER, NEW_ORDER_SINGLE_BODY, frame
 
 # Values: any bytes except SOH, non-empty (an empty value is legal on the wire too, but
 # a round trip of printable-ish values is what encoders emit).
 values = st.binary(min_size=1, max_size=20).filter(lambda value: b"\x01" not in value)
-tags = st.integers(min_value=1, max_value=20000)
+# Length fields (95, 93, ...) would announce data fields; those get their own test.
+tags = st.integers(min_value=1, max_value=20000).filter(lambda tag: tag not in DATA_FIELDS)
 field_lists = st.lists(st.tuples(tags, values), max_size=30)
 msg_types = st.sampled_from([b"0", b"D", b"8", b"V", b"AE", b"ZZ"])
 
@@ -104,3 +106,13 @@ _pool = st.sampled_from([
 def test_fast_path_agrees_with_exact_validation(extra, body):
     [msg] = FixParser().feed(encode(b"FIX.4.4", b"D", HEADER + body + extra))
     assert FIX44.validate(msg) == FIX44._validate_exactly(msg)
+
+
+@given(st.binary(min_size=1, max_size=40), st.sampled_from(sorted(DATA_FIELDS.items())), field_lists)
+def test_data_field_round_trip(data, length_and_data_tag, fields):
+    length_tag, data_tag = length_and_data_tag
+    body = fields[:3] + [(length_tag, len(data)), (data_tag, data)] + fields[3:]
+    encoded = encode(b"FIX.4.4", b"AE", body)
+    [msg] = FixParser().feed(encoded)
+    assert msg.body_fields == [(tag, value if isinstance(value, bytes) else b"%d" % value)
+                               for tag, value in body]
