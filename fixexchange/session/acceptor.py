@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hmac
 from typing import Callable, Iterable
 
 from ..codec import FixMessage, FixParser, Garbled, encode, format_utc_timestamp, parse_utc_timestamp
@@ -402,8 +403,8 @@ class Connection:
             return
         config = session.config
         # Credentials before anything stateful: a refused Logon must not touch the store.
-        if (config.username is not None and msg.get(USERNAME) != config.username.encode()) or \
-                (config.password is not None and msg.get(PASSWORD) != config.password.encode()):
+        if not (_credential_ok(msg.get(USERNAME), config.username)
+                and _credential_ok(msg.get(PASSWORD), config.password)):
             self._close(f"Logon refused for {session.session_id}: bad Username/Password", events)
             return
         if session.connection is not None:
@@ -761,6 +762,13 @@ def _parse_sending_time(value: bytes) -> float:
     if size - 17 not in _FRACTION_LENGTHS or value[17] != 0x2E or not digits.isdigit():
         raise ValueError(f"bad UTCTimestamp {value!r}")
     return base + int(digits) / 10 ** len(digits)
+
+
+def _credential_ok(given: bytes | None, expected: str | None) -> bool:
+    if expected is None:
+        return True
+    # compare_digest: the time taken does not tell how much of a guess was right.
+    return given is not None and hmac.compare_digest(given, expected.encode())
 
 
 def _int_or_none(value: bytes | None) -> int | None:
