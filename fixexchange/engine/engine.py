@@ -71,6 +71,8 @@ CANCELLED = OrderStatus.CANCELLED
 EXPIRED = OrderStatus.EXPIRED
 R = RejectReason
 C = CancelReason
+# NamedTuple construction without its Python-level __new__: events are built on the hot path
+_tnew = tuple.__new__
 
 _SIDES = {1: BUY, 2: SELL}
 _ORD_TYPES = {1: MARKET, 2: LIMIT, 3: STOP, 4: STOP_LIMIT}
@@ -210,7 +212,8 @@ class Book:
     """One symbol's order book (read-only API for callers; the engine mutates it)."""
 
     __slots__ = ("spec", "symbol", "bids", "asks", "last_trade_price", "buy_stops",
-                 "sell_stops", "nstops", "pro_rata", "lot")
+                 "sell_stops", "nstops", "pro_rata", "lot", "tick", "min_qty", "max_qty",
+                 "price_low", "price_high")
 
     def __init__(self, spec: SymbolSpec):
         self.spec = spec
@@ -223,6 +226,12 @@ class Book:
         self.nstops = 0  # live untriggered stops (to compact the stop heaps)
         self.pro_rata = spec.algorithm == "pro_rata"
         self.lot = spec.lot
+        # flattened limits for the plain-limit fast path in Engine._new_order
+        self.tick = spec.tick
+        self.min_qty = spec.min_qty
+        self.max_qty = spec.max_qty
+        self.price_low = max(1, spec.band_low or 1)
+        self.price_high = spec.band_high if spec.band_high is not None else 1 << 62
 
     def best_bid(self):
         lvl = self.bids.best()
@@ -382,6 +391,12 @@ class Engine:
     # ------------------------------------------------------------ public
 
     def apply(self, command) -> list:
+        if type(command) is NewOrder:  # the common case skips the dispatch table
+            try:
+                return self._new_order(command)
+            except Exception as exc:
+                self._pending.clear()
+                return [Rejected(None, R.INVALID_COMMAND, f"internal error: {exc!r}")]
         handler = self._handlers.get(type(command))
         if handler is None:
             return [Rejected(None, R.INVALID_COMMAND, f"unknown command {type(command).__name__}")]
@@ -424,8 +439,8 @@ class Engine:
         q = o.leaves
         o.leaves = 0
         o.cancelled += q
-        ev.append(Cancelled(o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
-                            o.cum_notional, o.qty))
+        ev.append(_tnew(Cancelled, (o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
+                                    o.cum_notional, o.qty)))
         self._finish(o, CANCELLED)
 
     def _rest(self, book, o, ev):
@@ -448,7 +463,7 @@ class Engine:
         lvl.live += 1
         lvl.qty += v
         lvl.total += o.leaves
-        ev.append(LevelChanged(book.symbol, o.side, o.price, lvl.qty))
+        ev.append(_tnew(LevelChanged, (book.symbol, o.side, o.price, lvl.qty)))
 
     def _unrest(self, book, o):
         """Take a resting order off its level; returns (level, leaves it had)."""
@@ -507,26 +522,57 @@ class Engine:
     # ------------------------------------------------------------ new orders
 
     def _new_order(self, c):
-        book = self._books.get(c.symbol) if type(c.symbol) is str else None
+        (symbol, owner, side, qty, ord_type, price, stop_price, tif, expire_time, display_qty,
+         min_qty, post_only, stp) = c
+        book = self._books.get(symbol) if type(symbol) is str else None
         if book is None:
-            return [Rejected(None, R.UNKNOWN_SYMBOL, f"unknown symbol {c.symbol!r}")]
+            return [Rejected(None, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")]
+        if (
+            # fast path: a plain, valid DAY/GTC/IOC limit order skips the general validation
+            ord_type is LIMIT and (side is BUY or side is SELL) and stp is STP_NONE
+            and (tif is DAY or tif is GTC or tif is IOC) and stop_price is None
+            and expire_time is None and display_qty is None and min_qty is None
+            and post_only is False and type(owner) is str and owner
+            and type(qty) is int and book.min_qty <= qty <= book.max_qty and not qty % book.lot
+            and type(price) is int and book.price_low <= price <= book.price_high
+            and not price % book.tick
+        ):
+            oid = self._next_id
+            self._next_id = oid + 1
+            o = _Order(oid, symbol, owner, side, LIMIT, price, None, qty, tif, None, None, None,
+                       False, STP_NONE)
+            self._orders[oid] = o
+            ev = [_tnew(Accepted, (oid, symbol, owner, side, LIMIT, price, None, qty, tif))]
+            if side is BUY:
+                lvl = book.asks.best()
+                crosses = lvl is not None and lvl.price <= price
+            else:
+                lvl = book.bids.best()
+                crosses = lvl is not None and lvl.price >= price
+            if not crosses and tif is not IOC:
+                self._rest(book, o, ev)
+                return ev
+            self._execute(book, o, ev, False)
+            if self._pending:
+                self._drain(ev)
+            return ev
         v = validate_new_order(book, c, self.now)
         if type(v) is Rejected:
             return [v]
         side, ord_type, tif, stp = v
-        if c.post_only and _crosses(book, side, c.price):
+        if post_only and _crosses(book, side, price):
             return [Rejected(None, R.POST_ONLY_WOULD_CROSS, "post-only order would take liquidity")]
         oid = self._next_id
         self._next_id = oid + 1
-        o = _Order(oid, book.symbol, c.owner, side, ord_type, c.price, c.stop_price, c.qty, tif,
-                   c.expire_time, c.display_qty, c.min_qty, c.post_only, stp)
+        o = _Order(oid, symbol, owner, side, ord_type, price, stop_price, qty, tif,
+                   expire_time, display_qty, min_qty, post_only, stp)
         self._orders[oid] = o
-        ev = [Accepted(oid, book.symbol, c.owner, side, ord_type, c.price, c.stop_price, c.qty, tif)]
+        ev = [Accepted(oid, symbol, owner, side, ord_type, price, stop_price, qty, tif)]
         if tif is GTD:
-            heappush(self._gtd, (c.expire_time, oid))
+            heappush(self._gtd, (expire_time, oid))
         if not o.triggered:
             last = book.last_trade_price
-            sp = c.stop_price
+            sp = stop_price
             if last is not None and (last >= sp if side is BUY else last <= sp):
                 book.nstops += 1  # counted as a stop until _drain triggers it
                 self._pending.append(oid)
@@ -634,11 +680,11 @@ class Engine:
                     m.visible -= q
                     lvl.qty -= q
                     lvl.total -= q
-                    append(Fill(tid_, owner, symbol, tside, trade_id, price, q, t.cum_qty,
-                                t.leaves, t.cum_notional, True, m.order_id))
-                    append(Fill(m.order_id, m.owner, symbol, oside, trade_id, price, q,
-                                m.cum_qty, m.leaves, m.cum_notional, False, tid_))
-                    append(TradePrinted(symbol, trade_id, price, q, tside, m.order_id, tid_))
+                    append(_tnew(Fill, (tid_, owner, symbol, tside, trade_id, price, q, t.cum_qty,
+                                        t.leaves, t.cum_notional, True, m.order_id)))
+                    append(_tnew(Fill, (m.order_id, m.owner, symbol, oside, trade_id, price, q,
+                                        m.cum_qty, m.leaves, m.cum_notional, False, tid_)))
+                    append(_tnew(TradePrinted, (symbol, trade_id, price, q, tside, m.order_id, tid_)))
                     trade_id += 1
                     if not m.visible:
                         orders.popleft()
@@ -651,7 +697,7 @@ class Engine:
                         else:
                             lvl.live -= 1
                             self._finish(m, FILLED)
-            append(LevelChanged(symbol, oside, price, lvl.qty))
+            append(_tnew(LevelChanged, (symbol, oside, price, lvl.qty)))
             if trade_id != start_trade:
                 if lo is None or price < lo:
                     lo = price
@@ -810,21 +856,33 @@ class Engine:
     # ------------------------------------------------------------ other commands
 
     def _cancel(self, c):
-        o, rejected = self._lookup(c.order_id, c.owner)
-        if rejected:
-            return rejected
-        ev = []
-        self._cancel_live(o, C.REQUESTED, ev)
-        return ev
+        oid, owner = c
+        o = self._orders.get(oid) if type(oid) is int else None
+        if o is None or not o.triggered or (owner is not None and o.owner != owner):
+            o, rejected = self._lookup(oid, owner)
+            if rejected:
+                return rejected
+            ev = []
+            self._cancel_live(o, C.REQUESTED, ev)
+            return ev
+        # fast path: a resting order of the right owner (same steps as _cancel_live)
+        lvl, q = self._unrest(self._books[o.symbol], o)
+        o.cancelled += q
+        self._finish(o, CANCELLED)
+        return [
+            _tnew(Cancelled, (oid, o.owner, o.symbol, o.side, C.REQUESTED, q, o.cum_qty,
+                              o.cum_notional, o.qty)),
+            _tnew(LevelChanged, (o.symbol, o.side, lvl.price, lvl.qty)),
+        ]
 
     def _cancel_live(self, o, reason, ev):
         lvl, q = self._remove_live(o)
         o.cancelled += q
-        ev.append(Cancelled(o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
-                            o.cum_notional, o.qty))
+        ev.append(_tnew(Cancelled, (o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
+                                    o.cum_notional, o.qty)))
         self._finish(o, CANCELLED)
         if lvl is not None:
-            ev.append(LevelChanged(o.symbol, o.side, lvl.price, lvl.qty))
+            ev.append(_tnew(LevelChanged, (o.symbol, o.side, lvl.price, lvl.qty)))
 
     def _expire_live(self, o, ev):
         lvl, q = self._remove_live(o)
@@ -833,7 +891,7 @@ class Engine:
                           o.qty))
         self._finish(o, EXPIRED)
         if lvl is not None:
-            ev.append(LevelChanged(o.symbol, o.side, lvl.price, lvl.qty))
+            ev.append(_tnew(LevelChanged, (o.symbol, o.side, lvl.price, lvl.qty)))
 
     def _replace(self, c):
         o, rejected = self._lookup(c.order_id, c.owner)
