@@ -25,10 +25,7 @@ from .events import (ApplicationMessage, Disconnected, Event, GarbledMessage, Lo
                      SessionRejected)
 from .store import MessageStore, StoreCorrupted
 
-try:  # the data dictionary arrives after the codec core; validate when it is there
-    from ..codec.dictionary import FIX44 as _DICTIONARY
-except ImportError:  # pragma: no cover - only while the dictionary is not committed
-    _DICTIONARY = None
+from ..codec.dictionary import FIX44
 
 __all__ = ["Acceptor", "Connection", "State"]
 
@@ -413,7 +410,7 @@ class Connection:
             return
         self._session = session
         store = self._acceptor._open_store(session)
-        problem = _DICTIONARY.validate(msg) if _DICTIONARY is not None else None
+        problem = FIX44.validate(msg)
         if problem is not None:
             self._logout_and_close(f"Invalid Logon: {problem.text}", now, events)
             return
@@ -565,12 +562,11 @@ class Connection:
         session = self._session
         store = session.store
         seq = msg.seq_num
-        if _DICTIONARY is not None:
-            problem = _DICTIONARY.validate(msg)
-            if problem is not None:  # 14a-j: Reject, and the number is still consumed
-                self._send_reject(msg, problem.reason, problem.ref_tag, problem.text, now, events)
-                store.set_next_target_seq(seq + 1)
-                return
+        problem = FIX44.validate(msg)
+        if problem is not None:  # 14a-j: Reject, and the number is still consumed
+            self._send_reject(msg, problem.reason, problem.ref_tag, problem.text, now, events)
+            store.set_next_target_seq(seq + 1)
+            return
         if msg.get(POSS_DUP_FLAG) == b"Y":
             orig = msg.get(ORIG_SENDING_TIME)
             if orig is None:
