@@ -180,6 +180,18 @@ def _base36(number: int) -> str:
             return text
 
 
+def _is_decimal(value: bytes) -> bool:
+    try:
+        parse_price(value, len(value))
+    except ValueError:
+        return False
+    return True
+
+
+_ECHOED_ON_REJECT = ((38, _is_decimal), (40, _ORD_TYPES.__contains__), (44, _is_decimal), (99, _is_decimal),
+                     (59, _TIFS.__contains__))
+
+
 class _MissingField(Exception):
     def __init__(self, tag: int, why: str = "") -> None:
         super().__init__(tag)
@@ -301,11 +313,16 @@ class Gateway:
     base 36), which differs from one run to the next.
     ``stp_modes``: self-trade prevention mode per session id, as StpMode or its name
     (``"cancel_newest"``); ``default_stp`` for the others.
+    ``min_price_increment_field``: SecurityList entries carry the tick size as
+    MinPriceIncrement(969).  That tag is not in the FIX 4.4 dictionary (it came with the 4.4
+    extension packs / FIX 5.0), so a stock FIX 4.4 client such as QuickFIX would reject the
+    message; by default the tick size goes in each entry's Text(58) as
+    ``MinPriceIncrement=<tick>`` and the lot size in RoundLot(561), MinQty in MinTradeVol(562).
     """
 
     def __init__(self, symbols: Iterable[SymbolSpec], engine: Engine, exec_id_prefix: str | None = None,
                  stp_modes: dict[str, StpMode | str] | None = None,
-                 default_stp: StpMode | str = StpMode.NONE) -> None:
+                 default_stp: StpMode | str = StpMode.NONE, min_price_increment_field: bool = False) -> None:
         self.engine = engine
         self._symbols: dict[str, _SymbolInfo] = {}
         for spec in symbols:
@@ -319,6 +336,7 @@ class Gateway:
         self._exec_seq = 0
         self._stp_by_session = {session_id: _stp_mode(mode) for session_id, mode in (stp_modes or {}).items()}
         self._default_stp = _stp_mode(default_stp)
+        self._min_price_increment_field = min_price_increment_field
         self._orders: dict[int, _Order] = {}
         self._sessions: dict[str, _SessionOrders] = {}
         self._transact_time = b""
@@ -488,9 +506,11 @@ class Gateway:
         """ER ExecType=8 for an order that never reached the book."""
         body = [(37, b"NONE"), (11, cl_ord_id), (17, self._next_exec_id()), _EXEC_REJECTED, _STATUS_REJECTED,
                 (55, message.get(55) or b"?"), (54, message.get(54) or b"?")]
-        for tag in (38, 40, 44, 99, 59):
+        # echo the order's fields only when they are valid FIX values (a garbled echo would
+        # get this reject rejected by the client's session layer)
+        for tag, is_valid in _ECHOED_ON_REJECT:
             value = message.get(tag)
-            if value is not None:
+            if value is not None and is_valid(value):
                 body.append((tag, value))
         body += ((151, _ZERO), (14, _ZERO), (6, _ZERO), (60, self._transact_time), (103, b"%d" % reason),
                  (58, text))
@@ -839,16 +859,20 @@ class Gateway:
         else:
             infos = None
         body: list = [(320, req_id), (322, self._next_exec_id())]
+        # FIX 4.4 SecurityList has no Text outside its entries: SecurityRequestResult says it all
         if infos is None:
-            body += ((560, b"1"), (58, "SecurityListRequestType must be 0 (symbol) or 4 (all)"))
+            body.append((560, b"1"))  # invalid or unsupported request (types 0 and 4 only)
         elif not infos:
-            body += ((560, b"2"), (58, "unknown symbol"))
+            body.append((560, b"2"))  # no instruments found
         else:
             body += ((560, b"0"), (393, len(infos)), (893, b"Y"), (146, len(infos)))
             for info in infos:
                 spec = info.spec
-                body += (info.symbol_field, (561, b"%d" % spec.lot), (562, b"%d" % spec.min_qty),
-                         (969, info.fmt(spec.tick)))
+                tick = info.fmt(spec.tick)
+                body += (info.symbol_field, (561, b"%d" % spec.lot), (562, b"%d" % spec.min_qty))
+                if self._min_price_increment_field:
+                    body.append((969, tick))
+                body.append((58, b"MinPriceIncrement=" + tick))
         out.append(Outbound(session_id, b"y", body))
 
     # ---------------------------------------------------------------- engine events -> FIX
