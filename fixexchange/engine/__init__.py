@@ -18,8 +18,9 @@ A replaced order keeps its id.  Trade ids are 1, 2, 3 ... across all symbols.
 ``(price, displayed_qty)`` best first, ``n`` 0/None = all levels; ``last_trade_price``
 (None before the first trade); ``spec``.
 ``engine.order(order_id)`` -> ``OrderView`` snapshot (or None).  Final orders stay queryable
-(status / too-late-to-cancel) for the last ``retain_final`` (default 1,000,000) of them;
-older final ids answer TOO_LATE_TO_CANCEL without the owner check.
+(status / too-late-to-cancel) for the last ``retain_final`` (default 100,000) of them;
+older final ids answer TOO_LATE_TO_CANCEL without the owner check (and UNKNOWN_ORDER to a
+status query).
 ``engine.now`` is the last AdvanceTime.
 
 Units
@@ -27,7 +28,7 @@ Units
 Prices: ints in units of ``10**-price_scale``, multiples of ``tick``, > 0, inside
 ``[band_low, band_high]`` when set (limit price and stop price).  Quantities: ints,
 multiples of ``lot``, ``min_qty <= qty <= max_qty``.  ``expire_time`` / ``AdvanceTime.now``
-are opaque ints chosen by the caller (the gateway uses integer milliseconds since epoch).
+are opaque ints chosen by the caller (e.g. integer milliseconds since the epoch).
 
 Commands (NamedTuples, see ``types``)
 -------------------------------------
@@ -71,8 +72,7 @@ Order rules
 - Post-only: **rejected** (POST_ONLY_WOULD_CROSS, no id consumed) if it would take
   liquidity on entry; a ReplaceOrder of a post-only order that would cross is rejected and
   the order is left unchanged.  Only LIMIT DAY/GTC/GTD may be post-only.
-- Iceberg: display_qty (multiple of lot, 0 < display_qty < qty... up to qty) is the shown
-  slice; LevelChanged/depth show only displayed qty.  When a slice is consumed and
+- Iceberg: display_qty (a multiple of lot, 0 < display_qty <= qty) is the shown slice; LevelChanged/depth show only displayed qty.  When a slice is consumed and
   reserve remains, a new slice of min(display_qty, reserve) goes to the back of its level.
   FIFO symbols only.
 - Stops: STOP becomes MARKET, STOP_LIMIT becomes LIMIT at its price, when elected: a buy
