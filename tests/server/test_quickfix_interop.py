@@ -210,9 +210,6 @@ async def test_quickfix_initiator_trades_with_zero_rejects(tmp_path):
     assert "Reject" not in events and "invalid" not in events.lower(), events
 
 
-@pytest.mark.xfail(strict=True, reason="SecurityList carries tick size in MinPriceIncrement(969), "
-                   "which QuickFIX's FIX44.xml does not define (FIX 5.0 tag): QuickFIX rejects the y "
-                   "(gateway layer)")
 async def test_quickfix_security_list_validates(tmp_path):
     srv = await start_server()
     app = App()
