@@ -26,6 +26,9 @@ _TAG_CACHE_LIMIT = 4096
 _ENVELOPE = re.compile(rb"8=([^\x01]{1,%d})\x019=(\d{1,%d})\x01"
                        % (_MAX_BEGIN_STRING_LEN, _MAX_BODY_LENGTH_DIGITS)).match
 _TRAILER = re.compile(rb"\x0110=(\d\d\d)\x01").match
+# ... and with MsgType(35) third, for the hot path.
+_FULL_ENVELOPE = re.compile(rb"8=([^\x01]{1,%d})\x019=(\d{1,%d})\x01(?=35=)"
+                            % (_MAX_BEGIN_STRING_LEN, _MAX_BODY_LENGTH_DIGITS)).match
 
 DEFAULT_MAX_MESSAGE_SIZE = 65536
 DEFAULT_MAX_FIELDS = 1024
@@ -204,6 +207,8 @@ class FixParser:
         length = len(buf)
         at_start = self._at_start
         self._need = 0
+        max_message_size = self.max_message_size
+        max_fields = self.max_fields
         while True:
             if not at_start:
                 start = self._find_start(buf, pos)
@@ -213,6 +218,33 @@ class FixParser:
                     return max(pos, length - (len(_START) - 1))
                 pos = start
                 at_start = True
+            # Hot path: a complete, well-formed message. Anything else goes through the
+            # careful checks below, which reach the same verdicts step by step.
+            envelope = _FULL_ENVELOPE(buf, pos)
+            if envelope is not None:
+                body_start = envelope.end()
+                body_end = body_start + int(envelope[2])
+                end = body_end + _TRAILER_LEN
+                if end <= length and end - pos <= max_message_size:
+                    trailer = _TRAILER(buf, body_end - 1)
+                    if trailer is not None:
+                        checksum_text = trailer[1]
+                        if body_end - pos <= 256:  # checksum() inlined for the common size
+                            total = ((adler32(buf[pos:body_end]) & 0xFFFF) - 1) & 0xFF
+                        else:
+                            total = checksum(buf, pos, body_end)
+                        if int(checksum_text) == total:
+                            fields = parse_fields(buf[body_start:body_end - 1])
+                            if len(fields) + 3 <= max_fields:
+                                fields[0:0] = ((8, envelope[1]), (9, envelope[2]))
+                                fields.append((10, checksum_text))
+                                out.append(FixMessage(fields, buf[pos:end]))
+                                pos = end
+                                # It ended with SOH, so "8=FIX" right here is the next start.
+                                at_start = buf.startswith(_START, pos)
+                                if pos >= length:
+                                    break
+                                continue
             # buf[pos:] begins with b"8=FIX".
             envelope = _ENVELOPE(buf, pos)
             if envelope is not None:
@@ -255,7 +287,7 @@ class FixParser:
                 body_start = second_soh + 1
             body_end = body_start + int(length_text)
             end = body_end + _TRAILER_LEN
-            if end - pos > self.max_message_size:
+            if end - pos > max_message_size:
                 out.append(Garbled(f"BodyLength(9) {int(length_text)} exceeds the "
                                    f"{self.max_message_size}-byte message limit",
                                    buf[pos:body_start]))
@@ -286,7 +318,7 @@ class FixParser:
                 at_start = False
                 continue
             fields = parse_fields(buf[body_start:body_end - 1])
-            if len(fields) + 3 > self.max_fields:
+            if len(fields) + 3 > max_fields:
                 out.append(Garbled(f"more than {self.max_fields} fields", raw))
                 pos = end
                 at_start = False
