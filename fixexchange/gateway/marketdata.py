@@ -175,7 +175,9 @@ class MarketData:
 
     def flush(self) -> list[Outbound]:
         """W/X messages for everything collected since the last flush (one X per
-        subscription; full-refresh subscriptions get one W per symbol that changed)."""
+        subscription; full-refresh subscriptions get one W per symbol that changed).
+        Subscriptions with the same depth and entry types share one flattened entry list, so
+        each subscriber costs one short list and one Outbound."""
         if not self._pending_levels and not self._pending_trades:
             return []
         pending_levels, self._pending_levels = self._pending_levels, {}
@@ -185,25 +187,29 @@ class MarketData:
             data = self._symbols[symbol]
             by_depth = pending_levels.get(symbol)
             trades = pending_trades.get(symbol)
+            shared: dict[tuple[int, frozenset[int]], tuple[int, list]] = {}
             for subscription in data.subscriptions.values():
-                entries = by_depth.get(subscription.depth) if by_depth else None
-                wanted = subscription.entry_types
-                if entries and wanted is not ALL_ENTRY_TYPES:
-                    entries = [entry for entry in entries if entry[0] in wanted]
-                if trades and TRADE in wanted:
-                    entries = entries + trades if entries else trades
-                if entries:
+                key = (subscription.depth, subscription.entry_types)
+                update = shared.get(key)
+                if update is None:
+                    update = shared[key] = _flatten(by_depth.get(subscription.depth) if by_depth else None,
+                                                    trades, subscription.entry_types)
+                if update[0]:
                     per_symbol = touched.get(subscription)
                     if per_symbol is None:
-                        per_symbol = touched[subscription] = []
-                    per_symbol.append((data, entries))
+                        touched[subscription] = [(data, update)]
+                    else:
+                        per_symbol.append((data, update))
         out = []
         for subscription, per_symbol in touched.items():
             if subscription.incremental:
-                body = [(262, subscription.md_req_id), (268, sum(len(entries) for _, entries in per_symbol))]
-                for _, entries in per_symbol:
-                    for _, fields in entries:
-                        body.extend(fields)
+                if len(per_symbol) == 1:
+                    count, fields = per_symbol[0][1]
+                    body = [(262, subscription.md_req_id), (268, count), *fields]
+                else:
+                    body = [(262, subscription.md_req_id), (268, sum(update[0] for _, update in per_symbol))]
+                    for _, (_, fields) in per_symbol:
+                        body += fields
                 out.append(_new_tuple(Outbound, (subscription.session_id, b"X", body, True)))
             else:
                 for data, _ in per_symbol:
@@ -285,6 +291,22 @@ class MarketData:
             count += len(data.trades)
         body[2] = (268, count)
         return Outbound(session_id, b"W", body, True)
+
+
+def _flatten(level_entries: list | None, trades: list | None, wanted: frozenset[int]) -> tuple[int, list]:
+    """(entry count, the entries' fields in order) for subscribers wanting ``wanted`` types."""
+    fields: list = []
+    count = 0
+    if level_entries:
+        for entry_type, entry_fields in level_entries:
+            if entry_type in wanted:
+                fields += entry_fields
+                count += 1
+    if trades and TRADE in wanted:
+        for _, entry_fields in trades:
+            fields += entry_fields
+        count += len(trades)
+    return count, fields
 
 
 def _entry(action, type_field, symbol_field, price_text: bytes, qty: int) -> tuple:
