@@ -109,7 +109,7 @@ def _words(*values: str) -> frozenset[bytes]:
 ENUMS: dict[int, frozenset[bytes]] = {
     98: _chars("0123456"),                       # EncryptMethod
     54: _chars("123456789ABCDEFG"),               # Side
-    40: _chars("123456789DEGHIJKLMP"),            # OrdType
+    40: _chars("123456789ABCDEFGHIJKLMP"),        # OrdType (incl. values deprecated in 4.4)
     59: _chars("01234567"),                       # TimeInForce
     21: _chars("123"),                            # HandlInst
     39: _chars("0123456789ABCDE"),                # OrdStatus
@@ -176,7 +176,7 @@ def _fast_check(tag: int):
 
 # ---------------------------------------------------------------- structure
 HEADER_TAGS = (8, 9, 35, 49, 56, 115, 128, 90, 91, 34, 50, 142, 57, 143, 116, 144, 129, 145,
-               43, 97, 52, 122, 212, 213, 347, 369, 627)
+               43, 97, 52, 122, 212, 213, 347, 369, 370, 627)
 HEADER_REQUIRED = (8, 9, 35, 49, 56, 34, 52)
 TRAILER_TAGS = (93, 89, 10)
 _HEADER_SET = frozenset(HEADER_TAGS)

@@ -20,7 +20,6 @@ _MAX_BEGIN_STRING_LEN = 16
 _MAX_BODY_LENGTH_DIGITS = 9
 _TRAILER_LEN = 7  # b"10=ddd\x01"
 _DIGITS = frozenset(b"0123456789")
-_TAG_CACHE_LIMIT = 4096
 
 # The well-formed envelope in one C call; anything else goes through the careful checks.
 _ENVELOPE = re.compile(rb"8=([^\x01]{1,%d})\x019=(\d{1,%d})\x01"
@@ -46,10 +45,7 @@ def _tag_number(text: bytes) -> int:
         return tag
     # int() alone would accept b" 5", b"+5" and b"1_0"; FIX tags are plain digits.
     if text.isdigit() and text[0] != 0x30:
-        tag = int(text)
-        if len(_tag_cache) < _TAG_CACHE_LIMIT:
-            _tag_cache[text] = tag
-        return tag
+        return int(text)
     return 0
 
 
