@@ -74,16 +74,24 @@ C = CancelReason
 # NamedTuple construction without its Python-level __new__: events are built on the hot path
 _tnew = tuple.__new__
 
+_FINAL_TEXT = {
+    FILLED: "order already filled", CANCELLED: "order already cancelled",
+    EXPIRED: "order already expired",
+}
 _SIDES = {1: BUY, 2: SELL}
 _ORD_TYPES = {1: MARKET, 2: LIMIT, 3: STOP, 4: STOP_LIMIT}
 _TIFS = {0: DAY, 1: GTC, 3: IOC, 4: FOK, 6: GTD}
 _STPS = {0: STP_NONE, 1: CANCEL_NEWEST, 2: CANCEL_OLDEST, 3: CANCEL_BOTH, 4: DECREMENT}
 
 
+# NewOrder fields from stop_price on for the fast path (== also admits plain ints 0/1/3)
+_PLAIN_DAY = (None, DAY, None, None, None, False, STP_NONE)
+_PLAIN_GTC = (None, GTC, None, None, None, False, STP_NONE)
+_PLAIN_IOC = (None, IOC, None, None, None, False, STP_NONE)
+
+
 def _enum(table, value):
-    """Canonical enum member for ``value`` or None (bools are not valid enum values)."""
-    if type(value) is bool:
-        return None
+    """Canonical enum member for ``value`` (anything == a member's value) or None."""
     try:
         return table.get(value)
     except TypeError:  # unhashable
@@ -340,8 +348,9 @@ def validate_new_order(book: Book, c: NewOrder, now: int):
         if type(m) is not int or m <= 0 or m % spec.lot or m > c.qty:
             return Rejected(None, R.INVALID_MIN_QTY,
                             f"min_qty {m!r} must be a positive multiple of lot {spec.lot} <= qty")
-    if type(c.post_only) is not bool:
-        return Rejected(None, R.INVALID_COMMAND, "post_only must be a bool")
+    if c.post_only is not True and c.post_only is not False:
+        if c.post_only not in (0, 1):  # 0/1 are taken as bools, as on the fast path
+            return Rejected(None, R.INVALID_COMMAND, "post_only must be a bool")
     if c.post_only and (ord_type is not LIMIT or tif is IOC or tif is FOK or c.min_qty is not None):
         return Rejected(None, R.POST_ONLY_NOT_ALLOWED,
                         "post-only needs a LIMIT DAY/GTC/GTD order without min_qty")
@@ -512,11 +521,10 @@ class Engine:
         f = self._final.get(order_id)
         if f is not None:
             if owner is None or f.owner == owner:
-                return None, [Rejected(order_id, R.TOO_LATE_TO_CANCEL,
-                                       f"order {order_id} is already {OrderStatus(f.done).name}")]
-        elif type(order_id) is int and 0 < order_id < self._next_id:
+                return None, [_tnew(Rejected, (order_id, R.TOO_LATE_TO_CANCEL, _FINAL_TEXT[f.done]))]
+        elif 0 < order_id < self._next_id:
             # accepted once (rejections consume no id), not live: final, no longer retained
-            return None, [Rejected(order_id, R.TOO_LATE_TO_CANCEL, f"order {order_id} is final")]
+            return None, [_tnew(Rejected, (order_id, R.TOO_LATE_TO_CANCEL, "order is final"))]
         return None, [Rejected(order_id, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
 
     # ------------------------------------------------------------ new orders
@@ -529,16 +537,16 @@ class Engine:
             return [Rejected(None, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")]
         if (
             # fast path: a plain, valid DAY/GTC/IOC limit order skips the general validation
-            ord_type is LIMIT and (side is BUY or side is SELL) and stp is STP_NONE
-            and (tif is DAY or tif is GTC or tif is IOC) and stop_price is None
-            and expire_time is None and display_qty is None and min_qty is None
-            and post_only is False and type(owner) is str and owner
+            # (one C-level tuple comparison covers the seven optional fields)
+            (c[6:] == _PLAIN_DAY or c[6:] == _PLAIN_GTC or c[6:] == _PLAIN_IOC)
+            and ord_type is LIMIT and (side is BUY or side is SELL) and type(owner) is str and owner
             and type(qty) is int and book.min_qty <= qty <= book.max_qty and not qty % book.lot
             and type(price) is int and book.price_low <= price <= book.price_high
             and not price % book.tick
         ):
             oid = self._next_id
             self._next_id = oid + 1
+            tif = _TIFS[tif]
             o = _Order(oid, symbol, owner, side, LIMIT, price, None, qty, tif, None, None, None,
                        False, STP_NONE)
             self._orders[oid] = o
@@ -565,7 +573,7 @@ class Engine:
         oid = self._next_id
         self._next_id = oid + 1
         o = _Order(oid, symbol, owner, side, ord_type, price, stop_price, qty, tif,
-                   expire_time, display_qty, min_qty, post_only, stp)
+                   expire_time, display_qty, min_qty, bool(post_only), stp)
         self._orders[oid] = o
         ev = [Accepted(oid, symbol, owner, side, ord_type, price, stop_price, qty, tif)]
         if tif is GTD:

@@ -111,7 +111,8 @@ def test_price_time_priority_within_a_level():
         (limit(BUY, 1, 100, symbol="NOPE"), R.UNKNOWN_SYMBOL),
         (limit(BUY, 1, 100, owner=""), R.INVALID_OWNER),
         (limit(3, 1, 100), R.INVALID_SIDE),
-        (limit(True, 1, 100), R.INVALID_SIDE),
+        (limit(0, 1, 100), R.INVALID_SIDE),
+        (limit(None, 1, 100), R.INVALID_SIDE),
         (NewOrder("X", "o", BUY, 1, 9, 100), R.INVALID_ORD_TYPE),
         (limit(BUY, 1, 100, tif=2), R.INVALID_TIF),
         (limit(BUY, 1, 100, stp=9), R.INVALID_STP),
@@ -142,7 +143,7 @@ def test_price_time_priority_within_a_level():
         (limit(BUY, 20, 100, display_qty=0), R.INVALID_DISPLAY_QTY),
         (limit(BUY, 20, 100, min_qty=30), R.INVALID_MIN_QTY),
         (limit(BUY, 20, 100, min_qty=3), R.INVALID_MIN_QTY),
-        (limit(BUY, 20, 100, post_only=1), R.INVALID_COMMAND),
+        (limit(BUY, 20, 100, post_only="yes"), R.INVALID_COMMAND),
         (limit(BUY, 20, 100, post_only=True, tif=TimeInForce.IOC), R.POST_ONLY_NOT_ALLOWED),
         (NewOrder("X", "o", BUY, 20, OrdType.MARKET, post_only=True), R.POST_ONLY_NOT_ALLOWED),
         (limit(BUY, 20, 100, post_only=True, min_qty=10), R.POST_ONLY_NOT_ALLOWED),
@@ -717,3 +718,14 @@ def test_determinism_across_engines_in_one_run():
     a, b = Engine([SymbolSpec("X")]), Engine([SymbolSpec("X")])
     assert [a.apply(c) for c in commands] == [b.apply(c) for c in commands]
     check_invariants(a)
+
+
+def test_plain_ints_equal_to_enum_values_are_normalised():
+    e = make()
+    ev = run(e, NewOrder("X", "o", 1, 5, 2, 100, None, 1, post_only=0, stp=0))  # fast path
+    assert ev[0] == Accepted(1, "X", "o", BUY, OrdType.LIMIT, 100, None, 5, TimeInForce.GTC)
+    assert type(ev[0].side) is Side and type(ev[0].tif) is TimeInForce
+    ev = run(e, NewOrder("X", "o", 2, 5, 2, 101, None, 6, 50, post_only=1, stp=4))  # general path
+    assert ev[0].side is SELL and ev[0].tif is TimeInForce.GTD
+    view = e.order(2)
+    assert view.post_only is True and view.stp is StpMode.DECREMENT
