@@ -26,16 +26,19 @@ Values may use `<TIME>`, `<TIME+N>`, `<TIME-N>` (the clock's now, +/- N seconds,
 UTCTimestamp) and, in expectations, `<ANY>`.
 
 A transport provides: `connect(name)`, `send(name, data)`, `close(name)`,
-`receive(name, timeout) -> bytes | None | CLOSED` (the next complete message, None when
-nothing came within `timeout` seconds), `advance(seconds)`, `now() -> float`,
-`delivered(name) -> FixMessage | None | NOT_OBSERVABLE`, `app_send(msg_type, body,
-resendable)`, `exchange_logout(name, text)` (both may raise `Unsupported`: the script is
-then skipped) and `expect_timeout` (seconds `<` waits). `MachineTransport` runs the sans-IO session with a fake clock; a socket
-transport for the daemon implements the same methods.
+`receive(name, timeout) -> FixMessage | bytes | None | CLOSED` (the next complete
+message, None when nothing came within `timeout` seconds), `advance(seconds)`,
+`now() -> float`, `delivered(name) -> FixMessage | None | NOT_OBSERVABLE`,
+`app_send(msg_type, body, resendable)`, `exchange_logout(name, text)` (`advance`,
+`app_send` and `exchange_logout` may raise `Unsupported`), `expect_timeout` (seconds `<`
+and `! disconnect` wait) and optionally `silence_timeout` (seconds `! silent` waits).
+`MachineTransport` runs the sans-IO session with a fake clock; `SocketTransport` talks
+TCP to a running exchange; `Script.requirements` says which scripts need more than bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import time
@@ -436,17 +439,16 @@ def run_script(script: Script, transport) -> None:
                 received = parsed[0]
             check_expectation(text, received, transport.now(), where)
         elif kind == "!":
+            if text not in ("disconnect", "silent"):
+                raise ValueError(f"{where}: unknown expectation {text!r}")
             wait = transport.expect_timeout if text == "disconnect" else \
                 getattr(transport, "silence_timeout", transport.expect_timeout)
             received = transport.receive(name, wait)
             if text == "disconnect":
                 if received is not CLOSED:
                     raise ScriptFailure(f"{where}: expected a disconnect, got {_show(received)}")
-            elif text == "silent":
-                if received is not None:
-                    raise ScriptFailure(f"{where}: expected silence, got {_show(received)}")
-            else:
-                raise ValueError(f"{where}: unknown expectation {text!r}")
+            elif received is not None:
+                raise ScriptFailure(f"{where}: expected silence, got {_show(received)}")
         elif kind == "?":
             word, _, rest = text.partition(" ")
             if word not in ("app", "no-app"):
@@ -492,6 +494,5 @@ def _show(received) -> str:
 def machine_transport_for(script: Script, **kwargs) -> MachineTransport:
     config = SessionConfig(EXCHANGE_COMP_ID, CLIENT_COMP_ID, begin_string=BEGIN_STRING)
     if script.session_overrides:
-        import dataclasses
         config = dataclasses.replace(config, **script.session_overrides)
     return MachineTransport(config, **kwargs)
