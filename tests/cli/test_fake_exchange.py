@@ -283,3 +283,35 @@ def test_md_help(capsys):
     out = capsys.readouterr().out
     for text in ("fix-md SYM1", "--once", "FIXEXCH_PORT", "exit codes", "aggressor"):
         assert text in out
+
+
+def test_symbols_in_fragments_with_min_price_increment(capsys):
+    def script(conn):
+        conn.accept_logon()
+        request = conn.recv_type("x")
+        req = request.get(320).decode()
+        assert request.get(559) == b"4"
+        conn.send("y", [(320, req), (322, "r1"), (560, "0"), (893, "N"), (146, 1),
+                        (55, "AAA"), (561, "10"), (562, "1"), (969, "0.05")])
+        conn.send("y", [(320, req), (322, "r2"), (560, "0"), (893, "Y"), (146, 1),
+                        (55, "BBB"), (561, "1"), (562, "2"), (58, "MinPriceIncrement=0.25")])
+        conn.recv_type("5")
+
+    with FakeExchange(script) as fake:
+        assert run_send(fake.port, "symbols") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split() for line in lines] == [
+        ["SYMBOL", "TICK", "LOT", "MIN", "QTY"], ["AAA", "0.05", "10", "1"],
+        ["BBB", "0.25", "1", "2"]]
+
+
+def test_symbols_request_refused(capsys):
+    def script(conn):
+        conn.accept_logon()
+        request = conn.recv_type("x")
+        conn.send("y", [(320, request.get(320).decode()), (322, "r"), (560, "1")])
+        conn.recv_type("5")
+
+    with FakeExchange(script) as fake:
+        assert run_send(fake.port, "symbols") == 1
+    assert "security list request rejected: SecurityRequestResult 1" in capsys.readouterr().out
