@@ -1,0 +1,135 @@
+"""Long seeded runs and the lazy-removal / compaction paths the short stateful runs rarely reach."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from fixexchange.engine import (
+    AdvanceTime, CancelOrder, EndOfDay, Engine, MassCancel, NewOrder, OrderStatusQuery, OrdType,
+    ReplaceOrder, Side, StpMode, SymbolSpec, TimeInForce, Triggered,
+)
+from fixexchange.engine import engine as engine_module
+
+from .invariants import check_invariants
+from .reference import RefEngine
+from .test_engine_vs_reference import normalise
+
+BUY, SELL = Side.BUY, Side.SELL
+SPECS = [SymbolSpec("F"), SymbolSpec("P", lot=5, min_qty=5, algorithm="pro_rata")]
+
+
+def random_flow(seed, n):
+    rng = random.Random(seed)
+    out = []
+    now = 0
+    for i in range(n):
+        r = rng.random()
+        symbol = "F" if rng.random() < 0.7 else "P"
+        lot = 5 if symbol == "P" else 1
+        side = rng.choice([BUY, SELL])
+        owner = rng.choice("abcd")
+        if r < 0.55:
+            price = 100 + rng.randint(-6, 6)
+            kw = {}
+            if symbol == "F" and rng.random() < 0.15:
+                kw["display_qty"] = rng.randint(1, 3)
+            if rng.random() < 0.2:
+                kw["stp"] = rng.choice(list(StpMode))
+            if rng.random() < 0.1:
+                kw["tif"] = TimeInForce.GTD
+                kw["expire_time"] = now + rng.randint(1, 40)
+            out.append(NewOrder(symbol, owner, side, rng.randint(1, 8) * lot, price=price, **kw))
+        elif r < 0.62:
+            kind = rng.choice([OrdType.STOP, OrdType.STOP_LIMIT])
+            stop = 100 + rng.randint(-5, 5)
+            out.append(NewOrder(symbol, owner, side, rng.randint(1, 4) * lot, kind,
+                                stop + rng.randint(-2, 2) if kind is OrdType.STOP_LIMIT else None,
+                                stop))
+        elif r < 0.67:
+            tif = rng.choice([TimeInForce.IOC, TimeInForce.FOK])
+            out.append(NewOrder(symbol, owner, side, rng.randint(1, 12) * lot, OrdType.MARKET,
+                                tif=tif, min_qty=rng.choice([None, lot * 2])))
+        elif r < 0.85:
+            out.append(CancelOrder(rng.randint(1, i + 1), rng.choice([None, owner])))
+        elif r < 0.95:
+            out.append(ReplaceOrder(rng.randint(1, i + 1), rng.randint(1, 10) * lot,
+                                    rng.choice([None, 100 + rng.randint(-6, 6)])))
+        elif r < 0.97:
+            now += rng.randint(0, 10)
+            out.append(AdvanceTime(now))
+        elif r < 0.98:
+            out.append(OrderStatusQuery(rng.randint(1, i + 1)))
+        elif r < 0.99:
+            out.append(MassCancel(owner=owner, side=rng.choice([None, side])))
+        else:
+            out.append(EndOfDay())
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_long_random_run_matches_reference(seed):
+    fast, ref = Engine(SPECS), RefEngine(SPECS)
+    triggered = 0
+    for i, command in enumerate(random_flow(seed, 4000)):
+        got = fast.apply(command)
+        assert normalise(got) == normalise(ref.apply(command)), (i, command)
+        triggered += sum(type(e) is Triggered for e in got)
+        if i % 50 == 0:
+            check_invariants(fast)
+    check_invariants(fast)
+    assert triggered > 10
+    for oid, o in ref.orders.items():
+        assert fast.order(oid) == o.view()
+
+
+def test_level_deque_compacts_dead_orders():
+    e = Engine([SymbolSpec("X")])
+    for _ in range(200):
+        e.apply(NewOrder("X", "o", SELL, 1, price=100))
+    for oid in range(2, 200):  # cancel everything but the first and last
+        e.apply(CancelOrder(oid))
+        lvl = e.book("X").asks.levels[100]
+        assert len(lvl.orders) <= 2 * lvl.live + 17
+    check_invariants(e)
+    assert e.book("X").best_ask() == (100, 2)
+    events = e.apply(NewOrder("X", "t", BUY, 2, price=100))
+    assert [x.maker_order_id for x in events if hasattr(x, "maker_order_id")] == [1, 200]
+
+
+def test_side_compacts_when_empty_levels_pile_up(monkeypatch):
+    calls = []
+    original = engine_module._Half.compact
+
+    def spy(self):
+        calls.append(len(self.levels))
+        original(self)
+
+    monkeypatch.setattr(engine_module._Half, "compact", spy)
+    e = Engine([SymbolSpec("X")])
+    for price in range(1, 301):
+        e.apply(NewOrder("X", "o", BUY, 1, price=price))
+    for oid in range(1, 281):  # the lowest 280 bids: never at the top of the heap
+        e.apply(CancelOrder(oid))
+    check_invariants(e)
+    assert calls, "compaction never ran"
+    half = e.book("X").bids
+    assert len(half.heap) <= 2 * half.nlive + 65
+    assert e.book("X").depth(BUY) == [(p, 1) for p in range(300, 280, -1)]
+
+
+def test_stop_heaps_compact_and_survivors_still_trigger():
+    e = Engine([SymbolSpec("X")])
+    for i in range(200):
+        e.apply(NewOrder("X", "o", BUY, 1, OrdType.STOP, stop_price=101 + i % 7))
+    for oid in range(1, 196):
+        e.apply(CancelOrder(oid))
+    book = e.book("X")
+    assert len(book.buy_stops) <= 2 * book.nstops + 65
+    check_invariants(e)
+    e.apply(NewOrder("X", "s", SELL, 10, price=110))
+    e.apply(NewOrder("X", "s", SELL, 1, price=107))
+    events = e.apply(NewOrder("X", "b", BUY, 1, price=107))
+    assert [x.order_id for x in events if type(x) is Triggered] == [196, 197, 198, 199, 200]
+    check_invariants(e)
