@@ -7,21 +7,27 @@ import time
 
 _cached_second: int | None = None
 _cached_prefix = b""
+_last_now: float | None = None
+_last_text = b""
 
 
 def format_utc_timestamp(now: float) -> bytes:
     """``YYYYMMDD-HH:MM:SS.sss`` for ``now`` (seconds since the epoch, UTC).
 
-    The date-time part is cached per second: consecutive messages in one second only
-    format the milliseconds.
+    The date-time part is cached per second, and the whole text for the last ``now``
+    (SendingTime and TransactTime of one message usually share it).
     """
-    global _cached_second, _cached_prefix
+    global _cached_second, _cached_prefix, _last_now, _last_text
+    if now == _last_now:
+        return _last_text
     # Round to the nearest millisecond: 1700000000.123 is stored as ...0.12299999.
-    whole, millis = divmod(int(round(now * 1000)), 1000)
+    whole, millis = divmod(round(now * 1000), 1000)
     if whole != _cached_second:
         _cached_prefix = time.strftime("%Y%m%d-%H:%M:%S.", time.gmtime(whole)).encode("ascii")
         _cached_second = whole
-    return _cached_prefix + b"%03d" % millis
+    _last_text = _cached_prefix + b"%03d" % millis
+    _last_now = now
+    return _last_text
 
 
 def _digits(value: bytes, start: int, count: int) -> int:

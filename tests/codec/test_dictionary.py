@@ -175,3 +175,20 @@ def test_group_fields_orders_members_and_round_trips():
 def test_group_fields_refuses_bad_instances(instance):
     with pytest.raises(KeyError):
         FIX44.group_fields(b"W", 268, [instance])
+
+
+def test_nested_group_count_must_be_a_number():
+    parties = [(453, b"1"), (448, b"P"), (802, b"x"), (523, b"s")]
+    assert reject(message(b"D", NEW_ORDER_SINGLE_BODY + parties)) == (R.INCORRECT_DATA_FORMAT, 802)
+
+
+def test_negative_int_and_signed_float_are_well_formed():
+    body = [(45, b"3"), (371, b"-1")]
+    assert reject(message(b"3", body)) is None
+    assert reject(message(b"D", NEW_ORDER_SINGLE_BODY[:5] + [(44, b"-0.5")]
+                          + NEW_ORDER_SINGLE_BODY[6:])) is None
+
+
+def test_group_member_value_checked():
+    parties = [(453, b"1"), (448, b"P"), (447, b"?")]
+    assert reject(message(b"D", NEW_ORDER_SINGLE_BODY + parties)) == (R.VALUE_INCORRECT, 447)

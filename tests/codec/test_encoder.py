@@ -63,3 +63,10 @@ def test_encode_body_parts():
 def test_empty_body():
     assert encode(b"FIX.4.4", b"0", []) == b"8=FIX.4.4\x019=5\x0135=0\x0110=%03d\x01" % (
         sum(b"8=FIX.4.4\x019=5\x0135=0\x01") % 256)
+
+
+def test_other_value_types():
+    from decimal import Decimal
+    data = encode(b"FIX.4.4", b"D", [(11, bytearray(b"ba")), (58, memoryview(b"mv")),
+                                     (44, Decimal("100.50"))])
+    assert b"\x0111=ba\x0158=mv\x0144=100.50\x01" in data

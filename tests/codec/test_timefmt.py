@@ -46,3 +46,9 @@ def test_parse_invalid_raises_value_error(text):
 def test_round_trip(millis):
     now = millis / 1000
     assert parse_utc_timestamp(format_utc_timestamp(now)) == pytest.approx(now, abs=0.0006)
+
+
+def test_repeated_instant_and_integer_input():
+    assert format_utc_timestamp(1700000000.5) == format_utc_timestamp(1700000000.5)
+    assert format_utc_timestamp(1700000000) == b"20231114-22:13:20.000"
+    assert format_utc_timestamp(1700000000.001) == b"20231114-22:13:20.001"
