@@ -254,6 +254,8 @@ class Book:
         side = _enum(_SIDES, side)
         if side is None:
             raise ValueError("side must be Side.BUY or Side.SELL")
+        if n is not None and (type(n) is not int or n < 0):
+            raise ValueError("n must be None or an int >= 0")
         return (self.bids if side is BUY else self.asks).top(n)
 
 

@@ -676,6 +676,8 @@ def test_depth_best_first_with_limits_and_lazy_removal():
     assert book.depth(SELL, 3) == [] and book.best_ask() is None
     with pytest.raises(ValueError):
         book.depth(5)
+    with pytest.raises(ValueError):
+        book.depth(BUY, -1)
 
 
 def test_unknown_book_is_none_and_symbols_listed():
