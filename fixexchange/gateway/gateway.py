@@ -457,8 +457,6 @@ class Gateway:
                 order = self._orders.get(int(order_id_text[len(prefix):]))
                 if order is not None and order.session_id == session_id:
                     return order
-            if cl_ord_id is None:
-                return None
         if cl_ord_id is None:
             return None
         return session.by_cl_ord_id.get(cl_ord_id)

@@ -338,3 +338,22 @@ def test_clients_applying_x_to_w_always_hold_a_fresh_snapshot(flow):
                 assert clients[req_id].books[symbol] == expected, (req_id, symbol, step, action)
                 bids, offers = engine_book(h, symbol, depth)
                 assert expected[:2] == (bids if "0" in entry_types else {}, offers if "1" in entry_types else {})
+
+
+def test_mass_cancel_across_symbols_is_one_x_per_subscription(h):
+    h.order("S1", "A", BUY, 1, "106")
+    h.order("S1", "B", BUY, 10, "90", "SYM2")
+    subscribe(h, "MD", "BOTH", symbols=("SYM1", "SYM2"))
+    replies = h.send("S1", "q", (11, "MC"), (530, "7"))
+    [update] = of_type(replies, "X")
+    assert [(e[55], e[279], e[270]) for e in x_entries(update)] in (
+        [("SYM1", "2", "106"), ("SYM2", "2", "90")], [("SYM2", "2", "90"), ("SYM1", "2", "106")])
+    assert update[268] == "2"
+
+
+def test_unsubscribing_one_of_two_same_depth_subscriptions(h):
+    subscribe(h, "MD", "R1")
+    subscribe(h, "MD2", "R2")
+    h.send("MD", "V", (262, "R1"), (263, "2"))
+    [update] = of_type(h.order("S1", "B", BUY, 1, "106"), "X")
+    assert update.session == "MD2"

@@ -666,3 +666,67 @@ def test_execution_reports_always_agree_with_the_engine(flow):
         assert int(reply[38]) == view.qty
         if view.cum_qty:
             assert abs(Decimal(reply[6]) * view.cum_qty - notional[order_id]) <= Decimal("0.0001") * view.cum_qty
+
+
+# ---------------------------------------------------------------- less travelled paths
+
+
+def test_price_parse_cache_stays_bounded_and_correct(h):
+    info = h.gateway._symbols["SYM1"]
+    for cents in range(info._PARSE_CACHE_LIMIT + 5):
+        assert info.parse_price(b"%d.%02d" % divmod(cents, 100)) == cents
+    assert len(info._parsed) <= info._PARSE_CACHE_LIMIT
+
+
+def test_replace_without_order_reference_is_business_reject(h):
+    replies = h.send("S1", "G", (11, "R1"), (55, "SYM1"), (54, "1"), (38, 5), (40, "2"), (44, "100"))
+    assert [(r.type, r[380]) for r in replies] == [("j", "5")]
+    assert "41" in replies[0][58]
+
+
+def test_seeded_orders_get_no_reports_but_move_market_data(h):
+    from fixexchange.engine import MassCancel
+
+    outs = h.gateway.apply(MassCancel("HOUSE", "SYM1", None), NOW)
+    assert outs == []  # nobody subscribed, and HOUSE is not a FIX session
+    assert h.gateway.market_data.levels("SYM1", 2) == []
+    assert h.gateway.market_data.levels("SYM1", 1) == []
+
+
+class _RejectingEngine:
+    """Wraps an engine; answers chosen command types with Rejected (states the engine only
+    reaches in corner cases, e.g. an order forgotten after retain_final)."""
+
+    def __init__(self, engine, rejected_types):
+        self._engine = engine
+        self._rejected_types = rejected_types
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def apply(self, command):
+        from fixexchange.engine import Rejected, RejectReason
+
+        if isinstance(command, self._rejected_types):
+            return [Rejected(None, RejectReason.UNKNOWN_ORDER, "forgotten")]
+        return self._engine.apply(command)
+
+
+def test_engine_rejecting_status_and_mass_cancel():
+    from fixexchange.engine import MassCancel, OrderStatusQuery
+
+    h = Harness()
+    h.gateway.engine = _RejectingEngine(h.engine, (OrderStatusQuery, MassCancel))
+    h.order("S1", "O1", BUY, 5, "100")
+    status = h.send("S1", "H", (11, "O1"), (55, "SYM1"), (54, "1"))
+    assert [(r[150], r[39], r[103]) for r in status] == [("I", "8", "5")]
+    mass = h.send("S1", "q", (11, "MC"), (530, "7"))
+    assert [(r.type, r[531], r[532], r[58]) for r in mass] == [("r", "0", "99", "forgotten")]
+
+
+def test_advance_time_alone_sets_the_default_prefix():
+    h = Harness(prefix=None)
+    assert h.gateway.advance_time(NOW) == []
+    exec_id = h.order("S1", "A", BUY, 5, "100", now=NOW + 5)[0][17]
+    assert exec_id == "MIDC1Z40-1"  # base-36 milliseconds of the first now, not of the order's
+    assert int("MIDC1Z40", 36) == NOW * 1000
