@@ -1,9 +1,40 @@
-"""UTCTimestamp formatting and parsing. Time is passed in; the clock is never read."""
+"""UTCTimestamp formatting and parsing. Time is passed in; the clock is never read.
+
+Calendar arithmetic is done here (proleptic Gregorian, days since 1970-01-01) so the
+codec needs no time module at all.
+"""
 
 from __future__ import annotations
 
-import calendar
-import time
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a Gregorian date (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """(year, month, day) of ``days`` since 1970-01-01."""
+    days += 719468
+    era = days // 146097
+    day_of_era = days - era * 146097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524
+                   - day_of_era // 146096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_index = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * month_index + 2) // 5 + 1
+    month = month_index + (3 if month_index < 10 else -9)
+    return year_of_era + era * 400 + (month <= 2), month, day
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 _cached_second: int | None = None
 _cached_prefix = b""
@@ -23,7 +54,10 @@ def format_utc_timestamp(now: float) -> bytes:
     # Round to the nearest millisecond: 1700000000.123 is stored as ...0.12299999.
     whole, millis = divmod(round(now * 1000), 1000)
     if whole != _cached_second:
-        _cached_prefix = time.strftime("%Y%m%d-%H:%M:%S.", time.gmtime(whole)).encode("ascii")
+        days, second_of_day = divmod(whole, 86400)
+        year, month, day = _civil_from_days(days)
+        hour, rest = divmod(second_of_day, 3600)
+        _cached_prefix = b"%04d%02d%02d-%02d:%02d:%02d." % (year, month, day, hour, *divmod(rest, 60))
         _cached_second = whole
     _last_text = _cached_prefix + b"%03d" % millis
     _last_now = now
@@ -60,6 +94,7 @@ def parse_utc_timestamp(value: bytes) -> float:
         fraction_digits = size - 18
         fraction = _digits(value, 18, fraction_digits) / 10 ** fraction_digits
     if (year < 1 or not 1 <= month <= 12 or hour > 23 or minute > 59 or second > 60
-            or not 1 <= day <= calendar.monthrange(year, month)[1]):
+            or not 1 <= day <= _DAYS_IN_MONTH[month - 1] + (month == 2 and _is_leap(year))):
         raise ValueError(f"UTCTimestamp out of range {value!r}")
-    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)) + fraction
+    return (_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+            + fraction)

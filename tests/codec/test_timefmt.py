@@ -52,3 +52,18 @@ def test_repeated_instant_and_integer_input():
     assert format_utc_timestamp(1700000000.5) == format_utc_timestamp(1700000000.5)
     assert format_utc_timestamp(1700000000) == b"20231114-22:13:20.000"
     assert format_utc_timestamp(1700000000.001) == b"20231114-22:13:20.001"
+
+
+@given(st.integers(min_value=-62135596800, max_value=253402300799))
+def test_calendar_arithmetic_matches_the_standard_library(second):
+    import datetime
+    expected = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=second)
+    text = format_utc_timestamp(float(second))
+    assert text == expected.strftime("%Y%m%d-%H:%M:%S.000").encode().rjust(21, b"0")
+    assert parse_utc_timestamp(text) == second
+
+
+def test_century_leap_years():
+    assert parse_utc_timestamp(b"20000229-00:00:00") == 951782400.0
+    with pytest.raises(ValueError):
+        parse_utc_timestamp(b"19000229-00:00:00")
