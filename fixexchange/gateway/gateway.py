@@ -233,7 +233,7 @@ class _Order:
 
     __slots__ = ("order_id", "order_id_field", "session_id", "cl_ord_id", "cl_ord_ids", "info",
                  "side_field", "ord_type", "ord_type_field", "price", "stop_price", "tif", "tif_field",
-                 "expire_field", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final", "static",
+                 "expire_field", "instruction_fields", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final", "static",
                  "final_status")
 
     def __init__(self, session_id: str, cl_ord_id: bytes, info: _SymbolInfo, side: Side, ord_type: OrdType,
@@ -252,6 +252,7 @@ class _Order:
         self.tif = tif
         self.tif_field = _TIF_FIELD[tif]
         self.expire_field = expire_field
+        self.instruction_fields: tuple = ()  # ExecInst, MinQty, MaxFloor as entered, echoed in ERs
         self.qty = qty
         self.cum_qty = 0
         self.cum_notional = 0
@@ -273,6 +274,7 @@ class _Order:
         fields.append(self.tif_field)
         if self.expire_field is not None:
             fields.append(self.expire_field)
+        fields += self.instruction_fields
         self.static = tuple(fields)
         return self.static
 
@@ -613,6 +615,11 @@ class Gateway:
             # The engine checks ExpireTime against its own clock: bring it up to now first.
             self._advance_engine_time(now, out)
         order = _Order(session_id, cl_ord_id, info, side, ord_type, price, stop_price, tif, expire_field, qty)
+        if post_only or min_qty is not None or display_qty is not None:
+            order.instruction_fields = tuple(field for field in (
+                (18, b"6") if post_only else None,
+                (110, b"%d" % min_qty) if min_qty is not None else None,
+                (111, b"%d" % display_qty) if display_qty is not None else None) if field is not None)
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (every field is given)
         events = self.engine.apply(_new_tuple(NewOrder, (
             info.name, session_id, side, qty, ord_type, price, stop_price, tif, expire_time, display_qty,

@@ -174,20 +174,20 @@ def test_day_orders_expire_at_end_of_day(h):
 
 def test_iceberg_max_floor_shows_only_display_qty(h):
     replies = h.order("S1", "ICE", BUY, 50, "106", "SYM1", "2", (111, "10"))
-    assert replies[0][150] == "0"
+    assert replies[0][150] == "0" and replies[0][111] == "10"
     assert h.engine.book("SYM1").depth(1, 0)[0] == (10600, 10)
     assert h.gateway.market_data.levels("SYM1", 1, 1) == [(10600, 10)]
 
 
 def test_min_qty_not_available_cancels(h):
     replies = h.order("S1", "MINQ", BUY, 20, "108", "SYM1", "2", (110, "10"))
-    assert [(r[150], r[39], r[14]) for r in replies] == [("0", "0", "0"), ("4", "4", "0")]
+    assert [(r[150], r[39], r[14], r[110]) for r in replies] == [("0", "0", "0", "10"), ("4", "4", "0", "10")]
     assert "MinQty" in replies[-1][58]
 
 
 def test_post_only_rests_or_is_rejected(h):
     rests = h.order("S1", "PO1", BUY, 5, "107", "SYM1", "2", (18, "6"))
-    assert [r[150] for r in rests] == ["0"]
+    assert [(r[150], r[18]) for r in rests] == [("0", "6")]
     crosses = h.order("S1", "PO2", BUY, 5, "108", "SYM1", "2", (18, "6"))
     assert [(r[150], r[39], r[103]) for r in crosses] == [("8", "8", "99")]
 
