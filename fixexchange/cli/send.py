@@ -770,6 +770,46 @@ HELP = EXAMPLES.split("\nORDER is")[0] + """
 Execution reports for resting orders are printed as they arrive."""
 
 
+class _PipedLines:
+    """Lines of piped stdin read straight from the descriptor, so that waiting for the
+    next line can also notice a lost connection (Python's own buffering would hide input
+    already read from select())."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.buffer = b""
+        self.eof = False
+        try:
+            self.fd: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            self.fd = None
+
+    def readline(self, lost: list) -> str | None:
+        """The next line, None at end of input or when `lost` becomes non-empty."""
+        if self.fd is None:
+            line = self.stream.readline()
+            return line if line and not lost else None
+        import select
+
+        while b"\n" not in self.buffer and not self.eof:
+            if lost:
+                return None
+            try:
+                ready, _, _ = select.select([self.fd], [], [], 0.2)
+            except (OSError, ValueError):
+                return None
+            if ready:
+                data = os.read(self.fd, 65536)
+                if data:
+                    self.buffer += data
+                else:
+                    self.eof = True
+        if lost or not self.buffer:
+            return None
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode("utf-8", "replace") + "\n"
+
+
 def run_interactive(settings, orders: OrderBookFile, verbose: bool, stdin=None) -> int:
     stdin = stdin if stdin is not None else sys.stdin
     tty = stdin.isatty()
@@ -819,14 +859,15 @@ def run_interactive(settings, orders: OrderBookFile, verbose: bool, stdin=None) 
     say(f"logged on as {settings.sender_comp_id} to {settings.target_comp_id} at "
         f"{settings.host}:{settings.port}; 'help' for commands, 'quit' to leave")
     prompt = "fix-send> " if tty else ""
+    piped = _PipedLines(stdin)
     try:
         while not lost:
             try:
                 if tty:
                     line = input(prompt)
                 else:
-                    line = stdin.readline()
-                    if not line:
+                    line = piped.readline(lost)
+                    if line is None:
                         break
             except EOFError:
                 break

@@ -315,3 +315,28 @@ def test_symbols_request_refused(capsys):
     with FakeExchange(script) as fake:
         assert run_send(fake.port, "symbols") == 1
     assert "security list request rejected: SecurityRequestResult 1" in capsys.readouterr().out
+
+
+def test_interactive_notices_a_lost_connection_while_idle():
+    import subprocess
+    import sys
+
+    def script(conn):
+        conn.accept_logon()
+        time.sleep(0.3)
+        conn.send("5", [(58, "maintenance")])
+        conn.recv_type("5", timeout=2)
+
+    with FakeExchange(script) as fake:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fixexchange.cli.send", "-i", "--port", str(fake.port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.wait(10) == 3  # stdin stays open: fix-send leaves on its own
+            out, err = proc.stdout.read(), proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stdin.close()
+    assert out.startswith("logged on as CLIENT1")
+    assert err == "fix-send: error: the exchange logged us out: maintenance\n"
