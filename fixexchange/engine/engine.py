@@ -388,6 +388,7 @@ class Engine:
         self._next_id = 1
         self._next_trade = 1
         self._gtd: list[tuple[int, int]] = []  # heap of (expire_time, order_id)
+        self._ngtd = 0  # live GTD orders, to compact _gtd when finished orders pile up
         self._pending: deque[int] = deque()  # elected stops waiting to execute
         self._handlers = {
             NewOrder: self._new_order,
@@ -436,6 +437,8 @@ class Engine:
 
     def _finish(self, o, status):
         o.done = status
+        if o.tif is GTD:
+            self._ngtd -= 1
         oid = o.order_id
         del self._orders[oid]
         if self._retain:
@@ -579,6 +582,11 @@ class Engine:
         self._orders[oid] = o
         ev = [Accepted(oid, symbol, owner, side, ord_type, price, stop_price, qty, tif)]
         if tif is GTD:
+            self._ngtd += 1
+            if len(self._gtd) > 2 * self._ngtd + 1024:
+                live = self._orders
+                self._gtd = [e for e in self._gtd if e[1] in live]
+                heapify(self._gtd)
             heappush(self._gtd, (expire_time, oid))
         if not o.triggered:
             last = book.last_trade_price

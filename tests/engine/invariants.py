@@ -47,6 +47,9 @@ def check_invariants(engine: Engine) -> None:
         if o.triggered:
             assert oid in seen_resting, f"live order {oid} neither resting nor a stop"
     assert len(seen_resting) == sum(1 for o in live.values() if o.triggered)
+    assert engine._ngtd == sum(1 for o in live.values() if o.tif == 6), "live GTD count"
+    gtd_ids = {oid for _, oid in engine._gtd}
+    assert all(oid in gtd_ids for oid, o in live.items() if o.tif == 6), "GTD order not in heap"
     for o in list(live.values()) + list(engine._final.values()):
         assert o.qty == o.cum_qty + o.leaves + o.cancelled, f"order {o.order_id} not conserved"
         assert o.cum_qty >= 0 and o.leaves >= 0 and o.cancelled >= 0

@@ -133,3 +133,15 @@ def test_stop_heaps_compact_and_survivors_still_trigger():
     events = e.apply(NewOrder("X", "b", BUY, 1, price=107))
     assert [x.order_id for x in events if type(x) is Triggered] == [196, 197, 198, 199, 200]
     check_invariants(e)
+
+
+def test_gtd_heap_compacts_when_gtd_orders_finish_early():
+    e = Engine([SymbolSpec("X")])
+    for i in range(3000):
+        e.apply(NewOrder("X", "o", BUY, 1, price=100, tif=TimeInForce.GTD, expire_time=10**9 + i))
+        e.apply(CancelOrder(i + 1))
+    e.apply(NewOrder("X", "o", BUY, 1, price=100, tif=TimeInForce.GTD, expire_time=10))
+    assert len(e._gtd) <= 2 * e._ngtd + 1025 and e._ngtd == 1
+    events = e.apply(AdvanceTime(10))
+    assert [type(x).__name__ for x in events] == ["Expired", "LevelChanged"]
+    check_invariants(e)
