@@ -611,9 +611,13 @@ class Trader:
             qty = command.qty or rec.qty
             if not qty:
                 raise UsageError("'replace' of an order fix-send has no record of needs --qty")
-            price = command.price or rec.price
-            fields += [(38, qty), (40, rec.ord_type if price else "1")]
-            if price and rec.ord_type != "1":
+            ord_type = rec.ord_type or "2"
+            if command.price is not None and ord_type in ("1", "3"):
+                raise UsageError(f"order {command.order} has no limit price to replace "
+                                 f"({ORD_TYPE_NAMES[ord_type]} order)")
+            price = (command.price or rec.price) if ord_type in ("2", "4") else None
+            fields += [(38, qty), (40, ord_type)]
+            if price:
                 fields.append((44, price))
             new = OrderRecord(cl, rec.orderid, rec.symbol, rec.side, rec.ord_type, qty,
                               price or "")

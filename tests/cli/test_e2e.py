@@ -203,6 +203,12 @@ def test_order_instructions(env):
     stop = fix_send(env, "sell", "SYM5", "10", "--stop", "99")
     assert stop.returncode == 0
     assert stop.stdout.startswith("NEW       SYM5 SELL 10 STOP 99 order=")
+    smaller = fix_send(env, "replace", order_id(stop.stdout), "--qty", "4")
+    assert smaller.returncode == 0
+    assert smaller.stdout.startswith("REPLACED  SYM5 SELL 4 STOP 99 order=")
+    priced = fix_send(env, "replace", order_id(stop.stdout), "--price", "98")
+    assert priced.returncode == 2
+    assert priced.stderr.endswith("has no limit price to replace (STOP order)\n")
     gone = fix_send(env, "cancel-all", "SYM5")
     assert gone.returncode == 0
     assert gone.stdout.splitlines()[-1] == "MASSCXL   2 order(s) canceled for SYM5"
