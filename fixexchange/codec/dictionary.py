@@ -262,6 +262,7 @@ class GroupDef:
 
 
 _HEADER, _BODY, _TRAILER = 0, 1, 2
+_MAX_COUNT_DIGITS = 9  # NumInGroup; also keeps int() clear of its 4300-digit limit
 _NO_PLAN = object()  # cached verdict: this shape takes the exact pass
 _MAX_PLANS_PER_MESSAGE = 4096  # bounds the cache against clients varying their field sets
 
@@ -406,7 +407,7 @@ class DataDictionary:
             index += 1
             group = groups.get(tag)
             if group is not None:
-                if not value.isdigit():
+                if not value.isdigit() or len(value) > _MAX_COUNT_DIGITS:
                     return _reject(R.INCORRECT_DATA_FORMAT, tag)
                 index, problem = _read_group(fields, index, last, group, int(value))
                 if problem is not None:
@@ -489,7 +490,7 @@ def _read_group(fields, index: int, last: int, group: GroupDef, expected: int):
         index += 1
         inner = nested.get(tag)
         if inner is not None:
-            if not value.isdigit():
+            if not value.isdigit() or len(value) > _MAX_COUNT_DIGITS:
                 return index, _reject(R.INCORRECT_DATA_FORMAT, tag)
             index, problem = _read_group(fields, index, last, inner, int(value))
             if problem is not None:

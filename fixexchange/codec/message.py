@@ -27,7 +27,9 @@ class FixMessage:
         self._first = first
         self.msg_type: bytes = first.get(35, b"")
         seq = first.get(_MSG_SEQ_NUM)
-        self.seq_num: int | None = int(seq) if seq is not None and seq.isdigit() else None
+        # (20 digits at most: beyond any real sequence number, and clear of int()'s limit)
+        self.seq_num: int | None = (int(seq) if seq is not None and seq.isdigit() and len(seq) <= 20
+                                    else None)
 
     def get(self, tag: int, default=None):
         """Value of the first occurrence of ``tag`` (O(1)), else ``default``."""
@@ -50,7 +52,7 @@ class FixMessage:
         return f"FixMessage({shown})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, FixMessage) and self.raw == other.raw
+        return isinstance(other, FixMessage) and self.raw == other.raw and self.fields == other.fields
 
     def __hash__(self) -> int:
         return hash(self.raw)

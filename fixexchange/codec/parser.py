@@ -20,6 +20,8 @@ _MAX_BEGIN_STRING_LEN = 16
 _MAX_BODY_LENGTH_DIGITS = 9
 _TRAILER_LEN = 7  # b"10=ddd\x01"
 _DIGITS = frozenset(b"0123456789")
+_MAX_TAG_DIGITS = 9
+_MAX_DATA_LENGTH_DIGITS = 9
 
 # The well-formed envelope in one C call; anything else goes through the careful checks.
 _ENVELOPE = re.compile(rb"8=([^\x01]{1,%d})\x019=(\d{1,%d})\x01"
@@ -43,8 +45,9 @@ def _tag_number(text: bytes) -> int:
     tag = _tag_cache.get(text)
     if tag is not None:
         return tag
-    # int() alone would accept b" 5", b"+5" and b"1_0"; FIX tags are plain digits.
-    if text.isdigit() and text[0] != 0x30:
+    # int() alone would accept b" 5", b"+5" and b"1_0"; FIX tags are plain digits, and a
+    # length cap keeps int() clear of its 4300-digit limit (and of absurd tags).
+    if text.isdigit() and text[0] != 0x30 and len(text) <= _MAX_TAG_DIGITS:
         return int(text)
     return 0
 
@@ -132,7 +135,7 @@ def _parse_fields_with_data(body: bytes) -> list[tuple[int, bytes]]:
         fields.append((tag, value))
         data_tag = DATA_FIELDS.get(tag)
         if data_tag is not None:
-            if value.isdigit():
+            if value.isdigit() and len(value) <= _MAX_DATA_LENGTH_DIGITS:
                 data_length = int(value)
             else:
                 data_tag = None

@@ -192,3 +192,8 @@ def test_negative_int_and_signed_float_are_well_formed():
 def test_group_member_value_checked():
     parties = [(453, b"1"), (448, b"P"), (447, b"?")]
     assert reject(message(b"D", NEW_ORDER_SINGLE_BODY + parties)) == (R.VALUE_INCORRECT, 447)
+
+
+def test_huge_num_in_group_is_a_format_error():
+    body = MD_REQUEST_BODY[:6] + [(146, b"9" * 5000)] + MD_REQUEST_BODY[7:]
+    assert reject(message(b"V", body)) == (R.INCORRECT_DATA_FORMAT, 146)

@@ -195,3 +195,13 @@ def test_data_field_framing_edge_cases(body, expected):
 def test_soh_is_refused_outside_its_data_field():
     with pytest.raises(ValueError):
         encode(b"FIX.4.4", b"A", [(95, 3), (58, b"a\x01b")])
+
+
+@pytest.mark.parametrize("field", [b"1" * 5000 + b"=x", b"34=" + b"7" * 5000,
+                                   b"95=" + b"9" * 5000 + b"\x0196=ab"])
+def test_huge_numbers_never_raise(field):
+    msg = parse_one(frame(b"35=0\x01" + field + b"\x01"))
+    assert msg.fields[3][0] in (0, 34, 95)
+    assert msg.seq_num is None
+    from fixexchange.codec import FIX44
+    assert FIX44.validate(msg) is not None
