@@ -20,7 +20,6 @@ from fixexchange.cli import book as bookmod
 from fixexchange.cli.client import (
     EXIT_OK,
     EXIT_REJECTED,
-    EXIT_USAGE,
     FixClient,
     Timeout,
     ToolError,
