@@ -344,6 +344,10 @@ class Gateway:
         self._transact_time = b""
         self._transact_now: float | None = None
         self.market_data = MarketData({name: info.scale for name, info in self._symbols.items()})
+        # True (the server sets it): market data is not flushed per message but when the
+        # server calls flush_market_data() (once per event-loop turn), so a pipelined burst
+        # of orders becomes one X per subscription instead of one per order.
+        self.defer_market_data = False
         # Books seeded before the gateway existed: mirror their levels once.
         for name in self._symbols:
             book = engine.book(name)
@@ -385,6 +389,8 @@ class Gateway:
             self._transact_now = now
             self._transact_time = format_utc_timestamp(now)
         out: list[Outbound] = []
+        if self.defer_market_data and message.msg_type == b"V":
+            out.extend(self.market_data.flush())  # pending X before a new W, never after
         try:
             handler(session_id, message, now, out)
         except _MissingField as missing:
@@ -392,12 +398,19 @@ class Gateway:
             if missing.why:
                 text += f": {missing.why}"
             out.append(self._business_reject(session_id, message, BUSINESS_REJECT_FIELD_MISSING, text))
-        out.extend(self.market_data.flush())
+        if not self.defer_market_data:
+            out.extend(self.market_data.flush())
         return out
 
     def snapshot_for(self, session_id: str, now: float) -> list[Outbound]:
         """A fresh W for every subscription of the session (after market data was conflated)."""
+        if self.defer_market_data:
+            return self.market_data.flush() + self.market_data.snapshots_for(session_id)
         return self.market_data.snapshots_for(session_id)
+
+    def flush_market_data(self) -> list[Outbound]:
+        """W/X for the book changes since the last flush (with ``defer_market_data``)."""
+        return self.market_data.flush()
 
     def advance_time(self, now: float) -> list[Outbound]:
         """Expire GTD orders whose ExpireTime has passed; the server calls this on a timer."""
@@ -406,7 +419,8 @@ class Gateway:
         self._transact_time = format_utc_timestamp(now)
         out: list[Outbound] = []
         self._advance_engine_time(now, out)
-        out.extend(self.market_data.flush())
+        if not self.defer_market_data:
+            out.extend(self.market_data.flush())
         return out
 
     def end_of_day(self, now: float) -> list[Outbound]:
@@ -419,7 +433,8 @@ class Gateway:
         self._transact_time = format_utc_timestamp(now)
         out: list[Outbound] = []
         self._route(self.engine.apply(command), _Request("admin", "", None, None, None), out)
-        out.extend(self.market_data.flush())
+        if not self.defer_market_data:
+            out.extend(self.market_data.flush())
         return out
 
     def seed(self, owner: str, symbol: str, side: Side | str, qty: int, price: int, now: float) -> list[Outbound]:

@@ -328,6 +328,10 @@ class ExchangeServer:
         self.msglog_dir = Path(cfg.server.log_dir) if cfg.server.message_log else None
         self._msglogs: dict[str, MessageLog] = {}
         self.stats = {"md_dropped": 0}
+        # market data once per loop turn (one X per subscription per turn, not per order)
+        self._md_flush = getattr(gateway, "flush_market_data", None)
+        if self._md_flush is not None:
+            gateway.defer_market_data = True
         self.read_view = memoryview(bytearray(cfg.server.read_chunk))
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -394,12 +398,24 @@ class ExchangeServer:
             self.loop.call_soon(self._flush)
         self._dirty.append(p)
 
+    def _schedule_flush(self) -> None:
+        if not self._dirty:  # else a flush is already scheduled this turn
+            self.loop.call_soon(self._flush)
+
     def _flush(self) -> None:
+        now = time.time()
+        if self._md_flush is not None:
+            try:
+                outs = self._md_flush()
+            except Exception:
+                log.exception("gateway market data flush failed")
+                outs = None
+            if outs:
+                self.dispatch(outs, now)
         dirty = self._dirty
         if not dirty:
             return
         self._dirty = []
-        now = time.time()
         for p in dirty:
             p.flush(now)
 
@@ -488,6 +504,7 @@ class ExchangeServer:
             outs = None
         if outs:
             self.dispatch(outs, now)
+        self._schedule_flush()  # deferred market data of the expiries
         self._gtd = self.loop.call_later(self.cfg.server.gtd_interval, self._gtd_tick)
 
     def message_log(self, sid: str) -> MessageLog:
