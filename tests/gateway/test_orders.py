@@ -1,11 +1,24 @@
 """NewOrderSingle, cancel, replace, status and mass cancel through real FIX messages."""
 
-import pytest
+from decimal import Decimal
 
-from fixexchange.engine import StpMode
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fixexchange.engine import (
+    Engine,
+    MassCancel,
+    NewOrder,
+    OrderStatusQuery,
+    Rejected,
+    RejectReason,
+    Side,
+    StpMode,
+)
 from fixexchange.gateway import Gateway
 
-from .support import NOW, Harness, Reply, of_type
+from .support import NOW, SPECS, Harness, Reply, of_type
 
 BUY, SELL = "1", "2"
 
@@ -570,10 +583,6 @@ def test_orders_survive_disconnect_and_logon(h):
 
 
 def test_gateway_mirrors_books_seeded_before_it_existed():
-    from fixexchange.engine import Engine, NewOrder, Side
-
-    from .support import SPECS
-
     engine = Engine(SPECS)
     engine.apply(NewOrder("SYM1", "HOUSE", Side.BUY, 10, price=10000))
     gateway = Gateway(SPECS, engine, "P-")
@@ -588,11 +597,6 @@ def test_cancel_of_expired_order_reports_status_expired(h):
 
 
 # ---------------------------------------------------------------- property: reports match the engine
-
-from decimal import Decimal  # noqa: E402
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _STATUS_OF_VIEW = {0: "0", 1: "1", 2: "2", 4: "4", 12: "C"}
 
@@ -685,8 +689,6 @@ def test_replace_without_order_reference_is_business_reject(h):
 
 
 def test_seeded_orders_get_no_reports_but_move_market_data(h):
-    from fixexchange.engine import MassCancel
-
     outs = h.gateway.apply(MassCancel("HOUSE", "SYM1", None), NOW)
     assert outs == []  # nobody subscribed, and HOUSE is not a FIX session
     assert h.gateway.market_data.levels("SYM1", 2) == []
@@ -705,16 +707,12 @@ class _RejectingEngine:
         return getattr(self._engine, name)
 
     def apply(self, command):
-        from fixexchange.engine import Rejected, RejectReason
-
         if isinstance(command, self._rejected_types):
             return [Rejected(None, RejectReason.UNKNOWN_ORDER, "forgotten")]
         return self._engine.apply(command)
 
 
 def test_engine_rejecting_status_and_mass_cancel():
-    from fixexchange.engine import MassCancel, OrderStatusQuery
-
     h = Harness()
     h.gateway.engine = _RejectingEngine(h.engine, (OrderStatusQuery, MassCancel))
     h.order("S1", "O1", BUY, 5, "100")
