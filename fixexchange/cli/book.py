@@ -153,15 +153,21 @@ class Book:
         return "spread -  (empty book)"
 
 
-def render(book: Book, depth: int = 5, trades: int = 5) -> list[str]:
-    """The ladder: asks above (worst to best), bids below (best to worst)."""
+def render(book: Book, depth: int = 5, trades: int = 5, pad: bool = False) -> list[str]:
+    """The ladder: asks above (worst to best), bids below (best to worst). `pad`: blank
+    rows for missing levels, so that ladders drawn side by side line up."""
     lines = [f"{book.symbol}  {book.spread_line()}"]
     lines.append(f"{'BID SIZE':>10}  {'PRICE':>10}  {'ASK SIZE':<10}")
-    for price, size in reversed(book.top_asks(depth)):
+    asks, bids = book.top_asks(depth), book.top_bids(depth)
+    if pad:
+        lines += [""] * (depth - len(asks))
+    for price, size in reversed(asks):
         lines.append(f"{'':>10}  {_fmt(price):>10}  {_fmt(size):<10}")
-    for price, size in book.top_bids(depth):
+    for price, size in bids:
         lines.append(f"{_fmt(size):>10}  {_fmt(price):>10}  {'':<10}")
-    if not book.bids and not book.asks:
+    if pad:
+        lines += [""] * (depth - len(bids))
+    elif not bids and not asks:
         lines.append(f"{'':>10}  {'(empty)':>10}")
     lines.append("last trades:" if book.trades else "last trades: none")
     for trade in list(book.trades)[-trades:][::-1]:

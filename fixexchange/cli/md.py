@@ -197,7 +197,7 @@ class MarketView:
     def ready(self) -> bool:
         return all(book.has_snapshot for book in self.books.values())
 
-    def blocks(self) -> list[list[str]]:
+    def blocks(self, pad: bool = False) -> list[list[str]]:
         """One block of lines per symbol."""
         result = []
         for symbol in self.symbols:
@@ -205,7 +205,7 @@ class MarketView:
             if not book.has_snapshot:
                 result.append([f"{symbol}  (waiting for a snapshot)"])
             else:
-                result.append(bookmod.render(book, self.depth, self.trades))
+                result.append(bookmod.render(book, self.depth, self.trades, pad=pad))
         return result
 
     def render(self) -> list[str]:
@@ -217,7 +217,7 @@ class MarketView:
 
     def render_grid(self, width: int) -> list[str]:
         """Warnings, then the symbols' blocks side by side as far as `width` allows."""
-        blocks = self.blocks()
+        blocks = self.blocks(pad=len(self.symbols) > 1)
         column = max(len(line) for block in blocks for line in block) + 4
         per_row = max(1, min(len(blocks), width // column))
         lines = list(self.warnings)
