@@ -420,7 +420,7 @@ class Engine:
                              f"internal error: {exc!r}")]
 
     def book(self, symbol):
-        return self._books.get(symbol)
+        return self._books.get(symbol) if type(symbol) is str else None
 
     @property
     def symbols(self):

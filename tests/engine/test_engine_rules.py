@@ -683,7 +683,7 @@ def test_depth_best_first_with_limits_and_lazy_removal():
 def test_unknown_book_is_none_and_symbols_listed():
     e = make()
     assert e.book("nope") is None and e.symbols == ["X", "Y"] and e.order(1) is None
-    assert e.order([1]) is None
+    assert e.order([1]) is None and e.book(["X"]) is None
 
 
 def random_commands(seed, n=3000):
