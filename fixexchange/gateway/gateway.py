@@ -912,8 +912,10 @@ class Gateway:
                 order.cum_qty = event.cum_qty
                 order.leaves = event.leaves_qty
                 order.cum_notional = event.cum_notional
-                order.avg_px = format_avg_px(event.cum_notional, event.cum_qty, order.info.scale)
                 fmt = order.info.fmt
+                average, remainder = divmod(event.cum_notional, event.cum_qty)
+                order.avg_px = format_avg_px(event.cum_notional, event.cum_qty, order.info.scale) if remainder \
+                    else fmt(average)
                 last = ((32, b"%d" % event.qty), (31, fmt(event.price)))
                 if event.leaves_qty:
                     out.append(report(order, _EXEC_TRADE, _STATUS_PARTIAL, order.cl_ord_id, None, last))
