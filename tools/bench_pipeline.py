@@ -1,0 +1,82 @@
+"""In-process cost of the daemon's pipeline without sockets: session receive_data ->
+gateway.on_message -> acceptor.send -> data_to_send, for the fix-load order mix.  Compare
+with fix-load's "daemon CPU/order" to see what the asyncio transport adds.
+
+    python tools/bench_pipeline.py [--orders 50000] [--profile]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import random
+import time
+
+from fixexchange.cli.load import MIXES, Session, build_flow
+from fixexchange.server.config import DEFAULT_CONFIG_PATH, load_config
+from fixexchange.server.main import build
+from fixexchange.session.events import ApplicationMessage
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, default=50000)
+    ap.add_argument("--chunk", type=int, default=65536)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    import dataclasses
+    cfg = load_config(DEFAULT_CONFIG_PATH)
+    cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, store="memory"))
+    acceptor, gateway = build(cfg)
+
+    async def mk():
+        return Session("CLIENT1", "FIXEXCH", "pass1", 30)
+    sess = asyncio.run(mk())
+    now = time.time()
+    conn = acceptor.connection_made(now)
+    logon = sess.encode(b"A", [(98, 0), (108, 30), (141, b"Y"), (554, b"pass1")])
+    conn.receive_data(logon, now)
+    conn.data_to_send()
+    blob, offs = build_flow(sess, args.orders, ["SYM1"], random.Random(1), MIXES["default"], sess.seq, "B")
+    chunks = [blob[i:i + args.chunk] for i in range(0, len(blob), args.chunk)]
+    send = acceptor.send
+    on_message = gateway.on_message
+    out_bytes = 0
+
+    def run():
+        nonlocal out_bytes
+        for ch in chunks:
+            t = time.time()
+            for ev in conn.receive_data(ch, t):
+                if type(ev) is ApplicationMessage:
+                    for o in on_message(ev.session_id, ev.message, t):
+                        send(o.session_id, o.msg_type, o.body, t, not o.market_data)
+            out_bytes += len(conn.data_to_send())
+
+    t0 = time.process_time()
+    if args.profile:
+        pr = cProfile.Profile()
+        pr.runcall(run)
+        st = pstats.Stats(pr)
+        st.sort_stats("tottime").print_stats(25)
+        layers: dict[str, float] = {}
+        for (file, _, _), (_, _, tottime, _, _) in st.stats.items():  # type: ignore[attr-defined]
+            layer = "other (builtins, C calls)"
+            for name in ("codec", "session", "gateway", "engine", "server"):
+                if f"/fixexchange/{name}/" in file:
+                    layer = name
+            layers[layer] = layers.get(layer, 0.0) + tottime
+        total = sum(layers.values())
+        print("own time by layer (cProfile, C calls counted under 'other'):")
+        for name, t in sorted(layers.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:28s} {t / total * 100:5.1f}%")
+    else:
+        run()
+    cpu = time.process_time() - t0
+    print(f"{args.orders} requests: {cpu / args.orders * 1e6:.1f} us CPU/request in-process "
+          f"(session+gateway+engine+codec, no sockets), {out_bytes / 1e6:.1f} MB out")
+
+
+if __name__ == "__main__":
+    main()
