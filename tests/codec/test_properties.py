@@ -116,3 +116,24 @@ def test_data_field_round_trip(data, length_and_data_tag, fields):
     [msg] = FixParser().feed(encoded)
     assert msg.body_fields == [(tag, value if isinstance(value, bytes) else b"%d" % value)
                                for tag, value in body]
+
+
+# Well-framed but arbitrary content: validation and group reading must never raise.
+_any_tag = st.one_of(st.sampled_from([8, 9, 10, 34, 35, 43, 49, 52, 55, 56, 95, 96, 146, 267,
+                                      269, 268, 270, 279, 453, 448, 802, 523, 38, 44, 54, 93]),
+                     st.integers(1, 99999))
+_any_value = st.one_of(values, st.text("0123456789", min_size=1, max_size=5000).map(str.encode),
+                       st.just(b""))
+
+
+@given(st.sampled_from([b"0", b"A", b"D", b"V", b"W", b"X", b"8", b"AE"]),
+       st.lists(st.tuples(_any_tag, _any_value), max_size=25))
+def test_validation_of_arbitrary_content_never_raises(msg_type, fields):
+    encoded = encode(b"FIX.4.4", msg_type, fields)
+    for item in FixParser().feed(encoded):
+        if isinstance(item, FixMessage):
+            info = FIX44.validate(item)
+            assert info is None or isinstance(info.reason, int)
+            assert info == FIX44._validate_exactly(item)
+            for count_tag in (146, 267, 268, 453):
+                FIX44.read_groups(item, count_tag)
