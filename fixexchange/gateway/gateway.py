@@ -382,7 +382,7 @@ class Gateway:
         handler = self._handlers.get(message.msg_type)
         if handler is None:
             return [self._business_reject(session_id, message, BUSINESS_REJECT_UNSUPPORTED_TYPE,
-                                          f"unsupported MsgType {message.msg_type.decode('ascii', 'replace')}")]
+                                          b"unsupported MsgType " + message.msg_type)]
         if self._prefix_pending:
             self._set_prefix(_base36(int(now * 1000)) + "-")
         if now != self._transact_now:  # the server passes one now per event-loop callback
@@ -517,7 +517,7 @@ class Gateway:
         return _new_tuple(Outbound, (order.session_id, b"8", body, False))
 
     def _order_reject(self, session_id: str, message: FixMessage, cl_ord_id: bytes, reason: int,
-                      text: str) -> Outbound:
+                      text: str | bytes) -> Outbound:
         """ER ExecType=8 for an order that never reached the book."""
         body = [(37, b"NONE"), (11, cl_ord_id), (17, self._next_exec_id()), _EXEC_REJECTED, _STATUS_REJECTED,
                 (55, message.get(55) or b"?"), (54, message.get(54) or b"?")]
@@ -532,7 +532,7 @@ class Gateway:
         return Outbound(session_id, b"8", body)
 
     def _cancel_reject(self, session_id: str, order: _Order | None, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,
-                       response_to, reason: int, text: str) -> Outbound:
+                       response_to, reason: int, text: str | bytes) -> Outbound:
         if order is None:
             order_id_field, status = (37, b"NONE"), _STATUS_REJECTED
         else:
@@ -547,7 +547,7 @@ class Gateway:
                 (102, b"%d" % reason), (60, self._transact_time), (58, text)]
         return Outbound(session_id, b"9", body)
 
-    def _business_reject(self, session_id: str, message: FixMessage, reason: int, text: str) -> Outbound:
+    def _business_reject(self, session_id: str, message: FixMessage, reason: int, text: str | bytes) -> Outbound:
         body = [(45, message.seq_num or 0), (372, message.msg_type)]
         ref_id = message.get(11) or message.get(262) or message.get(320)
         if ref_id is not None:
@@ -575,7 +575,7 @@ class Gateway:
         info = self._symbols_by_bytes.get(symbol)
         if info is None:
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNKNOWN_SYMBOL,
-                              f"unknown symbol {symbol.decode('ascii', 'replace')}"))
+                              b"unknown symbol " + symbol))
             return
         side = _SIDES.get(side_text)
         ord_type = _ORD_TYPES.get(ord_type_text)
@@ -811,7 +811,7 @@ class Gateway:
         md_req_id = self._require(message, 262)
         subscription_type = self._require(message, 263)
 
-        def refuse(reason: bytes | None, text: str) -> None:
+        def refuse(reason: bytes | None, text: str | bytes) -> None:
             body = [(262, md_req_id)]
             if reason is not None:
                 body.append((281, reason))
@@ -842,12 +842,12 @@ class Gateway:
                 code = ENTRY_TYPE_CODES.get(value)
                 if code is None:
                     return refuse(MD_REJ_UNSUPPORTED_ENTRY_TYPE,
-                                  f"unsupported MDEntryType {value.decode('ascii', 'replace')} (0, 1, 2 only)")
+                                  b"unsupported MDEntryType %s (0, 1, 2 only)" % value)
                 entry_types.append(code)
             elif tag == 55:
                 info = self._symbols_by_bytes.get(value)
                 if info is None:
-                    return refuse(MD_REJ_UNKNOWN_SYMBOL, f"unknown symbol {value.decode('ascii', 'replace')}")
+                    return refuse(MD_REJ_UNKNOWN_SYMBOL, b"unknown symbol " + value)
                 if info.name not in symbols:
                     symbols.append(info.name)
         if not entry_types:
