@@ -559,11 +559,27 @@ class Engine:
             if side is BUY:
                 lvl = book.asks.best()
                 crosses = lvl is not None and lvl.price <= price
+                half = book.bids
+                key = -price
             else:
                 lvl = book.bids.best()
                 crosses = lvl is not None and lvl.price >= price
+                half = book.asks
+                key = price
             if not crosses and tif is not IOC:
-                self._rest(book, o, ev)
+                # rest (the body of _rest, inlined for the most common command)
+                lvl = half.levels.get(key)
+                if lvl is None:
+                    lvl = half.levels[key] = _Level(price)
+                    heappush(half.heap, key)
+                if not lvl.live:
+                    half.nlive += 1
+                o.visible = qty
+                lvl.orders.append(o)
+                lvl.live += 1
+                lvl.qty += qty
+                lvl.total += qty
+                ev.append(_tnew(LevelChanged, (symbol, side, price, lvl.qty)))
                 return ev
             self._execute(book, o, ev, False)
             if self._pending:
