@@ -285,3 +285,74 @@ def test_message_log_quickfix_style(tmp_path):
     ml.close()
     text = (tmp_path / "FIX.4.4-EXCH-C1.messages.log").read_text()
     assert text == "19700101-00:00:00.500000 IN  8=FIX.4.4|9=5|35=0|10=123|\n"
+
+
+async def test_session_layer_exception_disconnects_only_that_connection(caplog):
+    srv, acc, gw = await start()
+    ra, wa = await client(srv, "A")
+    rb, wb = await client(srv, "B")
+    conn = acc.conns["A"]
+
+    def boom(data, now):
+        raise RuntimeError("session bug")
+    conn.receive_data = boom
+    wa.write(b"ORDER 1\n")
+    assert await closed_by_server(ra)
+    assert "session layer failed" in caplog.text
+    wb.write(b"ORDER 2\n")
+    assert await asyncio.wait_for(rb.readline(), 2) == b"8 ACK 2\n"
+    wb.close()
+    await srv.stop()
+
+
+async def test_timer_exception_disconnects(caplog):
+    srv, acc, gw = await start()
+    r, w = await client(srv, "A")
+    conn = acc.conns["A"]
+
+    def boom(now):
+        raise RuntimeError("timer bug")
+    conn.on_timer = boom
+    w.write(b"HB 0.02\n")
+    assert await closed_by_server(r)
+    assert "failed on timer" in caplog.text
+    await srv.stop()
+
+
+async def test_gateway_hook_exceptions_are_logged_not_fatal(caplog):
+    srv, acc, gw = await start(gtd_interval=0.02)
+
+    def boom(*a):
+        raise RuntimeError("hook bug")
+    gw.on_logon = boom
+    gw.on_disconnect = boom
+    gw.advance_time = boom
+    r, w = await client(srv, "A")
+    w.write(b"ORDER 1\n")
+    assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
+    await asyncio.sleep(0.06)
+    w.close()
+    await asyncio.sleep(0.05)
+    assert "gateway failed on logon" in caplog.text
+    assert "advance_time failed" in caplog.text
+    assert "gateway failed on disconnect" in caplog.text
+    r2, w2 = await client(srv, "B")  # still serving
+    w2.write(b"ORDER 2\n")
+    assert await asyncio.wait_for(r2.readline(), 2) == b"8 ACK 2\n"
+    w2.close()
+    await srv.stop()
+
+
+async def test_second_logon_of_same_session_replaces_mapping():
+    """If the session layer lets a session log on again on a new connection (after the old
+    one was lost), the server routes to the new one."""
+    srv, acc, gw = await start()
+    r1, w1 = await client(srv, "A")
+    w1.close()
+    await asyncio.sleep(0.05)
+    r2, w2 = await client(srv, "A")
+    w2.write(b"ORDER 3\n")
+    assert await asyncio.wait_for(r2.readline(), 2) == b"8 ACK 3\n"
+    assert gw.disconnects == ["A"]
+    w2.close()
+    await srv.stop()
