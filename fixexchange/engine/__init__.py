@@ -5,13 +5,16 @@ always yields the same event list.
 
 Construction and queries
 ------------------------
-``Engine(specs: Iterable[SymbolSpec], now: int = 0)`` (``ValueError`` on a bad spec or a
-duplicate symbol; the only place the engine raises).
+``Engine(specs: Iterable[SymbolSpec], now: int = 0, retain_final: int = 100_000)``
+(``ValueError`` on a bad spec or a duplicate symbol; ``Book.depth`` also raises
+``ValueError`` for a bad side / n; ``apply`` never raises).
 
 ``engine.apply(command) -> list[event]`` never raises: any bad input gives ``[Rejected(...)]``
 and leaves every book untouched.  Order ids are assigned by the engine: 1, 2, 3 ... one per
-*accepted* NewOrder (a rejected NewOrder consumes no id; its ``Rejected.order_id`` is None).
-A replaced order keeps its id.  Trade ids are 1, 2, 3 ... across all symbols.
+*accepted* NewOrder (a rejected NewOrder consumes no id; its ``Rejected.order_id`` is None;
+for cancel / replace / status it is the command's order id).  A replaced order keeps its
+id.  Trade ids are 1, 2, 3 ... across all symbols.  Enum fields of commands accept plain
+ints equal to the enum values; events and views always carry the enum members.
 
 ``engine.book(symbol)`` -> book (None for an unknown symbol): ``best_bid()`` / ``best_ask()``
 -> ``(price, displayed_qty)`` or None in O(1) amortised; ``depth(side, n)`` -> list of
@@ -49,7 +52,8 @@ Events (NamedTuples) and their order
 aggressor's fill, then the maker's fill, then ``TradePrinted``), ``Cancelled(reason)``,
 ``Replaced``, ``Restated`` (STP decrement of a live order), ``Triggered``, ``Expired``,
 ``LevelChanged(symbol, side, price, qty)`` (displayed qty after the change, 0 = level gone;
-emitted once per level an action touched, when the action leaves that level),
+matching emits one per level it visits, when it leaves that level; resting, cancel, expiry
+and replace emit one per level they change),
 ``OrderState(OrderView)``, ``MassCancelDone(count, owner, symbol, side)``.
 Fill/Cancelled/Replaced/Expired carry owner, symbol, side, cum_qty, leaves (or the cancelled
 amount) and ``cum_notional`` = sum(price*qty) so avg price = cum_notional / cum_qty.
