@@ -90,8 +90,9 @@ examples:
   fix-send sell SYM1 10 --stop 99            # stop order
   fix-send buy SYM1 100 @ 104 --display 10   # iceberg
   fix-send buy SYM1 10 @ 106 --post-only
-  fix-send replace 17 --qty 5 --price 101
-  fix-send cancel 17 ; fix-send status 17 ; fix-send cancel-all SYM1
+  fix-send replace MWYIGT7V-O101 --qty 5 --price 101    # ORDER as printed: order=...
+  fix-send status MWYIGT7V-O101 ; fix-send cancel MWYIGT7V-O101
+  fix-send cancel-all SYM1 ; fix-send cancel-all
   fix-send book SYM1 ; fix-send symbols
   fix-send -i                                # interactive: same commands at a prompt
   FIXEXCH_SENDER=CLIENT2 fix-send -v buy SYM2 1 @ 101
@@ -103,7 +104,7 @@ config file (TOML), e.g. ~/.config/fixexchange/client.toml:
   port = 9878
   [fix-send]
   sender_comp_id = "CLIENT2"
-  password = "secret2"
+  password = "pass2"
 
 exit codes: 0 done (order accepted: resting, filled or expired), 1 rejected by the
   exchange, 2 bad arguments or config, 3 cannot connect / logon refused / disconnected,
