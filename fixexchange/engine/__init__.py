@@ -93,8 +93,9 @@ Order rules
 - STP (taker's mode, same owner): CANCEL_NEWEST cancels the taker remainder;
   CANCEL_OLDEST cancels the resting order and keeps matching; CANCEL_BOTH cancels both;
   DECREMENT reduces both by the smaller leaves (Restated, or Cancelled(SELF_TRADE) when it
-  reaches 0).  FOK / min_qty count only quantity reachable before the first self order
-  that would stop or decrement the taker (self orders under CANCEL_OLDEST are skipped).
+  reaches 0).  With an STP mode set, FOK / min_qty count only the price levels better
+  than the first level holding one of the taker's own orders (conservative, so a FOK never
+  fills partly); under CANCEL_OLDEST the own orders are simply left out of the count.
 - Pro-rata (``SymbolSpec.algorithm="pro_rata"``), per price level: if the incoming
   remainder Q covers the level's total T, all fill.  Otherwise every order i with leaves
   q_i first gets ``floor(Q*q_i/T)`` rounded **down to a multiple of lot**; the leftover is
