@@ -1,0 +1,50 @@
+"""fix-load works end to end (tiny runs; its numbers are not asserted: it is a benchmark)."""
+from __future__ import annotations
+
+import re
+
+from fixexchange.cli import load
+
+
+def test_orders_mode_with_md_subscribers(capsys):
+    rc = load.main(["--orders", "300", "-n", "2", "--window", "10", "--md-subscribers", "2",
+                    "--memory-store"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "orders answered   300 in" in out
+    assert re.search(r"daemon CPU\s+[\d.]+ us/order", out)
+    assert re.search(r"market data\s+\d+ messages to 2 subscribers", out)
+    assert "rejects 0" in out
+
+
+def test_window_one(capsys):
+    rc = load.main(["--orders", "50", "--window", "1", "--memory-store"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "orders answered   50 in" in out
+    assert re.search(r"round trip\s+p50 \d+ us", out)
+
+
+def test_idle_mode(capsys):
+    rc = load.main(["idle", "--idle-sessions", "20", "--heartbeat", "1", "--duration", "1.2", "--memory-store"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert re.search(r"idle: 20 sessions logged on .* daemon RSS [\d.]+ MB", out)
+
+
+def test_unreachable_daemon_exit_3(capsys):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    assert load.main(["--port", str(port), "--orders", "10"]) == 3
+    assert "fix-load:" in capsys.readouterr().err
+
+
+def test_proc_readers():
+    import os
+
+    assert load.proc_cpu(os.getpid()) > 0
+    assert load.proc_rss(os.getpid()) > 1_000_000
+    assert load.pct([1.0, 2.0, 3.0], 50) == 2.0
