@@ -731,3 +731,15 @@ def test_plain_ints_equal_to_enum_values_are_normalised():
     assert ev[0].side is SELL and ev[0].tif is TimeInForce.GTD
     view = e.order(2)
     assert view.post_only is True and view.stp is StpMode.DECREMENT
+
+
+def test_fok_with_stp_counts_only_levels_before_own_orders():
+    e = make()
+    run(e, limit(SELL, 2, 100, "other"))
+    run(e, limit(SELL, 2, 101, "me"))
+    run(e, limit(SELL, 5, 101, "other"))
+    ev = run(e, limit(BUY, 4, 101, "me", tif=TimeInForce.FOK, stp=StpMode.CANCEL_NEWEST))
+    assert ev[-1].reason is C.FOK_UNFILLABLE and not of(ev, Fill)
+    ev = run(e, limit(BUY, 4, 101, "me", tif=TimeInForce.FOK, stp=StpMode.CANCEL_OLDEST))
+    assert of(ev, Cancelled)[0].order_id == 2
+    assert sum(t.qty for t in of(ev, TradePrinted)) == 4 and e.order(5).status is OrderStatus.FILLED
