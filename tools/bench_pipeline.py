@@ -15,7 +15,7 @@ import time
 
 from fixexchange.cli.load import MIXES, Session, build_flow
 from fixexchange.server.config import DEFAULT_CONFIG_PATH, load_config
-from fixexchange.server.main import build
+from fixexchange.server.main import build, tune_gc
 from fixexchange.session.events import ApplicationMessage
 
 
@@ -24,11 +24,14 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=50000)
     ap.add_argument("--chunk", type=int, default=65536)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--default-gc", action="store_true", help="keep CPython's GC thresholds (the daemon raises them)")
     args = ap.parse_args()
     import dataclasses
     cfg = load_config(DEFAULT_CONFIG_PATH)
     cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, store="memory"))
     acceptor, gateway = build(cfg)
+    if not args.default_gc:
+        tune_gc()
 
     async def mk():
         return Session("CLIENT1", "FIXEXCH", "pass1", 30)
