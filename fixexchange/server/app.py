@@ -225,7 +225,9 @@ class FixProtocol(asyncio.BufferedProtocol):
             sid = self.session_id
             if sid is not None:
                 now = time.time()
-                self.server.dispatch(self.server.gateway.snapshot_for(sid, now), now)
+                srv = self.server
+                srv.flush_market_data(now)  # updates already pending go before the fresh W
+                srv.dispatch(srv.gateway.snapshot_for(sid, now), now)
 
     # -- helpers ---------------------------------------------------------------------------
     def _mark_dirty(self) -> None:
@@ -402,8 +404,8 @@ class ExchangeServer:
         if not self._dirty:  # else a flush is already scheduled this turn
             self.loop.call_soon(self._flush)
 
-    def _flush(self) -> None:
-        now = time.time()
+    def flush_market_data(self, now: float) -> None:
+        """Route the market data the gateway deferred during this turn."""
         if self._md_flush is not None:
             try:
                 outs = self._md_flush()
@@ -412,6 +414,10 @@ class ExchangeServer:
                 outs = None
             if outs:
                 self.dispatch(outs, now)
+
+    def _flush(self) -> None:
+        now = time.time()
+        self.flush_market_data(now)
         dirty = self._dirty
         if not dirty:
             return
