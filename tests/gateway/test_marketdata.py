@@ -286,23 +286,57 @@ def price_text(symbol, offset):
     return format_price(10000 + offset * spec.tick * 5, spec.price_scale).decode()
 
 
+market_data_actions = st.one_of(
+    actions,
+    st.tuples(st.just("resubscribe"), st.integers(0, len(SUBSCRIPTIONS) - 1)),
+    st.tuples(st.just("flush")),
+    st.tuples(st.just("refresh")),
+)
+
+
+def check_clients(h, clients, context):
+    for req_id, depth, entry_types, _ in SUBSCRIPTIONS:
+        for symbol in ("SYM1", "SYM2"):
+            expected = fresh_snapshot(h, symbol, depth, entry_types)
+            assert clients[req_id].books[symbol] == expected, (req_id, symbol, context)
+            bids, offers = engine_book(h, symbol, depth)
+            assert expected[:2] == (bids if "0" in entry_types else {}, offers if "1" in entry_types else {})
+
+
 @settings(max_examples=100)
-@given(st.lists(actions, min_size=1, max_size=40))
-def test_clients_applying_x_to_w_always_hold_a_fresh_snapshot(flow):
+@given(st.lists(market_data_actions, min_size=1, max_size=40), st.booleans())
+def test_clients_applying_x_to_w_always_hold_a_fresh_snapshot(flow, deferred):
+    """Random order flow; four subscriptions (full depth, top 3, top-1 bids only, full refresh
+    top 2), unsubscribed and subscribed again at random, refreshed as after conflation.
+    ``deferred``: market data flushed only at "flush" steps, as the server does once per
+    event-loop turn; clients are compared whenever nothing is pending."""
     h = Harness()
     for spec in SPECS:  # resting depth on both sides so that top-N edges move from the start
         for offset in (2, 3, 5):
             h.seed(spec.symbol, "buy", 3 * spec.lot, 10000 - offset * spec.tick * 5)
             h.seed(spec.symbol, "sell", 3 * spec.lot, 10000 + offset * spec.tick * 5)
+    h.gateway.defer_market_data = deferred
     clients = {}
-    for req_id, depth, entry_types, incremental in SUBSCRIPTIONS:
-        client = clients[req_id] = BookClient()
-        for reply in subscribe(h, "MD", req_id, ("SYM1", "SYM2"), depth, "1" if incremental else "0", entry_types):
-            client.apply(reply)
+
+    def apply(replies):
+        for reply in replies:
+            if reply.session == "MD":
+                clients[reply[262]].apply(reply)
+
+    def start(index):
+        req_id, depth, entry_types, incremental = SUBSCRIPTIONS[index]
+        replies = subscribe(h, "MD", req_id, ("SYM1", "SYM2"), depth, "1" if incremental else "0", entry_types)
+        apply([reply for reply in replies if reply.type == "X"])  # flushed for the others first
+        clients[req_id] = BookClient()
+        apply([reply for reply in replies if reply.type == "W"])
+
+    for index in range(len(SUBSCRIPTIONS)):
+        start(index)
     placed: list[tuple[str, str, str, str]] = []  # (session, ClOrdID, symbol, side)
     for step, action in enumerate(flow):
         kind = action[0]
         replies = []
+        settled = not deferred
         if kind == "limit":
             _, session, symbol, side, lots, offset, tif, floor_lots = action
             lot = 1 if symbol == "SYM1" else 10
@@ -329,15 +363,22 @@ def test_clients_applying_x_to_w_always_hold_a_fresh_snapshot(flow):
                 placed[index] = (session, f"R{step}", symbol, side)
         elif kind == "mass":
             replies = h.send(action[1], "q", (11, f"Q{step}"), (530, "1"), (55, action[2]))
-        for reply in replies:
-            if reply.session == "MD":
-                clients[reply[262]].apply(reply)
-        for req_id, depth, entry_types, _ in SUBSCRIPTIONS:
-            for symbol in ("SYM1", "SYM2"):
-                expected = fresh_snapshot(h, symbol, depth, entry_types)
-                assert clients[req_id].books[symbol] == expected, (req_id, symbol, step, action)
-                bids, offers = engine_book(h, symbol, depth)
-                assert expected[:2] == (bids if "0" in entry_types else {}, offers if "1" in entry_types else {})
+        elif kind == "resubscribe":
+            req_id = SUBSCRIPTIONS[action[1]][0]
+            apply(h.send("MD", "V", (262, req_id), (263, "2")))
+            start(action[1])
+            settled = True
+        elif kind == "flush":
+            replies = [Reply(out) for out in h.gateway.flush_market_data()]
+            settled = True
+        elif kind == "refresh":
+            replies = [Reply(out) for out in h.gateway.snapshot_for("MD", NOW)]
+            settled = True
+        apply(replies)
+        if settled:
+            check_clients(h, clients, (step, action))
+    apply([Reply(out) for out in h.gateway.flush_market_data()])
+    check_clients(h, clients, "end")
 
 
 def test_mass_cancel_across_symbols_is_one_x_per_subscription(h):
