@@ -264,7 +264,6 @@ class GroupDef:
 _HEADER, _BODY, _TRAILER = 0, 1, 2
 _MAX_COUNT_DIGITS = 9  # NumInGroup; also keeps int() clear of its 4300-digit limit
 _NO_PLAN = object()  # cached verdict: this shape takes the exact pass
-_MAX_PLANS_PER_MESSAGE = 4096  # bounds the cache against clients varying their field sets
 
 
 class MessageDef:
@@ -272,7 +271,7 @@ class MessageDef:
     header/body/trailer; ``groups`` the top-level repeating groups by count tag."""
 
     __slots__ = ("msg_type", "name", "required", "required_set", "sections", "groups",
-                 "group_tags", "open_body", "allowed", "fast_excluded", "fast_checks", "plans")
+                 "group_tags", "open_body", "allowed", "fast_excluded", "fast_checks")
 
     def __init__(self, msg_type: bytes, name: str, required: tuple[int, ...],
                  body_tags: tuple[int, ...], group_specs: dict, open_body: bool = False) -> None:
@@ -291,7 +290,6 @@ class MessageDef:
         # Tags that send validation down the exact path: group counts and 93/89.
         self.fast_excluded = self.group_tags | {93, 89}
         self.fast_checks = {tag: check for tag in sections if (check := _fast_check(tag)) is not None}
-        self.plans: dict[tuple[int, ...], object] = {}
         # A known FIX message type fixexchange does not model: body fields are not checked.
         self.open_body = open_body
 
@@ -319,41 +317,41 @@ class DataDictionary:
     def validate(self, msg) -> SessionRejectInfo | None:
         """Session-level validation of an inbound ``FixMessage`` (see the module docstring)."""
         message = self.messages.get(msg.msg_type)
-        fields = msg.fields
         # Fast path for the common shape (no repeating group, no repeated tag, no trailer
         # signature). The structure of a message depends only on its tag sequence, so it
-        # is judged once per distinct sequence ("shape") and cached with the value checks
-        # that shape needs; a hit costs a tuple, a dict lookup and C-level maps. The fast
-        # path only proves validity: on any doubt the exact pass finds the precise reason.
+        # is judged once per distinct sequence (the message's shared Layout) and cached
+        # there with the value checks that shape needs; a hit costs a dict lookup and
+        # C-level maps. The fast path only proves validity: on any doubt the exact pass
+        # finds the precise reason.
         if message is not None:
-            first = msg._first
-            if len(first) == len(fields):
-                shape = tuple(first)  # dict order is wire order
-                plan = message.plans.get(shape)
-                if plan is None:
-                    plan = self._plan(message, shape)
-                if (plan is not _NO_PLAN and b"" not in first.values()
-                        and all(map(call, plan[1], plan[0](first)))):
+            layout = msg._layout
+            plan = layout.plans.get(message)
+            if plan is None:
+                plan = self._plan(message, layout)
+            if plan is not _NO_PLAN:
+                values = msg._values
+                if all(values) and all(map(call, plan[1], plan[0](values))):
                     return None
         return self._validate_exactly(msg)
 
-    def _plan(self, message: MessageDef, shape: tuple[int, ...]):
-        """(values getter, value checks) for a structurally valid shape, else _NO_PLAN."""
-        keys = set(shape)
+    def _plan(self, message: MessageDef, layout):
+        """(values getter, value checks) for a structurally valid layout, else _NO_PLAN."""
+        shape = layout.tags
+        keys = layout.index.keys()
         sections = message.sections
         plan = _NO_PLAN
-        if (not message.open_body and shape[:3] == (8, 9, 35) and shape[-1] == 10
+        if (not message.open_body and layout.unique and shape[:3] == (8, 9, 35) and shape[-1] == 10
                 and keys <= message.allowed and message.required_set <= keys
                 and message.fast_excluded.isdisjoint(keys)):
             codes = [sections[tag] for tag in shape]
             if codes == sorted(codes):
-                checked = tuple(tag for tag in shape if tag in message.fast_checks)
+                checked = tuple(position for position, tag in enumerate(shape)
+                                if tag in message.fast_checks)
                 getter = (itemgetter(*checked) if len(checked) > 1
-                          else (lambda first: (first[checked[0]],)) if checked
-                          else (lambda first: ()))
-                plan = (getter, tuple(message.fast_checks[tag] for tag in checked))
-        if len(message.plans) < _MAX_PLANS_PER_MESSAGE:
-            message.plans[shape] = plan
+                          else (lambda values: (values[checked[0]],)) if checked
+                          else (lambda values: ()))
+                plan = (getter, tuple(message.fast_checks[shape[position]] for position in checked))
+        layout.plans[message] = plan
         return plan
 
     def _validate_exactly(self, msg) -> SessionRejectInfo | None:

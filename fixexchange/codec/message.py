@@ -5,6 +5,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _MSG_SEQ_NUM = 34
+_MSG_TYPE = 35
+_MAX_LAYOUTS = 4096  # bounds the layout cache against clients varying their field sets
+
+
+class Layout:
+    """What messages with one tag sequence share: the tags, where each tag first occurs,
+    and the validation plans of each message definition (filled in by the dictionary).
+
+    A client sends the same few tag sequences over and over, so this is built once per
+    sequence and cached; a message then only carries its values.
+    """
+
+    __slots__ = ("tags", "index", "unique", "type_index", "seq_index", "plans")
+
+    def __init__(self, tags: tuple) -> None:
+        self.tags = tags
+        index: dict = {}
+        setdefault = index.setdefault
+        for position, tag in enumerate(tags):
+            setdefault(tag, position)
+        self.index = index
+        self.unique = len(index) == len(tags)  # no repeated tag (no repeating group)
+        self.type_index = index.get(_MSG_TYPE)
+        self.seq_index = index.get(_MSG_SEQ_NUM)
+        self.plans: dict = {}
+
+
+_layouts: dict[tuple, Layout] = {}
+
+
+def layout_for(tags: tuple) -> Layout:
+    """The shared ``Layout`` of an int tag sequence."""
+    layout = _layouts.get(tags)
+    if layout is None:
+        layout = Layout(tags)
+        if len(_layouts) >= _MAX_LAYOUTS:
+            _layouts.clear()
+        _layouts[tags] = layout
+    return layout
+
+
+def _seq_num(seq):
+    # (20 digits at most: beyond any real sequence number, and clear of int()'s limit)
+    return int(seq) if seq.isdigit() and len(seq) <= 20 else None
 
 
 class FixMessage:
@@ -15,32 +59,48 @@ class FixMessage:
     positive decimal number) and the raw ``bytes`` value.
     """
 
-    __slots__ = ("fields", "raw", "msg_type", "seq_num", "_first")
+    # _values: the values in wire order; _layout: the shared Layout of the tag sequence;
+    # _index: _layout.index (first occurrence of each tag); _fields: built on first use.
+    __slots__ = ("raw", "msg_type", "seq_num", "_values", "_layout", "_index", "_fields")
 
     def __init__(self, fields: list[tuple[int, bytes]], raw: bytes) -> None:
-        self.fields = fields
         self.raw = raw
-        first = dict(fields)
-        if len(first) != len(fields):
-            # A tag repeats (groups): rebuild so its FIRST occurrence wins.
-            first = dict(reversed(fields))
-        self._first = first
-        self.msg_type: bytes = first.get(35, b"")
-        seq = first.get(_MSG_SEQ_NUM)
-        # (20 digits at most: beyond any real sequence number, and clear of int()'s limit)
-        self.seq_num: int | None = (int(seq) if seq is not None and seq.isdigit() and len(seq) <= 20
-                                    else None)
+        self._set_fields(fields)
+
+    def _set_fields(self, fields) -> None:
+        self._fields = fields
+        layout = layout_for(tuple([tag for tag, _ in fields]))
+        values = [value for _, value in fields]
+        self._values = values
+        self._layout = layout
+        self._index = layout.index
+        index = layout.type_index
+        self.msg_type: bytes = b"" if index is None else values[index]
+        index = layout.seq_index
+        self.seq_num: int | None = None if index is None else _seq_num(values[index])
+
+    @property
+    def fields(self) -> list[tuple[int, bytes]]:
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = list(zip(self._layout.tags, self._values))
+        return fields
+
+    @fields.setter
+    def fields(self, fields: list[tuple[int, bytes]]) -> None:
+        self._set_fields(fields)
 
     def get(self, tag: int, default=None):
         """Value of the first occurrence of ``tag`` (O(1)), else ``default``."""
-        return self._first.get(tag, default)
+        index = self._index.get(tag)
+        return default if index is None else self._values[index]
 
     def __contains__(self, tag: int) -> bool:
-        return tag in self._first
+        return tag in self._index
 
     def get_all(self, tag: int) -> list[bytes]:
         """Every value of ``tag`` in wire order (repeating-group members)."""
-        return [value for field_tag, value in self.fields if field_tag == tag]
+        return [value for field_tag, value in zip(self._layout.tags, self._values) if field_tag == tag]
 
     @property
     def body_fields(self) -> list[tuple[int, bytes]]:
@@ -56,6 +116,27 @@ class FixMessage:
 
     def __hash__(self) -> int:
         return hash(self.raw)
+
+
+_new_message = FixMessage.__new__
+
+
+def message_from_parts(layout: Layout, values: list, raw: bytes) -> FixMessage:
+    """A FixMessage from the parser's split (``values`` in the order of ``layout.tags``)."""
+    msg = _new_message(FixMessage)
+    msg.raw = raw
+    msg._values = values
+    msg._layout = layout
+    msg._index = layout.index
+    msg._fields = None
+    msg.msg_type = values[layout.type_index]
+    index = layout.seq_index
+    if index is None:
+        msg.seq_num = None
+    else:
+        seq = values[index]
+        msg.seq_num = int(seq) if seq.isdigit() and len(seq) <= 20 else None
+    return msg
 
 
 @dataclass(frozen=True, slots=True)

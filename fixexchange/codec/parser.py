@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from zlib import adler32
 
-from .message import FixMessage, Garbled
+from .message import FixMessage, Garbled, Layout, layout_for, message_from_parts
 
 SOH = 1
 _START = b"8=FIX"
@@ -108,6 +108,47 @@ def parse_fields(body: bytes) -> list[tuple[int, bytes]]:
     return fields
 
 
+# Tag texts of a split message -> its Layout, or None when the careful path must parse it.
+_text_layouts: dict[tuple, Layout | None] = {}
+_MAX_TEXT_LAYOUTS = 4096
+_cached_tag = _tag_cache.get
+
+
+def _layout_of_texts(texts: tuple) -> Layout | None:
+    """Layout for the tag texts of a split message: every tag a plain decimal below 10000,
+    8, 9, 35 first and 10 last, and no data length field (its data may hold SOH or '=')."""
+    tags = tuple(map(_cached_tag, texts))
+    if (None in tags or tags[:3] != (8, 9, 35) or tags[-1] != 10
+            or not _DATA_LENGTH_TAGS.isdisjoint(tags)):
+        layout = None
+    else:
+        layout = layout_for(tags)
+    if len(_text_layouts) >= _MAX_TEXT_LAYOUTS:
+        _text_layouts.clear()
+    _text_layouts[texts] = layout
+    return layout
+
+
+_MISSING = object()
+
+
+def _split_message(raw: bytes, max_fields: int) -> FixMessage | None:
+    """The message in ``raw``, already framed (envelope, BodyLength and CheckSum checked),
+    when one C-level split gives its fields; None sends it down the careful path."""
+    # When every field has exactly one '=', splitting on both separators alternates tag,
+    # value (and the final SOH leaves an empty last part).
+    parts = raw.replace(b"\x01", b"=").split(b"=")
+    if len(parts) != 2 * raw.count(b"\x01") + 1:
+        return None
+    texts = tuple(parts[0:-1:2])
+    layout = _text_layouts.get(texts, _MISSING)
+    if layout is _MISSING:
+        layout = _layout_of_texts(texts)
+    if layout is None or len(texts) > max_fields:
+        return None
+    return message_from_parts(layout, parts[1::2], raw)
+
+
 def _parse_fields_with_data(body: bytes) -> list[tuple[int, bytes]]:
     """Field split that reads a data field's value by the length its length field gave."""
     fields = []
@@ -175,6 +216,41 @@ class FixParser:
     def feed(self, data: bytes) -> list[FixMessage | Garbled]:
         if not data:
             return []
+        if not self._buffer:
+            if type(data) is not bytes:
+                data = bytes(data)
+            # Hot path: ``data`` is exactly one well-formed message (one per read is the
+            # common case). One C-level split gives every field; the layout cache (keyed by
+            # the tag texts) vouches for the tags, and the envelope, BodyLength and CheckSum
+            # are checked on the split values. Anything else takes the general path below,
+            # which would reach the same result.
+            previous = self._previous_byte
+            size = len(data)
+            if (data[-1] == SOH and size <= self.max_message_size
+                    and (previous is None or previous not in _DIGITS)):
+                parts = data.replace(b"\x01", b"=").split(b"=")
+                if len(parts) == 2 * data.count(b"\x01") + 1:
+                    texts = tuple(parts[0:-1:2])
+                    layout = _text_layouts.get(texts, _MISSING)
+                    if layout is _MISSING:
+                        layout = _layout_of_texts(texts)
+                    if layout is not None:
+                        values = parts[1::2]
+                        begin = values[0]
+                        length_text = values[1]
+                        checksum_text = values[-1]
+                        # 8=FIX...<SOH>9=<length><SOH>, then the body, then 10=ddd<SOH>
+                        if (begin[:3] == b"FIX" and len(begin) <= _MAX_BEGIN_STRING_LEN
+                                and length_text.isdigit()
+                                and len(length_text) <= _MAX_BODY_LENGTH_DIGITS
+                                and int(length_text) == size - 13 - len(begin) - len(length_text)
+                                and len(checksum_text) == 3 and checksum_text.isdigit()
+                                and len(values) <= self.max_fields
+                                and int(checksum_text) == (
+                                    ((adler32(data[:-7]) & 0xFFFF) - 1) & 0xFF if size <= 263
+                                    else checksum(data, 0, size - 7))):
+                            self._previous_byte = SOH
+                            return [message_from_parts(layout, values, data)]
         if self._buffer:
             self._buffer += data
             if len(self._buffer) < self._need:
@@ -233,11 +309,20 @@ class FixParser:
                         else:
                             total = checksum(buf, pos, body_end)
                         if int(checksum_text) == total:
+                            raw = buf[pos:end]
+                            message = _split_message(raw, max_fields)
+                            if message is not None:
+                                out.append(message)
+                                pos = end
+                                at_start = buf.startswith(_START, pos)
+                                if pos >= length:
+                                    break
+                                continue
                             fields = parse_fields(buf[body_start:body_end - 1])
                             if len(fields) + 3 <= max_fields:
                                 fields[0:0] = ((8, envelope[1]), (9, envelope[2]))
                                 fields.append((10, checksum_text))
-                                out.append(FixMessage(fields, buf[pos:end]))
+                                out.append(FixMessage(fields, raw))
                                 pos = end
                                 # It ended with SOH, so "8=FIX" right here is the next start.
                                 at_start = buf.startswith(_START, pos)
