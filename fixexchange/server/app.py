@@ -381,8 +381,8 @@ class ExchangeServer:
             if not self.protocols:
                 break
             await asyncio.sleep(0)
-        if self.server is not None:
-            await self.server.wait_closed() if not self.protocols else None
+        if self.server is not None and not self.protocols:
+            await self.server.wait_closed()
         for ml in self._msglogs.values():
             ml.close()
         close = getattr(self.acceptor, "close", None)

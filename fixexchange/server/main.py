@@ -109,6 +109,21 @@ def _gateway_options(cfg: ExchangeConfig, stp: dict[str, str]) -> dict:
     return opts
 
 
+def raise_fd_limit(max_connections: int) -> None:
+    """Lift the soft open-files limit towards the hard one so that max_connections fit
+    (a common default soft limit is 1024)."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = max_connections + 64
+        if soft != resource.RLIM_INFINITY and soft < want:
+            new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    except (ImportError, ValueError, OSError):  # pragma: no cover - platform dependent
+        pass
+
+
 def tune_gc() -> None:
     """Every order allocates many short-lived tuples; CPython's default cyclic-GC
     threshold (700 allocations) runs a young collection every few orders.  Move the
@@ -166,6 +181,7 @@ async def serve(cfg: ExchangeConfig, ready=None) -> None:
     loop = asyncio.get_running_loop()
     acceptor, gateway = build(cfg)
     tune_gc()
+    raise_fd_limit(cfg.server.max_connections)
     server = ExchangeServer(cfg, acceptor, gateway, loop)
     await server.start()
     stop = asyncio.Event()

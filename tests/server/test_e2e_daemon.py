@@ -199,3 +199,19 @@ def test_bad_arguments_exit_two(tmp_path):
     proc = spawn(["--log-level", "LOUD", "-c", str(write_cfg(tmp_path))], tmp_path)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 2
+
+
+def test_raise_fd_limit_lifts_soft_limit():
+    import resource
+
+    from fixexchange.server.main import raise_fd_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        low = min(256, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+        raise_fd_limit(1000)
+        new_soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        assert new_soft == min(1064, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
