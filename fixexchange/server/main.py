@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import uvloop  # type: ignore
 
-            runner = uvloop.run  # optional, never required
+            runner = getattr(uvloop, "run", runner)  # optional, never required (uvloop >= 0.18)
         except ImportError:
             pass
     try:
