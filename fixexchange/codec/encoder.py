@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from zlib import adler32
+
 from .parser import DATA_FIELDS, checksum
+
+_MISSING = object()
 
 # Precomputed b"<tag>=" prefixes for the tags an exchange writes most.
 _PREFIX_CACHE_LIMIT = 2048
@@ -69,6 +73,39 @@ def _data_soh_count(parts: list[bytes]) -> int:
                if prefix in _DATA_PREFIXES)
 
 
+# Tag sequence -> (format template, positions of %d values, SOH count of the message);
+# template None: encode field by field.
+# The template holds every b"\x01<tag>=" prefix and a %s (bytes) or %d (int) per value, as
+# the first message with that sequence had them; a later value of another type makes the
+# format fail (or the int check below), and that message takes the field-by-field path.
+_templates: dict[tuple, tuple] = {}
+_MAX_TEMPLATES = 2048
+_MAX_TEMPLATE_FIELDS = 64  # longer messages (market data) vary too much to be worth caching
+_DATA_TAGS = frozenset(DATA_FIELDS.values())
+
+
+_NO_TEMPLATE = (None, (), 0)
+_TRAILERS = tuple(b"10=%03d\x01" % total for total in range(256))
+
+
+def _template(tags: tuple, values: tuple):
+    entry = _NO_TEMPLATE
+    if len(tags) <= _MAX_TEMPLATE_FIELDS and _DATA_TAGS.isdisjoint(tags):
+        try:
+            prefixes = [b"\x01" + _prefix(tag) for tag in tags]
+        except (TypeError, ValueError):
+            prefixes = None
+        if prefixes is not None:
+            ints = tuple(position for position, value in enumerate(values) if type(value) is int)
+            entry = (b"".join(prefix + (b"%d" if type(value) is int else b"%s")
+                              for prefix, value in zip(prefixes, values)) + b"\x01",
+                     ints, len(tags) + 3)
+    if len(_templates) >= _MAX_TEMPLATES:
+        _templates.clear()
+    _templates[tags] = entry
+    return entry
+
+
 def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, object]]) -> bytes:
     """Encode one message: 8, 9, 35, then ``fields`` in the given order, then 10.
 
@@ -80,6 +117,38 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
         msg_type = _value_bytes(msg_type)
     if type(begin_string) is not bytes:
         begin_string = _value_bytes(begin_string)
+    if type(fields) is not list:
+        fields = list(fields)
+    # Fast path: one C-level format of the cached template for this tag sequence.
+    try:
+        tags, values = zip(*fields)
+    except (TypeError, ValueError):
+        tags = template = None  # not (tag, value) pairs: the loop below raises the error
+    if tags is not None:
+        try:
+            template, ints, soh_count = _templates[tags]
+        except KeyError:
+            template, ints, soh_count = _template(tags, values)
+        except TypeError:
+            template = None  # an unhashable tag: the loop below raises the error
+    if template is not None:
+        for position in ints:
+            if type(values[position]) is not int:  # bool, float: not for %d
+                break
+        else:
+            try:
+                text = template % values
+            except TypeError:
+                pass  # a value of another type than the template's
+            else:
+                message = b"8=%s\x019=%d\x0135=%s%s" % (
+                    begin_string, len(msg_type) + len(text) + 3, msg_type, text)
+                # One SOH per field exactly (8, 9 and 35 included); more means an SOH
+                # inside a value, which the loop below reports.
+                if message.count(b"\x01") == soh_count:
+                    if len(message) <= 256:  # checksum() inlined for the common size
+                        return message + _TRAILERS[((adler32(message) & 0xFFFF) - 1) & 0xFF]
+                    return message + _TRAILERS[checksum(message)]
     parts = [b"35=", msg_type]
     append = parts.append
     soh_prefixes = _soh_prefixes

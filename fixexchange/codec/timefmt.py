@@ -39,20 +39,25 @@ def _is_leap(year: int) -> bool:
 _cached_second: int | None = None
 _cached_prefix = b""
 _last_now: float | None = None
+_last_millis: int | None = None
 _last_text = b""
 
 
 def format_utc_timestamp(now: float) -> bytes:
     """``YYYYMMDD-HH:MM:SS.sss`` for ``now`` (seconds since the epoch, UTC).
 
-    The date-time part is cached per second, and the whole text for the last ``now``
-    (SendingTime and TransactTime of one message usually share it).
+    The date-time part is cached per second, and the whole text for the last ``now`` and
+    the last millisecond (SendingTime and TransactTime of one message usually share it).
     """
-    global _cached_second, _cached_prefix, _last_now, _last_text
+    global _cached_second, _cached_prefix, _last_now, _last_millis, _last_text
     if now == _last_now:
         return _last_text
     # Round to the nearest millisecond: 1700000000.123 is stored as ...0.12299999.
-    whole, millis = divmod(round(now * 1000), 1000)
+    total_millis = round(now * 1000)
+    if total_millis == _last_millis:
+        _last_now = now
+        return _last_text
+    whole, millis = divmod(total_millis, 1000)
     if whole != _cached_second:
         days, second_of_day = divmod(whole, 86400)
         year, month, day = _civil_from_days(days)
@@ -60,6 +65,7 @@ def format_utc_timestamp(now: float) -> bytes:
         _cached_prefix = b"%04d%02d%02d-%02d:%02d:%02d." % (year, month, day, hour, *divmod(rest, 60))
         _cached_second = whole
     _last_text = _cached_prefix + b"%03d" % millis
+    _last_millis = total_millis
     _last_now = now
     return _last_text
 
