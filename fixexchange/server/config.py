@@ -72,7 +72,6 @@ class ServerConfig:
     # fairness: at most this many bytes are read (and processed) per connection per loop round
     read_chunk: int = 65536
     gtd_interval: float = 1.0  # seconds between gateway.advance_time calls
-    max_message_size: int = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +256,7 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
     v.choice(server.store, "server.store", ("file", "memory"))
     for name in ("max_connections", "logon_timeout", "logout_timeout", "max_bytes_before_logon",
                  "outbound_high_water", "outbound_hard_limit", "read_chunk",
-                 "gtd_interval", "max_message_size"):
+                 "gtd_interval"):
         v.positive(getattr(server, name), f"server.{name}")
     if server.outbound_hard_limit <= server.outbound_high_water:
         raise v.err("server.outbound_hard_limit",
