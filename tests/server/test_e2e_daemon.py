@@ -215,3 +215,75 @@ def test_raise_fd_limit_lifts_soft_limit():
         assert new_soft == min(1064, hard)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_report_overflow_disconnects_then_resend_delivers_every_fill():
+    """A client that stops reading while it is being filled: its outbound buffer passes the
+    hard limit, it is disconnected, and after logging on again a ResendRequest brings every
+    ExecutionReport (none was dropped)."""
+    import socket as socketmod
+
+    import simplefix
+
+    srv = await start_server(outbound_high_water=8192, outbound_hard_limit=32768)
+    try:
+        slow = socketmod.socket()
+        slow.setsockopt(socketmod.SOL_SOCKET, socketmod.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", srv.port))
+        fc = FixClient("C1")
+        slow.sendall(fc.build("A", [(98, 0), (108, 30), (141, "Y"), (554, "pw")]))
+        slow.sendall(fc.build("D", [(11, "big"), (55, "SYM1"), (54, "2"), (60, b"20240101-00:00:00"),
+                                    (38, 1500), (40, "2"), (44, "107")]))
+        parser = simplefix.FixParser()
+        got = []
+        slow.setblocking(False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3
+        while len(got) < 2 and loop.time() < deadline:  # Logon + ER New
+            try:
+                parser.append_buffer(slow.recv(4096))
+            except BlockingIOError:
+                await asyncio.sleep(0.005)
+            while (m := parser.get_message()) is not None:
+                got.append(m)
+        assert got[1].get(150) == b"0"
+        last_seen = int(got[1].get(34))
+        sid = "FIX.4.4:EX->C1"
+        srv.by_session[sid].transport.get_extra_info("socket").setsockopt(
+            socketmod.SOL_SOCKET, socketmod.SO_SNDBUF, 4096)
+        c2 = FixClient("C2")
+        await c2.logon(srv.port)
+        burst = b"".join(c2.build("D", [(11, f"h{i}"), (55, "SYM1"), (54, "1"), (60, b"20240101-00:00:00"),
+                                        (38, 1), (40, "2"), (44, "107")]) for i in range(1500))
+        c2.writer.write(burst)
+        fills = 0
+        while fills < 1500:
+            m = await c2.recv(10)
+            if m.get(35) == b"8" and m.get(150) == b"F":
+                fills += 1
+        for _ in range(200):
+            if sid not in srv.by_session:
+                break
+            await asyncio.sleep(0.01)
+        assert sid not in srv.by_session  # dropped for its buffer, not for market data
+        slow.close()
+        # back again, no reset: ask for everything after the last message we read
+        back = FixClient("C1")
+        back.seq = fc.seq
+        logon = await back.logon(srv.port, reset=False)
+        assert int(logon.get(34)) > last_seen + 1500
+        back.send("2", [(7, last_seen + 1), (16, 0)])
+        resent = []
+        while True:
+            m = await back.recv(5, admin=True)
+            if m.get(35) == b"8":
+                resent.append(m)
+            if m.get(35) == b"8" and m.get(39) == b"2":
+                break
+        assert len(resent) == 1500
+        assert all(m.get(43) == b"Y" and m.get(150) == b"F" and m.get(11) == b"big" for m in resent)
+        assert [int(m.get(14)) for m in resent] == list(range(1, 1501))
+        back.close()
+        c2.close()
+    finally:
+        await srv.stop()
