@@ -61,7 +61,9 @@ class FixMessage:
 
     # _values: the values in wire order; _layout: the shared Layout of the tag sequence;
     # _index: _layout.index (first occurrence of each tag); _fields: built on first use.
-    __slots__ = ("raw", "msg_type", "seq_num", "_values", "_layout", "_index", "_fields")
+    # _split: True when ``raw`` is exactly the "tag=value<SOH>" text of the fields (the
+    # parser's one-split path), so a regular expression may check the raw bytes instead.
+    __slots__ = ("raw", "msg_type", "seq_num", "_values", "_layout", "_index", "_fields", "_split")
 
     def __init__(self, fields: list[tuple[int, bytes]], raw: bytes) -> None:
         self.raw = raw
@@ -69,6 +71,7 @@ class FixMessage:
 
     def _set_fields(self, fields) -> None:
         self._fields = fields
+        self._split = False
         layout = layout_for(tuple([tag for tag, _ in fields]))
         values = [value for _, value in fields]
         self._values = values
@@ -129,6 +132,7 @@ def message_from_parts(layout: Layout, values: list, raw: bytes) -> FixMessage:
     msg._layout = layout
     msg._index = layout.index
     msg._fields = None
+    msg._split = True
     msg.msg_type = values[layout.type_index]
     index = layout.seq_index
     if index is None:

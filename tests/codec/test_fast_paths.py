@@ -112,3 +112,28 @@ def test_timestamp_cache_per_millisecond():
     assert format_utc_timestamp(1700000000.1232) == b"20231114-22:13:20.123"
     assert format_utc_timestamp(1700000000.1239) == b"20231114-22:13:20.124"
     assert format_utc_timestamp(1700000001.0) == b"20231114-22:13:21.000"
+
+
+_pool = st.sampled_from([
+    (11, b"x"), (55, b"AAPL"), (54, b"1"), (54, b"Z"), (38, b"10"), (38, b"1.5"), (38, b"a"), (38, b"-.5"),
+    (40, b"2"), (44, b"-1.5"), (44, b"1."), (44, b"."), (59, b"0"), (60, b"20231114-22:13:20"),
+    (60, b"20231114-22:13:20.1234"), (60, b"bad"), (43, b"Y"), (43, b"y"), (112, b"t"), (34, b"-1"),
+    (957, b"x"), (5001, b"u"), (55, b""), (102, b"10"), (103, b"1"), (103, b"99"), (103, b"100"),
+    (21, b"-"), (432, b"20231131"), (168, b"20231114-22:13:20.123456"),
+])
+
+
+@given(st.lists(_pool, max_size=10), st.permutations(NEW_ORDER_SINGLE_BODY))
+def test_compiled_plan_agrees_with_exact_validation(extra, body):
+    from fixexchange.codec import FIX44
+    from fixexchange.codec import dictionary
+    data = encode(b"FIX.4.4", b"D", HEADER + body + extra)
+    saved = dictionary._COMPILE_AFTER
+    dictionary._COMPILE_AFTER = 1
+    try:
+        for _ in range(3):  # predicates, then (when valid) the compiled regex
+            [msg] = FixParser().feed(data)
+            assert msg._split
+            assert FIX44.validate(msg) == FIX44._validate_exactly(msg)
+    finally:
+        dictionary._COMPILE_AFTER = saved
