@@ -608,3 +608,13 @@ def msg_seq(msg: simplefix.FixMessage) -> int | None:
 def fail(tool: str, error: ToolError) -> int:
     print(f"{tool}: error: {error}", file=sys.stderr, flush=True)
     return error.code
+
+
+def quiet_broken_pipe() -> int:
+    """stdout went away (e.g. `fix-send symbols | head`): stop quietly, as Unix tools do.
+
+    Point stdout at /dev/null so the interpreter's final flush does not raise again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0

@@ -18,6 +18,7 @@ import time
 
 from fixexchange.cli import book as bookmod
 from fixexchange.cli.client import (
+    quiet_broken_pipe,
     EXIT_OK,
     EXIT_REJECTED,
     FixClient,
@@ -405,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(TOOL, exc)
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     finally:
         if client is not None and client.logged_on and not client.closed:
             try:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from fixexchange.cli import book as bookmod
 from fixexchange.cli.client import (
+    quiet_broken_pipe,
     EXIT_CONNECTION,
     EXIT_OK,
     EXIT_REJECTED,
@@ -964,6 +965,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{TOOL}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return quiet_broken_pipe()
 
 
 if __name__ == "__main__":

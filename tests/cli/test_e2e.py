@@ -425,3 +425,17 @@ def test_interactive_on_a_terminal(env):
         assert b"logged out" in term.output
     finally:
         term.close()
+
+
+def test_output_closed_early_exits_quietly(env):
+    """`fix-send symbols | head -1`: a closed stdout is no error (no traceback, exit 0)."""
+    for module, args in (("fixexchange.cli.send", ["symbols"]), ("fixexchange.cli.md", ["--once", "SYM1"])):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )
+        proc.stdout.readline()
+        proc.stdout.close()
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        assert b"Traceback" not in err
