@@ -923,7 +923,7 @@ class Gateway:
                     self._finish(order, _STATUS_FILLED)
                     out.append(report(order, _EXEC_TRADE, _STATUS_FILLED, order.cl_ord_id, None, last))
             elif kind is TradePrinted:
-                market_data.trade_printed(event.symbol, event.price, event.qty)
+                market_data.trade_printed(event.symbol, event.price, event.qty, self._transact_time)
             elif kind is Accepted:
                 order = request.order
                 if order is None or request.kind != "new":

@@ -24,6 +24,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import deque
 
+from ..codec.encoder import PREENCODED, encode_body
+
 from .outbound import Outbound
 from .units import PriceFormatter
 
@@ -163,15 +165,18 @@ class MarketData:
                 entries.append((entry_type, _entry(_NEW, type_field, symbol_field, fmt(pulled_in),
                                                    levels.qty[pulled_in])))
 
-    def trade_printed(self, symbol: str, price: int, qty: int) -> None:
+    def trade_printed(self, symbol: str, price: int, qty: int, transact_time: bytes) -> None:
+        """``transact_time`` (YYYYMMDD-HH:MM:SS.sss) becomes MDEntryDate/MDEntryTime, so a
+        trade in a later snapshot still says when it happened."""
         data = self._symbols[symbol]
-        fields = (_ENTRY_TYPE_FIELD[TRADE], (270, data.fmt(price)), (271, b"%d" % qty))
+        fields = (_ENTRY_TYPE_FIELD[TRADE], (270, data.fmt(price)), (271, b"%d" % qty),
+                  (272, transact_time[:8]), (273, transact_time[9:]))
         data.trades.append(fields)
         if data.subscriptions:
             pending = self._pending_trades.get(symbol)
             if pending is None:
                 pending = self._pending_trades[symbol] = []
-            pending.append((TRADE, (_NEW, fields[0], data.symbol_field, fields[1], fields[2])))
+            pending.append((TRADE, (_NEW, fields[0], data.symbol_field, *fields[1:])))
 
     def flush(self) -> list[Outbound]:
         """W/X messages for everything collected since the last flush (one X per
@@ -192,8 +197,8 @@ class MarketData:
                 key = (subscription.depth, subscription.entry_types)
                 update = shared.get(key)
                 if update is None:
-                    update = shared[key] = _flatten(by_depth.get(subscription.depth) if by_depth else None,
-                                                    trades, subscription.entry_types)
+                    update = shared[key] = _preencode(_flatten(by_depth.get(subscription.depth) if by_depth
+                                                               else None, trades, subscription.entry_types))
                 if update[0]:
                     per_symbol = touched.get(subscription)
                     if per_symbol is None:
@@ -307,6 +312,16 @@ def _flatten(level_entries: list | None, trades: list | None, wanted: frozenset[
             fields += entry_fields
         count += len(trades)
     return count, fields
+
+
+def _preencode(update: tuple[int, list]) -> tuple[int, list]:
+    """The entries encoded once into a single PREENCODED field: every subscriber of the
+    same depth and entry types gets the same bytes, so encoding an X costs per subscriber
+    only its header, not its entries."""
+    count, fields = update
+    if not count:
+        return update
+    return count, [(PREENCODED, b"".join(encode_body(fields)))]
 
 
 def _entry(action, type_field, symbol_field, price_text: bytes, qty: int) -> tuple:

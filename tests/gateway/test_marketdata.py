@@ -125,6 +125,18 @@ def test_entry_type_filter(h):
     assert [(e[269], e[270], e[271]) for e in x_entries(trades)] == [("2", "108", "3")]
 
 
+def test_trade_entries_say_when_the_trade_happened(h):
+    """MDEntryDate/MDEntryTime on trades, in the X and in a later W, from the fill's TransactTime."""
+    subscribe(h, "MD", "TRADES", entry_types=("2",))
+    replies = h.order("S1", "T", BUY, 3, "108")
+    [fill] = [r for r in replies if r.type == "8" and r.get(150) == "F" and r.session == "S1"]
+    date, time_of_day = fill[60].split("-")
+    [update] = of_type(replies, "X")
+    assert [(e[272], e[273]) for e in x_entries(update)] == [(date, time_of_day)]
+    [snapshot] = subscribe(h, "MD2", "LATER", entry_types=("2",))
+    assert (snapshot.get(272), snapshot.get(273)) == (date, time_of_day)
+
+
 def test_several_symbols_per_request(h):
     h.seed("SYM2", "buy", 20, 9000)
     snapshots = subscribe(h, "MD", "BOTH", symbols=("SYM1", "SYM2"))
