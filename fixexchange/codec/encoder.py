@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from zlib import adler32
@@ -106,12 +107,24 @@ def _template(tags: tuple, values: tuple):
     return entry
 
 
+# Pseudo-tag for a run of complete, already encoded fields: ``(PREENCODED,
+# b"279=0\x01269=1\x01270=110\x01")`` is inserted verbatim (each field ending in SOH).
+# The gateway encodes a market-data update once and sends it to every subscriber.
+PREENCODED = 0
+_PREENCODED_FIELD = re.compile(rb"(?:[1-9][0-9]{0,8}=[^\x01]+\x01)+")
+
+
+def _preencoded_ok(value: bytes) -> bool:
+    return _PREENCODED_FIELD.fullmatch(value) is not None
+
+
 def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, object]]) -> bytes:
     """Encode one message: 8, 9, 35, then ``fields`` in the given order, then 10.
 
     Values may be bytes, str (latin-1), int or bool (Y/N). A value containing SOH raises
     ``ValueError`` because it would corrupt the framing, except in a data field (96
     RawData, 89 Signature, 355 EncodedText, ...) placed after its length field.
+    ``(PREENCODED, b"tag=value\x01...")`` inserts complete encoded fields verbatim.
     """
     if type(msg_type) is not bytes:
         msg_type = _value_bytes(msg_type)
@@ -152,9 +165,18 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
     parts = [b"35=", msg_type]
     append = parts.append
     soh_prefixes = _soh_prefixes
+    preencoded_sohs = 0
     for tag, value in fields:
         prefix = soh_prefixes.get(tag)
         if prefix is None:
+            if tag == PREENCODED:
+                # complete "tag=value<SOH>" fields encoded once and shared by many messages
+                if type(value) is not bytes or not _preencoded_ok(value):
+                    raise ValueError("PREENCODED value must be complete tag=value\\x01 fields")
+                append(b"\x01")
+                append(value[:-1])
+                preencoded_sohs += value.count(b"\x01") - 1
+                continue
             prefix = b"\x01" + _prefix(tag)
         if type(value) is not bytes:
             value = _value_bytes(value)
@@ -164,8 +186,9 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
     body = b"".join(parts)
     # One SOH per field (35 included) exactly; more means an SOH inside a value, which
     # only a data field (RawData, Signature, ...) may hold.
-    if body.count(b"\x01") != len(parts) // 2 and (
-            body.count(b"\x01") != len(parts) // 2 + _data_soh_count(parts)):
+    expected_sohs = len(parts) // 2 + preencoded_sohs
+    if body.count(b"\x01") != expected_sohs and (
+            body.count(b"\x01") != expected_sohs + _data_soh_count(parts)):
         raise ValueError("field value contains SOH (\\x01)")
     head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
     message = head + body
