@@ -114,8 +114,16 @@ PREENCODED = 0
 _PREENCODED_FIELD = re.compile(rb"(?:[1-9][0-9]{0,8}=[^\x01]+\x01)+")
 
 
+_last_preencoded: list = [None]  # the last block checked: one block goes to many subscribers
+
+
 def _preencoded_ok(value: bytes) -> bool:
-    return _PREENCODED_FIELD.fullmatch(value) is not None
+    if value is _last_preencoded[0]:  # held here, so the same object, unchanged (bytes)
+        return True
+    if _PREENCODED_FIELD.fullmatch(value) is None:
+        return False
+    _last_preencoded[0] = value
+    return True
 
 
 def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, object]]) -> bytes:
