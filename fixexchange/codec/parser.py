@@ -13,6 +13,8 @@ from zlib import adler32
 
 from .message import FixMessage, Garbled, Layout, layout_for, message_from_parts
 
+_new_message = FixMessage.__new__
+
 SOH = 1
 _START = b"8=FIX"
 # Longest BeginString value we accept ("FIXT.1.1" is 8) and BodyLength digit count.
@@ -30,6 +32,8 @@ _TRAILER = re.compile(rb"\x0110=(\d\d\d)\x01").match
 # ... and with MsgType(35) third, for the hot path.
 _FULL_ENVELOPE = re.compile(rb"8=([^\x01]{1,%d})\x019=(\d{1,%d})\x01(?=35=)"
                             % (_MAX_BEGIN_STRING_LEN, _MAX_BODY_LENGTH_DIGITS)).match
+
+_CHECKSUM_TEXTS = tuple(b"%03d" % total for total in range(256))
 
 DEFAULT_MAX_MESSAGE_SIZE = 65536
 DEFAULT_MAX_FIELDS = 1024
@@ -207,6 +211,11 @@ class FixParser:
         self._previous_byte: int | None = None
         # True when the buffer begins at an accepted message start.
         self._at_start = False
+        # True when the buffer is empty and the byte before is no digit: a read that is
+        # exactly one message may take the hot path in feed().
+        self._clean = True
+        # The hot path's size bound (also keeping BodyLength within its 9 digits).
+        self._whole_max = min(max_message_size, 10 ** _MAX_BODY_LENGTH_DIGITS)
 
     @property
     def buffered(self) -> int:
@@ -216,18 +225,16 @@ class FixParser:
     def feed(self, data: bytes) -> list[FixMessage | Garbled]:
         if not data:
             return []
-        if not self._buffer:
+        if self._clean:
             if type(data) is not bytes:
                 data = bytes(data)
             # Hot path: ``data`` is exactly one well-formed message (one per read is the
             # common case). One C-level split gives every field; the layout cache (keyed by
             # the tag texts) vouches for the tags, and the envelope, BodyLength and CheckSum
             # are checked on the split values. Anything else takes the general path below,
-            # which would reach the same result.
-            previous = self._previous_byte
+            # which reaches the same result.
             size = len(data)
-            if (data[-1] == SOH and size <= self.max_message_size
-                    and (previous is None or previous not in _DIGITS)):
+            if data[-1] == SOH and size <= self._whole_max:
                 parts = data.replace(b"\x01", b"=").split(b"=")
                 if len(parts) == 2 * data.count(b"\x01") + 1:
                     texts = tuple(parts[0:-1:2])
@@ -238,19 +245,30 @@ class FixParser:
                         values = parts[1::2]
                         begin = values[0]
                         length_text = values[1]
-                        checksum_text = values[-1]
-                        # 8=FIX...<SOH>9=<length><SOH>, then the body, then 10=ddd<SOH>
+                        # 8=FIX...<SOH>9=<length><SOH>, the body, 10=ddd<SOH>. (A BodyLength
+                        # with leading zeros is fine but left to the general path.)
                         if (begin[:3] == b"FIX" and len(begin) <= _MAX_BEGIN_STRING_LEN
-                                and length_text.isdigit()
-                                and len(length_text) <= _MAX_BODY_LENGTH_DIGITS
-                                and int(length_text) == size - 13 - len(begin) - len(length_text)
-                                and len(checksum_text) == 3 and checksum_text.isdigit()
+                                and length_text == b"%d" % (size - 13 - len(begin) - len(length_text))
                                 and len(values) <= self.max_fields
-                                and int(checksum_text) == (
+                                and values[-1] == _CHECKSUM_TEXTS[
                                     ((adler32(data[:-7]) & 0xFFFF) - 1) & 0xFF if size <= 263
-                                    else checksum(data, 0, size - 7))):
-                            self._previous_byte = SOH
-                            return [message_from_parts(layout, values, data)]
+                                    else checksum(data, 0, size - 7)]):
+                            msg = _new_message(FixMessage)
+                            msg.raw = data
+                            msg._values = values
+                            msg._layout = layout
+                            msg._index = layout.index
+                            msg._fields = None
+                            msg._split = True
+                            msg.msg_type = values[2]
+                            index = layout.seq_index
+                            if index is None:
+                                msg.seq_num = None
+                            else:
+                                seq = values[index]
+                                msg.seq_num = (int(seq) if seq.isdigit() and len(seq) <= 20
+                                               else None)
+                            return [msg]
         if self._buffer:
             self._buffer += data
             if len(self._buffer) < self._need:
@@ -263,6 +281,8 @@ class FixParser:
         if keep_from > 0:
             self._previous_byte = buf[keep_from - 1]
         self._buffer = bytearray(buf[keep_from:]) if keep_from < len(buf) else bytearray()
+        previous = self._previous_byte
+        self._clean = not self._buffer and (previous is None or previous not in _DIGITS)
         return out
 
     def _find_start(self, buf: bytes, pos: int) -> int:
