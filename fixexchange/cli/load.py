@@ -354,19 +354,18 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
     sessions = []
     for cid, pw in zip(comp_ids, passwords):
         sessions.append(await connect(host, port, cid, args.target, pw))
-    subs = []
-    for j in range(args.md_subscribers):
-        s = await connect(host, port, f"{args.prefix}MD{j + 1}", args.target, args.md_password)
-        body = [(262, b"md%d" % j), (263, b"1"), (264, 0), (265, 1), (267, 3), (269, b"0"), (269, b"1"),
-                (269, b"2"), (146, len(symbols))]
-        for sym in symbols:
-            body.append((55, sym))
-        s.transport.write(s.encode(b"V", body))
-        subs.append(s)
-    # wait for every subscriber's snapshot(s)
-    t_wait = loop.time() + 30
-    while subs and loop.time() < t_wait and any(s.md_received < len(symbols) for s in subs):
-        await asyncio.sleep(0.01)
+    md_proc = None
+    if args.md_subscribers:
+        # the subscribers live in their own process, as real ones would: reading 100 market
+        # data streams must not stall this process's order loop
+        md_proc = subprocess.Popen(
+            [sys.executable, "-m", "fixexchange.cli.load", "md-subscribers", "--host", host, "--port", str(port),
+             "--md-subscribers", str(args.md_subscribers), "--symbols", args.symbols, "--prefix", args.prefix,
+             "--target", args.target] + (["--md-password", args.md_password] if args.md_password else []),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = await loop.run_in_executor(None, md_proc.stdout.readline)
+        if not line.startswith("ready"):
+            raise ConnectionError(f"market-data subscribers did not start: {line.strip()!r}")
     per = args.orders // len(sessions)
     flows = []
     for k, s in enumerate(sessions):
@@ -375,7 +374,6 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
         blob, offs = build_flow(s, per, symbols, rng, MIXES[args.mix], first_seq, tag)
         s.seq = first_seq + per
         flows.append(Flow(s, blob, offs, first_seq, args.window, tag, loop.create_future()))
-    md_before = sum(s.md_received for s in subs)
     cpu0 = time.process_time()
     dcpu0 = proc_cpu(pid) if pid else None
     t0 = time.perf_counter()
@@ -389,14 +387,21 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     dcpu = (proc_cpu(pid) - dcpu0) if pid else None
-    md_during = sum(s.md_received for s in subs) - md_before
+    md_during = md_cpu = 0
+    if md_proc is not None:
+        md_proc.stdin.write("stop\n")
+        md_proc.stdin.flush()
+        out = await loop.run_in_executor(None, md_proc.stdout.readline)
+        md_proc.wait(10)
+        parts = out.split()
+        md_during, md_cpu = int(parts[1]), float(parts[2])
     answered = sum(f.answered for f in flows)
     execs = sum(f.execs for f in flows)
     rejects = sum(f.rejects for f in flows)
     rtt = sorted(x for f in flows for x in f.rtt)
-    await logout_all(sessions + subs)
+    await logout_all(sessions)
     res = {
-        "sessions": len(sessions), "window": args.window, "md_subscribers": len(subs),
+        "sessions": len(sessions), "window": args.window, "md_subscribers": args.md_subscribers,
         "orders": answered, "complete": complete, "wall_s": wall,
         "orders_per_s": answered / wall if wall else 0.0,
         "execs_per_s": execs / wall if wall else 0.0, "execs": execs, "rejects": rejects,
@@ -405,6 +410,7 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
         "client_cpu_us_per_order": cpu / answered * 1e6 if answered else float("nan"),
         "daemon_cpu_us_per_order": (dcpu / answered * 1e6) if (dcpu is not None and answered) else None,
         "md_messages": md_during,
+        "md_client_cpu_us_per_order": md_cpu / answered * 1e6 if answered else 0.0,
     }
     if pid:
         res["daemon_rss_mb"] = proc_rss(pid) / 1e6
@@ -442,6 +448,31 @@ async def run_idle(args: argparse.Namespace, host: str, port: int, pid: int | No
             "daemon_cpu_s": dcpu}
 
 
+async def run_md_subscribers(args: argparse.Namespace) -> None:
+    """Hidden mode: log on and subscribe; print "ready" once every snapshot arrived; on a
+    line on stdin print "done <messages received since ready> <cpu seconds>" and exit."""
+    loop = asyncio.get_running_loop()
+    symbols = args.symbols.split(",")
+    subs = []
+    for j in range(args.md_subscribers):
+        s = await connect(args.host, args.port, f"{args.prefix}MD{j + 1}", args.target, args.md_password)
+        body = [(262, b"md%d" % j), (263, b"1"), (264, 0), (265, 1), (267, 3), (269, b"0"), (269, b"1"),
+                (269, b"2"), (146, len(symbols))]
+        for sym in symbols:
+            body.append((55, sym))
+        s.transport.write(s.encode(b"V", body))
+        subs.append(s)
+    t_wait = loop.time() + 30
+    while loop.time() < t_wait and any(s.md_received < len(symbols) for s in subs):
+        await asyncio.sleep(0.01)
+    before = sum(s.md_received for s in subs)
+    cpu0 = time.process_time()
+    print("ready", flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)
+    print(f"done {sum(s.md_received for s in subs) - before} {time.process_time() - cpu0:.6f}", flush=True)
+    await logout_all(subs)
+
+
 def fmt_result(r: dict) -> str:
     if "idle_sessions" in r:
         return (f"idle: {r['idle_sessions']} sessions logged on in {r['logon_s']:.2f} s, heartbeating every "
@@ -460,7 +491,8 @@ def fmt_result(r: dict) -> str:
         f"  daemon CPU        " + (f"{d:.1f} us/order" if d is not None else "n/a (give --pid)"),
     ]
     if r["md_subscribers"]:
-        lines.append(f"  market data       {r['md_messages']} messages to {r['md_subscribers']} subscribers")
+        lines.append(f"  market data       {r['md_messages']} messages to {r['md_subscribers']} subscribers "
+                     f"(their process: {r['md_client_cpu_us_per_order']:.1f} us CPU/order)")
     if "daemon_rss_mb" in r:
         lines.append(f"  daemon RSS        {r['daemon_rss_mb']:.1f} MB")
     return "\n".join(lines)
@@ -469,7 +501,7 @@ def fmt_result(r: dict) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="fix-load", description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", nargs="?", default="orders", choices=("orders", "idle"))
+    ap.add_argument("mode", nargs="?", default="orders", choices=("orders", "idle", "md-subscribers"))
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=None, help="an already running daemon (else one is started)")
     ap.add_argument("--pid", type=int, default=None, help="pid of that daemon (for its CPU time / RSS)")
@@ -502,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except (ValueError, OSError):
         pass
+    if args.mode == "md-subscribers":  # internal: the subscriber process of --md-subscribers
+        asyncio.run(run_md_subscribers(args))
+        return 0
     daemon = None
     pid = args.pid
     port = args.port

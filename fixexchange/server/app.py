@@ -226,6 +226,7 @@ class FixProtocol(asyncio.BufferedProtocol):
             if sid is not None:
                 now = time.time()
                 srv = self.server
+                srv.stats["md_resyncs"] += 1
                 srv.flush_market_data(now)  # updates already pending go before the fresh W
                 srv.dispatch(srv.gateway.snapshot_for(sid, now), now)
 
@@ -329,7 +330,7 @@ class ExchangeServer:
         self._all_closed = asyncio.Event()
         self.msglog_dir = Path(cfg.server.log_dir) if cfg.server.message_log else None
         self._msglogs: dict[str, MessageLog] = {}
-        self.stats = {"md_dropped": 0}
+        self.stats = {"md_dropped": 0, "md_resyncs": 0}
         # market data once per loop turn (one X per subscription per turn, not per order)
         self._md_flush = getattr(gateway, "flush_market_data", None)
         if self._md_flush is not None:
@@ -388,7 +389,8 @@ class ExchangeServer:
         close = getattr(self.acceptor, "close", None)
         if close is not None:
             close()
-        log.info("stopped")
+        log.info("stopped (market data dropped for slow readers: %d, conflation snapshots: %d)",
+                 self.stats["md_dropped"], self.stats["md_resyncs"])
 
     def connection_closed(self) -> None:
         if not self.protocols:
