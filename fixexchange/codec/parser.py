@@ -136,21 +136,36 @@ def _layout_of_texts(texts: tuple) -> Layout | None:
 _MISSING = object()
 
 
-def _split_message(raw: bytes, max_fields: int) -> FixMessage | None:
-    """The message in ``raw``, already framed (envelope, BodyLength and CheckSum checked),
-    when one C-level split gives its fields; None sends it down the careful path."""
+def _whole_message(data: bytes, max_fields: int) -> FixMessage | None:
+    """The message when ``data`` (at a message start) is exactly one well-formed message
+    whose fields one C-level split gives; None sends it down the careful path, which
+    reaches the same result for everything this accepts. (FixParser.feed inlines this.)"""
     # When every field has exactly one '=', splitting on both separators alternates tag,
     # value (and the final SOH leaves an empty last part).
-    parts = raw.replace(b"\x01", b"=").split(b"=")
-    if len(parts) != 2 * raw.count(b"\x01") + 1:
+    if data[-1] != SOH:
+        return None
+    parts = data.replace(b"\x01", b"=").split(b"=")
+    if len(parts) != 2 * data.count(b"\x01") + 1:
         return None
     texts = tuple(parts[0:-1:2])
     layout = _text_layouts.get(texts, _MISSING)
     if layout is _MISSING:
         layout = _layout_of_texts(texts)
-    if layout is None or len(texts) > max_fields:
+    if layout is None:
         return None
-    return message_from_parts(layout, parts[1::2], raw)
+    values = parts[1::2]
+    begin = values[0]
+    length_text = values[1]
+    size = len(data)
+    # 8=FIX...<SOH>9=<length><SOH>, the body, 10=ddd<SOH>. (A BodyLength with leading
+    # zeros is fine but left to the careful path.)
+    if (begin[:3] == b"FIX" and len(begin) <= _MAX_BEGIN_STRING_LEN
+            and length_text == b"%d" % (size - 13 - len(begin) - len(length_text))
+            and len(values) <= max_fields
+            and values[-1] == _CHECKSUM_TEXTS[((adler32(data[:-7]) & 0xFFFF) - 1) & 0xFF
+                                              if size <= 263 else checksum(data, 0, size - 7)]):
+        return message_from_parts(layout, values, data)
+    return None
 
 
 def _parse_fields_with_data(body: bytes) -> list[tuple[int, bytes]]:
@@ -232,9 +247,10 @@ class FixParser:
             # common case). One C-level split gives every field; the layout cache (keyed by
             # the tag texts) vouches for the tags, and the envelope, BodyLength and CheckSum
             # are checked on the split values. Anything else takes the general path below,
-            # which reaches the same result.
+            # which reaches the same result. (_whole_message, inlined.)
             size = len(data)
-            if data[-1] == SOH and size <= self._whole_max:
+            # (No second message start inside: a read of many messages takes the general path.)
+            if data[-1] == SOH and size <= self._whole_max and b"\x018=FIX" not in data:
                 parts = data.replace(b"\x01", b"=").split(b"=")
                 if len(parts) == 2 * data.count(b"\x01") + 1:
                     texts = tuple(parts[0:-1:2])
@@ -321,6 +337,16 @@ class FixParser:
                 body_end = body_start + int(envelope[2])
                 end = body_end + _TRAILER_LEN
                 if end <= length and end - pos <= max_message_size:
+                    raw = buf[pos:end]
+                    message = _whole_message(raw, max_fields)
+                    if message is not None:
+                        out.append(message)
+                        pos = end
+                        # It ended with SOH, so "8=FIX" right here is the next start.
+                        at_start = buf.startswith(_START, pos)
+                        if pos >= length:
+                            break
+                        continue
                     trailer = _TRAILER(buf, body_end - 1)
                     if trailer is not None:
                         checksum_text = trailer[1]
@@ -329,15 +355,6 @@ class FixParser:
                         else:
                             total = checksum(buf, pos, body_end)
                         if int(checksum_text) == total:
-                            raw = buf[pos:end]
-                            message = _split_message(raw, max_fields)
-                            if message is not None:
-                                out.append(message)
-                                pos = end
-                                at_start = buf.startswith(_START, pos)
-                                if pos >= length:
-                                    break
-                                continue
                             fields = parse_fields(buf[body_start:body_end - 1])
                             if len(fields) + 3 <= max_fields:
                                 fields[0:0] = ((8, envelope[1]), (9, envelope[2]))
