@@ -134,6 +134,25 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
+def setup_logging(level: int, log_dir: str) -> None:
+    """Event lines (logon, logout, reject, disconnect...) on stderr and appended to
+    ``<log_dir>/fixexchange.log``."""
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    root = logging.getLogger()
+    root.setLevel(level)
+    err = logging.StreamHandler(sys.stderr)
+    err.setFormatter(fmt)
+    root.addHandler(err)
+    try:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(Path(log_dir) / "fixexchange.log")
+    except OSError as e:
+        log.warning("no log file in %s: %s", log_dir, e.strerror or e)
+    else:
+        fh.setFormatter(fmt)
+        root.addHandler(fh)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="fixexchange", description="FIX 4.4 exchange daemon")
     ap.add_argument("-c", "--config", default=None,
@@ -214,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         return 2
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s",
-                        stream=sys.stderr)
+    setup_logging(level, cfg.server.log_dir)
     runner = asyncio.run
     if not args.no_uvloop:
         try:

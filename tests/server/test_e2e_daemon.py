@@ -127,6 +127,9 @@ async def test_sigterm_logs_out_and_exits_zero(tmp_path):
         assert rc == 0, err
         assert "logon FIX.4.4:FIXEXCH->CLIENT1" in err
         assert "stopped" in err
+        # the same event lines in var/log/fixexchange.log
+        logfile = (tmp_path / "var" / "log" / "fixexchange.log").read_text()
+        assert "logon FIX.4.4:FIXEXCH->CLIENT1" in logfile and "stopped" in logfile
         # the file store was flushed under var/store (relative to the working directory)
         stores = list((tmp_path / "var" / "store").iterdir())
         assert stores and any(f.stat().st_size > 0 for f in stores)
