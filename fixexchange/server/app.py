@@ -30,13 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
-import signal
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..session.events import (ApplicationMessage, Disconnected, GarbledMessage, LoggedOn, LoggedOut,
                               SessionRejected)

@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import gc
 import logging
-import os
 import signal
 import sys
 from decimal import Decimal

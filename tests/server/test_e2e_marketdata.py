@@ -9,7 +9,7 @@ import socket
 import pytest
 import simplefix
 
-from .fixclient import FixClient, config_dict, start_server, utc_now
+from .fixclient import FixClient, start_server, utc_now
 
 
 class Book:
