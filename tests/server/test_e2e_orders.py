@@ -200,3 +200,35 @@ async def test_accept_any_mode():
         assert all(m.get(35) != b"A" for m in bad.all)
     finally:
         await srv.stop()
+
+
+async def test_garbage_from_one_client_does_not_disturb_others(srv, c1):
+    import asyncio
+    import random
+
+    rng = random.Random(3)
+    bad = FixClient("C2")
+    await bad.logon(srv.port)
+    chunks = []
+    for _ in range(200):
+        kind = rng.random()
+        if kind < 0.3:
+            chunks.append(b"8=FIX.4.4\x019=" + str(rng.randint(0, 99999)).encode() + b"\x01")
+        elif kind < 0.5:
+            chunks.append(b"8=FIX.4.4\x019=5\x0135=D\x0110=000\x01")
+        else:
+            chunks.append(bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 500))))
+    bad.writer.write(b"".join(chunks))
+    # c1 keeps trading normally meanwhile
+    for i in range(5):
+        c1.order(f"g{i}", "1", 1, "100")
+        await c1.expect("8", i150="0", i11=f"g{i}")
+    await asyncio.sleep(0.1)
+    assert srv.protocols  # the daemon is alive
+    bad.close()
+    # a new connection works
+    c3 = FixClient("C3")
+    await c3.logon(srv.port)
+    c3.order("after", "1", 1, "100")
+    await c3.expect("8", i150="0")
+    c3.close()
