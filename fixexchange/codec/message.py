@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 _MSG_SEQ_NUM = 34
 _MSG_TYPE = 35
-_MAX_LAYOUTS = 4096  # bounds the layout cache against clients varying their field sets
+# The layout caches are bounded against clients varying their field sets: at most this
+# many layouts (then the cache starts over), and only of messages with at most
+# MAX_CACHED_FIELDS fields (longer ones, rare, get a Layout of their own).
+MAX_LAYOUTS = 1024
+MAX_CACHED_FIELDS = 128
 
 
 class Layout:
@@ -40,9 +44,10 @@ def layout_for(tags: tuple) -> Layout:
     layout = _layouts.get(tags)
     if layout is None:
         layout = Layout(tags)
-        if len(_layouts) >= _MAX_LAYOUTS:
-            _layouts.clear()
-        _layouts[tags] = layout
+        if len(tags) <= MAX_CACHED_FIELDS:
+            if len(_layouts) >= MAX_LAYOUTS:
+                _layouts.clear()
+            _layouts[tags] = layout
     return layout
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from zlib import adler32
 
-from .message import FixMessage, Garbled, Layout, layout_for, message_from_parts
+from .message import (MAX_CACHED_FIELDS, MAX_LAYOUTS, FixMessage, Garbled, Layout, layout_for,
+                      message_from_parts)
 
 _new_message = FixMessage.__new__
 
@@ -114,7 +115,6 @@ def parse_fields(body: bytes) -> list[tuple[int, bytes]]:
 
 # Tag texts of a split message -> its Layout, or None when the careful path must parse it.
 _text_layouts: dict[tuple, Layout | None] = {}
-_MAX_TEXT_LAYOUTS = 4096
 _cached_tag = _tag_cache.get
 
 
@@ -127,9 +127,10 @@ def _layout_of_texts(texts: tuple) -> Layout | None:
         layout = None
     else:
         layout = layout_for(tags)
-    if len(_text_layouts) >= _MAX_TEXT_LAYOUTS:
-        _text_layouts.clear()
-    _text_layouts[texts] = layout
+    if len(texts) <= MAX_CACHED_FIELDS:
+        if len(_text_layouts) >= MAX_LAYOUTS:
+            _text_layouts.clear()
+        _text_layouts[texts] = layout
     return layout
 
 
