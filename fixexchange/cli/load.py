@@ -91,6 +91,8 @@ class Daemon:
                "--log-level", args.daemon_log_level]
         if args.memory_store:
             cmd.append("--memory-store")
+        if args.daemon_no_uvloop:
+            cmd.append("--no-uvloop")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True)
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         m = re.search(r"listening on [^:]+:(\d+)", line)
@@ -508,6 +510,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--config", default=None, help="config the started daemon is based on (accept-any is turned on)")
     ap.add_argument("--memory-store", action="store_true", help="started daemon: in-memory session stores")
     ap.add_argument("--daemon-log-level", default="WARNING")
+    ap.add_argument("--daemon-no-uvloop", action="store_true", help="started daemon: stdlib asyncio loop")
     ap.add_argument("--target", default="FIXEXCH", help="the exchange CompID")
     ap.add_argument("--comp-id", default=None, help="comma-separated client CompIDs (default LOAD1..LOADn via accept-any)")
     ap.add_argument("--password", default=None, help="comma-separated passwords for --comp-id")
@@ -524,6 +527,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, default=15.0, help="idle mode duration (s)")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-uvloop", action="store_true",
+                    help="fix-load's own loop: stdlib asyncio even if uvloop is installed (the daemon "
+                         "it starts picks its loop itself)")
     return ap.parse_args(argv)
 
 
@@ -546,9 +552,17 @@ def main(argv: list[str] | None = None) -> int:
         pid = daemon.pid
         print(f"fix-load: started fixexchange pid {pid} on port {port}"
               f" ({'memory' if args.memory_store else 'file'} stores)", flush=True)
+    run = asyncio.run
+    if not args.no_uvloop:
+        try:
+            import uvloop  # type: ignore  # optional
+
+            run = getattr(uvloop, "run", run)
+        except ImportError:
+            pass
     try:
         if args.mode == "idle":
-            res = asyncio.run(run_idle(args, args.host, port, pid))
+            res = run(run_idle(args, args.host, port, pid))
         else:
             if args.comp_id:
                 comp_ids = args.comp_id.split(",")
@@ -557,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 comp_ids = [f"{args.prefix}LOAD{k + 1}" for k in range(args.sessions)]
                 pws = [args.password] * len(comp_ids)
-            res = asyncio.run(run_orders(args, args.host, port, pid, comp_ids, pws))
+            res = run(run_orders(args, args.host, port, pid, comp_ids, pws))
         print(fmt_result(res), flush=True)
     except (ConnectionError, OSError, asyncio.TimeoutError) as e:
         print(f"fix-load: {type(e).__name__}: {e}", file=sys.stderr)

@@ -105,9 +105,10 @@ def spawn(args: list[str], cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-async def test_sigterm_logs_out_and_exits_zero(tmp_path):
+@pytest.mark.parametrize("loop_flags", [[], ["--no-uvloop"]], ids=["default-loop", "stdlib-loop"])
+async def test_sigterm_logs_out_and_exits_zero(tmp_path, loop_flags):
     cfg = write_cfg(tmp_path)
-    proc = spawn(["-c", str(cfg), "--port", "0"], tmp_path)
+    proc = spawn(["-c", str(cfg), "--port", "0", *loop_flags], tmp_path)
     try:
         line = await asyncio.get_running_loop().run_in_executor(None, proc.stdout.readline)
         assert "listening on 127.0.0.1:" in line, line

@@ -18,7 +18,7 @@ def test_orders_mode_with_md_subscribers(capsys):
 
 
 def test_window_one(capsys):
-    rc = load.main(["--orders", "50", "--window", "1", "--memory-store"])
+    rc = load.main(["--orders", "50", "--window", "1", "--memory-store", "--no-uvloop", "--daemon-no-uvloop"])
     out = capsys.readouterr().out
     assert rc == 0 and "orders answered   50 in" in out
     assert re.search(r"round trip\s+p50 \d+ us", out)
