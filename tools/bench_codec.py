@@ -79,8 +79,8 @@ def measure(function, number: int, repeat: int) -> tuple[float, float]:
 
 def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    arguments.add_argument("--number", type=int, default=20000)
-    arguments.add_argument("--repeat", type=int, default=7)
+    arguments.add_argument("--number", type=int, default=10000)
+    arguments.add_argument("--repeat", type=int, default=15)
     options = arguments.parse_args()
 
     parser = FixParser()
