@@ -291,3 +291,21 @@ async def test_report_overflow_disconnects_then_resend_delivers_every_fill():
         c2.close()
     finally:
         await srv.stop()
+
+
+def test_log_dir_that_cannot_be_created_is_a_warning_not_a_failure(tmp_path, caplog):
+    import logging
+
+    from fixexchange.server.main import setup_logging
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        setup_logging(logging.INFO, str(blocker / "log"))
+        assert "no log file" in caplog.text
+    finally:
+        for h in list(root.handlers):
+            if h not in before:
+                root.removeHandler(h)

@@ -48,3 +48,13 @@ def test_proc_readers():
     assert load.proc_cpu(os.getpid()) > 0
     assert load.proc_rss(os.getpid()) > 1_000_000
     assert load.pct([1.0, 2.0, 3.0], 50) == 2.0
+
+
+def test_daemon_that_does_not_start_is_reported(tmp_path):
+    import pytest
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server]\nbogus = 1\n")
+    with pytest.raises(SystemExit) as ei:
+        load.main(["--config", str(bad), "--orders", "10"])
+    assert "daemon did not start" in str(ei.value)
