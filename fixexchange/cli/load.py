@@ -98,6 +98,8 @@ class Daemon:
         m = re.search(r"listening on [^:]+:(\d+)", line)
         if not m:
             self.proc.kill()
+            self.proc.wait()
+            shutil.rmtree(self.tmp, ignore_errors=True)
             raise SystemExit(f"fix-load: daemon did not start: {line.strip()!r}")
         self.port = int(m.group(1))
         self.pid = self.proc.pid
