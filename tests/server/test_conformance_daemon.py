@@ -16,16 +16,23 @@ from fixexchange.server.main import build
 from conformance.runner import (CLIENT_COMP_ID, EXCHANGE_COMP_ID, SocketTransport, Unsupported,
                                   all_scripts, load_script, run_script)
 
-SCRIPTS = [p for p in all_scripts() if not load_script(p).requirements]
+# bytes in/out, plus per-script session settings (`= session ...`), which the daemon takes
+# from its config
+SCRIPTS = [p for p in all_scripts() if load_script(p).requirements <= {"session_config"}]
+_SERVER_KEYS = {"logon_timeout", "logout_timeout"}
 
 
 class DaemonThread:
-    def __init__(self) -> None:
+    def __init__(self, overrides: dict | None = None) -> None:
+        server = {"host": "127.0.0.1", "port": 0, "comp_id": EXCHANGE_COMP_ID, "store": "memory",
+                  "gtd_interval": 1.0}
+        session = {"target_comp_id": CLIENT_COMP_ID}
+        for key, value in (overrides or {}).items():
+            (server if key in _SERVER_KEYS else session)[key] = value
         cfg = parse_config({
-            "server": {"host": "127.0.0.1", "port": 0, "comp_id": EXCHANGE_COMP_ID, "store": "memory",
-                       "gtd_interval": 1.0},
+            "server": server,
             "session_defaults": {"heartbeat_min": 1, "heartbeat_max": 300},
-            "session": [{"target_comp_id": CLIENT_COMP_ID}],
+            "session": [session],
             "symbol": [{"name": "SYM1"}],
         }, "<conformance>")
         self.cfg = cfg
@@ -112,10 +119,11 @@ def test_enough_scripts_run_against_the_daemon():
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
 def test_script_against_daemon(path):
-    with DaemonThread() as d:
+    script = load_script(path)
+    with DaemonThread(script.session_overrides) as d:
         transport = DaemonTransport(d.app, "127.0.0.1", d.server.port, expect_timeout=2.0, silence_timeout=0.05)
         try:
-            run_script(load_script(path), transport)
+            run_script(script, transport)
         except Unsupported as e:  # pragma: no cover - filtered above
             pytest.skip(str(e))
         finally:
