@@ -309,3 +309,37 @@ def test_log_dir_that_cannot_be_created_is_a_warning_not_a_failure(tmp_path, cap
         for h in list(root.handlers):
             if h not in before:
                 root.removeHandler(h)
+
+
+async def test_real_session_timers_heartbeat_and_test_request():
+    srv = await start_server()
+    try:
+        c = FixClient("C1")
+        await c.logon(srv.port, heartbeat=1)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        hb = await c.recv(3, admin=True)
+        assert hb.get(35) == b"0" and 0.5 < loop.time() - t0 < 2.5
+        # we never heartbeat: the exchange sends a TestRequest (HeartBtInt + 20%); FixClient
+        # answers that one, closed() below answers nothing: the next one goes unanswered
+        while True:
+            m = await c.recv(4, admin=True)
+            if m.get(35) == b"1":
+                break
+        assert m.get(112)
+        assert await c.closed(8)  # an unanswered TestRequest: disconnected
+    finally:
+        await srv.stop()
+
+
+async def test_real_session_logon_timeout():
+    srv = await start_server(logon_timeout=0.3)
+    try:
+        c = FixClient("C1")
+        await c.connect(srv.port)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        assert await c.closed(3)
+        assert loop.time() - t0 < 2.0
+    finally:
+        await srv.stop()
