@@ -125,7 +125,7 @@ class _Order:
     # done: 0 while live, else the final OrderStatus; visible: displayed part while resting
 
     def copy(self):
-        n = _onew(_Order)
+        n = _Order()
         n.order_id = self.order_id
         n.symbol = self.symbol
         n.owner = self.owner
@@ -490,7 +490,7 @@ class Engine:
                 ):
                     oid = self._next_id
                     self._next_id = oid + 1
-                    o = _onew(_Order)
+                    o = _Order()
                     o.order_id = oid
                     o.symbol = symbol
                     o.owner = owner
@@ -582,7 +582,7 @@ class Engine:
                 ):
                     oid = self._next_id
                     self._next_id = oid + 1
-                    o = _onew(_MarketOrder)
+                    o = _MarketOrder()
                     o.order_id = oid
                     o.symbol = symbol
                     o.owner = owner
@@ -611,7 +611,7 @@ class Engine:
                 oid, owner = command
                 o = self._orders.get(oid) if type(oid) is int else None
                 if o is not None:
-                    if o.triggered and (owner is None or o.owner == owner):
+                    if (type(o) is _Order or o.triggered) and (owner is None or o.owner == owner):
                         # fast path: a resting order of the right owner (as _cancel_live)
                         side = o.side
                         price = o.price
