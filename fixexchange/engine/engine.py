@@ -531,7 +531,7 @@ class Engine:
                             crosses = False
                     if crosses:
                         ev = [accepted]
-                        self._match(book, o, opp, price, ev)
+                        self._match(book, o, opp, price, ev, lvl)
                         if o.leaves:
                             self._orders[oid] = o
                             if tif is IOC:
@@ -874,7 +874,8 @@ class Engine:
                 break
         return avail
 
-    def _match(self, book, t, opp, limit, ev):
+    def _match(self, book, t, opp, limit, ev, lvl=None):
+        """Match taker ``t`` against side ``opp``; ``lvl``: its best level if known."""
         buy = t.side is BUY
         symbol = book.symbol
         owner = t.owner
@@ -892,9 +893,10 @@ class Engine:
         final = self._final
         final_ids = self._final_ids
         while t.leaves:
-            lvl = opp.best()
             if lvl is None:
-                break
+                lvl = opp.best()
+                if lvl is None:
+                    break
             price = lvl.price
             if limit is not None and (price > limit if buy else price < limit):
                 break
@@ -980,6 +982,7 @@ class Engine:
                 opp.nlive -= 1
             if stopped:
                 break
+            lvl = None
         self._next_trade = trade_id
         if lo is not None and (book.buy_stops or book.sell_stops):
             self._elect(book, lo, hi)
