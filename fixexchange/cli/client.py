@@ -559,20 +559,34 @@ class FixClient:
             return None
         return msg
 
-    def logout(self, timeout: float = 2.0) -> None:
-        """Send Logout and wait (briefly) for the answer; never raises."""
+    def logout(self, timeout: float = 2.0,
+               on_message: Callable[[simplefix.FixMessage], None] | None = None) -> None:
+        """Send Logout and wait (briefly) for the answer; never raises.
+
+        Application messages that arrive before the answer (the exchange sends them
+        first: a stop the last order triggered, a fill on a resting order) go to
+        `on_message` instead of being dropped."""
         if self.sock is None or self.closed:
             return
         try:
             if self.logged_on:
+                for msg in self._pending:
+                    if on_message is not None:
+                        on_message(msg)
+                self._pending.clear()
                 self.send("5")
                 deadline = time.monotonic() + timeout
                 while time.monotonic() < deadline:
                     msg = self._read_one(deadline - time.monotonic())
-                    if msg is not None and msg_type(msg) == "5":
+                    if msg is None:
+                        continue
+                    kind = msg_type(msg)
+                    if kind == "5":
                         break
-                    if msg is not None and msg_type(msg) == "1":
+                    if kind == "1":
                         self.send("0", [(112, field(msg, 112, ""))])
+                    elif kind not in ("0", "2", "4", "A") and on_message is not None:
+                        on_message(msg)
         except ToolError:
             pass
         finally:

@@ -559,6 +559,7 @@ class Trader:
         self.pending: Pending | None = None
         self._lock = threading.RLock()
         self._sent: dict[str, OrderRecord] = {}
+        self._unrecorded: set[str] = set()  # cancel/replace ClOrdIDs not yet accepted
 
     # -- sending
     def start(self, command: Command) -> Pending:
@@ -609,7 +610,10 @@ class Trader:
             if command.action == "cancel":
                 if rec.qty:
                     fields.append((38, rec.qty))
-                return self._send("F", fields, Pending("cancel", 0, {cl}))
+                # The cancel's ClOrdID becomes the order's once the exchange accepts it.
+                new = dataclasses.replace(rec, clordid=cl)
+                return self._send("F", fields, Pending("cancel", 0, {cl}), new,
+                                  record=False)
             qty = command.qty or rec.qty
             if not qty:
                 raise UsageError("'replace' of an order fix-send has no record of needs --qty")
@@ -623,7 +627,9 @@ class Trader:
                 fields.append((44, price))
             new = OrderRecord(cl, rec.orderid, rec.symbol, rec.side, rec.ord_type, qty,
                               price or "")
-            return self._send("G", fields, Pending("replace", 0, {cl}), new)
+            # Recorded when the exchange accepts it: a rejected replace leaves the order
+            # (and the ClOrdID to name it by) as it was.
+            return self._send("G", fields, Pending("replace", 0, {cl}), new, record=False)
         if command.action == "cancel-all":
             cl = new_id()
             fields = [(11, cl)]
@@ -643,13 +649,19 @@ class Trader:
             return self._send("x", [(320, req), (559, "4")], Pending("symbols", 0, {req}))
         raise UsageError(f"nothing to send for {command.action!r}")
 
-    def _send(self, kind: str, fields, pending: Pending, rec: OrderRecord | None = None):
+    def _send(self, kind: str, fields, pending: Pending, rec: OrderRecord | None = None,
+              record: bool = True):
+        """Send; `rec` is the order's record under the new ClOrdID, written now (a new
+        order) or when an ExecutionReport for that ClOrdID arrives (`record=False`:
+        cancel/replace, which the exchange may reject)."""
         with self._lock:
             self.pending = pending
             if rec is not None:
                 self._sent[rec.clordid] = rec
+                if not record:
+                    self._unrecorded.add(rec.clordid)
             pending.seq = self.client.send(kind, fields)
-            if rec is not None:
+            if rec is not None and record:
                 self.orders.record(rec)
         return pending
 
@@ -737,8 +749,13 @@ class Trader:
     def _learn(self, msg) -> None:
         cl, oid = field(msg, 11), field(msg, 37)
         rec = self._sent.get(cl or "")
-        if rec is None or not oid or oid == "NONE" or rec.orderid == oid:
+        if rec is None or not oid or oid == "NONE":
             return
+        if rec.orderid == oid and cl not in self._unrecorded:
+            return
+        if field(msg, 150) == "8" or field(msg, 39) == "8":
+            return
+        self._unrecorded.discard(cl)
         rec.orderid = oid
         self.orders.record(rec)
 
@@ -767,7 +784,9 @@ def run_one_shot(settings, command: Command, orders: OrderBookFile, verbose: boo
         pending = trader.start(command)
         return wait_one_shot(client, trader, pending, settings.timeout)
     finally:
-        client.logout()
+        # Reports that came in behind the answer (a stop this order triggered, a fill on
+        # another resting order) are printed too, not dropped at logout.
+        client.logout(on_message=trader.handle)
 
 
 HELP = EXAMPLES.split("\nORDER is")[0] + """
@@ -911,7 +930,7 @@ def run_interactive(settings, orders: OrderBookFile, verbose: bool, stdin=None) 
     finally:
         stop.set()
         thread.join(timeout=2.0)
-        client.logout()
+        client.logout(on_message=trader.handle)
         if history is not None:
             try:
                 import readline
