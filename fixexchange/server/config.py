@@ -87,6 +87,7 @@ class SessionDef:
     heartbeat_max: int = 300
     sending_time_tolerance: float = 120.0
     stp: str = "cancel_newest"
+    on_behalf_of_comp_ids: tuple[str, ...] = ()  # OnBehalfOfCompID(115) values allowed (test case 18)
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +380,11 @@ def _session_fields(v: _V, tbl: dict, key: str, base: SessionDef) -> SessionDef:
             kw[name] = v.get(tbl, key, name, str, default)
         elif name == "sending_time_tolerance":
             kw[name] = v.get(tbl, key, name, float, default)
+        elif name == "on_behalf_of_comp_ids":
+            names = v.get(tbl, key, name, (list, tuple), default)
+            if not all(isinstance(n, str) and n and _fix_safe(n) for n in names):
+                raise v.err(f"{key}.{name}", "expected an array of CompID strings")
+            kw[name] = tuple(names)
         else:
             kw[name] = v.get(tbl, key, name, type(default), default)
     s = SessionDef(**kw)

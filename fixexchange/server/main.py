@@ -53,7 +53,8 @@ def session_configs(cfg: ExchangeConfig):
             reset_on_logout=d.reset_on_logout, reset_on_disconnect=d.reset_on_disconnect,
             heartbeat_min=d.heartbeat_min, heartbeat_max=d.heartbeat_max,
             sending_time_tolerance=d.sending_time_tolerance,
-            logon_timeout=cfg.server.logon_timeout, logout_timeout=cfg.server.logout_timeout)
+            logon_timeout=cfg.server.logon_timeout, logout_timeout=cfg.server.logout_timeout,
+            on_behalf_of_comp_ids=d.on_behalf_of_comp_ids)
 
     configs = [conv(d, d.target_comp_id) for d in cfg.sessions]
     template = None if cfg.accept_any is None else conv(cfg.accept_any, "*")

@@ -12,7 +12,10 @@ class SessionConfig:
     `sender_comp_id` is the exchange (SenderCompID of what we send), `target_comp_id`
     the client. `username`/`password` None = not checked. `heartbeat_min`/`heartbeat_max`
     bound the client's HeartBtInt(108); 0 in a Logon (no heartbeats) is accepted only
-    if `heartbeat_min` is 0.
+    if `heartbeat_min` is 0. `on_behalf_of_comp_ids`: the OnBehalfOfCompID(115) values this
+    client may send for (third-party addressing, test case 18); empty = none, so a message
+    carrying 115 is rejected (and DeliverToCompID(128) always is: the exchange is the final
+    recipient, it forwards nothing).
     """
 
     sender_comp_id: str
@@ -28,6 +31,7 @@ class SessionConfig:
     sending_time_tolerance: float = 120.0
     logon_timeout: float = 10.0
     logout_timeout: float = 2.0
+    on_behalf_of_comp_ids: tuple[str, ...] = ()
 
     @property
     def session_id(self) -> str:

@@ -206,3 +206,15 @@ def test_price_band(tmp_path):
     assert e.key == "symbol[0].band_low" and "tick size" in e.problem
     e = bad(tmp_path, MINIMAL.replace('tick_size = "0.05"', 'tick_size = "0.05"\nband_low = "200"\nband_high = "50"'))
     assert e.key == "symbol[0].band_high"
+
+
+def test_on_behalf_of_comp_ids(tmp_path):
+    from fixexchange.server.main import session_configs
+    cfg = load_config(write(tmp_path, MINIMAL.replace('password = "p"', 'password = "p"\non_behalf_of_comp_ids = ["JCD", "ACME"]')))
+    assert cfg.sessions[0].on_behalf_of_comp_ids == ("JCD", "ACME")
+    [config], _ = session_configs(cfg)
+    assert config.on_behalf_of_comp_ids == ("JCD", "ACME")
+    e = bad(tmp_path, MINIMAL.replace('password = "p"', 'on_behalf_of_comp_ids = ["A|B"]'))
+    assert e.key == "session[0].on_behalf_of_comp_ids"
+    e = bad(tmp_path, MINIMAL.replace('password = "p"', 'on_behalf_of_comp_ids = "JCD"'))
+    assert "expected an array" in e.problem
