@@ -411,7 +411,9 @@ class FixClient:
             except SessionClosed:
                 self.close()
                 raise ConnectionFailed(
-                    f"logon as {who} refused: the exchange closed the connection"
+                    f"logon as {who} refused: the exchange closed the connection "
+                    f"(unknown CompID, wrong password, or {self.settings.sender_comp_id} "
+                    f"is already logged on elsewhere: one connection per session)"
                 ) from None
             if msg is None:
                 continue

@@ -204,6 +204,20 @@ def _positive_number(value: str, what: str, integer: bool = False) -> str:
         raise UsageError(f"{what} must be positive, got {value!r}")
     if integer and number != number.to_integral_value():
         raise UsageError(f"{what} must be a whole number, got {value!r}")
+    # Plain decimal text, as FIX wants it: "1e2", "1_000" or " 99" would be session-rejected.
+    return format(number, "f")
+
+
+def _expire_time(value: str) -> str:
+    """ExpireTime(126) as FIX wants it (UTC): YYYYMMDD-HH:MM:SS[.sss]."""
+    try:
+        time.strptime(value.split(".")[0], "%Y%m%d-%H:%M:%S")
+        ok = "." not in value or (len(value.split(".", 1)[1]) == 3
+                                  and value.split(".", 1)[1].isdigit())
+    except ValueError:
+        ok = False
+    if not ok or len(value.split(".")[0]) != 17:
+        raise UsageError(f"--expire must be a UTC time YYYYMMDD-HH:MM:SS[.sss], got {value!r}")
     return value
 
 
@@ -263,7 +277,7 @@ def parse_ticket(args: argparse.Namespace) -> Command:
             if args.tif not in (None, "gtd"):
                 raise UsageError("--expire goes with --tif gtd")
             command.tif = TIFS["gtd"]
-            command.expire = args.expire
+            command.expire = _expire_time(args.expire)
         if args.post_only:
             if command.price is None:
                 raise UsageError("--post-only needs a limit price (@ PRICE)")
@@ -310,7 +324,7 @@ def parse_ticket(args: argparse.Namespace) -> Command:
             raise UsageError("'book' needs exactly one SYMBOL")
         depth = 5
         if args.depth is not None:
-            depth = int(_positive_number(args.depth, "--depth", integer=True))
+            depth = int(Decimal(_positive_number(args.depth, "--depth", integer=True)))
         return Command(action="book", symbol=_symbol(rest[0]), depth=depth)
     if verb == "symbols":
         only()

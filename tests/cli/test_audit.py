@@ -53,3 +53,31 @@ def test_stop_elected_by_the_ticket_is_printed_before_logout(env):
     assert "status=filled filled=200/200" in ioc.stdout
     assert re.search(rf"TRIGGERED SYM3 BUY 10 @ 111 STOP 110.5 order={stop_oid} ", ioc.stdout), \
         ioc.stdout
+
+
+def _ticket(*words):
+    from fixexchange.cli import send
+
+    return send.parse_ticket(send.main_parser().parse_intermixed_args(list(words)))
+
+
+def test_numbers_are_sent_as_plain_decimals():
+    # Decimal() accepts these, the exchange's FIX validation does not (session Reject).
+    c = _ticket("buy", "SYM1", "1e1", "@", "1E2", "--display", "5e0", "--min-qty", "1_0")
+    assert (c.qty, c.price, c.display, c.min_qty) == ("10", "100", "5", "10")
+    assert _ticket("sell", "SYM1", "3", "--stop", " 99.5").stop == "99.5"
+    assert _ticket("replace", "X", "--qty", "2E1", "--price", "1_01.25").qty == "20"
+    assert _ticket("book", "SYM1", "--depth", "3.0").depth == 3
+
+
+def test_expire_time_format_is_checked_before_sending():
+    import pytest
+
+    from fixexchange.cli.client import UsageError
+
+    good = _ticket("buy", "SYM1", "1", "@", "100", "--tif", "gtd", "--expire",
+                   "20300101-12:30:00.250")
+    assert good.expire == "20300101-12:30:00.250"
+    for bad in ("2030-01-01", "20300101-25:00:00", "20300101-12:30:00.2", "20300101"):
+        with pytest.raises(UsageError, match="--expire must be a UTC time"):
+            _ticket("buy", "SYM1", "1", "@", "100", "--expire", bad)
