@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import deque
 from heapq import heapify, heappop, heappush
+from operator import attrgetter
 
 from .types import (
     Accepted,
@@ -85,6 +86,7 @@ NO_LIQUIDITY = C.NO_LIQUIDITY
 TOO_LATE = R.TOO_LATE_TO_CANCEL
 # NamedTuple construction without its Python-level __new__: events are built on the hot path
 _tnew = tuple.__new__
+_leaves = attrgetter("leaves")  # truthy for a live order
 
 _FINAL_TEXT = {
     FILLED: "order already filled", CANCELLED: "order already cancelled",
@@ -430,7 +432,7 @@ def _tidy(half, lvl):
         if len(half.levels) > 2 * half.nlive + 64:
             half.compact()
     elif len(lvl.orders) > 2 * lvl.live + 16:
-        lvl.orders = deque(m for m in lvl.orders if m.leaves)
+        lvl.orders = deque(filter(_leaves, lvl.orders))  # C-level loop
 
 
 def _crosses(book, side, price):
@@ -888,7 +890,7 @@ class Engine:
         buy = t.side is BUY
         symbol = book.symbol
         owner = t.owner
-        stp = t.stp
+        stp = t.stp is not STP_NONE  # a bool: no IntEnum truth test per fill
         tside = t.side
         tid_ = t.order_id
         oside = opp.side
