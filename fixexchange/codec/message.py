@@ -103,6 +103,14 @@ class FixMessage:
         index = self._index.get(tag)
         return default if index is None else self._values[index]
 
+    def get_many(self, tags: tuple) -> tuple:
+        """``tuple(self.get(tag) for tag in tags)``, in one call: the positions are worked
+        out once per (tag sequence, ``tags``) and kept on the shared Layout."""
+        getter = self._layout.plans.get(tags)
+        if getter is None:
+            getter = _values_getter(self._layout, tags)
+        return getter(self._values)
+
     def __contains__(self, tag: int) -> bool:
         return tag in self._index
 
@@ -124,6 +132,17 @@ class FixMessage:
 
     def __hash__(self) -> int:
         return hash(self.raw)
+
+
+def _values_getter(layout: Layout, tags: tuple):
+    """A function values -> the values of ``tags`` (first occurrences, None if absent)."""
+    if type(tags) is not tuple or not all(type(tag) is int for tag in tags):
+        raise TypeError("get_many takes a tuple of int tags")
+    index = layout.index
+    items = "".join(f"v[{index[tag]}], " if tag in index else "None, " for tag in tags)
+    getter = eval(f"lambda v: ({items})")  # only ints and fixed text: nothing from the wire
+    layout.plans[tags] = getter
+    return getter
 
 
 _new_message = FixMessage.__new__

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import calendar
 from collections import deque
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from fixexchange.codec import FixMessage, format_utc_timestamp, parse_utc_timestamp
 from fixexchange.engine import (
@@ -67,6 +67,7 @@ _ORD_TYPES = {b"1": OrdType.MARKET, b"2": OrdType.LIMIT, b"3": OrdType.STOP, b"4
 _TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC, b"4": TimeInForce.FOK,
          b"6": TimeInForce.GTD}
 _PRICED = (OrdType.LIMIT, OrdType.STOP_LIMIT)
+_GTD = TimeInForce.GTD  # (an enum member read from its class costs a descriptor call)
 _STOPS = (OrdType.STOP, OrdType.STOP_LIMIT)
 
 _SIDE_FIELD = {Side.BUY: (54, b"1"), Side.SELL: (54, b"2")}
@@ -163,6 +164,9 @@ _CANCEL_TEXT = {
 }
 
 _ZERO = b"0"
+_CUM_QTY_ZERO = (14, _ZERO)
+# NewOrderSingle fields read in one get_many call
+_NEW_ORDER_TAGS = (11, 55, 54, 38, 40, 59, 44, 99, 111, 110, 18, 126, 432)
 _new_tuple = tuple.__new__
 
 
@@ -291,18 +295,15 @@ class _SessionOrders:
         self.finished: deque[_Order] = deque()
 
 
-class _Request:
-    """The request being processed: how engine events about its order are reported."""
+class _Request(NamedTuple):
+    """The request being processed: how engine events about its order are reported.
+    (A tuple: built once per request, with ``_new_tuple`` on the hot paths.)"""
 
-    __slots__ = ("kind", "session_id", "cl_ord_id", "order", "message")
-
-    def __init__(self, kind: str, session_id: str, cl_ord_id: bytes | None, order: _Order | None,
-                 message: FixMessage | None) -> None:
-        self.kind = kind  # "new", "cancel", "replace", "status", "mass", "time"
-        self.session_id = session_id
-        self.cl_ord_id = cl_ord_id
-        self.order = order
-        self.message = message
+    kind: str  # "new", "cancel", "replace", "status", "mass", "time", "admin"
+    session_id: str
+    cl_ord_id: bytes | None
+    order: _Order | None
+    message: FixMessage | None
 
 
 class Gateway:
@@ -502,16 +503,23 @@ class Gateway:
 
     def _report(self, order: _Order, exec_type, status, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,
                 last: tuple | None = None, extra: tuple = ()) -> Outbound:
-        body = [order.order_id_field, (11, cl_ord_id)]
-        if orig_cl_ord_id is not None:
-            body.append((41, orig_cl_ord_id))
-        self._exec_seq += 1
-        body += ((17, self._exec_id_prefix + b"%d" % self._exec_seq), exec_type, status)
-        body += order.static or order.static_fields()
-        if last is not None:
-            body += last
-        body += ((151, b"%d" % order.leaves), (14, b"%d" % order.cum_qty), (6, order.avg_px),
-                 (60, self._transact_time))
+        self._exec_seq = exec_seq = self._exec_seq + 1
+        cum_qty = order.cum_qty
+        if orig_cl_ord_id is None and last is None:  # New, Trade without orig: one list display
+            body = [order.order_id_field, (11, cl_ord_id), (17, self._exec_id_prefix + b"%d" % exec_seq),
+                    exec_type, status, *(order.static or order.static_fields()),
+                    (151, b"%d" % order.leaves), _CUM_QTY_ZERO if not cum_qty else (14, b"%d" % cum_qty),
+                    (6, order.avg_px), (60, self._transact_time)]
+        else:
+            body = [order.order_id_field, (11, cl_ord_id)]
+            if orig_cl_ord_id is not None:
+                body.append((41, orig_cl_ord_id))
+            body += ((17, self._exec_id_prefix + b"%d" % exec_seq), exec_type, status)
+            body += order.static or order.static_fields()
+            if last is not None:
+                body += last
+            body += ((151, b"%d" % order.leaves), _CUM_QTY_ZERO if not cum_qty else (14, b"%d" % cum_qty),
+                     (6, order.avg_px), (60, self._transact_time))
         if extra:
             body += extra
         return _new_tuple(Outbound, (order.session_id, b"8", body, False))
@@ -558,12 +566,8 @@ class Gateway:
     # ---------------------------------------------------------------- D: NewOrderSingle
 
     def _new_order(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
-        get = message.get
-        cl_ord_id = get(11)
-        symbol = get(55)
-        side_text = get(54)
-        qty_text = get(38)
-        ord_type_text = get(40)
+        (cl_ord_id, symbol, side_text, qty_text, ord_type_text, tif_text, price_text, stop_text, display_text,
+         min_qty_text, exec_inst, expire_time_text, expire_date_text) = message.get_many(_NEW_ORDER_TAGS)
         if not (cl_ord_id and symbol and side_text and qty_text and ord_type_text):
             for tag in (11, 55, 54, 38, 40):
                 self._require(message, tag)
@@ -579,22 +583,18 @@ class Gateway:
             return
         side = _SIDES.get(side_text)
         ord_type = _ORD_TYPES.get(ord_type_text)
-        tif = _TIFS.get(get(59, b"0"))
+        tif = _TIFS.get(b"0" if tif_text is None else tif_text)
         if side is None or ord_type is None or tif is None:
             which = "Side" if side is None else "OrdType" if ord_type is None else "TimeInForce"
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED, f"unsupported {which}"))
             return
         try:
             qty = _qty(qty_text)
-            display_text = get(111)
             display_qty = _qty(display_text) if display_text is not None else None
-            min_qty_text = get(110)
             min_qty = _qty(min_qty_text) if min_qty_text is not None else None
         except (NumberFormatError, NotOnScale):
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_INCORRECT_QTY, "invalid quantity"))
             return
-        price_text = get(44)
-        stop_text = get(99)
         if price_text is None and ord_type in _PRICED:
             raise _MissingField(44, "Price is required for OrdType=2/4")
         if stop_text is None and ord_type in _STOPS:
@@ -609,16 +609,15 @@ class Gateway:
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "invalid price"))
             return
         expire_time = expire_field = None
-        if tif == TimeInForce.GTD or 126 in message or 432 in message:
+        if tif is _GTD or expire_time_text is not None or expire_date_text is not None:
             try:
                 expire_time, expire_field = self._expire_time(message)
             except ValueError:
                 out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "invalid ExpireTime/ExpireDate"))
                 return
-            if expire_time is None and tif == TimeInForce.GTD:
+            if expire_time is None and tif is _GTD:
                 raise _MissingField(126, "ExpireTime or ExpireDate is required for TimeInForce=6")
         post_only = False
-        exec_inst = message.get(18)
         if exec_inst is not None:
             instructions = exec_inst.split()
             if any(instruction != b"6" for instruction in instructions):
@@ -626,7 +625,7 @@ class Gateway:
                                   "unsupported ExecInst (only 6 = post-only)"))
                 return
             post_only = bool(instructions)
-        if tif == TimeInForce.GTD:
+        if tif is _GTD:
             # The engine checks ExpireTime against its own clock: bring it up to now first.
             self._advance_engine_time(now, out)
         order = _Order(session_id, cl_ord_id, info, side, ord_type, price, stop_price, tif, expire_field, qty)
@@ -639,7 +638,7 @@ class Gateway:
         events = self.engine.apply(_new_tuple(NewOrder, (
             info.name, session_id, side, qty, ord_type, price, stop_price, tif, expire_time, display_qty,
             min_qty, post_only, self._stp_by_session.get(session_id, self._default_stp))))
-        self._route(events, _Request("new", session_id, cl_ord_id, order, message), out)
+        self._route(events, _new_tuple(_Request, ("new", session_id, cl_ord_id, order, message)), out)
 
     @staticmethod
     def _expire_time(message: FixMessage) -> tuple[int | None, tuple | None]:
@@ -676,8 +675,8 @@ class Gateway:
             out.append(self._cancel_reject(session_id, None, cl_ord_id, orig, _RESPONSE_TO_CANCEL,
                                            CXL_REJ_UNKNOWN_ORDER, "unknown order"))
             return
-        events = self.engine.apply(CancelOrder(order.order_id, session_id))
-        self._route(events, _Request("cancel", session_id, cl_ord_id, order, message), out)
+        events = self.engine.apply(_new_tuple(CancelOrder, (order.order_id, session_id)))
+        self._route(events, _new_tuple(_Request, ("cancel", session_id, cl_ord_id, order, message)), out)
 
     # ---------------------------------------------------------------- G: OrderCancelReplaceRequest
 
@@ -730,8 +729,8 @@ class Gateway:
             return refuse(CXL_REJ_OTHER, "invalid price")
         if order.ord_type not in _PRICED:
             price = None  # market/stop orders carry no limit price to change
-        events = self.engine.apply(ReplaceOrder(order.order_id, qty, price, session_id))
-        self._route(events, _Request("replace", session_id, cl_ord_id, order, message), out)
+        events = self.engine.apply(_new_tuple(ReplaceOrder, (order.order_id, qty, price, session_id)))
+        self._route(events, _new_tuple(_Request, ("replace", session_id, cl_ord_id, order, message)), out)
 
     # ---------------------------------------------------------------- H: OrderStatusRequest
 

@@ -115,10 +115,18 @@ def store_file_name(session_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", session_id) + ".store"
 
 
+_pack_head = struct.Struct(">cQI").pack  # the 13 bytes the CRC covers besides the payload
+_pack_crc = struct.Struct(">I").pack
+_crc32 = zlib.crc32
+_HEADER_SIZE = _HEADER.size  # 17
+# Records are buffered until flush() (once per read and once per outbound write): a buffer
+# this size means no write system call in between, even for a large burst.
+_WRITE_BUFFER = 256 * 1024
+
+
 def _record(kind: bytes, seq: int, payload: bytes = b"") -> bytes:
-    head = _HEADER.pack(kind, seq, len(payload), 0)[:13]
-    crc = zlib.crc32(payload, zlib.crc32(head))
-    return head + crc.to_bytes(4, "big") + payload
+    head = _pack_head(kind, seq, len(payload))
+    return head + _pack_crc(_crc32(payload, _crc32(head))) + payload
 
 
 class FileStore:
@@ -137,6 +145,10 @@ class FileStore:
         self._index: dict[int, tuple[int, int]] = {}
         self._file = None
         self._end = 0  # file size including buffered-but-unflushed records
+        # set_next_target_seq only notes the number; the next record or flush() journals
+        # it, so the T records of a burst of inbound messages become one (same record order;
+        # only the value at a flush can ever be observed)
+        self._target_pending = False
         if os.path.exists(self.path):
             self._load()
 
@@ -225,6 +237,8 @@ class FileStore:
 
     # --- writing -----------------------------------------------------------------
     def _append(self, record: bytes) -> int:
+        if self._target_pending:
+            self._journal_target()  # records stay in the order of the calls
         f = self._file
         if f is None:
             f = self._open_for_append()
@@ -236,7 +250,7 @@ class FileStore:
     def _open_for_append(self):
         if not os.path.exists(self.path):
             self._write_fresh_file()
-        self._file = open(self.path, "ab")
+        self._file = open(self.path, "ab", buffering=_WRITE_BUFFER)
         return self._file
 
     def _write_fresh_file(self) -> None:
@@ -257,15 +271,28 @@ class FileStore:
         self.next_sender_seq = seq
 
     def set_next_target_seq(self, seq: int) -> None:
-        self._append(_record(_KIND_TARGET, seq))
         self.next_target_seq = seq
+        self._target_pending = True
+
+    def _journal_target(self) -> None:
+        self._target_pending = False
+        self._append(_record(_KIND_TARGET, self.next_target_seq))
 
     def save_sent(self, seq: int, raw: bytes | None) -> None:
         if raw is None:
             self._append(_record(_KIND_SENDER, seq + 1))
-        else:
-            offset = self._append(_record(_KIND_MESSAGE, seq, raw))
-            self._index[seq] = (offset + _HEADER.size, len(raw))
+        else:  # _record and _append inlined: once per ExecutionReport
+            if self._target_pending:
+                self._journal_target()
+            f = self._file
+            if f is None:
+                f = self._open_for_append()
+            length = len(raw)
+            head = _pack_head(_KIND_MESSAGE, seq, length)
+            offset = self._end
+            f.write(head + _pack_crc(_crc32(raw, _crc32(head))) + raw)
+            self._end = offset + _HEADER_SIZE + length
+            self._index[seq] = (offset + _HEADER_SIZE, length)
         self.next_sender_seq = seq + 1
 
     def reset(self) -> None:
@@ -276,8 +303,11 @@ class FileStore:
         self._index.clear()
         self.next_sender_seq = 1
         self.next_target_seq = 1
+        self._target_pending = False
 
     def flush(self) -> None:
+        if self._target_pending:
+            self._journal_target()
         f = self._file
         if f is not None:
             f.flush()
@@ -285,6 +315,8 @@ class FileStore:
                 os.fsync(f.fileno())
 
     def close(self) -> None:
+        if self._target_pending:
+            self.flush()
         if self._file is not None:
             self.flush()
             self._file.close()
