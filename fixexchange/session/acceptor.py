@@ -74,6 +74,9 @@ TEST_REQUEST_FACTOR = 1.2
 # Messages held while a ResendRequest is outstanding; past this the peer is misbehaving.
 MAX_QUEUED_MESSAGES = 10_000
 
+# Header fields every message after Logon is checked against (read in one get_many call).
+_CHECKED_HEADER_TAGS = (BEGIN_STRING, SENDER_COMP_ID, TARGET_COMP_ID, SENDING_TIME)
+
 # Header fields rebuilt when a stored message is resent.
 _RESEND_DROPPED_TAGS = frozenset((BEGIN_STRING, 9, 35, MSG_SEQ_NUM, SENDER_COMP_ID, TARGET_COMP_ID,
                                   SENDING_TIME, POSS_DUP_FLAG, ORIG_SENDING_TIME, POSS_RESEND, 10))
@@ -471,7 +474,8 @@ class Connection:
     def _on_message(self, msg: FixMessage, now: float, events: list[Event]) -> None:
         session = self._session
         store = session.store
-        if msg.get(BEGIN_STRING) != session.begin_string:
+        begin_string, sender_id, target_id, sending_time = msg.get_many(_CHECKED_HEADER_TAGS)
+        if begin_string != session.begin_string:
             self._logout_and_close("Incorrect BeginString", now, events)  # 2h
             return
         seq = msg.seq_num
@@ -479,13 +483,12 @@ class Connection:
             self._logout_and_close("MsgSeqNum(34) missing or not a number", now, events)
             return
         expected = store.next_target_seq
-        if msg.get(SENDER_COMP_ID) != session.target or msg.get(TARGET_COMP_ID) != session.sender:
+        if sender_id != session.target or target_id != session.sender:
             self._send_reject(msg, COMPID_PROBLEM, None, "CompID problem", now, events)  # 2i
             if seq == expected:
                 store.set_next_target_seq(seq + 1)
             self._logout_and_close("CompID problem", now, events)
             return
-        sending_time = msg.get(SENDING_TIME)
         try:
             sent_at = _parse_sending_time(sending_time) if sending_time is not None else None
         except ValueError:
