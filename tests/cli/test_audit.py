@@ -81,3 +81,19 @@ def test_expire_time_format_is_checked_before_sending():
     for bad in ("2030-01-01", "20300101-25:00:00", "20300101-12:30:00.2", "20300101"):
         with pytest.raises(UsageError, match="--expire must be a UTC time"):
             _ticket("buy", "SYM1", "1", "@", "100", "--expire", bad)
+
+
+def test_logon_closed_without_answer_names_the_likely_causes(capsys):
+    from fixexchange.cli import send
+    from tests.cli.fake_exchange import FakeExchange
+
+    def script(conn):
+        conn.recv_type("A")
+        conn.close()
+
+    with FakeExchange(script) as fake:
+        assert send.main(["--port", str(fake.port), "--sender", "CLIENT2", "symbols"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "refused: the exchange closed the connection" in err
+    assert "CLIENT2 is already logged on elsewhere" in err
