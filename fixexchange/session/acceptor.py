@@ -36,6 +36,12 @@ END_SEQ_NO = 16
 NEW_SEQ_NO = 36
 POSS_DUP_FLAG = 43
 REF_SEQ_NUM = 45
+ON_BEHALF_OF_COMP_ID = 115
+ON_BEHALF_OF_SUB_ID = 116
+DELIVER_TO_COMP_ID = 128
+DELIVER_TO_SUB_ID = 129
+ON_BEHALF_OF_LOCATION_ID = 144
+DELIVER_TO_LOCATION_ID = 145
 SENDER_COMP_ID = 49
 SENDING_TIME = 52
 TARGET_COMP_ID = 56
@@ -53,6 +59,7 @@ REF_MSG_TYPE = 372
 SESSION_REJECT_REASON = 373
 USERNAME = 553
 PASSWORD = 554
+NEXT_EXPECTED_MSG_SEQ_NUM = 789
 
 HEARTBEAT = b"0"
 TEST_REQUEST = b"1"
@@ -66,6 +73,7 @@ LOGON = b"A"
 REQUIRED_TAG_MISSING = 1
 VALUE_INCORRECT = 5
 INCORRECT_DATA_FORMAT = 6
+DECRYPTION_PROBLEM = 7
 COMPID_PROBLEM = 9
 SENDING_TIME_ACCURACY = 10
 
@@ -73,6 +81,13 @@ SENDING_TIME_ACCURACY = 10
 TEST_REQUEST_FACTOR = 1.2
 # Messages held while a ResendRequest is outstanding; past this the peer is misbehaving.
 MAX_QUEUED_MESSAGES = 10_000
+
+# Third-party addressing (test case 18): any of these in an inbound message needs a look.
+_THIRD_PARTY_TAGS = frozenset((ON_BEHALF_OF_COMP_ID, ON_BEHALF_OF_SUB_ID, ON_BEHALF_OF_LOCATION_ID,
+                               DELIVER_TO_COMP_ID, DELIVER_TO_SUB_ID, DELIVER_TO_LOCATION_ID))
+# Reverse routing: OnBehalfOf* of an accepted inbound message -> DeliverTo* of our reply.
+_REVERSE_ROUTE = ((ON_BEHALF_OF_COMP_ID, DELIVER_TO_COMP_ID), (ON_BEHALF_OF_SUB_ID, DELIVER_TO_SUB_ID),
+                  (ON_BEHALF_OF_LOCATION_ID, DELIVER_TO_LOCATION_ID))
 
 # Header fields every message after Logon is checked against (read in one get_many call).
 _CHECKED_HEADER_TAGS = (BEGIN_STRING, SENDER_COMP_ID, TARGET_COMP_ID, SENDING_TIME)
@@ -101,7 +116,7 @@ class _Session:
     """What outlives a connection: config, store, the connection currently logged on."""
 
     __slots__ = ("config", "session_id", "store", "connection", "begin_string",
-                 "sender", "target")
+                 "sender", "target", "on_behalf_of")
 
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
@@ -111,6 +126,7 @@ class _Session:
         self.begin_string = config.begin_string.encode()
         self.sender = config.sender_comp_id.encode()
         self.target = config.target_comp_id.encode()
+        self.on_behalf_of = frozenset(name.encode() for name in config.on_behalf_of_comp_ids)
 
 
 class Acceptor:
@@ -205,6 +221,41 @@ class Acceptor:
         connection._out.append(raw)
         connection._last_sent = now
         return True
+
+    def reset_sequence(self, session_id: str, new_seq_num: int, now: float,
+                       next_target_seq: int | None = None) -> bool:
+        """Test case 9 (synchronize sequence numbers after a loss of session state): our
+        outbound numbers jump to `new_seq_num`, announced by a SequenceReset-Reset
+        (GapFillFlag=N, NewSeqNo=`new_seq_num`) carrying the next unused number.
+
+        `new_seq_num` must be above that number (the peer rejects a NewSeqNo below what it
+        expects). `next_target_seq` (the spec's "reset NextNumIn to 1") also moves the
+        inbound number, so the peer's next message reveals a gap and gets a ResendRequest.
+        True if the SequenceReset was queued on a logged-on connection; False if the
+        session is not logged on: then only the store changes, and the client learns the
+        new number from our next Logon (its ResendRequest for the jump is gap-filled).
+        """
+        session = self._sessions[session_id]
+        store = self._open_store(session)
+        seq = store.next_sender_seq
+        if new_seq_num <= seq:
+            raise ValueError(f"{session_id}: NewSeqNo {new_seq_num} must be above the next "
+                             f"outbound number {seq}")
+        if next_target_seq is not None and next_target_seq < 1:
+            raise ValueError(f"{session_id}: next_target_seq {next_target_seq} must be at least 1")
+        connection = session.connection
+        logged_on = connection is not None and connection._state is State.LOGGED_ON
+        if logged_on:
+            connection._send_admin(SEQUENCE_RESET, [(GAP_FILL_FLAG, b"N"), (NEW_SEQ_NO, new_seq_num)],
+                                   now)  # carries `seq`
+        store.set_next_sender_seq(new_seq_num)
+        if next_target_seq is not None:
+            store.set_next_target_seq(next_target_seq)
+            if connection is not None:
+                connection._queued.clear()
+                connection._resend_until = 0
+        store.flush()
+        return logged_on
 
     def close(self) -> None:
         """Flush and close every open store (server shutdown)."""
@@ -359,7 +410,14 @@ class Connection:
     def _send_reject(self, msg: FixMessage, reason: int, ref_tag: int | None, text: str,
                      now: float, events: list[Event]) -> None:
         ref_seq = msg.seq_num if msg.seq_num is not None else 0
-        body: list = [(REF_SEQ_NUM, ref_seq)]
+        body: list = []
+        if not _THIRD_PARTY_TAGS.isdisjoint(msg._index) and self._third_party_problem(msg) is None:
+            # 18: a Reject of a message sent on behalf of a firm is delivered to that firm
+            for inbound, outbound in _REVERSE_ROUTE:
+                value = msg.get(inbound)
+                if value is not None:
+                    body.append((outbound, value))
+        body.append((REF_SEQ_NUM, ref_seq))
         if ref_tag:
             body.append((REF_TAG_ID, ref_tag))
         if msg.msg_type:
@@ -413,6 +471,10 @@ class Connection:
             return
         self._session = session
         store = self._acceptor._open_store(session)
+        encrypt_method = msg.get(ENCRYPT_METHOD)
+        if encrypt_method is not None and encrypt_method != b"0":
+            self._refuse_encryption(msg, encrypt_method, store, now, events)
+            return
         problem = FIX44.validate(msg)
         if problem is not None:
             self._logout_and_close(f"Invalid Logon: {problem.text}", now, events)
@@ -436,11 +498,23 @@ class Connection:
         if reset_requested and seq != 1:
             self._logout_and_close("ResetSeqNumFlag=Y requires MsgSeqNum=1", now, events)
             return
+        next_expected = msg.get(NEXT_EXPECTED_MSG_SEQ_NUM)
+        if next_expected is not None:
+            their_next = _int_or_none(next_expected)
+            if their_next is None or their_next < 1:
+                self._logout_and_close("Invalid Logon: NextExpectedMsgSeqNum(789) must be a positive "
+                                       "number", now, events)
+                return
         if reset_requested or config.reset_on_logon:
             store.reset()
         expected = store.next_target_seq
         if seq < expected:
             self._logout_and_close(f"MsgSeqNum too low, expecting {expected} but received {seq}", now, events)
+            return
+        if next_expected is not None and their_next > store.next_sender_seq:
+            # They expect a number we never sent: the spec says abort the session.
+            self._logout_and_close(f"NextExpectedMsgSeqNum(789) too high, expecting at most "
+                                   f"{store.next_sender_seq} but received {their_next}", now, events)
             return
         session.connection = self
         self.session_id = session.session_id
@@ -449,15 +523,40 @@ class Connection:
         reply: list = [(ENCRYPT_METHOD, 0), (HEART_BT_INT, interval)]
         if reset_requested:
             reply.append((RESET_SEQ_NUM_FLAG, b"Y"))
+        if next_expected is not None:
+            # 789 in the reply: the number we expect next, past this Logon if it was that one.
+            reply.append((NEXT_EXPECTED_MSG_SEQ_NUM, seq + 1 if seq == expected else expected))
+        logon_seq = store.next_sender_seq
         self._send_admin(LOGON, reply, now)
         events.append(LoggedOn(session.session_id))
         if seq == expected:
             store.set_next_target_seq(seq + 1)
+        elif next_expected is not None:
+            # A peer using 789 fills our gap by itself from the 789 of our reply: no
+            # ResendRequest (FIX 4.4 Vol 2, NextExpectedMsgSeqNum processing).
+            self._queued[seq] = None
+            self._resend_until = seq
         else:
             # 1S a: too high -> Logon reply, then ResendRequest. The Logon's own number
             # is consumed once the gap before it is filled.
             self._queued[seq] = None
             self._request_resend(expected, seq, now)
+        if next_expected is not None and their_next < logon_seq:
+            # They missed some of ours: resend from 789 through our Logon (application
+            # messages again, admin ones and the Logon's number as GapFill), unasked.
+            self._resend_range(their_next, logon_seq, now)
+
+    def _refuse_encryption(self, msg: FixMessage, encrypt_method: bytes, store: MessageStore,
+                           now: float, events: list[Event]) -> None:
+        """Test case 17 b: only EncryptMethod(98)=0 (none) is supported. Reject 7
+        (decryption problem), the Logon's number consumed, Logout naming the value."""
+        shown = encrypt_method.decode("latin-1")
+        self._send_reject(msg, DECRYPTION_PROBLEM, ENCRYPT_METHOD,
+                          f"Unsupported EncryptMethod(98)={shown}", now, events)
+        if msg.seq_num is not None and msg.seq_num == store.next_target_seq:
+            store.set_next_target_seq(msg.seq_num + 1)
+        self._logout_and_close(f"Unsupported EncryptMethod(98)={shown}: only 0 (None) is supported",
+                               now, events)
 
     @staticmethod
     def _sending_time_ok(msg: FixMessage, now: float, config: SessionConfig) -> bool:
@@ -570,6 +669,12 @@ class Connection:
             self._send_reject(msg, problem.reason, problem.ref_tag, problem.text, now, events)
             store.set_next_target_seq(seq + 1)
             return
+        if not _THIRD_PARTY_TAGS.isdisjoint(msg._index):  # (the codec's tag index: one C call)
+            bad = self._third_party_problem(msg)
+            if bad is not None:  # 18 b: Reject 9 naming the field, the number consumed
+                self._send_reject(msg, COMPID_PROBLEM, bad[0], bad[1], now, events)
+                store.set_next_target_seq(seq + 1)
+                return
         if msg.get(POSS_DUP_FLAG) == b"Y":
             orig = msg.get(ORIG_SENDING_TIME)
             if orig is None:
@@ -602,6 +707,22 @@ class Connection:
             return
         store.set_next_target_seq(seq + 1)
         events.append(ApplicationMessage(session.session_id, msg))
+
+    def _third_party_problem(self, msg: FixMessage) -> tuple[int, str] | None:
+        """Test case 18: OnBehalfOfCompID(115) must be one the session allows (sub and
+        location IDs only with it); DeliverTo*(128/129/145) is never right for us."""
+        for tag, name in ((DELIVER_TO_COMP_ID, "DeliverToCompID(128)"), (DELIVER_TO_SUB_ID, "DeliverToSubID(129)"),
+                          (DELIVER_TO_LOCATION_ID, "DeliverToLocationID(145)")):
+            if msg.get(tag) is not None:
+                return tag, f"CompID problem: {name} not supported, the exchange forwards nothing"
+        on_behalf_of = msg.get(ON_BEHALF_OF_COMP_ID)
+        if on_behalf_of is None:
+            tag = ON_BEHALF_OF_SUB_ID if msg.get(ON_BEHALF_OF_SUB_ID) is not None else ON_BEHALF_OF_LOCATION_ID
+            return tag, f"CompID problem: tag {tag} without OnBehalfOfCompID(115)"
+        if on_behalf_of not in self._session.on_behalf_of:
+            return (ON_BEHALF_OF_COMP_ID, f"CompID problem: OnBehalfOfCompID(115)="
+                    f"{on_behalf_of.decode('latin-1')} not allowed for this session")
+        return None
 
     def _drain_queue(self, now: float, events: list[Event]) -> None:
         """Process early messages whose turn has come (after a gap was filled)."""
@@ -706,6 +827,12 @@ class Connection:
             end = last_sent
         if begin > end:
             return  # nothing was sent in that range
+        self._resend_range(begin, end, now)
+
+    def _resend_range(self, begin: int, end: int, now: float) -> None:
+        """Messages `begin`..`end` (all sent) again: stored ones with PossDupFlag=Y, each
+        run of the others as one SequenceReset-GapFill."""
+        store = self._session.store
         timestamp = format_utc_timestamp(now)
         out = self._out
         fill_from = begin

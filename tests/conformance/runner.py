@@ -21,17 +21,25 @@ connection, default `1`):
     + 35=8|37=1|...                  the exchange's application sends this (stored, resendable)
     + md 35=X|...                    ... as non-resendable market data
     * logout TEXT                    the exchange starts a Logout (server shutdown)
+    * reset-seq N [IN]               the exchange's operator resets its outbound numbers to N
+                                     (SequenceReset-Reset, test case 9), and the inbound
+                                     number to IN if given (`Acceptor.reset_sequence`)
 
 Values may use `<TIME>`, `<TIME+N>`, `<TIME-N>` (the clock's now, +/- N seconds, as a
-UTCTimestamp) and, in expectations, `<ANY>`.
+UTCTimestamp) and, in expectations, `<ANY>`. An expected `<TIME...>` value matches exactly
+unless the transport has a `time_slack` (seconds; real clocks: the time between the
+exchange stamping a message and the script reading it), then within that slack.
+Session overrides whose key ends in `_ids` are comma-separated lists.
 
 A transport provides: `connect(name)`, `send(name, data)`, `close(name)`,
 `receive(name, timeout) -> FixMessage | bytes | None | CLOSED` (the next complete
 message, None when nothing came within `timeout` seconds), `advance(seconds)`,
 `now() -> float`, `delivered(name) -> FixMessage | None | NOT_OBSERVABLE`,
-`app_send(msg_type, body, resendable)`, `exchange_logout(name, text)` (`advance`,
-`app_send` and `exchange_logout` may raise `Unsupported`), `expect_timeout` (seconds `<`
-and `! disconnect` wait) and optionally `silence_timeout` (seconds `! silent` waits).
+`app_send(msg_type, body, resendable)`, `exchange_logout(name, text)`,
+`reset_sequence(new_seq_num, next_target_seq)` (`advance`, `app_send`, `exchange_logout`
+and `reset_sequence` may raise `Unsupported`), `expect_timeout` (seconds `<` and
+`! disconnect` wait) and optionally `silence_timeout` (seconds `! silent` waits) and
+`time_slack`.
 `MachineTransport` runs the sans-IO session with a fake clock; `SocketTransport` talks
 TCP to a running exchange; `Script.requirements` says which scripts need more than bytes.
 """
@@ -89,7 +97,8 @@ class Script:
     @property
     def requirements(self) -> set[str]:
         """What a transport must offer beyond bytes in/out: "clock" (`~`), "app_send"
-        (`+`), "exchange_logout" (`* logout`), "session_config" (`= session`)."""
+        (`+`), "exchange_logout" (`* logout`), "sequence_reset" (`* reset-seq`),
+        "session_config" (`= session`)."""
         needs = set()
         if self.session_overrides:
             needs.add("session_config")
@@ -100,6 +109,8 @@ class Script:
                 needs.add("app_send")
             elif step.kind == "*" and step.text.startswith("logout"):
                 needs.add("exchange_logout")
+            elif step.kind == "*" and step.text.startswith("reset-seq"):
+                needs.add("sequence_reset")
         return needs
 
 
@@ -138,7 +149,8 @@ def parse_script(text: str, name: str = "<script>") -> Script:
                 raise ValueError(f"{name}:{line_no}: expected '= session KEY=VALUE ...'")
             for word in words[1:]:
                 key, _, value = word.partition("=")
-                overrides[key] = _convert(value)
+                overrides[key] = tuple(filter(None, value.split(","))) if key.endswith("_ids") \
+                    else _convert(value)
             continue
         steps.append(Step(line_no, connection, kind, rest))
     return Script(name, steps, overrides)
@@ -215,8 +227,28 @@ def _describe(message: FixMessage) -> str:
     return "|".join(f"{tag}={value.decode('latin-1')}" for tag, value in message.fields)
 
 
-def check_expectation(text: str, message: FixMessage, now: float, where: str) -> None:
-    expected = _fields(_substitute(text, now))
+class _Near:
+    """An expected `<TIME...>` value on a transport with a `time_slack`."""
+
+    def __init__(self, placeholder: str, now: float, slack: float) -> None:
+        self.text = _substitute(placeholder, now)
+        self.at = parse_utc_timestamp(self.text.encode())
+        self.slack = slack
+
+    def matches(self, value: str) -> bool:
+        try:
+            return abs(parse_utc_timestamp(value.encode()) - self.at) <= self.slack
+        except ValueError:
+            return False
+
+
+def check_expectation(text: str, message: FixMessage, now: float, where: str,
+                      time_slack: float = 0.0) -> None:
+    if time_slack:
+        expected = [(tag, _Near(value, now, time_slack) if _PLACEHOLDER.fullmatch(value)
+                     else _substitute(value, now)) for tag, value in _fields(text)]
+    else:
+        expected = _fields(_substitute(text, now))
     given = {tag for tag, _ in expected}
     defaults = [(8, BEGIN_STRING), (49, EXCHANGE_COMP_ID), (56, CLIENT_COMP_ID)]
     expected += [(tag, value) for tag, value in defaults if tag not in given]
@@ -224,11 +256,12 @@ def check_expectation(text: str, message: FixMessage, now: float, where: str) ->
               if tag not in _AUTO_CHECKED or tag in given]
     if 8 not in given:
         actual.append((8, message.get(8, b"").decode("latin-1")))
-    wanted = sorted((tag, value) for tag, value in expected)
+    wanted = sorted(expected, key=lambda field: (field[0], field[1] if isinstance(field[1], str) else ""))
     got = sorted(actual)
     problems = []
     if len(wanted) != len(got) or any(
-            w_tag != g_tag or (w_value != "<ANY>" and w_value != g_value)
+            w_tag != g_tag or (not w_value.matches(g_value) if isinstance(w_value, _Near)
+                               else w_value != "<ANY>" and w_value != g_value)
             for (w_tag, w_value), (g_tag, g_value) in zip(wanted, got)):
         problems.append(f"expected {text!r}, received {_describe(message)}")
     if 52 not in given:
@@ -323,6 +356,13 @@ class MachineTransport:
     def exchange_logout(self, name: str, text: str) -> None:
         self._collect(name, self.connections[name].logout(text, self.clock))
 
+    def reset_sequence(self, new_seq_num: int, next_target_seq: int | None) -> bool:
+        sent = self.acceptor.reset_sequence(self.config.session_id, new_seq_num, self.clock, next_target_seq)
+        for name, connection in self.connections.items():
+            if not connection.closed:
+                self._collect(name, [])
+        return sent
+
     def delivered(self, name: str):
         applications = self.applications[name]
         return applications.pop(0) if applications else None
@@ -337,8 +377,9 @@ class SocketTransport:
     """
 
     def __init__(self, host: str, port: int, expect_timeout: float = 2.0,
-                 silence_timeout: float = 0.3) -> None:
+                 silence_timeout: float = 0.3, time_slack: float = TIME_SLACK) -> None:
         self.address = (host, port)
+        self.time_slack = time_slack
         self.expect_timeout = expect_timeout
         self.silence_timeout = silence_timeout
         self.sockets: dict[str, socket.socket] = {}
@@ -403,6 +444,9 @@ class SocketTransport:
     def exchange_logout(self, name: str, text: str) -> None:
         raise Unsupported("the daemon's Logout cannot be triggered from a script")
 
+    def reset_sequence(self, new_seq_num: int, next_target_seq: int | None) -> bool:
+        raise Unsupported("the daemon's sequence numbers cannot be reset from a socket")
+
     def shutdown(self) -> None:
         for sock in self.sockets.values():
             sock.close()
@@ -422,6 +466,11 @@ def run_script(script: Script, transport) -> None:
                 transport.close(name)
             elif text.startswith("logout"):
                 transport.exchange_logout(name, text[len("logout"):].strip())
+            elif text.startswith("reset-seq"):
+                numbers = [int(word) for word in text.split()[1:]]
+                if len(numbers) not in (1, 2):
+                    raise ValueError(f"{where}: expected '* reset-seq N [IN]'")
+                transport.reset_sequence(numbers[0], numbers[1] if len(numbers) == 2 else None)
             else:
                 raise ValueError(f"{where}: unknown action {text!r}")
         elif kind == ">":
@@ -437,7 +486,7 @@ def run_script(script: Script, transport) -> None:
             if isinstance(received, (bytes, bytearray)):
                 parsed = FixParser().feed(bytes(received))
                 received = parsed[0]
-            check_expectation(text, received, transport.now(), where)
+            check_expectation(text, received, transport.now(), where, getattr(transport, "time_slack", 0.0))
         elif kind == "!":
             if text not in ("disconnect", "silent"):
                 raise ValueError(f"{where}: unknown expectation {text!r}")

@@ -55,3 +55,26 @@ def test_raw_lines_get_computed_length_and_checksum():
     data = build_raw("8=FIX.4.4|9=<LEN>|35=0|34=2|10=<SUM>|", 0.0)
     assert data == b"8=FIX.4.4\x019=10\x0135=0\x0134=2\x0110=%03d\x01" % (
         sum(b"8=FIX.4.4\x019=10\x0135=0\x0134=2\x01") % 256)
+
+
+def test_time_placeholders_match_within_the_transport_slack():
+    from fixexchange.codec import FixParser, encode, format_utc_timestamp
+
+    from .runner import START_TIME, check_expectation
+    stamp = format_utc_timestamp(START_TIME + 1.5)
+    [message] = FixParser().feed(encode(b"FIX.4.4", b"0", [(49, "EXCH"), (56, "CLIENT"), (34, 2),
+                                                            (52, stamp), (122, stamp)]))
+    check_expectation("35=0|34=2|122=<TIME>", message, START_TIME + 1.5, "here")  # exact
+    check_expectation("35=0|34=2|122=<TIME>", message, START_TIME, "here", time_slack=2.0)
+    with pytest.raises(ScriptFailure, match="expected"):
+        check_expectation("35=0|34=2|122=<TIME>", message, START_TIME, "here")
+    with pytest.raises(ScriptFailure, match="expected"):
+        check_expectation("35=0|34=2|122=<TIME-5>", message, START_TIME + 1.5, "here", time_slack=2.0)
+
+
+def test_id_list_overrides_and_reset_step():
+    script = parse_script("= session on_behalf_of_comp_ids=A,B\n* reset-seq 5 1\n")
+    assert script.session_overrides == {"on_behalf_of_comp_ids": ("A", "B")}
+    assert script.requirements == {"session_config", "sequence_reset"}
+    with pytest.raises(ValueError, match="reset-seq N"):
+        run("* connect\n* reset-seq\n")
