@@ -501,6 +501,20 @@ class ExchangeServer:
                 p.dirty = True
                 self.mark_dirty(p)
 
+    def reset_sequence(self, session_id: str, new_seq_num: int, next_target_seq: int | None = None) -> bool:
+        """Operator API for test case 9: SequenceReset-Reset to `new_seq_num` on the
+        session (see `Acceptor.reset_sequence`), flushed this loop turn. Call it on the
+        loop's thread (`loop.call_soon_threadsafe` from another one)."""
+        now = time.time()
+        sent = self.acceptor.reset_sequence(session_id, new_seq_num, now, next_target_seq)
+        log.warning("sequence reset %s: next outbound %d%s", session_id, new_seq_num,
+                    "" if next_target_seq is None else f", next inbound {next_target_seq}")
+        p = self.by_session.get(session_id)
+        if p is not None and not p.dirty:
+            p.dirty = True
+            self.mark_dirty(p)
+        return sent
+
     def _gtd_tick(self) -> None:
         now = time.time()
         try:
