@@ -114,7 +114,8 @@ PREENCODED = 0
 _PREENCODED_FIELD = re.compile(rb"(?:[1-9][0-9]{0,8}=[^\x01]+\x01)+")
 
 
-_last_preencoded: list = [None]  # the last block checked: one block goes to many subscribers
+# The last block checked and its byte sum: one block goes to many subscribers.
+_last_preencoded: list = [None, 0]
 
 
 def _preencoded_ok(value: bytes) -> bool:
@@ -123,6 +124,7 @@ def _preencoded_ok(value: bytes) -> bool:
     if _PREENCODED_FIELD.fullmatch(value) is None:
         return False
     _last_preencoded[0] = value
+    _last_preencoded[1] = checksum(value)
     return True
 
 
@@ -174,6 +176,8 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
     append = parts.append
     soh_prefixes = _soh_prefixes
     preencoded_sohs = 0
+    preencoded_sum = 0
+    preencoded_at: list | None = None  # positions of the blocks in parts (summed once each)
     for tag, value in fields:
         prefix = soh_prefixes.get(tag)
         if prefix is None:
@@ -182,8 +186,12 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
                 if type(value) is not bytes or not _preencoded_ok(value):
                     raise ValueError("PREENCODED value must be complete tag=value\\x01 fields")
                 append(b"\x01")
-                append(value[:-1])
+                append(value[:-1])  # the same bytes as value, so the same byte sum
                 preencoded_sohs += value.count(b"\x01") - 1
+                preencoded_sum += _last_preencoded[1]
+                if preencoded_at is None:
+                    preencoded_at = []
+                preencoded_at.append(len(parts) - 1)
                 continue
             prefix = b"\x01" + _prefix(tag)
         if type(value) is not bytes:
@@ -200,4 +208,10 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
         raise ValueError("field value contains SOH (\\x01)")
     head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
     message = head + body
-    return message + b"10=%03d\x01" % checksum(message)
+    if preencoded_at is None:
+        return message + b"10=%03d\x01" % checksum(message)
+    # the blocks' byte sums are known: sum only the rest (a block may be kilobytes long)
+    for position in preencoded_at:
+        parts[position] = b""  # (its leading SOH, a part of its own, stays: hence - 1 per block)
+    rest = head + b"".join(parts)
+    return message + b"10=%03d\x01" % ((checksum(rest) - len(preencoded_at) + preencoded_sum) & 0xFF)
