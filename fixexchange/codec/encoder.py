@@ -114,8 +114,9 @@ PREENCODED = 0
 _PREENCODED_FIELD = re.compile(rb"(?:[1-9][0-9]{0,8}=[^\x01]+\x01)+")
 
 
-# The last block checked and its byte sum: one block goes to many subscribers.
-_last_preencoded: list = [None, 0]
+# The last block checked, its byte sum and its SOH count less one (bytes.count scans a
+# long block byte by byte): one block goes to many subscribers.
+_last_preencoded: list = [None, 0, 0]
 
 
 def _preencoded_ok(value: bytes) -> bool:
@@ -125,6 +126,7 @@ def _preencoded_ok(value: bytes) -> bool:
         return False
     _last_preencoded[0] = value
     _last_preencoded[1] = checksum(value)
+    _last_preencoded[2] = value.count(b"\x01") - 1
     return True
 
 
@@ -187,7 +189,7 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
                     raise ValueError("PREENCODED value must be complete tag=value\\x01 fields")
                 append(b"\x01")
                 append(value[:-1])  # the same bytes as value, so the same byte sum
-                preencoded_sohs += value.count(b"\x01") - 1
+                preencoded_sohs += _last_preencoded[2]
                 preencoded_sum += _last_preencoded[1]
                 if preencoded_at is None:
                     preencoded_at = []
@@ -199,19 +201,27 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
         append(prefix)
         append(value)
     append(b"\x01")
-    body = b"".join(parts)
+    if preencoded_at is None:
+        body = b"".join(parts)
+        sohs = body.count(b"\x01")
+    else:
+        # the blocks' SOH counts and byte sums are known: scan only the rest (a block may
+        # be kilobytes long); each block's leading SOH is a part of its own and stays
+        blocks = [parts[position] for position in preencoded_at]
+        for position in preencoded_at:
+            parts[position] = b""
+        rest = b"".join(parts)
+        sohs = rest.count(b"\x01") + preencoded_sohs
+        for position, block in zip(preencoded_at, blocks):
+            parts[position] = block
+        body = b"".join(parts)
     # One SOH per field (35 included) exactly; more means an SOH inside a value, which
     # only a data field (RawData, Signature, ...) may hold.
     expected_sohs = len(parts) // 2 + preencoded_sohs
-    if body.count(b"\x01") != expected_sohs and (
-            body.count(b"\x01") != expected_sohs + _data_soh_count(parts)):
+    if sohs != expected_sohs and sohs != expected_sohs + _data_soh_count(parts):
         raise ValueError("field value contains SOH (\\x01)")
     head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
     message = head + body
     if preencoded_at is None:
         return message + b"10=%03d\x01" % checksum(message)
-    # the blocks' byte sums are known: sum only the rest (a block may be kilobytes long)
-    for position in preencoded_at:
-        parts[position] = b""  # (its leading SOH, a part of its own, stays: hence - 1 per block)
-    rest = head + b"".join(parts)
-    return message + b"10=%03d\x01" % ((checksum(rest) - len(preencoded_at) + preencoded_sum) & 0xFF)
+    return message + b"10=%03d\x01" % ((checksum(head + rest) - len(preencoded_at) + preencoded_sum) & 0xFF)

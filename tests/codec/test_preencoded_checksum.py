@@ -23,3 +23,11 @@ def test_checksum_over_preencoded_blocks_is_the_whole_message_sum():
         assert data.endswith(b"10=%03d\x01" % checksum(data[:-7]))
         (message,) = FixParser().feed(data)
         assert isinstance(message, FixMessage)
+
+
+def test_soh_in_a_value_beside_a_block_is_still_refused():
+    import pytest
+    block = b"279=0\x01269=1\x01270=110\x01" * 50
+    encode(b"FIX.4.4", b"X", [(49, b"A"), (PREENCODED, block)])  # the block is now the known one
+    with pytest.raises(ValueError, match="SOH"):
+        encode(b"FIX.4.4", b"X", [(49, b"A\x01B"), (268, 1), (PREENCODED, block)])
