@@ -868,13 +868,17 @@ class Connection:
 _FRACTION_LENGTHS = frozenset((4, 7, 10))  # ".sss", ".ssssss", ".sssssssss"
 _last_second_text = b""
 _last_second_value = 0.0
+_last_text = b""  # the last whole value parsed: a pipelining client repeats it
+_last_value = 0.0
 
 
 def _parse_sending_time(value: bytes) -> float:
     """`parse_utc_timestamp` with the whole-second part cached: consecutive inbound
     messages almost always share it, and the full parse costs more than the rest of
     the session's per-message work. Raises ValueError like the codec does."""
-    global _last_second_text, _last_second_value
+    global _last_second_text, _last_second_value, _last_text, _last_value
+    if value == _last_text:
+        return _last_value
     second_text = value[:17]
     if second_text == _last_second_text:
         base = _last_second_value
@@ -887,7 +891,9 @@ def _parse_sending_time(value: bytes) -> float:
     digits = value[18:]
     if size - 17 not in _FRACTION_LENGTHS or value[17] != 0x2E or not digits.isdigit():
         raise ValueError(f"bad UTCTimestamp {value!r}")
-    return base + int(digits) / 10 ** len(digits)
+    _last_value = base + int(digits) / 10 ** len(digits)
+    _last_text = value
+    return _last_value
 
 
 def _credential_ok(given: bytes | None, expected: str | None) -> bool:
