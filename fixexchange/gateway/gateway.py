@@ -56,6 +56,7 @@ from fixexchange.engine import (
 
 from .marketdata import ALL_ENTRY_TYPES, ENTRY_TYPE_CODES, MarketData, Subscription
 from .outbound import Outbound
+from .reject_text import reject_text
 from .units import NotOnScale, NumberFormatError, PriceFormatter, format_avg_px, parse_price, parse_qty
 
 # Final orders (and their ClOrdIDs) remembered per session: duplicate-ClOrdID detection and
@@ -238,7 +239,7 @@ class _Order:
     __slots__ = ("order_id", "order_id_field", "session_id", "cl_ord_id", "cl_ord_ids", "info",
                  "side_field", "ord_type", "ord_type_field", "price", "stop_price", "tif", "tif_field",
                  "expire_field", "instruction_fields", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final", "static",
-                 "final_status")
+                 "final_status", "stp_decremented")
 
     def __init__(self, session_id: str, cl_ord_id: bytes, info: _SymbolInfo, side: Side, ord_type: OrdType,
                  price: int | None, stop_price: int | None, tif: TimeInForce, expire_field, qty: int) -> None:
@@ -265,10 +266,23 @@ class _Order:
         self.final = False
         self.final_status = _STATUS_NEW  # OrdStatus once final (for cancel rejects)
         self.static: tuple | None = None  # ER fields from Symbol to ExpireTime; None = rebuild
+        # STP DECREMENT removed this much without a trade: the engine's qty still counts it, the
+        # reported OrderQty does not (OrderQty = CumQty + LeavesQty on a live order).
+        self.stp_decremented = 0
 
     def static_fields(self) -> tuple:
         """Symbol, Side, OrderQty, OrdType, Price, StopPx, TimeInForce, ExpireTime: they change
         only on replace/restate, so every other ER reuses one prebuilt tuple."""
+        price = self.price
+        if self.stop_price is None and self.expire_field is None and not self.instruction_fields:
+            # the usual limit or market order: one tuple display
+            if price is None:
+                self.static = (self.info.symbol_field, self.side_field, (38, b"%d" % self.qty),
+                               self.ord_type_field, self.tif_field)
+            else:
+                self.static = (self.info.symbol_field, self.side_field, (38, b"%d" % self.qty),
+                               self.ord_type_field, (44, self.info.fmt(price)), self.tif_field)
+            return self.static
         fmt = self.info.fmt
         fields = [self.info.symbol_field, self.side_field, (38, b"%d" % self.qty), self.ord_type_field]
         if self.price is not None:
@@ -675,8 +689,28 @@ class Gateway:
             out.append(self._cancel_reject(session_id, None, cl_ord_id, orig, _RESPONSE_TO_CANCEL,
                                            CXL_REJ_UNKNOWN_ORDER, "unknown order"))
             return
+        # Symbol and Side identify the order along with OrigClOrdID/OrderID: a cancel naming
+        # another instrument or side is refused, never applied to the order (as a replace
+        # refuses to change them).
+        mismatch = self._cancel_mismatch(order, message)
+        if mismatch is not None:
+            out.append(self._cancel_reject(session_id, order, cl_ord_id, orig, _RESPONSE_TO_CANCEL,
+                                           CXL_REJ_OTHER, mismatch))
+            return
         events = self.engine.apply(_new_tuple(CancelOrder, (order.order_id, session_id)))
         self._route(events, _new_tuple(_Request, ("cancel", session_id, cl_ord_id, order, message)), out)
+
+    @staticmethod
+    def _cancel_mismatch(order: _Order, message: FixMessage) -> bytes | None:
+        """Text refusing a cancel whose Symbol(55) or Side(54) is not the order's, else None."""
+        symbol = message.get(55)
+        if symbol is not None and symbol != order.info.symbol_field[1]:
+            return (b"Symbol " + symbol + b" does not match the order's Symbol " + order.info.symbol_field[1]
+                    + b": order not canceled")
+        side = message.get(54)
+        if side is not None and side != order.side_field[1]:
+            return b"Side " + side + b" does not match the order's Side " + order.side_field[1] + b": order not canceled"
+        return None
 
     # ---------------------------------------------------------------- G: OrderCancelReplaceRequest
 
@@ -936,8 +970,8 @@ class Gateway:
                 order = orders.get(event.order_id)
                 if order is None:
                     continue
-                if order.qty != event.qty:
-                    order.qty = event.qty
+                if order.qty != event.qty - order.stp_decremented:
+                    order.qty = event.qty - order.stp_decremented
                     order.static = None
                 order.cum_qty = event.cum_qty
                 order.cum_notional = event.cum_notional
@@ -952,6 +986,7 @@ class Gateway:
                 if event.price is not None:
                     order.price = event.price
                 order.qty = event.qty
+                order.stp_decremented = 0  # the engine's replace starts the order's qty afresh
                 order.static = None
                 order.cum_qty = event.cum_qty
                 order.leaves = event.leaves_qty
@@ -961,12 +996,15 @@ class Gateway:
                 order = orders.get(event.order_id)
                 if order is None:
                     continue
-                order.qty = event.qty
+                # The engine's qty still counts what STP removed; FIX wants OrderQty = CumQty + LeavesQty.
+                order.stp_decremented += event.decrement_qty
+                order.qty = event.qty - order.stp_decremented
                 order.static = None
                 order.cum_qty = event.cum_qty
                 order.leaves = event.leaves_qty
                 out.append(report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
-                                  extra=((378, b"99"), (58, b"self-trade prevention: quantity decremented"))))
+                                  extra=((378, b"99"), (58, b"self-trade prevention: OrderQty decremented by %d"
+                                                         % event.decrement_qty))))
             elif kind is Triggered:
                 order = orders.get(event.order_id)
                 if order is None:
@@ -976,8 +1014,8 @@ class Gateway:
                 order = orders.get(event.order_id)
                 if order is None:
                     continue
-                if order.qty != event.qty:
-                    order.qty = event.qty
+                if order.qty != event.qty - order.stp_decremented:
+                    order.qty = event.qty - order.stp_decremented
                     order.static = None
                 order.cum_qty = event.cum_qty
                 self._finish(order, _STATUS_EXPIRED)
@@ -987,7 +1025,7 @@ class Gateway:
                 view = event.order
                 if order is None or order.order_id != view.order_id:
                     continue
-                order.qty = view.qty
+                order.qty = view.qty - order.stp_decremented
                 order.cum_qty = view.cum_qty
                 order.leaves = view.leaves_qty
                 order.price = view.price
@@ -1016,6 +1054,11 @@ class Gateway:
     def _rejected(self, event: Rejected, request: _Request, out: list) -> None:
         kind = request.kind
         text = event.text
+        if kind in ("new", "cancel", "replace"):
+            # Text in FIX terms (prices, quantities, UTC times), not the engine's units
+            order = request.order
+            text = reject_text(event.reason, text, order.info.spec if order is not None else None,
+                               request.message, self._transact_time)
         if kind == "new":
             out.append(self._order_reject(request.session_id, request.message, request.cl_ord_id,
                                           _ORD_REJ_FOR_ENGINE.get(event.reason, ORD_REJ_OTHER), text))
