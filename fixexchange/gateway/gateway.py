@@ -12,7 +12,12 @@ Reject policy (FIX practice):
   ClOrdID, bad or off-tick price, bad quantity, unsupported Side/OrdType/TimeInForce/
   ExecInst, anything the engine rejects): ExecutionReport ExecType=8 OrdStatus=8 with
   OrdRejReason and Text.
-- Cancel/replace refused: OrderCancelReject (9) with CxlRejReason and CxlRejResponseTo.
+- Cancel/replace refused: OrderCancelReject (9) with CxlRejReason and CxlRejResponseTo.  A
+  cancel (F) whose Symbol or Side is not the order's is refused (CxlRejReason 99), as a replace
+  refuses to change them; a status request (H) is answered for the order its ClOrdID/OrderID
+  names, with the order's own Symbol and Side (read-only: nothing is applied to the wrong order).
+- Text(58) of an engine reject is built from the RejectReason and the request's FIX fields
+  (``reject_text.py``): FIX prices, OrderQty/MaxFloor/MinQty, UTC times, never engine units.
 - Application MsgTypes fixexchange does not handle: j with BusinessRejectReason 3.
 """
 
@@ -769,6 +774,7 @@ class Gateway:
     # ---------------------------------------------------------------- H: OrderStatusRequest
 
     def _status(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
+        # Symbol/Side are not checked (unlike a cancel): the report carries the order's own.
         cl_ord_id = self._require(message, 11)
         session = self._session(session_id)
         order = self._find_order(session_id, session, message.get(37), cl_ord_id)

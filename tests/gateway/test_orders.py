@@ -624,6 +624,7 @@ def test_execution_reports_always_agree_with_the_engine(flow):
     latest = {}  # OrderID -> the last ER about it
     exec_ids = set()
     notional = {}  # OrderID -> sum of LastQty*LastPx
+    decremented = {}  # OrderID -> what STP DECREMENT removed (150=D) since entry or the last replace
     for step, action in enumerate(flow):
         kind = action[0]
         replies = []
@@ -662,12 +663,20 @@ def test_execution_reports_always_agree_with_the_engine(flow):
             exec_ids.add(reply[17])
             if reply[150] == "F":
                 notional[reply[37]] = notional.get(reply[37], 0) + Decimal(reply[32]) * Decimal(reply[31])
+            elif reply[150] == "D":
+                previous_leaves = int(latest[reply[37]][151])
+                decremented[reply[37]] = decremented.get(reply[37], 0) + previous_leaves - int(reply[151])
+            elif reply[150] == "5":
+                decremented[reply[37]] = 0
             latest[reply[37]] = reply
     for order_id, reply in latest.items():
         view = h.engine.order(int(order_id.removeprefix("T-O")))
         assert (int(reply[14]), int(reply[151])) == (view.cum_qty, view.leaves_qty), (reply, view)
         assert reply[39] == _STATUS_OF_VIEW[view.status], (reply, view)
-        assert int(reply[38]) == view.qty
+        # OrderQty leaves out what STP took without a trade: OrderQty = CumQty + LeavesQty while live
+        assert int(reply[38]) == view.qty - decremented.get(order_id, 0), (reply, view)
+        if reply[39] in ("0", "1"):
+            assert int(reply[38]) == int(reply[14]) + int(reply[151]), reply
         if view.cum_qty:
             assert abs(Decimal(reply[6]) * view.cum_qty - notional[order_id]) <= Decimal("0.0001") * view.cum_qty
 
