@@ -21,9 +21,11 @@ ints equal to the enum values; events and views always carry the enum members.
 ``(price, displayed_qty)`` best first, ``n`` 0/None = all levels; ``last_trade_price``
 (None before the first trade); ``spec``.
 ``engine.order(order_id)`` -> ``OrderView`` snapshot (or None).  Final orders stay queryable
-(status / too-late-to-cancel) for the last ``retain_final`` (default 100,000) of them;
-older final ids answer TOO_LATE_TO_CANCEL without the owner check (and UNKNOWN_ORDER to a
-status query).
+(status / too-late-to-cancel with the owner check) for at least the last ``retain_final``
+(default 100,000; 0 = none) of them: they are kept in two generations, so between
+``retain_final`` and ``2 * retain_final - 1`` of the most recent ones are retained.  Older
+final ids answer TOO_LATE_TO_CANCEL without the owner check (and UNKNOWN_ORDER to a status
+query).
 ``engine.now`` is the last AdvanceTime.
 
 Units

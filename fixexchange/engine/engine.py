@@ -20,6 +20,11 @@ notes (why it looks the way it does):
   with ``tuple.__new__`` (no NamedTuple ``__new__`` frame); a taker that fills at once is
   never put in the live index.  CPython 3.11 charges per bytecode, so the fast paths are
   written out flat rather than factored into helpers.
+- Final orders (``retain_final``) are kept in two generation dicts: a final order costs one
+  dict store, and when the current generation holds ``retain_final`` orders it replaces the
+  old one, which is dropped whole.  (An exact sliding window needed a deque of ids and a
+  delete of the evicted id from a 100,000-entry dict per final order: ~15% of the
+  benchmark.)
 """
 
 from __future__ import annotations
@@ -458,8 +463,11 @@ class Engine:
             raise ValueError("retain_final must be a non-negative int")
         self.now = now
         self._orders: dict[int, _Order] = {}  # live orders (resting or untriggered stops)
+        # final orders, in two generations: _final fills up to retain_final entries, then
+        # becomes _old_final (dropping the previous one), so the last retain_final (up to
+        # twice as many) stay queryable at the cost of one dict store per final order
         self._final: dict[int, _Order] = {}
-        self._final_ids: deque[int] = deque()
+        self._old_final: dict[int, _Order] = {}
         self._retain = retain_final
         self._next_id = 1
         self._next_trade = 1
@@ -551,13 +559,11 @@ class Engine:
                         else:
                             # self._finish(o, FILLED) for an order that was never indexed
                             o.done = FILLED
-                            retain = self._retain
-                            if retain:
-                                self._final[oid] = o
-                                ids = self._final_ids
-                                ids.append(oid)
-                                if len(ids) > retain:
-                                    del self._final[ids.popleft()]
+                            if self._retain:
+                                final = self._final
+                                final[oid] = o
+                                if len(final) >= self._retain:
+                                    self._rotate_final()
                         if self._pending:
                             self._drain(ev)
                         return ev
@@ -646,20 +652,18 @@ class Engine:
                         if o.tif is GTD:
                             self._ngtd -= 1
                         del self._orders[oid]
-                        retain = self._retain
-                        if retain:
-                            self._final[oid] = o
-                            ids = self._final_ids
-                            ids.append(oid)
-                            if len(ids) > retain:
-                                del self._final[ids.popleft()]
+                        if self._retain:
+                            final = self._final
+                            final[oid] = o
+                            if len(final) >= self._retain:
+                                self._rotate_final()
                         return [
                             _tnew(Cancelled, (oid, o.owner, o.symbol, side, REQUESTED, q, o.cum_qty,
                                               o.cum_notional, o.qty)),
                             _tnew(LevelChanged, (o.symbol, side, price, lvl.qty)),
                         ]
                 elif type(oid) is int:
-                    f = self._final.get(oid)
+                    f = self._final.get(oid) or self._old_final.get(oid)
                     if f is not None and (owner is None or f.owner == owner):
                         return [_tnew(Rejected, (oid, TOO_LATE, _FINAL_TEXT[f.done]))]
                 return self._cancel(command)
@@ -683,7 +687,8 @@ class Engine:
 
     def order(self, order_id):
         try:
-            o = self._orders.get(order_id) or self._final.get(order_id)
+            o = (self._orders.get(order_id) or self._final.get(order_id)
+                 or self._old_final.get(order_id))
         except TypeError:
             return None
         return None if o is None else o.view()
@@ -697,23 +702,26 @@ class Engine:
         oid = o.order_id
         del self._orders[oid]
         if self._retain:
-            self._final[oid] = o
-            ids = self._final_ids
-            ids.append(oid)
-            if len(ids) > self._retain:
-                del self._final[ids.popleft()]
+            final = self._final
+            final[oid] = o
+            if len(final) >= self._retain:
+                self._rotate_final()
 
     def _retire_filled(self, o):
         """_finish(o, FILLED) for a taker that filled at once and was never indexed."""
         o.done = FILLED
-        retain = self._retain
-        if retain:
-            oid = o.order_id
-            self._final[oid] = o
-            ids = self._final_ids
-            ids.append(oid)
-            if len(ids) > retain:
-                del self._final[ids.popleft()]
+        if self._retain:
+            final = self._final
+            final[o.order_id] = o
+            if len(final) >= self._retain:
+                self._rotate_final()
+
+    def _rotate_final(self):
+        """The current generation of final orders is full: it becomes the old one (the
+        previous old generation is dropped) and a new one starts; returns the new dict."""
+        self._old_final = self._final
+        self._final = final = {}
+        return final
 
     def _cancel_inflight(self, o, reason, ev):
         """Cancel what is left of an order that is not resting (taker / untriggered)."""
@@ -785,7 +793,7 @@ class Engine:
             if owner is None or o.owner == owner:
                 return o, None
             return None, [Rejected(order_id, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
-        f = self._final.get(order_id)
+        f = self._final.get(order_id) or self._old_final.get(order_id)
         if f is not None:
             if owner is None or f.owner == owner:
                 return None, [_tnew(Rejected, (order_id, R.TOO_LATE_TO_CANCEL, _FINAL_TEXT[f.done]))]
@@ -902,7 +910,6 @@ class Engine:
         live = self._orders
         retain = self._retain
         final = self._final
-        final_ids = self._final_ids
         while t.leaves:
             if lvl is None:
                 lvl = opp.best()
@@ -932,6 +939,7 @@ class Engine:
                         t.cum_qty = cum
                         t.cum_notional = notional_sum
                         stopped = self._self_trade(t, m, lvl, ev, True)
+                        final = self._final  # _finish may have started a new generation
                         leaves = t.leaves
                         cum = t.cum_qty
                         notional_sum = t.cum_notional
@@ -975,9 +983,8 @@ class Engine:
                             del live[mid]
                             if retain:
                                 final[mid] = m
-                                final_ids.append(mid)
-                                if len(final_ids) > retain:
-                                    del final[final_ids.popleft()]
+                                if len(final) >= retain:
+                                    final = self._rotate_final()
                 t.leaves = leaves
                 t.cum_qty = cum
                 t.cum_notional = notional_sum
@@ -1177,7 +1184,7 @@ class Engine:
         o = self._orders.get(oid) if type(oid) is int else None
         if o is None or (owner is not None and o.owner != owner):
             if o is None and type(oid) is int:  # the common reject, as in _lookup
-                f = self._final.get(oid)
+                f = self._final.get(oid) or self._old_final.get(oid)
                 if f is not None and (owner is None or f.owner == owner):
                     return [_tnew(Rejected, (oid, TOO_LATE, _FINAL_TEXT[f.done]))]
             o, rejected = self._lookup(oid, owner)
@@ -1245,7 +1252,8 @@ class Engine:
     def _status(self, c):
         o = None
         try:
-            o = self._orders.get(c.order_id) or self._final.get(c.order_id)
+            o = (self._orders.get(c.order_id) or self._final.get(c.order_id)
+                 or self._old_final.get(c.order_id))
         except TypeError:
             pass
         if o is None or (c.owner is not None and o.owner != c.owner):

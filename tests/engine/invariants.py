@@ -50,9 +50,13 @@ def check_invariants(engine: Engine) -> None:
     assert engine._ngtd == sum(1 for o in live.values() if o.tif == 6), "live GTD count"
     gtd_ids = {oid for _, oid in engine._gtd}
     assert all(oid in gtd_ids for oid, o in live.items() if o.tif == 6), "GTD order not in heap"
-    for o in list(live.values()) + list(engine._final.values()):
+    finals = {**engine._old_final, **engine._final}  # two generations, see Engine.__init__
+    assert len(finals) == len(engine._old_final) + len(engine._final), "final in both generations"
+    assert not finals.keys() & live.keys(), "order both live and final"
+    assert len(engine._final) < max(engine._retain, 1) and len(engine._old_final) <= engine._retain
+    for o in list(live.values()) + list(finals.values()):
         assert o.qty == o.cum_qty + o.leaves + o.cancelled, f"order {o.order_id} not conserved"
         assert o.cum_qty >= 0 and o.leaves >= 0 and o.cancelled >= 0
-    for oid, o in engine._final.items():
-        assert o.leaves == 0 and o.done in (OrderStatus.FILLED, OrderStatus.CANCELLED,
+    for oid, o in finals.items():
+        assert o.order_id == oid and o.leaves == 0 and o.done in (OrderStatus.FILLED, OrderStatus.CANCELLED,
                                             OrderStatus.EXPIRED)

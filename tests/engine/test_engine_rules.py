@@ -582,6 +582,30 @@ def test_evicted_final_orders_are_still_too_late():
     assert run(e, CancelOrder(3))[0].reason is R.UNKNOWN_ORDER
 
 
+def test_at_least_the_last_retain_final_orders_stay_queryable():
+    # the documented guarantee: the last retain_final final orders answer status queries and
+    # the owner check (older ones may be kept too, up to 2 * retain_final, then evicted)
+    retain = 5
+    e = Engine([SymbolSpec("X")], retain_final=retain)
+    for i in range(40):
+        run(e, limit(BUY, 1, 100 + i, owner="a"))
+    for n in range(1, 41):
+        run(e, CancelOrder(n))
+        for oid in range(max(1, n - retain + 1), n + 1):
+            assert e.order(oid).status is OrderStatus.CANCELLED
+            assert run(e, CancelOrder(oid, owner="zzz"))[0].reason is R.UNKNOWN_ORDER
+            assert run(e, CancelOrder(oid, owner="a"))[0].reason is R.TOO_LATE_TO_CANCEL
+        kept = [oid for oid in range(1, n + 1) if e.order(oid) is not None]
+        assert len(kept) < 2 * retain and kept == list(range(n - len(kept) + 1, n + 1))
+    assert e.order(1) is None
+    assert run(e, CancelOrder(1, owner="zzz"))[0].reason is R.TOO_LATE_TO_CANCEL
+    no_retention = Engine([SymbolSpec("X")], retain_final=0)
+    run(no_retention, limit(BUY, 1, 100))
+    run(no_retention, CancelOrder(1))
+    assert no_retention.order(1) is None
+    assert run(no_retention, CancelOrder(1))[0].reason is R.TOO_LATE_TO_CANCEL
+
+
 # ------------------------------------------------------------- status, mass cancel
 
 
