@@ -265,6 +265,10 @@ class Acceptor:
 
 
 _MISSING = object()
+# ApplicationMessage(session_id, message) built through its slots (once per inbound order).
+_new_event = object.__new__
+_set_event_session_id = ApplicationMessage.session_id.__set__
+_set_event_message = ApplicationMessage.message.__set__
 
 
 class Connection:
@@ -706,7 +710,10 @@ class Connection:
             # _on_message handles it whatever its number, as QuickFIX does.)
             return
         store.set_next_target_seq(seq + 1)
-        events.append(ApplicationMessage(session.session_id, msg))
+        event = _new_event(ApplicationMessage)  # the frozen dataclass's __init__ is Python code
+        _set_event_session_id(event, session.session_id)
+        _set_event_message(event, msg)
+        events.append(event)
 
     def _third_party_problem(self, msg: FixMessage) -> tuple[int, str] | None:
         """Test case 18: OnBehalfOfCompID(115) must be one the session allows (sub and
