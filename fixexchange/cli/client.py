@@ -16,6 +16,7 @@ Exit codes shared by the tools (see README "Command-line tools"):
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as _dt
 import os
@@ -624,6 +625,21 @@ def msg_seq(msg: simplefix.FixMessage) -> int | None:
 def fail(tool: str, error: ToolError) -> int:
     print(f"{tool}: error: {error}", file=sys.stderr, flush=True)
     return error.code
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse that raises one-line UsageErrors instead of printing usage and exiting."""
+
+    tool = "fix-send"  # named in the hint; each tool's parser sets its own
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see {self.tool} --help)")
+
+    def parse_known_args(self, args=None, namespace=None):
+        try:
+            return super().parse_known_args(args, namespace)
+        except argparse.ArgumentError as exc:
+            raise UsageError(f"{exc} (see {self.tool} --help)") from None
 
 
 def quiet_broken_pipe() -> int:

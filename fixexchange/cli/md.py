@@ -18,6 +18,7 @@ import time
 
 from fixexchange.cli import book as bookmod
 from fixexchange.cli.client import (
+    OneLineArgumentParser,
     quiet_broken_pipe,
     EXIT_OK,
     EXIT_REJECTED,
@@ -59,15 +60,8 @@ exit codes: 0 done, 1 rejected by the exchange (e.g. unknown symbol), 2 bad argu
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise UsageError(f"{message} (see {TOOL} --help)")
-
-    def parse_known_args(self, args=None, namespace=None):
-        try:
-            return super().parse_known_args(args, namespace)
-        except argparse.ArgumentError as exc:
-            raise UsageError(f"{exc} (see {TOOL} --help)") from None
+class _Parser(OneLineArgumentParser):
+    tool = TOOL
 
 
 def main_parser() -> _Parser:

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from fixexchange.cli import book as bookmod
 from fixexchange.cli.client import (
+    OneLineArgumentParser,
     quiet_broken_pipe,
     EXIT_CONNECTION,
     EXIT_OK,
@@ -113,17 +114,8 @@ exit codes: 0 done (order accepted: resting, filled or expired), 1 rejected by t
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises one-line UsageErrors instead of printing usage and exiting."""
-
-    def error(self, message: str):
-        raise UsageError(f"{message} (see {TOOL} --help)")
-
-    def parse_known_args(self, args=None, namespace=None):
-        try:
-            return super().parse_known_args(args, namespace)
-        except argparse.ArgumentError as exc:
-            raise UsageError(f"{exc} (see {TOOL} --help)") from None
+class _Parser(OneLineArgumentParser):
+    tool = TOOL
 
 
 def _add_ticket_arguments(parser: argparse.ArgumentParser) -> None:
