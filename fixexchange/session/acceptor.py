@@ -81,6 +81,9 @@ SENDING_TIME_ACCURACY = 10
 TEST_REQUEST_FACTOR = 1.2
 # Messages held while a ResendRequest is outstanding; past this the peer is misbehaving.
 MAX_QUEUED_MESSAGES = 10_000
+# Highest NewSeqNo(36) a peer may move our inbound number to: stores journal sequence
+# numbers as u64, and the number after it must fit too.
+MAX_SEQ_NUM = (1 << 64) - 2
 
 # Third-party addressing (test case 18): any of these in an inbound message needs a look.
 _THIRD_PARTY_TAGS = frozenset((ON_BEHALF_OF_COMP_ID, ON_BEHALF_OF_SUB_ID, ON_BEHALF_OF_LOCATION_ID,
@@ -765,7 +768,7 @@ class Connection:
         if new_seq is None:
             self._send_reject(msg, REQUIRED_TAG_MISSING, NEW_SEQ_NO, "Required tag missing", now, events)
             return
-        if new_seq <= msg.seq_num:
+        if new_seq <= msg.seq_num or new_seq > MAX_SEQ_NUM:
             self._send_reject(msg, VALUE_INCORRECT, NEW_SEQ_NO,
                               "Value is incorrect (out of range) for this tag", now, events)
             return
@@ -779,7 +782,7 @@ class Connection:
             self._send_reject(msg, REQUIRED_TAG_MISSING if msg.get(NEW_SEQ_NO) is None else INCORRECT_DATA_FORMAT,
                               NEW_SEQ_NO, "NewSeqNo(36) missing or not a number", now, events)
             return
-        if new_seq < store.next_target_seq:
+        if new_seq < store.next_target_seq or new_seq > MAX_SEQ_NUM:
             self._send_reject(msg, VALUE_INCORRECT, NEW_SEQ_NO,
                               "Value is incorrect (out of range) for this tag", now, events)  # 11c
             return
@@ -911,6 +914,13 @@ def _credential_ok(given: bytes | None, expected: str | None) -> bool:
 
 
 def _int_or_none(value: bytes | None) -> int | None:
+    """The number `value` spells, None unless it is plain digits. One longer than 20 digits
+    (beyond any sequence number, and maybe beyond int()'s 4300-digit limit) gives
+    MAX_SEQ_NUM + 1, which every caller refuses or clamps as too high."""
     if value is None or not value.isdigit():
         return None
-    return int(value)
+    if len(value) > 20:
+        value = value.lstrip(b"0")
+        if len(value) > 20:
+            return MAX_SEQ_NUM + 1
+    return int(value or b"0")

@@ -367,6 +367,28 @@ def test_sequence_reset_without_usable_new_seq_no_is_rejected():
     assert events == [SessionRejected(SESSION_ID, 2, 6, "NewSeqNo(36) missing or not a number")]
 
 
+@pytest.mark.parametrize("body", [[(36, 2 ** 64)], [(36, "1" * 5000)],
+                                  [(123, "Y"), (36, 2 ** 64)], [(123, "Y"), (36, "1" * 5000)]])
+def test_sequence_reset_to_a_number_no_store_can_hold_is_rejected(tmp_path, body):
+    # NewSeqNo beyond u64 (the FileStore's journal) or beyond int()'s digit limit: a Reject
+    # 5, the session and its store unharmed (the store used to fail on the next flush)
+    store = FileStore(tmp_path, SESSION_ID)
+    client = logged_on(store)
+    events = client.send(message(b"4", 2, T0, body))
+    assert events == [SessionRejected(SESSION_ID, 2, 5, "Value is incorrect (out of range) for this tag")]
+    expected = 3 if body[0][0] == 123 else 2  # a GapFill's number is consumed, a Reset's is ignored
+    assert store.next_target_seq == expected
+    assert [type(e) for e in client.send(message(b"D", expected, T0, ORDER))] == [ApplicationMessage]
+    assert FileStore(tmp_path, SESSION_ID).next_target_seq == expected + 1
+
+
+def test_resend_request_with_a_number_beyond_int_digit_limit_is_served():
+    client = logged_on()
+    client.received()
+    assert client.send(message(b"2", 2, T0, [(7, 1), (16, "9" * 5000)])) == []
+    assert [m.msg_type for m in client.received()] == [b"4"]  # the Logon's number, gap-filled
+
+
 @pytest.mark.parametrize("begin,end,reason", [(5, 3, 5), (0, 0, 5)])
 def test_resend_request_with_impossible_range_is_rejected(begin, end, reason):
     client = logged_on()
