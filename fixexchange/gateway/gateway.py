@@ -234,8 +234,8 @@ class _SymbolInfo:
 
 
 def _qty(text: bytes) -> int:
-    # fast path for the usual plain integer
-    return int(text) if text.isdigit() else parse_qty(text)
+    # fast path for the usual plain integer (parse_qty refuses a number too long for int())
+    return int(text) if text.isdigit() and len(text) < 19 else parse_qty(text)
 
 
 class _Order:
@@ -490,8 +490,9 @@ class Gateway:
                     cl_ord_id: bytes | None) -> _Order | None:
         if order_id_text is not None:
             prefix = self._order_id_prefix
-            if order_id_text.startswith(prefix) and order_id_text[len(prefix):].isdigit():
-                order = self._orders.get(int(order_id_text[len(prefix):]))
+            digits = order_id_text[len(prefix):]
+            if order_id_text.startswith(prefix) and digits.isdigit() and len(digits) < 19:
+                order = self._orders.get(int(digits))
                 if order is not None and order.session_id == session_id:
                     return order
         if cl_ord_id is None:
@@ -865,7 +866,7 @@ class Gateway:
         if subscription_type not in (b"0", b"1"):
             return refuse(MD_REJ_UNSUPPORTED_SUBSCRIPTION_TYPE, "SubscriptionRequestType must be 0, 1 or 2")
         depth_text = self._require(message, 264)
-        if not depth_text.isdigit():
+        if not depth_text.isdigit() or len(depth_text) > 18:  # (int() refuses 4300+ digits)
             return refuse(MD_REJ_UNSUPPORTED_DEPTH, "MarketDepth must be 0 (full book) or N")
         depth = int(depth_text)
         # MDUpdateType is required for subscriptions; a missing one means incremental (lenient).

@@ -12,6 +12,10 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 # AvgPx that does not divide exactly in price units gets this many extra decimal places.
 AVG_PX_EXTRA_PLACES = 6
+# Integer digits a number may have (leading zeros aside): far beyond any real price or
+# quantity, and far below the 4300 digits int() refuses to convert (a ValueError that is
+# not a NumberFormatError would escape the gateway's rejects).
+MAX_INTEGER_DIGITS = 100
 
 
 class NumberFormatError(ValueError):
@@ -29,6 +33,8 @@ def _split_decimal(value: bytes) -> tuple[bool, bytes, bytes]:
     # bytes.isdigit() is ASCII-only, so int() below never meets '_', spaces or other digits.
     if (whole and not whole.isdigit()) or (fraction and not fraction.isdigit()) or not (whole or fraction):
         raise NumberFormatError(f"not a decimal number: {value!r}")
+    if len(whole) > MAX_INTEGER_DIGITS and len(whole.lstrip(b"0")) > MAX_INTEGER_DIGITS:
+        raise NumberFormatError(f"more than {MAX_INTEGER_DIGITS} integer digits")
     return negative, whole, fraction
 
 

@@ -44,3 +44,30 @@ def test_random_application_messages_never_raise_and_answers_are_valid_fix(flow)
         # Reply() parses every answer and, for valid input, checks it against the dictionary
         replies = h.send(session, msg_type, *fields.items(), validate=inbound_valid)
         assert all(reply.type in ("8", "9", "j", "r", "W", "X", "Y", "y") for reply in replies)
+
+
+HUGE = b"9" * 5000  # passes the FIX 4.4 dictionary; int() refuses more than 4300 digits
+
+
+def test_numbers_too_long_for_int_get_a_reject_not_an_exception():
+    h = Harness()
+    h.seed("SYM1", "sell", 8, 10800)
+    for tag in (38, 44, 99, 110, 111):
+        fields = {11: b"N%d" % tag, **{t: v for t, v in BASE["D"] if t != 11}, tag: HUGE}
+        if tag == 99:
+            fields[40] = b"4"
+        [reply] = h.send("S1", "D", *fields.items())
+        assert (reply.type, reply[150], reply[39]) == ("8", "8", "8"), tag
+    assert [r.type for r in h.send("S1", "D", *BASE["D"])] == ["8"]
+    for tag in (38, 44):
+        fields = {**dict(BASE["G"]), 11: b"R%d" % tag, tag: HUGE}
+        [reply] = h.send("S1", "G", *fields.items())
+        assert (reply.type, reply[102], reply[434]) == ("9", "99", "2"), tag
+    # an OrderID beyond any engine id: found by OrigClOrdID, or unknown
+    [reply] = h.send("S1", "F", *BASE["F"], (37, b"T-O" + HUGE))
+    assert (reply.type, reply[150]) == ("8", "4")
+    [reply] = h.send("S1", "H", (11, b"O1"), (37, b"T-O" + HUGE), (55, b"SYM1"), (54, b"1"))
+    assert (reply.type, reply[150]) == ("8", "I")
+    fields = {**dict(BASE["V"]), 264: HUGE}
+    [reply] = h.send("S1", "V", *fields.items())
+    assert (reply.type, reply[281]) == ("Y", "5")
