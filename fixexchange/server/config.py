@@ -16,7 +16,7 @@ Layout::
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -173,6 +173,8 @@ class _V:
         return v
 
     def positive(self, v: int | float, full: str, zero_ok: bool = False) -> None:
+        if v != v or v == float("inf"):  # TOML nan/inf: a nan timer interval spins the loop
+            raise self.err(full, f"must be a finite number, got {v}")
         if v < 0 or (v == 0 and not zero_ok):
             raise self.err(full, f"must be {'>= 0' if zero_ok else '> 0'}, got {v}")
 
@@ -357,15 +359,10 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
         asks = [Decimal(o.price) for o in orders if o.side == "sell"]
         if bids and asks and max(bids) >= min(asks):
             raise v.err(key, f"seeded book of {s.name} is crossed (best bid {max(bids)} >= best ask {min(asks)})")
-        final_symbols.append(_replace(s, seed=tuple(orders)))
+        final_symbols.append(replace(s, seed=tuple(orders)))
 
     return ExchangeConfig(path=file, server=server, sessions=tuple(sessions), accept_any=accept_any,
                           symbols=tuple(final_symbols), seed_owner=owner)
-
-
-def _replace(obj, **changes):
-    import dataclasses
-    return dataclasses.replace(obj, **changes)
 
 
 def _fix_safe(s: str) -> bool:

@@ -176,6 +176,16 @@ def test_bad_choices_and_ranges(tmp_path):
     assert bad(tmp_path, MINIMAL.replace('target_comp_id = "C1"', 'target_comp_id = "EX"')).key == "session[0].target_comp_id"
 
 
+
+@pytest.mark.parametrize("key,value", [("server.gtd_interval", "nan"), ("server.logon_timeout", "inf"),
+                                       ("server.logout_timeout", "-nan"),
+                                       ("session[0].sending_time_tolerance", "nan")])
+def test_non_finite_numbers(tmp_path, key, value):
+    # a nan gtd_interval made call_later fire at once, every loop turn
+    table, name = key.split(".")
+    where = 'comp_id = "EX"' if table == "server" else 'password = "p"'
+    assert bad(tmp_path, MINIMAL.replace(where, f"{where}\n{name} = {value}")).key == key
+
 def test_session_missing_comp_id(tmp_path):
     e = bad(tmp_path, MINIMAL.replace('target_comp_id = "C1"', ''))
     assert e.key == "session[0].target_comp_id" and "missing" in e.problem
