@@ -86,27 +86,13 @@ def build(cfg: ExchangeConfig, now: float | None = None):
     specs = symbol_specs(cfg)
     engine = Engine(specs)
     stp = {c.session_id: d.stp for c, d in zip(configs, cfg.sessions)}
-    gateway = Gateway(specs, engine, **_gateway_options(cfg, stp))
+    # accept-any sessions (not in stp) get the template's mode
+    options = {} if cfg.accept_any is None else {"default_stp": cfg.accept_any.stp}
+    gateway = Gateway(specs, engine, stp_modes=stp, **options)
     for s in cfg.symbols:
         for o in s.seed:
             gateway.seed(cfg.seed_owner, s.name, o.side, o.qty, _units(o.price, s.price_scale), now)
     return acceptor, gateway
-
-
-def _gateway_options(cfg: ExchangeConfig, stp: dict[str, str]) -> dict:
-    import inspect
-
-    from ..gateway import Gateway
-
-    params = inspect.signature(Gateway).parameters
-    opts: dict[str, Any] = {}
-    if "stp_modes" in params:
-        opts["stp_modes"] = stp
-    if "default_stp" in params and cfg.accept_any is not None:
-        opts["default_stp"] = cfg.accept_any.stp
-    if "exec_id_prefix" in params:
-        opts["exec_id_prefix"] = None
-    return opts
 
 
 def raise_fd_limit(max_connections: int) -> None:
