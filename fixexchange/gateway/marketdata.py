@@ -108,9 +108,6 @@ class MarketData:
         self._pending_levels: dict[str, dict[int, list]] = {}
         self._pending_trades: dict[str, list] = {}
 
-    def has_symbol(self, symbol: str) -> bool:
-        return symbol in self._symbols
-
     # ---------------------------------------------------------------- engine events
 
     def level_changed(self, symbol: str, side: int, price: int, qty: int) -> None:
@@ -188,7 +185,9 @@ class MarketData:
         pending_levels, self._pending_levels = self._pending_levels, {}
         pending_trades, self._pending_trades = self._pending_trades, {}
         touched: dict[Subscription, list] = {}
-        for symbol in (pending_levels.keys() | pending_trades.keys()):
+        # symbols in the order they changed (a set union would follow str hashes, which
+        # differ from run to run: the entries of a multi-symbol X would come in either order)
+        for symbol in {**pending_levels, **pending_trades}:
             data = self._symbols[symbol]
             by_depth = pending_levels.get(symbol)
             trades = pending_trades.get(symbol)

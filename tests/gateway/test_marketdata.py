@@ -399,8 +399,7 @@ def test_mass_cancel_across_symbols_is_one_x_per_subscription(h):
     subscribe(h, "MD", "BOTH", symbols=("SYM1", "SYM2"))
     replies = h.send("S1", "q", (11, "MC"), (530, "7"))
     [update] = of_type(replies, "X")
-    assert [(e[55], e[279], e[270]) for e in x_entries(update)] in (
-        [("SYM1", "2", "106"), ("SYM2", "2", "90")], [("SYM2", "2", "90"), ("SYM1", "2", "106")])
+    assert [(e[55], e[279], e[270]) for e in x_entries(update)] == [("SYM1", "2", "106"), ("SYM2", "2", "90")]
     assert update[268] == "2"
 
 
@@ -410,3 +409,30 @@ def test_unsubscribing_one_of_two_same_depth_subscriptions(h):
     h.send("MD", "V", (262, "R1"), (263, "2"))
     [update] = of_type(h.order("S1", "B", BUY, 1, "106"), "X")
     assert update.session == "MD2"
+
+
+def test_multi_symbol_x_is_the_same_under_every_hash_seed():
+    # the X's entries follow the order of the book changes, never the order of str hashes
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "from tests.gateway.support import Harness, Reply, x_entries\n"
+        "from tests.gateway.test_marketdata import subscribe\n"
+        "h = Harness()\n"
+        "subscribe(h, 'MD', 'BOTH', symbols=('SYM1', 'SYM2'))\n"
+        "h.gateway.defer_market_data = True\n"
+        "h.order('S1', 'A', '1', 10, '90', 'SYM2')\n"
+        "h.order('S1', 'B', '1', 1, '106')\n"
+        "[x] = [Reply(out) for out in h.gateway.flush_market_data()]\n"
+        "print([(e[55], e[270]) for e in x_entries(x)])\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    outputs = set()
+    for seed in range(6):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed), "PYTHONPATH": str(root)}
+        outputs.add(subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True,
+                                   text=True, check=True).stdout)
+    assert outputs == {"[('SYM2', '90'), ('SYM1', '106')]\n"}
