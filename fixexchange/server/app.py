@@ -43,6 +43,7 @@ from .config import ExchangeConfig
 log = logging.getLogger("fixexchange")
 
 _MSG_RE = re.compile(rb"8=.*?\x0110=\d{3}\x01", re.S)
+_MAX_TAIL = 65536  # the session parser's message size limit
 
 
 def _stamp(now: float) -> str:
@@ -53,18 +54,35 @@ def _stamp(now: float) -> str:
 
 class MessageLog:
     """QuickFIX-style per-session message log: ``<dir>/<session>.messages.log``, one message
-    per line, ``|`` for SOH, prefixed with a UTC timestamp and the direction."""
+    per line, ``|`` for SOH, prefixed with a UTC timestamp and the direction.
+
+    ``write`` takes reads as they come: a message split across two reads is logged when
+    its end arrives (the unfinished tail is kept per direction, at most a message long)."""
 
     def __init__(self, directory: Path, session_id: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "-", session_id.replace("->", "-"))
         self.path = directory / f"{name}.messages.log"
         self._f = open(self.path, "ab", buffering=64 * 1024)
+        self._tails: dict[bytes, bytes] = {}
+
+    def new_connection(self) -> None:
+        """Forget unfinished messages of the session's previous connection."""
+        self._tails.clear()
 
     def write(self, direction: bytes, data: bytes, now: float) -> None:
+        tail = self._tails.get(direction)
+        if tail:
+            data = tail + data
         stamp = _stamp(now).encode()
-        for m in _MSG_RE.findall(data):
-            self._f.write(b"%s %s %s\n" % (stamp, direction, m.replace(b"\x01", b"|")))
+        end = 0
+        for m in _MSG_RE.finditer(data):
+            self._f.write(b"%s %s %s\n" % (stamp, direction, m[0].replace(b"\x01", b"|")))
+            end = m.end()
+        start = data.find(b"8=", end)
+        if start < 0 and data.endswith(b"8"):
+            start = len(data) - 1
+        self._tails[direction] = data[start:] if 0 <= start and len(data) - start <= _MAX_TAIL else b""
 
     def flush(self) -> None:
         self._f.flush()
@@ -278,6 +296,7 @@ class FixProtocol(asyncio.BufferedProtocol):
         srv = self.server
         if srv.msglog_dir is not None:
             self.msglog = srv.message_log(sid)
+            self.msglog.new_connection()
             for chunk in self.pre_logon_data or ():
                 self.msglog.write(b"IN ", chunk, now)
         self.pre_logon_data = None

@@ -287,6 +287,23 @@ def test_message_log_quickfix_style(tmp_path):
     assert text == "19700101-00:00:00.500000 IN  8=FIX.4.4|9=5|35=0|10=123|\n"
 
 
+
+def test_message_log_keeps_a_message_split_across_reads(tmp_path):
+    ml = MessageLog(tmp_path, "FIX.4.4:EXCH->C1")
+    m1 = b"8=FIX.4.4\x019=5\x0135=0\x0110=123\x01"
+    m2 = m1.replace(b"123", b"124")
+    ml.write(b"IN ", m1 + m2[:1], 0.5)
+    ml.write(b"IN ", m2[1:10], 0.5)
+    ml.write(b"OUT", m1, 0.5)
+    ml.write(b"IN ", m2[10:] + m1[:3], 0.75)
+    ml.new_connection()  # the half message of a connection that went away is not glued on
+    ml.write(b"IN ", m1[3:], 1.0)
+    ml.close()
+    text = (tmp_path / "FIX.4.4-EXCH-C1.messages.log").read_text()
+    assert text == ("19700101-00:00:00.500000 IN  8=FIX.4.4|9=5|35=0|10=123|\n"
+                    "19700101-00:00:00.500000 OUT 8=FIX.4.4|9=5|35=0|10=123|\n"
+                    "19700101-00:00:00.750000 IN  8=FIX.4.4|9=5|35=0|10=124|\n")
+
 async def test_session_layer_exception_disconnects_only_that_connection(caplog):
     srv, acc, gw = await start()
     ra, wa = await client(srv, "A")
