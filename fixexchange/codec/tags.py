@@ -34,9 +34,6 @@ class MsgTypes:
     SECURITY_LIST = b"y"
 
 
-ADMIN_MSG_TYPES = frozenset({b"0", b"1", b"2", b"3", b"4", b"5", b"A"})
-
-
 class RejectReasons:
     """SessionRejectReason(373) codes."""
     INVALID_TAG_NUMBER = 0

@@ -16,7 +16,7 @@ Layout::
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -124,7 +124,6 @@ class ExchangeConfig:
     accept_any: SessionDef | None  # template for unknown CompIDs, None = off
     symbols: tuple[SymbolDef, ...]
     seed_owner: str = "HOUSE"
-    extra: dict = field(default_factory=dict, compare=False)
 
     def symbol(self, name: str) -> SymbolDef:
         for s in self.symbols:
