@@ -77,7 +77,7 @@ def pct(sorted_vals: list[float], p: float) -> float:
 
 
 class Daemon:
-    def __init__(self, args: argparse.Namespace, n_sessions: int) -> None:
+    def __init__(self, args: argparse.Namespace) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="fix-load-"))
         bundled = Path(__file__).resolve().parents[2] / "config" / "exchange.toml"
         base = Path(args.config) if args.config else bundled
@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     pid = args.pid
     port = args.port
     if port is None:
-        daemon = Daemon(args, args.sessions)
+        daemon = Daemon(args)
         port = daemon.port
         pid = daemon.pid
         print(f"fix-load: started fixexchange pid {pid} on port {port}"

@@ -296,7 +296,6 @@ def run_plain(client: FixClient, view: MarketView, interval: float, duration: fl
     client.send("V", view.next_request())
     end = time.monotonic() + duration if duration is not None else None
     last_draw = 0.0
-    shown_warnings = 0
     while end is None or time.monotonic() < end:
         wait = 0.05 if end is None else max(0.0, min(0.05, end - time.monotonic()))
         _pump(client, view, wait)

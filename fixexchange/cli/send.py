@@ -62,7 +62,6 @@ CXL_REJ_REASONS = {
     "0": "too late to cancel", "1": "unknown order", "2": "broker option",
     "3": "already pending cancel or replace", "6": "duplicate ClOrdID", "99": "other",
 }
-MASS_CANCEL_RESPONSES = {"0": "rejected", "1": "canceled for security", "7": "canceled all"}
 
 EXAMPLES = """\
 tickets:

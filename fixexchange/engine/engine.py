@@ -103,12 +103,6 @@ _TIFS = {0: DAY, 1: GTC, 3: IOC, 4: FOK, 6: GTD}
 _STPS = {0: STP_NONE, 1: CANCEL_NEWEST, 2: CANCEL_OLDEST, 3: CANCEL_BOTH, 4: DECREMENT}
 
 
-# NewOrder fields from stop_price on for the fast path (== also admits plain ints 0/1/3)
-_PLAIN_DAY = (None, DAY, None, None, None, False, STP_NONE)
-_PLAIN_GTC = (None, GTC, None, None, None, False, STP_NONE)
-_PLAIN_IOC = (None, IOC, None, None, None, False, STP_NONE)
-
-
 def _enum(table, value):
     """Canonical enum member for ``value`` (anything == a member's value) or None."""
     try:

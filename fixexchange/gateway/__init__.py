@@ -1,6 +1,7 @@
 """fixexchange.gateway: FIX 4.4 application messages <-> engine commands and events (sans-IO).
 
-``Gateway(symbols, engine, exec_id_prefix, stp_by_session=None, default_stp=StpMode.NONE)``:
+``Gateway(symbols, engine, exec_id_prefix=None, stp_modes=None, default_stp=StpMode.NONE,
+min_price_increment_field=False)``:
 ``on_message(session_id, message, now)``, ``on_logon``, ``on_disconnect``, ``snapshot_for``,
 ``advance_time``, ``end_of_day``, ``apply`` -> ``list[Outbound]``.  See ``gateway.py`` for the
 reject policy and ``marketdata.py`` for the market-data model.

@@ -35,7 +35,6 @@ BID = 0
 OFFER = 1
 TRADE = 2
 ENTRY_TYPE_CODES = {b"0": BID, b"1": OFFER, b"2": TRADE}
-_ENTRY_TYPE_BYTES = (b"0", b"1", b"2")
 ALL_ENTRY_TYPES = frozenset((BID, OFFER, TRADE))
 
 _NEW = (279, b"0")
