@@ -193,6 +193,10 @@ def _positive_number(value: str, what: str, integer: bool = False) -> str:
         raise UsageError(f"{what} must be a number, got {value!r}") from None
     if not number.is_finite() or number <= 0:
         raise UsageError(f"{what} must be positive, got {value!r}")
+    # "1e99999999" would be written out as 100 million digits (memory, then a message the
+    # exchange cannot take): no real price or quantity needs more than 30 digits either side
+    if number.adjusted() >= 30 or number.as_tuple().exponent < -30:
+        raise UsageError(f"{what} has too many digits, got {value!r}")
     if integer and number != number.to_integral_value():
         raise UsageError(f"{what} must be a whole number, got {value!r}")
     # Plain decimal text, as FIX wants it: "1e2", "1_000" or " 99" would be session-rejected.
