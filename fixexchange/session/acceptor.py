@@ -149,20 +149,18 @@ class Acceptor:
         self._sessions: dict[str, _Session] = {}
         self._by_key: dict[tuple[bytes, bytes, bytes], _Session] = {}
         for config in configs:
-            self._add(config)
+            if config.session_id in self._sessions:
+                raise ValueError(f"duplicate session {config.session_id}")
+            self._add(_Session(config))
         # Before its Logon a connection has no session: give it the most patient timeout.
         timeouts = [session.config.logon_timeout for session in self._sessions.values()]
         if accept_any_template is not None:
             timeouts.append(accept_any_template.logon_timeout)
         self.logon_timeout = max(timeouts, default=10.0)
 
-    def _add(self, config: SessionConfig) -> _Session:
-        if config.session_id in self._sessions:
-            raise ValueError(f"duplicate session {config.session_id}")
-        session = _Session(config)
+    def _add(self, session: _Session) -> None:
         self._sessions[session.session_id] = session
         self._by_key[(session.begin_string, session.sender, session.target)] = session
-        return session
 
     @property
     def session_ids(self) -> list[str]:
@@ -191,7 +189,8 @@ class Acceptor:
                     name = their_id.decode("ascii")
                 except UnicodeDecodeError:
                     return None
-                session = self._add(dataclasses.replace(template, target_comp_id=name))
+                # added by the Logon once its credentials pass: refused ones leave nothing
+                session = _Session(dataclasses.replace(template, target_comp_id=name))
         return session
 
     def connection_made(self, now: float) -> Connection:
@@ -472,6 +471,8 @@ class Connection:
                 and _credential_ok(msg.get(PASSWORD), config.password)):
             self._close(f"Logon refused for {session.session_id}: bad Username/Password", events)
             return
+        if session.session_id not in self._acceptor._sessions:
+            self._acceptor._add(session)  # a new client of the accept-any template
         if session.connection is not None:
             # 1S b: duplicate identity -> drop only this new connection, send nothing.
             self._close(f"Logon refused: {session.session_id} is already logged on", events)
@@ -878,7 +879,7 @@ class Connection:
 _FRACTION_LENGTHS = frozenset((4, 7, 10))  # ".sss", ".ssssss", ".sssssssss"
 _last_second_text = b""
 _last_second_value = 0.0
-_last_text = b""  # the last whole value parsed: a pipelining client repeats it
+_last_text: bytes | None = None  # the last whole value parsed: a pipelining client repeats it
 _last_value = 0.0
 
 

@@ -1,5 +1,8 @@
 """The session state machine with a fake clock: timers, events, options, error paths."""
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -254,6 +257,21 @@ def test_accept_any_template_makes_sessions_for_new_clients():
     wrong_target.send(message(b"A", 1, T0, [(98, 0), (108, 30)], sender="OTHER", target="NOTUS"))
     assert wrong_target.connection.closed and "FIX.4.4:EXCH->OTHER" not in exchange.session_ids
 
+
+
+def test_accept_any_logon_with_bad_credentials_leaves_no_session():
+    # every refused CompID used to stay in the acceptor for good (unbounded, unauthenticated)
+    exchange = Acceptor([], lambda sid: MemoryStore(),
+                        accept_any_template=config(target_comp_id="*", password="secret"))
+    for name in ("X1", "X2"):
+        client = Client(exchange)
+        client.send(message(b"A", 1, T0, [(98, 0), (108, 30), (554, "wrong")], sender=name))
+        assert client.connection.closed
+    assert exchange.session_ids == []
+    client = Client(exchange)
+    assert client.send(message(b"A", 1, T0, [(98, 0), (108, 30), (554, "secret")], sender="X1")) == \
+        [LoggedOn("FIX.4.4:EXCH->X1")]
+    assert exchange.session_ids == ["FIX.4.4:EXCH->X1"]
 
 def test_duplicate_session_configs_are_refused():
     with pytest.raises(ValueError, match="duplicate session"):
@@ -535,6 +553,14 @@ _timestamps = st.builds(
     lambda base, fraction: base + fraction,
     st.sampled_from([b"20260101-00:00:00", b"20261127-23:59:59", b"20240229-12:30:45", b"20260101-00:00:01"]),
     st.sampled_from([b"", b".1", b".123", b".123456", b".123456789", b".12a", b"x123", b".1234"]))
+
+
+def test_cached_sending_time_parse_refuses_an_empty_value_in_a_fresh_process():
+    # the whole-value cache started as b"" -> 0.0: an empty SendingTime before the first
+    # fractional one parsed was taken for 1970 (accuracy Reject + Logout, not a format Reject)
+    code = ("from fixexchange.session.acceptor import _parse_sending_time as p\n"
+            "try:\n    p(b'')\nexcept ValueError:\n    pass\nelse:\n    raise SystemExit('parsed')")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 @given(st.one_of(_timestamps, st.binary(max_size=30)))
