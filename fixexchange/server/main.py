@@ -73,7 +73,11 @@ def build(cfg: ExchangeConfig, now: float | None = None):
     now = time.time() if now is None else now
     if cfg.server.store == "file":
         store_dir = Path(cfg.server.store_dir)
-        store_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            store_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(cfg.path, "server.store_dir",
+                              f"cannot create {store_dir}: {e.strerror or e}") from None
 
         def store_factory(session_id: str):
             return FileStore(store_dir, session_id)
@@ -230,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
             pass
     try:
         runner(serve(cfg))
+    except ConfigError as e:  # found only when building (server.store_dir)
+        print(str(e), file=sys.stderr)
+        return 2
     except OSError as e:
         print(f"fixexchange: cannot listen on {cfg.server.host}:{cfg.server.port}: {e.strerror or e}",
               file=sys.stderr)

@@ -179,6 +179,16 @@ def test_missing_config_file_exits_with_one_line(tmp_path):
     assert err.strip() == f"{tmp_path / 'nope.toml'}: (file): no such file"
 
 
+def test_store_dir_that_cannot_be_made_exits_with_one_line(tmp_path):
+    # it used to say "cannot listen on 127.0.0.1:9878: Not a directory", exit 1
+    cfg = write_cfg(tmp_path)
+    (tmp_path / "plain").write_text("")
+    proc = spawn(["-c", str(cfg), "--store-dir", str(tmp_path / "plain" / "store")], tmp_path)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"{cfg}: server.store_dir: cannot create ")
+
 def test_port_in_use_exits_nonzero(tmp_path):
     import socket
 
