@@ -1075,6 +1075,15 @@ class Gateway:
                 _RESPONSE_TO_CANCEL if kind == "cancel" else _RESPONSE_TO_REPLACE,
                 _CXL_REJ_FOR_ENGINE.get(event.reason, CXL_REJ_OTHER), text))
         elif kind == "status":
-            self._status_unknown(request, out)
+            order = request.order
+            if order is not None and order.final:
+                # a final order the engine no longer retains (it keeps the last retain_final
+                # across all sessions): the gateway still knows how it ended
+                message = request.message
+                extra = ((790, message.get(790)),) if 790 in message else ()
+                out.append(self._report(order, _EXEC_STATUS, order.final_status, order.cl_ord_id, None,
+                                        extra=extra))
+            else:
+                self._status_unknown(request, out)
         elif kind == "mass":
             out.append(self._mass_cancel_report(request, 0, MASS_CANCEL_REJECT_OTHER, text))

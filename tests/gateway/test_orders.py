@@ -492,6 +492,18 @@ def test_status_by_order_id_of_filled_and_canceled_orders(h):
     assert [(r[150], r[39], r[11]) for r in canceled] == [("I", "4", "C2")]
 
 
+def test_status_of_final_order_the_engine_no_longer_retains():
+    h = Harness()
+    h.engine = h.gateway.engine = Engine(SPECS, retain_final=1)
+    h.seed("SYM1", "sell", 8, 10800)
+    h.order("S1", "O1", BUY, 8, "108")  # filled
+    for n in range(3):  # later final orders push O1 out of the engine's retention
+        h.order("S1", f"I{n}", BUY, 1, "100", "SYM1", None, (59, "3"))
+    assert h.engine.order(1) is None
+    replies = h.send("S1", "H", (11, "O1"), (55, "SYM1"), (54, "1"), (790, "Q1"))
+    assert [(r[150], r[39], r[14], r[151], r[6], r[790]) for r in replies] == [("I", "2", "8", "0", "108", "Q1")]
+
+
 def test_status_of_unknown_order(h):
     replies = h.send("S1", "H", (11, "NOPE"), (55, "SYM1"), (54, "1"), (790, "Q9"))
     assert [(r[150], r[39], r[103], r[37], r[790]) for r in replies] == [("I", "8", "5", "NONE", "Q9")]
