@@ -315,9 +315,7 @@ class FileStore:
                 os.fsync(f.fileno())
 
     def close(self) -> None:
-        if self._target_pending:
-            self.flush()
+        self.flush()
         if self._file is not None:
-            self.flush()
             self._file.close()
             self._file = None
