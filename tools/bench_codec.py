@@ -82,6 +82,8 @@ def main() -> None:
     arguments.add_argument("--number", type=int, default=10000)
     arguments.add_argument("--repeat", type=int, default=15)
     options = arguments.parse_args()
+    if options.number < 1 or options.repeat < 1:
+        arguments.error("--number and --repeat must be at least 1")
 
     parser = FixParser()
     [message] = parser.feed(NEW_ORDER_SINGLE)
@@ -102,7 +104,7 @@ def main() -> None:
         ("parse only NewOrderSingle", lambda: parser.feed(NEW_ORDER_SINGLE), options.number),
         ("validate only NewOrderSingle", lambda: FIX44.validate(message), options.number),
         ("encode ExecutionReport", encode_one, options.number),
-        ("stream parse, per message (100/read)", lambda: parser.feed(stream), options.number // 100),
+        ("stream parse, per message (100/read)", lambda: parser.feed(stream), max(1, options.number // 100)),
         ("session inbound NewOrderSingle", session_inbound(options.number * options.repeat + 1),
          options.number),
     ]
