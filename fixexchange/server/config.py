@@ -213,6 +213,7 @@ _SYMBOL_DEFAULT_KEYS = _SYMBOL_KEYS - {"name"}
 _TOP_KEYS = {"server", "session_defaults", "session", "accept_any", "symbol_defaults",
              "symbol", "seed"}
 _SEED_KEYS = {"owner", "bids", "asks", "symbols"}
+_MAX_READ_CHUNK = 16 * 1024 * 1024
 
 
 def load_config(path: str | Path) -> ExchangeConfig:
@@ -260,6 +261,8 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
                  "outbound_high_water", "outbound_hard_limit", "read_chunk",
                  "gtd_interval"):
         v.positive(getattr(server, name), f"server.{name}")
+    if server.read_chunk > _MAX_READ_CHUNK:  # the daemon allocates it at start
+        raise v.err("server.read_chunk", f"must be at most {_MAX_READ_CHUNK}, got {server.read_chunk}")
     if server.outbound_hard_limit <= server.outbound_high_water:
         raise v.err("server.outbound_hard_limit",
                     f"must be greater than server.outbound_high_water ({server.outbound_high_water})")

@@ -173,6 +173,8 @@ def test_bad_choices_and_ranges(tmp_path):
     assert bad(tmp_path, MINIMAL.replace('password = "p"', 'password = "p"\nbegin_string = "FIX.4.2"')).key == "session[0].begin_string"
     assert bad(tmp_path, MINIMAL.replace('comp_id = "EX"', 'comp_id = "EX"\noutbound_hard_limit = 10')).key == "server.outbound_hard_limit"
     assert bad(tmp_path, MINIMAL.replace('comp_id = "EX"', 'comp_id = "EX"\nstore = "redis"')).key == "server.store"
+    # a read buffer of 10**12 bytes was a MemoryError traceback at start
+    assert bad(tmp_path, MINIMAL.replace('comp_id = "EX"', 'comp_id = "EX"\nread_chunk = 1000000000000')).key == "server.read_chunk"
     assert bad(tmp_path, MINIMAL.replace('target_comp_id = "C1"', 'target_comp_id = "EX"')).key == "session[0].target_comp_id"
 
 
