@@ -16,6 +16,10 @@ Reject policy (FIX practice):
   cancel (F) whose Symbol or Side is not the order's is refused (CxlRejReason 99), as a replace
   refuses to change them; a status request (H) is answered for the order its ClOrdID/OrderID
   names, with the order's own Symbol and Side (read-only: nothing is applied to the wrong order).
+  A replace (G) changes OrderQty and Price only: one that would change OrdType, Side, Symbol,
+  TimeInForce, StopPx, ExpireTime/ExpireDate, MinQty, MaxFloor or ExecInst is refused with
+  CxlRejReason 2 and Text naming the field ("MaxFloor cannot be changed by a replace; cancel
+  and enter a new order"); repeating the order's value, or leaving the field out, is fine.
 - Text(58) of an engine reject is built from the RejectReason and the request's FIX fields
   (``reject_text.py``): FIX prices, OrderQty/MaxFloor/MinQty, UTC times, never engine units.
 - Application MsgTypes fixexchange does not handle: j with BusinessRejectReason 3.
@@ -231,6 +235,20 @@ class _SymbolInfo:
                 self._parsed.clear()
             self._parsed[text] = units
         return units
+
+
+# Fields a replace cannot change (the engine's ReplaceOrder takes quantity and price only);
+# OrdType, TimeInForce, StopPx, Side and Symbol are checked on their own in _replace.
+_REPLACE_FIXED_TAGS = (110, 111, 18, 126, 432)
+_NO_REPLACE_FIXED = (None,) * len(_REPLACE_FIXED_TAGS)
+
+
+class _Fields(dict):
+    """A dict of tag -> bytes (None = absent) standing in for a FixMessage's ``get``."""
+
+    def get(self, tag, default=None):
+        value = dict.get(self, tag)
+        return default if value is None else value
 
 
 def _qty(text: bytes) -> int:
@@ -769,8 +787,51 @@ class Gateway:
             return refuse(CXL_REJ_OTHER, "invalid price")
         if order.ord_type not in _PRICED:
             price = None  # market/stop orders carry no limit price to change
+        # The engine's replace changes quantity and price only: a G that would change
+        # ExpireTime/ExpireDate, MinQty, MaxFloor or ExecInst is refused, not accepted with the
+        # old values.  One lookup when the G carries none of them (the usual case).
+        unchangeable = message.get_many(_REPLACE_FIXED_TAGS)
+        if unchangeable != _NO_REPLACE_FIXED:
+            changed = self._replace_changes(order, unchangeable)
+            if changed is not None:
+                if changed.startswith("invalid"):
+                    return refuse(CXL_REJ_OTHER, changed)
+                return refuse(CXL_REJ_EXCHANGE_OPTION,
+                              changed + " cannot be changed by a replace; cancel and enter a new order")
         events = self.engine.apply(_new_tuple(ReplaceOrder, (order.order_id, qty, price, session_id)))
         self._route(events, _new_tuple(_Request, ("replace", session_id, cl_ord_id, order, message)), out)
+
+    @classmethod
+    def _replace_changes(cls, order: _Order, values: tuple) -> str | None:
+        """The name of the first field among MinQty, MaxFloor, ExecInst, ExpireTime/ExpireDate
+        that a G would change (``values`` in ``_REPLACE_FIXED_TAGS`` order), "invalid ..." for a
+        value that does not parse, else None.  An absent field keeps the order's value."""
+        min_qty_text, display_text, exec_inst, expire_time_text, expire_date_text = values
+        entered = dict(order.instruction_fields)
+        for tag, name, text in ((110, "MinQty", min_qty_text), (111, "MaxFloor", display_text)):
+            if text is not None:
+                try:
+                    value = _qty(text)
+                except (NumberFormatError, NotOnScale):
+                    return "invalid " + name
+                if b"%d" % value != entered.get(tag):
+                    return name
+        if exec_inst is not None:
+            instructions = set(exec_inst.split())
+            if instructions != ({b"6"} if 18 in entered else set()):
+                return "ExecInst"
+        if expire_time_text is not None or expire_date_text is not None:
+            name = "ExpireTime" if expire_time_text is not None else "ExpireDate"
+            try:
+                wanted, _ = cls._expire_time(_Fields({126: expire_time_text, 432: expire_date_text}))
+            except ValueError:
+                return "invalid ExpireTime/ExpireDate"
+            current = None
+            if order.expire_field is not None:
+                current, _ = cls._expire_time(_Fields(dict((order.expire_field,))))
+            if wanted != current:
+                return name
+        return None
 
     # ---------------------------------------------------------------- H: OrderStatusRequest
 

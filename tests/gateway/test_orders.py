@@ -749,3 +749,57 @@ def test_advance_time_alone_sets_the_default_prefix():
     exec_id = h.order("S1", "A", BUY, 5, "100", now=NOW + 5)[0][17]
     assert exec_id == "MIDC1Z40-1"  # base-36 milliseconds of the first now, not of the order's
     assert int("MIDC1Z40", 36) == NOW * 1000
+
+
+# ---------------------------------------------------------------- G: fields a replace cannot change
+
+
+@pytest.mark.parametrize(
+    "entered, changes, field",
+    [
+        ([(111, "5")], [(111, "8")], "MaxFloor"),
+        ([], [(111, "5")], "MaxFloor"),
+        ([(110, "4")], [(110, "2")], "MinQty"),  # (MinQty must fill on entry: 8 of 20 at 108)
+        ([], [(18, "6")], "ExecInst"),
+        ([(18, "6")], [(18, "6 6 A")], "ExecInst"),
+        ([(59, "6"), (126, "20251125-16:00:00")], [(59, "6"), (126, "20251126-16:00:00")], "ExpireTime"),
+        ([(59, "6"), (432, "20251125")], [(59, "6"), (432, "20251126")], "ExpireDate"),
+        ([], [(126, "20251126-16:00:00")], "ExpireTime"),
+    ],
+)
+def test_replace_refuses_fields_the_engine_cannot_change(h, entered, changes, field):
+    qty, price, status = (20, "108", "1") if (110, "4") in entered else (10, "100", "0")
+    h.order("S1", "O1", BUY, qty, price, "SYM1", "2", *entered)
+    replies = replace(h, "S1", "O1", "R1", 15, "101", "2", *changes)
+    assert [(r.type, r[102], r[434], r[39], r[41], r[58]) for r in replies] == [
+        ("9", "2", "2", status, "O1", f"{field} cannot be changed by a replace; cancel and enter a new order")]
+    # nothing was applied: the order still answers to O1 with its old quantity and price
+    replies = h.send("S1", "H", (11, "O1"), (55, "SYM1"), (54, "1"))
+    assert [(r[38], r[44]) for r in replies] == [(str(qty), price)]
+
+
+@pytest.mark.parametrize(
+    "entered, repeated",
+    [
+        ([(111, "5")], [(111, "5")]),
+        ([(110, "4")], [(110, "4")]),
+        ([(18, "6")], [(18, "6")]),
+        ([(59, "6"), (126, "20251125-16:00:00")], [(59, "6"), (126, "20251125-16:00:00.000")]),
+        ([(59, "6"), (432, "20251125")], [(59, "6"), (432, "20251125")]),
+        ([(59, "6"), (432, "20251125")], [(59, "6"), (126, "20251126-00:00:00")]),
+        ([(111, "5"), (18, "6")], []),
+    ],
+)
+def test_replace_repeating_unchangeable_fields_is_accepted(h, entered, repeated):
+    qty, price = (20, "108") if (110, "4") in entered else (10, "100")
+    h.order("S1", "O1", BUY, qty, price, "SYM1", "2", *entered)
+    replies = replace(h, "S1", "O1", "R1", 15, "101", "2", *repeated)
+    assert [(r[150], r[11], r[38], r[44]) for r in replies] == [("5", "R1", "15", "101")]
+
+
+@pytest.mark.parametrize("changes", [[(111, "x")], [(110, "1.5")], [(432, "20251332")]])
+def test_replace_with_unparseable_unchangeable_field_is_refused(h, changes):
+    h.order("S1", "O1", BUY, 20, "108", "SYM1", "2", (111, "5"), (110, "4"))
+    replies = replace(h, "S1", "O1", "R1", 15, "101", "2", *changes)
+    assert [(r.type, r[102], r[434]) for r in replies] == [("9", "99", "2")]
+    assert replies[0][58].startswith("invalid")
