@@ -347,7 +347,8 @@ class ExchangeServer:
         self._all_closed = asyncio.Event()
         self.msglog_dir = Path(cfg.server.log_dir) if cfg.server.message_log else None
         self._msglogs: dict[str, MessageLog] = {}
-        self.stats = {"md_dropped": 0, "md_resyncs": 0}
+        self.stats = {"md_dropped": 0, "md_resyncs": 0, "unknown_session_dropped": 0}
+        self._unknown_warned: set[str] = set()  # unknown session ids already warned about
         # market data once per loop turn (one X per subscription per turn, not per order)
         self._md_flush = getattr(gateway, "flush_market_data", None)
         if self._md_flush is not None:
@@ -500,7 +501,9 @@ class ExchangeServer:
             self.dispatch(outs, now)
 
     def dispatch(self, outs: list, now: float) -> None:
-        """Route gateway Outbound messages through the acceptor (it sequences and stores)."""
+        """Route gateway Outbound messages through the acceptor (it sequences and stores).
+        An Outbound for a session the acceptor does not know (no configured or accepted
+        session has that id, e.g. a seed owner's) is dropped with a warning, not an exception."""
         send = self.acceptor.send
         by_session = self.by_session
         for o in outs:
@@ -515,10 +518,24 @@ class ExchangeServer:
                     continue
                 send(sid, o.msg_type, o.body, now, False)
             else:
-                send(sid, o.msg_type, o.body, now, True)
+                try:
+                    send(sid, o.msg_type, o.body, now, True)
+                except KeyError:
+                    if sid in self.acceptor.session_ids:
+                        raise  # a known session: a real fault, not this case
+                    self._drop_unknown_session(sid, o.msg_type)
+                    continue
             if p is not None and not p.dirty:
                 p.dirty = True
                 self.mark_dirty(p)
+
+    def _drop_unknown_session(self, sid: str, msg_type: bytes) -> None:
+        self.stats["unknown_session_dropped"] += 1
+        if sid not in self._unknown_warned:
+            if len(self._unknown_warned) < 1000:  # bounded: the warning is once per id
+                self._unknown_warned.add(sid)
+            log.warning("dropped a %s for unknown session %r (no such session in the acceptor)",
+                        msg_type.decode("ascii", "replace"), sid)
 
     def reset_sequence(self, session_id: str, new_seq_num: int, next_target_seq: int | None = None) -> bool:
         """Operator API for test case 9: SequenceReset-Reset to `new_seq_num` on the

@@ -68,11 +68,20 @@ class FakeAcceptor:
         self.conns: dict[str, FakeConn] = {}
         self.stored: dict[str, list[bytes]] = {}
         self.closed = False
+        # None: every session id is known; else, like the real Acceptor, send() raises
+        # KeyError for an id outside this set
+        self.known: set[str] | None = None
+
+    @property
+    def session_ids(self) -> list[str]:
+        return sorted(self.known if self.known is not None else self.conns)
 
     def connection_made(self, now: float) -> FakeConn:
         return FakeConn(self, now)
 
     def send(self, sid, msg_type, body, now, resendable=True) -> bool:
+        if self.known is not None and sid not in self.known:
+            raise KeyError(sid)
         if resendable:
             self.stored.setdefault(sid, []).append(body)
         c = self.conns.get(sid)

@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from fixexchange.gateway.outbound import Outbound
 from fixexchange.server.app import ExchangeServer, MessageLog
 from fixexchange.server.config import parse_config
 
@@ -372,4 +373,20 @@ async def test_second_logon_of_same_session_replaces_mapping():
     assert await asyncio.wait_for(r2.readline(), 2) == b"8 ACK 3\n"
     assert gw.disconnects == ["A"]
     w2.close()
+    await srv.stop()
+
+
+async def test_outbound_for_unknown_session_is_dropped_with_a_warning(caplog):
+    srv, acc, gw = await start()
+    r, w = await client(srv, "A")
+    acc.known = {"A", "B"}  # B is configured but not connected: its reports are stored
+    with caplog.at_level("WARNING", logger="fixexchange"):
+        srv.dispatch([Outbound("GHOST", b"8", b"lost"), Outbound("B", b"8", b"kept"),
+                      Outbound("GHOST", b"8", b"lost again"), Outbound("A", b"8", b"ACK 1")], 0.0)
+    assert acc.stored == {"B": [b"kept"], "A": [b"ACK 1"]}
+    assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
+    assert srv.stats["unknown_session_dropped"] == 2
+    warnings = [rec.getMessage() for rec in caplog.records if "GHOST" in rec.getMessage()]
+    assert len(warnings) == 1 and "unknown session" in warnings[0]
+    w.close()
     await srv.stop()
