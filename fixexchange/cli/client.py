@@ -506,13 +506,24 @@ class FixClient:
             self.close()
             raise SessionClosed("the exchange stopped answering (no heartbeat)")
 
+    def _seq_field(self, msg: simplefix.FixMessage, tag: int, name: str) -> int:
+        """A sequence number field from the exchange (absent/empty = 0); a value that is not
+        a number closes the session with one clear SessionClosed, never a ValueError."""
+        text = field(msg, tag, "") or "0"
+        try:
+            return int(text)
+        except ValueError:
+            self.close()
+            raise SessionClosed(f"malformed {name}({tag}) {text!r} from the exchange in "
+                                f"MsgType {msg_type(msg)!r}") from None
+
     def _handle(self, msg: simplefix.FixMessage) -> simplefix.FixMessage | None:
         kind = msg_type(msg)
         seq = msg_seq(msg)
         poss_dup = field(msg, 43) == "Y"
         if kind == "4" and field(msg, 123) != "Y":
             # SequenceReset-Reset: takes effect regardless of its own MsgSeqNum.
-            new_seq = int(field(msg, 36, "0") or 0)
+            new_seq = self._seq_field(msg, 36, "NewSeqNo")
             if new_seq > self.in_seq:
                 self.in_seq = new_seq
             return None
@@ -539,11 +550,11 @@ class FixClient:
             return None
         if kind == "2":
             # We never resend application messages: gap-fill the whole range.
-            begin = int(field(msg, 7, "0") or 0)
+            begin = self._seq_field(msg, 7, "BeginSeqNo")
             self.send_gap_fill(begin)
             return None
         if kind == "4":
-            new_seq = int(field(msg, 36, "0") or 0)
+            new_seq = self._seq_field(msg, 36, "NewSeqNo")
             if new_seq > self.in_seq:
                 self.in_seq = new_seq
             return None

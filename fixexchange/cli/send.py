@@ -440,9 +440,22 @@ def _num(value: str | None) -> str:
     if value is None:
         return "-"
     try:
-        return bookmod._fmt(Decimal(value))
+        number = Decimal(value)
     except InvalidOperation:
         return value
+    # NaN/Infinity, or an exponent that would print a huge string (1E+999999999 is a GB of
+    # zeros): shown as received
+    if not number.is_finite() or abs(number.adjusted()) > 40:
+        return value
+    return bookmod._fmt(number)
+
+
+def _nonzero(value: str) -> bool:
+    """A LastQty worth showing: non-zero, or not a number (shown raw, never a traceback)."""
+    try:
+        return Decimal(value or 0) != 0
+    except InvalidOperation:
+        return True
 
 
 def format_exec_report(msg) -> str:
@@ -470,7 +483,7 @@ def format_exec_report(msg) -> str:
             f"filled={_num(field(msg, 14, '0'))}/{_num(qty)}",
             f"leaves={_num(field(msg, 151, '0'))}"]
     last_qty = field(msg, 32)
-    if last_qty is not None and exec_type == "F" and Decimal(last_qty or 0) != 0:
+    if last_qty is not None and exec_type == "F" and _nonzero(last_qty):
         tail.append(f"last={_num(last_qty)}@{_num(field(msg, 31))}")
     cum = field(msg, 14)
     if cum is not None and cum not in ("", "0") and field(msg, 6) is not None:

@@ -340,3 +340,36 @@ def test_interactive_notices_a_lost_connection_while_idle():
             proc.stdin.close()
     assert out.startswith("logged on as CLIENT1")
     assert err == "fix-send: error: the exchange logged us out: maintenance\n"
+
+
+def test_malformed_numbers_in_an_execution_report_are_shown_raw(capsys):
+    def script(conn):
+        conn.accept_logon()
+        order = conn.recv_type("D")
+        conn.send("8", exec_report(order, "F", "1", cum="4", leaves="6", last=("4x", "1E+999999999")))
+        conn.send("8", exec_report(order, "F", "2", cum="10", leaves="0", last=("6", "100.5")))
+        conn.recv_type("5")
+        conn.send("5")
+
+    with FakeExchange(script) as fake:
+        assert run_send(fake.port, "buy", "SYM1", "10", "@", "100.5") == 0
+    captured = capsys.readouterr()
+    assert "last=4x@1E+999999999" in captured.out
+    assert "Traceback" not in captured.err and not fake.errors
+
+
+@pytest.mark.parametrize("kind, fields, text", [
+    ("4", [(36, "ten")], "malformed NewSeqNo(36) 'ten' from the exchange"),
+    ("4", [(123, "Y"), (36, "1x")], "malformed NewSeqNo(36) '1x' from the exchange"),
+    ("2", [(7, "one"), (16, "0")], "malformed BeginSeqNo(7) 'one' from the exchange"),
+])
+def test_malformed_sequence_number_from_the_exchange_is_one_error_line(capsys, kind, fields, text):
+    def script(conn):
+        conn.accept_logon()
+        conn.recv_type("D")
+        conn.send(kind, fields)
+        conn.recv(timeout=2)
+
+    with FakeExchange(script) as fake:
+        assert run_send(fake.port, "buy", "SYM1", "1", "@", "1") == 3
+    one_error_line(capsys.readouterr().err, text)
