@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Two engine versions in one process on the same seeded flow (tools/bench_engine.py),
 passes alternating on fresh engines, so a shared machine's load hits both alike.  Prints
-commands/s (CPU time) per pass, min / median / max.
+commands/s (CPU time) per pass, min / median / max.  Each version runs ``Engine.execute``
+(flat-tuple events) when it has one, else ``Engine.apply``.
 
     git archive <rev> fixexchange | tar -x -C /tmp/before
     python tools/bench_engine_ab.py /tmp/before . [passes] [commands]
@@ -71,7 +72,10 @@ def main(argv=None) -> int:
     for i in range(passes):
         for name in ("A", "B") if i % 2 == 0 else ("B", "A"):
             module, commands, spec = runs[name]
-            apply = module.Engine([spec]).apply
+            engine = module.Engine([spec])
+            # execute (flat tuples, the daemon's API) where the version has it, else apply
+            apply = getattr(engine, "execute", None) or engine.apply
+            del engine
             cpu = time.process_time()
             for c in commands:
                 apply(c)

@@ -7,10 +7,18 @@ Construction and queries
 ------------------------
 ``Engine(specs: Iterable[SymbolSpec], now: int = 0, retain_final: int = 100_000)``
 (``ValueError`` on a bad spec or a duplicate symbol; ``Book.depth`` also raises
-``ValueError`` for a bad side / n; ``apply`` never raises).
+``ValueError`` for a bad side / n; ``execute`` and ``apply`` never raise).
 
-``engine.apply(command) -> list[event]`` never raises: any bad input gives ``[Rejected(...)]``
-and leaves every book untouched.  Order ids are assigned by the engine: 1, 2, 3 ... one per
+``engine.execute(command) -> list[tuple]``: the hot-path API (the gateway uses it).  Every
+event is a plain tuple ``(EventClass, *fields)``, the fields in the NamedTuple's order, e.g.
+``(Accepted, order_id, symbol, owner, side, ord_type, price, stop_price, qty, tif)`` or
+``(OrderState, view)``; dispatch on ``event[0] is Trade`` and unpack
+(``_, symbol, trade_id, price, qty, *rest = event``).
+``engine.apply(command) -> list[event]``: the same events as NamedTuples (built from
+``execute``'s output: ``EventClass._make(event[1:])``), the readable API for tests and tools.
+Everything below holds for both.
+
+Neither raises: any bad input gives ``[Rejected(...)]`` and leaves every book untouched.  Order ids are assigned by the engine: 1, 2, 3 ... one per
 *accepted* NewOrder (a rejected NewOrder consumes no id; its ``Rejected.order_id`` is None;
 for cancel / replace / status it is the command's order id).  A replaced order keeps its
 id.  Trade ids are 1, 2, 3 ... across all symbols.  Enum fields of commands accept plain
@@ -50,15 +58,20 @@ Commands (NamedTuples, see ``types``)
 
 Events (NamedTuples) and their order
 ------------------------------------
-``Accepted``, ``Rejected(order_id|None, reason, text)``, ``Fill`` (one per side per trade:
-aggressor's fill, then the maker's fill, then ``TradePrinted``), ``Cancelled(reason)``,
+``Accepted``, ``Rejected(order_id|None, reason, text)``, ``Trade`` (one per execution: the
+fill of both sides and the trade print: ``Trade(symbol, trade_id, price, qty,
+aggressor_side, taker_order_id, taker_owner, taker_cum_qty, taker_leaves_qty,
+taker_cum_notional, maker_order_id, maker_owner, maker_cum_qty, maker_leaves_qty,
+maker_cum_notional)``, each side's cum / leaves / notional after the trade),
+``Cancelled(reason)``,
 ``Replaced``, ``Restated`` (STP decrement of a live order), ``Triggered``, ``Expired``,
 ``LevelChanged(symbol, side, price, qty)`` (displayed qty after the change, 0 = level gone;
 matching emits one per level it visits, when it leaves that level; resting, cancel, expiry
 and replace emit one per level they change),
 ``OrderState(OrderView)``, ``MassCancelDone(count, owner, symbol, side)``.
-Fill/Cancelled/Replaced/Expired carry owner, symbol, side, cum_qty, leaves (or the cancelled
-amount) and ``cum_notional`` = sum(price*qty) so avg price = cum_notional / cum_qty.
+Cancelled/Replaced/Expired carry owner, symbol, side, cum_qty, leaves (or the cancelled
+amount) and ``cum_notional`` = sum(price*qty), and Trade the same per side (``taker_*`` /
+``maker_*``), so avg price = cum_notional / cum_qty.
 Conservation: for every order ``qty == cum_qty + leaves_qty + cancelled_qty``.
 
 A NewOrder yields: Accepted, then (stops: nothing until triggered) trades, then at most one
@@ -101,7 +114,7 @@ Order rules
 - Pro-rata (``SymbolSpec.algorithm="pro_rata"``), per price level: if the incoming
   remainder Q covers the level's total T, all fill.  Otherwise every order i with leaves
   q_i first gets ``floor(Q*q_i/T)`` rounded **down to a multiple of lot**; the leftover is
-  then given FIFO (time order), each order taking up to its unfilled leaves.  Fills are
+  then given FIFO (time order), each order taking up to its unfilled leaves.  Trades are
   emitted in time order.  STP self orders at a level are resolved (in time order) before
   the allocation.
 """
@@ -117,7 +130,6 @@ from .types import (
     EndOfDay,
     Event,
     Expired,
-    Fill,
     LevelChanged,
     MassCancel,
     MassCancelDone,
@@ -136,14 +148,14 @@ from .types import (
     StpMode,
     SymbolSpec,
     TimeInForce,
-    TradePrinted,
+    Trade,
     Triggered,
 )
 
 __all__ = [
     "Accepted", "AdvanceTime", "Book", "CancelOrder", "Cancelled", "CancelReason", "Command",
-    "EndOfDay", "Engine", "Event", "Expired", "Fill", "LevelChanged", "MassCancel",
+    "EndOfDay", "Engine", "Event", "Expired", "LevelChanged", "MassCancel",
     "MassCancelDone", "NewOrder", "OrderState", "OrderStatus", "OrderStatusQuery", "OrderView",
     "OrdType", "Rejected", "RejectReason", "Replaced", "ReplaceOrder", "Restated", "Side",
-    "StpMode", "SymbolSpec", "TimeInForce", "TradePrinted", "Triggered",
+    "StpMode", "SymbolSpec", "TimeInForce", "Trade", "Triggered",
 ]

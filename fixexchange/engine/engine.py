@@ -12,13 +12,16 @@ notes (why it looks the way it does):
   deque when dead entries dominate.  That makes cancel O(1) instead of O(level size).
 - A replace that loses priority builds a new ``_Order`` object for the same id, so an order
   object sits in at most one deque position and liveness is a plain field check.
-- Hot paths (``tools/bench_engine.py``): ``apply`` handles plain limit and market orders
-  (enum members as given, no optional fields), resting-order cancels and retained-final
-  rejects inline; everything else takes the general methods, which give the same events.
-  Plain orders are ``_Order`` objects with 13 slots; the rarely used fields are class-level
-  defaults that ``_XOrder`` (every other order) overrides with slots.  Events are built
-  with ``tuple.__new__`` (no NamedTuple ``__new__`` frame); a taker that fills at once is
-  never put in the live index.  CPython 3.11 charges per bytecode, so the fast paths are
+- Hot paths (``tools/bench_engine.py``): ``execute`` handles plain limit and market orders
+  (enum members as given, no optional fields except an STP mode), resting-order cancels
+  and retained-final rejects inline; everything else takes the general methods, which give
+  the same events.  Plain orders are ``_Order`` objects with 13 slots (``_StpOrder`` adds
+  an ``stp`` slot); the rarely used fields are class-level defaults that ``_XOrder`` (every
+  other order) overrides with slots.  Events are plain tuples ``(EventClass, *fields)``
+  (one BUILD_TUPLE, no NamedTuple ``__new__``; ``apply`` converts them), one ``Trade`` per
+  execution; a taker without STP that fills at once is never put in the live index (with
+  STP it is indexed before matching: ``_self_trade`` may cancel it, and ``_finish``
+  takes it out of the index).  CPython 3.11 charges per bytecode, so the fast paths are
   written out flat rather than factored into helpers.
 - Final orders (``retain_final``) are kept in two generation dicts: a final order costs one
   dict store, and when the current generation holds ``retain_final`` orders it replaces the
@@ -41,7 +44,6 @@ from .types import (
     CancelReason,
     EndOfDay,
     Expired,
-    Fill,
     LevelChanged,
     MassCancel,
     MassCancelDone,
@@ -60,7 +62,7 @@ from .types import (
     StpMode,
     SymbolSpec,
     TimeInForce,
-    TradePrinted,
+    Trade,
     Triggered,
 )
 
@@ -134,7 +136,7 @@ class _Order:
     # done: 0 while live, else the final OrderStatus; visible: displayed part while resting
 
     def copy(self):
-        n = _Order()
+        n = type(self)()  # _Order or _StpOrder (_XOrder has its own copy)
         n.order_id = self.order_id
         n.symbol = self.symbol
         n.owner = self.owner
@@ -202,6 +204,24 @@ class _XOrder(_Order):
 
 class _MarketOrder(_Order):
     """A plain market order (apply's fast path); it never rests."""
+
+    __slots__ = ()
+    ord_type = MARKET
+
+
+class _StpOrder(_Order):
+    """A plain limit order (execute's fast path) with a self-trade prevention mode."""
+
+    __slots__ = ("stp",)
+
+    def copy(self):
+        n = _Order.copy(self)
+        n.stp = self.stp
+        return n
+
+
+class _StpMarketOrder(_StpOrder):
+    """A plain market order with a self-trade prevention mode; it never rests."""
 
     __slots__ = ()
     ord_type = MARKET
@@ -442,7 +462,8 @@ def _crosses(book, side, price):
 
 
 class Engine:
-    """All books; ``apply(command) -> list[event]``.  See the package docstring."""
+    """All books; ``execute(command) -> list[tuple]`` (flat events) and
+    ``apply(command) -> list[event]`` (NamedTuples).  See the package docstring."""
 
     def __init__(self, specs, now: int = 0, retain_final: int = 100_000):
         self._books: dict[str, Book] = {}
@@ -482,6 +503,11 @@ class Engine:
     # ------------------------------------------------------------ public
 
     def apply(self, command) -> list:
+        """``execute`` with every event as its NamedTuple (the readable API)."""
+        return [_tnew(e[0], e[1:]) for e in self.execute(command)]
+
+    def execute(self, command) -> list:
+        """Events as plain tuples ``(EventClass, *fields)`` (see the package docstring)."""
         kind = type(command)
         try:
             if kind is NewOrder:
@@ -495,7 +521,9 @@ class Engine:
                     ord_type is LIMIT and book is not None and stop_price is None
                     and (tif is DAY or tif is GTC or tif is IOC) and expire_time is None
                     and display_qty is None and min_qty is None and post_only is False
-                    and stp is STP_NONE and (side is BUY or side is SELL)
+                    and (stp is STP_NONE or stp is CANCEL_NEWEST or stp is CANCEL_OLDEST
+                         or stp is CANCEL_BOTH or stp is DECREMENT)
+                    and (side is BUY or side is SELL)
                     and type(owner) is str and owner
                     and type(qty) is int and book.min_qty <= qty <= book.max_qty
                     and type(price) is int and book.price_low <= price <= book.price_high
@@ -503,7 +531,11 @@ class Engine:
                 ):
                     oid = self._next_id
                     self._next_id = oid + 1
-                    o = _Order()
+                    if stp is STP_NONE:
+                        o = _Order()
+                    else:
+                        o = _StpOrder()
+                        o.stp = stp
                     o.order_id = oid
                     o.symbol = symbol
                     o.owner = owner
@@ -518,8 +550,9 @@ class Engine:
                     o.done = 0
                     o.visible = 0
                     # self._orders[oid] = o comes later: a taker that fills at once is never
-                    # indexed (nothing looks it up while it matches: no STP on this path)
-                    accepted = _tnew(Accepted, (oid, symbol, owner, side, LIMIT, price, None, qty, tif))
+                    # indexed (nothing looks it up while it matches), unless it has an STP
+                    # mode (_self_trade may cancel it: _finish takes it out of the index)
+                    accepted = (Accepted, oid, symbol, owner, side, LIMIT, price, None, qty, tif)
                     if side is BUY:
                         opp = book.asks
                         half = book.bids
@@ -544,6 +577,8 @@ class Engine:
                             crosses = False
                     if crosses:
                         ev = [accepted]
+                        if stp is not STP_NONE:
+                            self._orders[oid] = o
                         self._match(book, o, opp, price, ev, lvl)
                         if o.leaves:
                             self._orders[oid] = o
@@ -551,6 +586,9 @@ class Engine:
                                 self._cancel_inflight(o, IOC_REMAINDER, ev)
                             else:
                                 self._rest(book, o, ev)
+                        elif stp is not STP_NONE:
+                            if not o.done:  # (done: STP cancelled it)
+                                self._finish(o, FILLED)
                         else:
                             # self._finish(o, FILLED) for an order that was never indexed
                             o.done = FILLED
@@ -582,20 +620,26 @@ class Engine:
                     lvl.live += 1
                     lvl.total += qty
                     lvl.qty = q = lvl.qty + qty
-                    return [accepted, _tnew(LevelChanged, (symbol, side, price, q))]
+                    return [accepted, (LevelChanged, symbol, side, price, q)]
                 if (
                     # fast path: a plain market order, IOC or DAY (which behaves like IOC)
                     ord_type is MARKET and book is not None and price is None
                     and stop_price is None and (tif is IOC or tif is DAY) and expire_time is None
                     and display_qty is None and min_qty is None and post_only is False
-                    and stp is STP_NONE and (side is BUY or side is SELL)
+                    and (stp is STP_NONE or stp is CANCEL_NEWEST or stp is CANCEL_OLDEST
+                         or stp is CANCEL_BOTH or stp is DECREMENT)
+                    and (side is BUY or side is SELL)
                     and type(owner) is str and owner
                     and type(qty) is int and book.min_qty <= qty <= book.max_qty
                     and not qty % book.lot
                 ):
                     oid = self._next_id
                     self._next_id = oid + 1
-                    o = _MarketOrder()
+                    if stp is STP_NONE:
+                        o = _MarketOrder()
+                    else:
+                        o = _StpMarketOrder()
+                        o.stp = stp
                     o.order_id = oid
                     o.symbol = symbol
                     o.owner = owner
@@ -609,11 +653,16 @@ class Engine:
                     o.tif = tif
                     o.done = 0
                     o.visible = 0
-                    ev = [_tnew(Accepted, (oid, symbol, owner, side, MARKET, None, None, qty, tif))]
+                    ev = [(Accepted, oid, symbol, owner, side, MARKET, None, None, qty, tif)]
+                    if stp is not STP_NONE:
+                        self._orders[oid] = o
                     self._match(book, o, book.asks if side is BUY else book.bids, None, ev)
                     if o.leaves:
                         self._orders[oid] = o
                         self._cancel_inflight(o, NO_LIQUIDITY, ev)
+                    elif stp is not STP_NONE:
+                        if not o.done:
+                            self._finish(o, FILLED)
                     else:
                         self._retire_filled(o)
                     if self._pending:
@@ -657,24 +706,24 @@ class Engine:
                             elif self._dying:
                                 self._dying.popitem()
                         return [
-                            _tnew(Cancelled, (oid, o.owner, o.symbol, side, REQUESTED, q, o.cum_qty,
-                                              o.cum_notional, o.qty)),
-                            _tnew(LevelChanged, (o.symbol, side, price, lvl.qty)),
+                            (Cancelled, oid, o.owner, o.symbol, side, REQUESTED, q, o.cum_qty,
+                                              o.cum_notional, o.qty),
+                            (LevelChanged, o.symbol, side, price, lvl.qty),
                         ]
                 elif type(oid) is int:
                     f = self._final.get(oid) or self._old_final.get(oid)
                     if f is not None and (owner is None or f.owner == owner):
-                        return [_tnew(Rejected, (oid, TOO_LATE, _FINAL_TEXT[f.done]))]
+                        return [(Rejected, oid, TOO_LATE, _FINAL_TEXT[f.done])]
                 return self._cancel(command)
             if kind is ReplaceOrder:
                 return self._replace(command)
             handler = self._handlers.get(kind)
             if handler is None:
-                return [Rejected(None, R.INVALID_COMMAND, f"unknown command {kind.__name__}")]
+                return [(Rejected, None, R.INVALID_COMMAND, f"unknown command {kind.__name__}")]
             return handler(command)
         except Exception as exc:  # never raise out of the engine; tests assert this never fires
             self._pending.clear()
-            return [Rejected(getattr(command, "order_id", None), R.INVALID_COMMAND,
+            return [(Rejected, getattr(command, "order_id", None), R.INVALID_COMMAND,
                              f"internal error: {exc!r}")]
 
     def book(self, symbol):
@@ -735,8 +784,8 @@ class Engine:
         q = o.leaves
         o.leaves = 0
         o.cancelled += q
-        ev.append(_tnew(Cancelled, (o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
-                                    o.cum_notional, o.qty)))
+        ev.append((Cancelled, o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
+                                    o.cum_notional, o.qty))
         self._finish(o, CANCELLED)
 
     def _rest(self, book, o, ev):
@@ -763,7 +812,7 @@ class Engine:
         lvl.live += 1
         lvl.qty = q = lvl.qty + v
         lvl.total += leaves
-        ev.append(_tnew(LevelChanged, (book.symbol, o.side, o.price, q)))
+        ev.append((LevelChanged, book.symbol, o.side, o.price, q))
 
     def _unrest(self, book, o):
         """Take a resting order off its level; returns (level, leaves it had)."""
@@ -798,20 +847,20 @@ class Engine:
     def _lookup(self, order_id, owner):
         """(live order, None) or (None, [Rejected])."""
         if type(order_id) is not int:
-            return None, [Rejected(None, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
+            return None, [(Rejected, None, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
         o = self._orders.get(order_id)
         if o is not None:
             if owner is None or o.owner == owner:
                 return o, None
-            return None, [Rejected(order_id, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
+            return None, [(Rejected, order_id, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
         f = self._final.get(order_id) or self._old_final.get(order_id)
         if f is not None:
             if owner is None or f.owner == owner:
-                return None, [_tnew(Rejected, (order_id, R.TOO_LATE_TO_CANCEL, _FINAL_TEXT[f.done]))]
+                return None, [(Rejected, order_id, R.TOO_LATE_TO_CANCEL, _FINAL_TEXT[f.done])]
         elif 0 < order_id < self._next_id:
             # accepted once (rejections consume no id), not live: final, no longer retained
-            return None, [_tnew(Rejected, (order_id, R.TOO_LATE_TO_CANCEL, "order is final"))]
-        return None, [Rejected(order_id, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
+            return None, [(Rejected, order_id, R.TOO_LATE_TO_CANCEL, "order is final")]
+        return None, [(Rejected, order_id, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
 
     # ------------------------------------------------------------ new orders
 
@@ -820,19 +869,19 @@ class Engine:
          min_qty, post_only, stp) = c
         book = self._books.get(symbol) if type(symbol) is str else None
         if book is None:
-            return [Rejected(None, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")]
+            return [(Rejected, None, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")]
         v = validate_new_order(book, c, self.now)
         if type(v) is Rejected:
-            return [v]
+            return [(Rejected, *v)]
         side, ord_type, tif, stp = v
         if post_only and _crosses(book, side, price):
-            return [Rejected(None, R.POST_ONLY_WOULD_CROSS, "post-only order would take liquidity")]
+            return [(Rejected, None, R.POST_ONLY_WOULD_CROSS, "post-only order would take liquidity")]
         oid = self._next_id
         self._next_id = oid + 1
         o = _XOrder(oid, symbol, owner, side, ord_type, price, stop_price, qty, tif,
                     expire_time, display_qty, min_qty, bool(post_only), stp)
         self._orders[oid] = o
-        ev = [_tnew(Accepted, (oid, symbol, owner, side, ord_type, price, stop_price, qty, tif))]
+        ev = [(Accepted, oid, symbol, owner, side, ord_type, price, stop_price, qty, tif)]
         if tif is GTD:
             self._ngtd += 1
             if len(self._gtd) > 2 * self._ngtd + 1024:
@@ -909,9 +958,10 @@ class Engine:
         buy = t.side is BUY
         symbol = book.symbol
         owner = t.owner
-        # a bool: no IntEnum truth test per fill; only an _XOrder can have an STP mode (a
-        # class-attribute read on the others is an unspecialised LOAD_ATTR in CPython 3.11)
-        stp = type(t) is _XOrder and t.stp is not STP_NONE
+        # a bool: no IntEnum truth test per fill; only an _XOrder / _StpOrder can have an STP
+        # mode (a class-attribute read on the others is an unspecialised LOAD_ATTR in 3.11)
+        kind = type(t)
+        stp = (kind is _StpOrder or kind is _XOrder or kind is _StpMarketOrder) and t.stp is not STP_NONE
         tside = t.side
         tid_ = t.order_id
         oside = opp.side
@@ -975,11 +1025,8 @@ class Engine:
                     m.visible = visible
                     filled += q
                     mid = m.order_id
-                    append(_tnew(Fill, (tid_, owner, symbol, tside, trade_id, price, q, cum,
-                                        leaves, notional_sum, True, mid)))
-                    append(_tnew(Fill, (mid, m.owner, symbol, oside, trade_id, price, q, m_cum,
-                                        m_leaves, m_notional, False, tid_)))
-                    append(_tnew(TradePrinted, (symbol, trade_id, price, q, tside, mid, tid_)))
+                    append((Trade, symbol, trade_id, price, q, tside, tid_, owner, cum, leaves,
+                            notional_sum, mid, m.owner, m_cum, m_leaves, m_notional))
                     trade_id += 1
                     if not visible:
                         orders.popleft()
@@ -1008,7 +1055,7 @@ class Engine:
                 t.cum_notional = notional_sum
                 lvl.qty -= filled
                 lvl.total -= filled
-            append(_tnew(LevelChanged, (symbol, oside, price, lvl.qty)))
+            append((LevelChanged, symbol, oside, price, lvl.qty))
             if trade_id != start_trade:
                 if lo is None or price < lo:
                     lo = price
@@ -1048,14 +1095,14 @@ class Engine:
             if m.visible > m.leaves:
                 lvl.qty -= m.visible - m.leaves
                 m.visible = m.leaves
-            ev.append(Restated(m.order_id, m.owner, m.symbol, m.side, C.SELF_TRADE, d, m.qty,
+            ev.append((Restated, m.order_id, m.owner, m.symbol, m.side, C.SELF_TRADE, d, m.qty,
                                m.cum_qty, m.leaves, m.cum_notional))
         if d == t.leaves:
             self._cancel_inflight(t, C.SELF_TRADE, ev)
             return True
         t.leaves -= d
         t.cancelled += d
-        ev.append(Restated(t.order_id, t.owner, t.symbol, t.side, C.SELF_TRADE, d, t.qty,
+        ev.append((Restated, t.order_id, t.owner, t.symbol, t.side, C.SELF_TRADE, d, t.qty,
                            t.cum_qty, t.leaves, t.cum_notional))
         return False
 
@@ -1068,7 +1115,7 @@ class Engine:
         m.visible = 0
         m.leaves = 0
         m.cancelled += q
-        ev.append(Cancelled(m.order_id, m.owner, m.symbol, m.side, C.SELF_TRADE, q, m.cum_qty,
+        ev.append((Cancelled, m.order_id, m.owner, m.symbol, m.side, C.SELF_TRADE, q, m.cum_qty,
                             m.cum_notional, m.qty))
         self._finish(m, CANCELLED)
 
@@ -1105,7 +1152,6 @@ class Engine:
         price = lvl.price
         symbol = book.symbol
         tside = t.side
-        oside = SELL if tside is BUY else BUY
         tid_ = t.order_id
         for m, q in zip(orders, allocs):
             if not q:
@@ -1120,11 +1166,9 @@ class Engine:
             m.visible -= q
             lvl.qty -= q
             lvl.total -= q
-            ev.append(Fill(tid_, t.owner, symbol, tside, trade_id, price, q, t.cum_qty, t.leaves,
-                           t.cum_notional, True, m.order_id))
-            ev.append(Fill(m.order_id, m.owner, symbol, oside, trade_id, price, q, m.cum_qty,
-                           m.leaves, m.cum_notional, False, tid_))
-            ev.append(TradePrinted(symbol, trade_id, price, q, tside, m.order_id, tid_))
+            ev.append((Trade, symbol, trade_id, price, q, tside, tid_, t.owner, t.cum_qty,
+                       t.leaves, t.cum_notional, m.order_id, m.owner, m.cum_qty, m.leaves,
+                       m.cum_notional))
             trade_id += 1
             if not m.leaves:
                 lvl.live -= 1
@@ -1161,7 +1205,7 @@ class Engine:
             book = self._books[o.symbol]
             book.nstops -= 1
             o.triggered = True
-            ev.append(Triggered(o.order_id, o.owner, o.symbol, o.side, o.ord_type, o.price,
+            ev.append((Triggered, o.order_id, o.owner, o.symbol, o.side, o.ord_type, o.price,
                                 o.stop_price))
             self._execute(book, o, ev, True)
 
@@ -1179,20 +1223,20 @@ class Engine:
     def _cancel_live(self, o, reason, ev):
         lvl, q = self._remove_live(o)
         o.cancelled += q
-        ev.append(_tnew(Cancelled, (o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
-                                    o.cum_notional, o.qty)))
+        ev.append((Cancelled, o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
+                                    o.cum_notional, o.qty))
         self._finish(o, CANCELLED)
         if lvl is not None:
-            ev.append(_tnew(LevelChanged, (o.symbol, o.side, lvl.price, lvl.qty)))
+            ev.append((LevelChanged, o.symbol, o.side, lvl.price, lvl.qty))
 
     def _expire_live(self, o, ev):
         lvl, q = self._remove_live(o)
         o.cancelled += q
-        ev.append(Expired(o.order_id, o.owner, o.symbol, o.side, q, o.cum_qty, o.cum_notional,
+        ev.append((Expired, o.order_id, o.owner, o.symbol, o.side, q, o.cum_qty, o.cum_notional,
                           o.qty))
         self._finish(o, EXPIRED)
         if lvl is not None:
-            ev.append(_tnew(LevelChanged, (o.symbol, o.side, lvl.price, lvl.qty)))
+            ev.append((LevelChanged, o.symbol, o.side, lvl.price, lvl.qty))
 
     def _replace(self, c):
         oid = c[0]
@@ -1204,7 +1248,7 @@ class Engine:
             if o is None and type(oid) is int:  # the common reject, as in _lookup
                 f = self._final.get(oid) or self._old_final.get(oid)
                 if f is not None and (owner is None or f.owner == owner):
-                    return [_tnew(Rejected, (oid, TOO_LATE, _FINAL_TEXT[f.done]))]
+                    return [(Rejected, oid, TOO_LATE, _FINAL_TEXT[f.done])]
             o, rejected = self._lookup(oid, owner)
             if rejected:
                 return rejected
@@ -1212,17 +1256,17 @@ class Engine:
         if not (type(qty) is int and book.min_qty <= qty <= book.max_qty and not qty % book.lot):
             bad = _check_qty(book.spec, qty)
             if bad:
-                return [Rejected(oid, *bad)]
-        plain = type(o) is _Order  # a resting plain limit order: no class-attribute reads
+                return [(Rejected, oid, *bad)]
+        plain = type(o) is _Order or type(o) is _StpOrder  # a resting plain limit order: no class-attribute reads
         if price is None:
             price = o.price
         elif not plain and (o.ord_type is MARKET or o.ord_type is STOP):
-            return [Rejected(oid, R.PRICE_NOT_ALLOWED, f"{o.ord_type.name} order takes no price")]
+            return [(Rejected, oid, R.PRICE_NOT_ALLOWED, f"{o.ord_type.name} order takes no price")]
         elif not (type(price) is int and book.price_low <= price <= book.price_high
                   and not price % book.tick):
             bad = _check_price(book.spec, price, "price")
             if bad:
-                return [Rejected(oid, *bad)]
+                return [(Rejected, oid, *bad)]
         ev = []
         if qty <= o.cum_qty:
             self._cancel_live(o, C.REPLACED_BELOW_FILLED, ev)
@@ -1233,8 +1277,8 @@ class Engine:
             o.leaves = new_leaves
             o.cancelled = 0
             o.price = price
-            ev.append(_tnew(Replaced, (oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
-                                       new_leaves, o.cum_notional, True)))
+            ev.append((Replaced, oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
+                                       new_leaves, o.cum_notional, True))
             return ev
         if price == o.price and new_leaves <= o.leaves:
             half = book.bids if o.side is BUY else book.asks
@@ -1243,15 +1287,15 @@ class Engine:
             o.leaves = new_leaves
             o.qty = qty
             o.cancelled = 0
-            ev.append(_tnew(Replaced, (oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
-                                       new_leaves, o.cum_notional, True)))
+            ev.append((Replaced, oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
+                                       new_leaves, o.cum_notional, True))
             if o.visible > new_leaves:
                 lvl.qty -= o.visible - new_leaves
                 o.visible = new_leaves
-                ev.append(_tnew(LevelChanged, (o.symbol, o.side, price, lvl.qty)))
+                ev.append((LevelChanged, o.symbol, o.side, price, lvl.qty))
             return ev
         if not plain and o.post_only and _crosses(book, o.side, price):
-            return [Rejected(oid, R.POST_ONLY_WOULD_CROSS, "post-only replace would take liquidity")]
+            return [(Rejected, oid, R.POST_ONLY_WOULD_CROSS, "post-only replace would take liquidity")]
         n = o.copy()
         lvl, _ = self._unrest(book, o)
         n.price = price
@@ -1260,9 +1304,9 @@ class Engine:
         n.cancelled = 0
         n.visible = 0
         self._orders[oid] = n
-        ev.append(_tnew(Replaced, (oid, n.owner, n.symbol, n.side, price, qty, n.cum_qty,
-                                   new_leaves, n.cum_notional, False)))
-        ev.append(_tnew(LevelChanged, (n.symbol, n.side, lvl.price, lvl.qty)))
+        ev.append((Replaced, oid, n.owner, n.symbol, n.side, price, qty, n.cum_qty,
+                                   new_leaves, n.cum_notional, False))
+        ev.append((LevelChanged, n.symbol, n.side, lvl.price, lvl.qty))
         self._execute(book, n, ev, False)
         if self._pending:
             self._drain(ev)
@@ -1276,20 +1320,20 @@ class Engine:
         except TypeError:
             pass
         if o is None or (c.owner is not None and o.owner != c.owner):
-            return [Rejected(c.order_id if type(c.order_id) is int else None, R.UNKNOWN_ORDER,
+            return [(Rejected, c.order_id if type(c.order_id) is int else None, R.UNKNOWN_ORDER,
                              f"unknown order {c.order_id!r}")]
-        return [OrderState(o.view())]
+        return [(OrderState, o.view())]
 
     def _mass_cancel(self, c):
         owner, symbol, side = c.owner, c.symbol, c.side
         if owner is not None and type(owner) is not str:
-            return [Rejected(None, R.INVALID_OWNER, "owner must be a string or None")]
+            return [(Rejected, None, R.INVALID_OWNER, "owner must be a string or None")]
         if symbol is not None and (type(symbol) is not str or symbol not in self._books):
-            return [Rejected(None, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")]
+            return [(Rejected, None, R.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")]
         if side is not None:
             side = _enum(_SIDES, side)
             if side is None:
-                return [Rejected(None, R.INVALID_SIDE, f"invalid side {c.side!r}")]
+                return [(Rejected, None, R.INVALID_SIDE, f"invalid side {c.side!r}")]
         targets = [
             o for o in self._orders.values()
             if (owner is None or o.owner == owner) and (symbol is None or o.symbol == symbol)
@@ -1298,15 +1342,15 @@ class Engine:
         ev = []
         for o in targets:
             self._cancel_live(o, C.MASS_CANCEL, ev)
-        ev.append(MassCancelDone(len(targets), owner, symbol, side))
+        ev.append((MassCancelDone, len(targets), owner, symbol, side))
         return ev
 
     def _advance_time(self, c):
         now = c.now
         if type(now) is not int:
-            return [Rejected(None, R.INVALID_COMMAND, "now must be an int")]
+            return [(Rejected, None, R.INVALID_COMMAND, "now must be an int")]
         if now < self.now:
-            return [Rejected(None, R.TIME_WENT_BACKWARDS, f"time {now} is before {self.now}")]
+            return [(Rejected, None, R.TIME_WENT_BACKWARDS, f"time {now} is before {self.now}")]
         self.now = now
         ev = []
         gtd = self._gtd

@@ -1,7 +1,8 @@
 """Value types of the matching engine: enums, symbol specs, commands, events, order views.
 
-Commands and events are ``NamedTuple`` classes: immutable, cheap to build on the hot path,
-comparable and printable.  Because two NamedTuples with equal fields compare equal even
+Commands and events are ``NamedTuple`` classes: immutable, comparable and printable.
+``Engine.execute`` gives each event as a plain tuple ``(EventClass, *fields)`` (fields in
+the class's order); ``Engine.apply`` gives the NamedTuples.  Because two NamedTuples with equal fields compare equal even
 across classes, compare ``(type(e), e)`` when the class matters (tests do).
 """
 
@@ -217,29 +218,25 @@ class Rejected(NamedTuple):
     text: str
 
 
-class Fill(NamedTuple):
-    order_id: int
-    owner: str
-    symbol: str
-    side: Side
-    trade_id: int
-    price: int
-    qty: int
-    cum_qty: int
-    leaves_qty: int
-    cum_notional: int
-    aggressor: bool
-    counterparty_order_id: int
+class Trade(NamedTuple):
+    """One execution: the fill of both sides (taker = the aggressor, maker = the resting
+    order) and the trade print.  Per side: cum_qty / leaves_qty / cum_notional after it."""
 
-
-class TradePrinted(NamedTuple):
     symbol: str
     trade_id: int
     price: int
     qty: int
-    aggressor_side: Side
-    maker_order_id: int
+    aggressor_side: Side  # the taker's side
     taker_order_id: int
+    taker_owner: str
+    taker_cum_qty: int
+    taker_leaves_qty: int
+    taker_cum_notional: int
+    maker_order_id: int
+    maker_owner: str
+    maker_cum_qty: int
+    maker_leaves_qty: int
+    maker_cum_notional: int
 
 
 class Cancelled(NamedTuple):
@@ -325,6 +322,6 @@ class MassCancelDone(NamedTuple):
 
 Command = NewOrder | CancelOrder | ReplaceOrder | OrderStatusQuery | MassCancel | AdvanceTime | EndOfDay
 Event = (
-    Accepted | Rejected | Fill | TradePrinted | Cancelled | Replaced | Restated | Triggered | Expired
+    Accepted | Rejected | Trade | Cancelled | Replaced | Restated | Triggered | Expired
     | LevelChanged | OrderState | MassCancelDone
 )

@@ -41,7 +41,6 @@ from fixexchange.engine import (
     EndOfDay,
     Engine,
     Expired,
-    Fill,
     LevelChanged,
     MassCancel,
     MassCancelDone,
@@ -59,7 +58,7 @@ from fixexchange.engine import (
     StpMode,
     SymbolSpec,
     TimeInForce,
-    TradePrinted,
+    Trade,
     Triggered,
 )
 
@@ -470,7 +469,7 @@ class Gateway:
         that market data and reports stay consistent with the book."""
         self._transact_time = format_utc_timestamp(now)
         out: list[Outbound] = []
-        self._route(self.engine.apply(command), _Request("admin", "", None, None, None), out)
+        self._route(self.engine.execute(command), _Request("admin", "", None, None, None), out)
         if not self.defer_market_data:
             out.extend(self.market_data.flush())
         return out
@@ -502,7 +501,7 @@ class Gateway:
     def _advance_engine_time(self, now: float, out: list) -> None:
         now_ms = int(round(now * 1000))
         if now_ms > self.engine.now:
-            self._route(self.engine.apply(AdvanceTime(now_ms)), _Request("time", "", None, None, None), out)
+            self._route(self.engine.execute(AdvanceTime(now_ms)), _Request("time", "", None, None, None), out)
 
     def _find_order(self, session_id: str, session: _SessionOrders, order_id_text: bytes | None,
                     cl_ord_id: bytes | None) -> _Order | None:
@@ -673,7 +672,7 @@ class Gateway:
                 (110, b"%d" % min_qty) if min_qty is not None else None,
                 (111, b"%d" % display_qty) if display_qty is not None else None) if field is not None)
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (every field is given)
-        events = self.engine.apply(_new_tuple(NewOrder, (
+        events = self.engine.execute(_new_tuple(NewOrder, (
             info.name, session_id, side, qty, ord_type, price, stop_price, tif, expire_time, display_qty,
             min_qty, post_only, self._stp_by_session.get(session_id, self._default_stp))))
         self._route(events, _new_tuple(_Request, ("new", session_id, cl_ord_id, order, message)), out)
@@ -721,7 +720,7 @@ class Gateway:
             out.append(self._cancel_reject(session_id, order, cl_ord_id, orig, _RESPONSE_TO_CANCEL,
                                            CXL_REJ_OTHER, mismatch))
             return
-        events = self.engine.apply(_new_tuple(CancelOrder, (order.order_id, session_id)))
+        events = self.engine.execute(_new_tuple(CancelOrder, (order.order_id, session_id)))
         self._route(events, _new_tuple(_Request, ("cancel", session_id, cl_ord_id, order, message)), out)
 
     @staticmethod
@@ -798,7 +797,7 @@ class Gateway:
                     return refuse(CXL_REJ_OTHER, changed)
                 return refuse(CXL_REJ_EXCHANGE_OPTION,
                               changed + " cannot be changed by a replace; cancel and enter a new order")
-        events = self.engine.apply(_new_tuple(ReplaceOrder, (order.order_id, qty, price, session_id)))
+        events = self.engine.execute(_new_tuple(ReplaceOrder, (order.order_id, qty, price, session_id)))
         self._route(events, _new_tuple(_Request, ("replace", session_id, cl_ord_id, order, message)), out)
 
     @classmethod
@@ -844,7 +843,7 @@ class Gateway:
         if order is None:
             self._status_unknown(request, out)
             return
-        self._route(self.engine.apply(OrderStatusQuery(order.order_id, session_id)), request, out)
+        self._route(self.engine.execute(OrderStatusQuery(order.order_id, session_id)), request, out)
 
     def _status_unknown(self, request: _Request, out: list) -> None:
         message = request.message
@@ -886,7 +885,7 @@ class Gateway:
             if side is None:
                 out.append(self._mass_cancel_report(request, 0, MASS_CANCEL_REJECT_OTHER, "unsupported Side"))
                 return
-        self._route(self.engine.apply(MassCancel(session_id, symbol, side)), request, out)
+        self._route(self.engine.execute(MassCancel(session_id, symbol, side)), request, out)
 
     def _mass_cancel_report(self, request: _Request, count: int, reject_reason: bytes | None = None,
                             text: str | None = None) -> Outbound:
@@ -999,98 +998,98 @@ class Gateway:
     # ---------------------------------------------------------------- engine events -> FIX
 
     def _route(self, events: list, request: _Request, out: list) -> None:
+        """Engine events (``Engine.execute``'s flat tuples) -> ERs / market data."""
         orders = self._orders
         market_data = self.market_data
         report = self._report
         for event in events:
-            kind = type(event)
+            kind = event[0]
             if kind is LevelChanged:
-                market_data.level_changed(event.symbol, event.side, event.price, event.qty)
-            elif kind is Fill:
-                order = orders.get(event.order_id)
-                if order is None:
-                    continue  # not entered through FIX (seeded liquidity)
-                order.cum_qty = event.cum_qty
-                order.leaves = event.leaves_qty
-                order.cum_notional = event.cum_notional
-                fmt = order.info.fmt
-                average, remainder = divmod(event.cum_notional, event.cum_qty)
-                order.avg_px = format_avg_px(event.cum_notional, event.cum_qty, order.info.scale) if remainder \
-                    else fmt(average)
-                last = ((32, b"%d" % event.qty), (31, fmt(event.price)))
-                if event.leaves_qty:
-                    out.append(report(order, _EXEC_TRADE, _STATUS_PARTIAL, order.cl_ord_id, None, last))
-                else:
-                    self._finish(order, _STATUS_FILLED)
-                    out.append(report(order, _EXEC_TRADE, _STATUS_FILLED, order.cl_ord_id, None, last))
-            elif kind is TradePrinted:
-                market_data.trade_printed(event.symbol, event.price, event.qty, self._transact_time)
+                _, symbol, side, price, qty = event
+                market_data.level_changed(symbol, side, price, qty)
+            elif kind is Trade:
+                (_, symbol, _, price, qty, _, taker_id, _, taker_cum, taker_leaves, taker_notional,
+                 maker_id, _, maker_cum, maker_leaves, maker_notional) = event
+                # the taker's ER, the maker's ER (each only for an order entered through
+                # FIX, not seeded liquidity), then the trade print
+                order = orders.get(taker_id)
+                if order is not None:
+                    out.append(self._fill(order, price, qty, taker_cum, taker_leaves, taker_notional))
+                order = orders.get(maker_id)
+                if order is not None:
+                    out.append(self._fill(order, price, qty, maker_cum, maker_leaves, maker_notional))
+                market_data.trade_printed(symbol, price, qty, self._transact_time)
             elif kind is Accepted:
                 order = request.order
                 if order is None or request.kind != "new":
                     continue
-                order.order_id = event.order_id
-                order.order_id_field = (37, self._order_id_prefix + b"%d" % event.order_id)
-                orders[event.order_id] = order
+                order_id = event[1]
+                order.order_id = order_id
+                order.order_id_field = (37, self._order_id_prefix + b"%d" % order_id)
+                orders[order_id] = order
                 self._sessions[order.session_id].by_cl_ord_id[order.cl_ord_id] = order
                 out.append(report(order, _EXEC_NEW, _STATUS_NEW, order.cl_ord_id, None))
             elif kind is Cancelled:
-                order = orders.get(event.order_id)
+                _, order_id, _, _, _, reason, _, cum_qty, cum_notional, qty = event
+                order = orders.get(order_id)
                 if order is None:
                     continue
-                if order.qty != event.qty - order.stp_decremented:
-                    order.qty = event.qty - order.stp_decremented
+                if order.qty != qty - order.stp_decremented:
+                    order.qty = qty - order.stp_decremented
                     order.static = None
-                order.cum_qty = event.cum_qty
-                order.cum_notional = event.cum_notional
+                order.cum_qty = cum_qty
+                order.cum_notional = cum_notional
                 cl_ord_id, orig = self._new_cl_ord_id(order, request)
                 self._finish(order, _STATUS_CANCELED)
                 out.append(report(order, _EXEC_CANCELED, _STATUS_CANCELED, cl_ord_id, orig,
-                                  extra=((58, _CANCEL_TEXT.get(event.reason, b"canceled")),)))
+                                  extra=((58, _CANCEL_TEXT.get(reason, b"canceled")),)))
             elif kind is Replaced:
-                order = orders.get(event.order_id)
+                _, order_id, _, _, _, price, qty, cum_qty, leaves_qty, _, _ = event
+                order = orders.get(order_id)
                 if order is None:
                     continue
-                if event.price is not None:
-                    order.price = event.price
-                order.qty = event.qty
+                if price is not None:
+                    order.price = price
+                order.qty = qty
                 order.stp_decremented = 0  # the engine's replace starts the order's qty afresh
                 order.static = None
-                order.cum_qty = event.cum_qty
-                order.leaves = event.leaves_qty
+                order.cum_qty = cum_qty
+                order.leaves = leaves_qty
                 cl_ord_id, orig = self._new_cl_ord_id(order, request)
                 out.append(report(order, _EXEC_REPLACED, order.live_status(), cl_ord_id, orig))
             elif kind is Restated:
-                order = orders.get(event.order_id)
+                _, order_id, _, _, _, _, decrement_qty, qty, cum_qty, leaves_qty, _ = event
+                order = orders.get(order_id)
                 if order is None:
                     continue
                 # The engine's qty still counts what STP removed; FIX wants OrderQty = CumQty + LeavesQty.
-                order.stp_decremented += event.decrement_qty
-                order.qty = event.qty - order.stp_decremented
+                order.stp_decremented += decrement_qty
+                order.qty = qty - order.stp_decremented
                 order.static = None
-                order.cum_qty = event.cum_qty
-                order.leaves = event.leaves_qty
+                order.cum_qty = cum_qty
+                order.leaves = leaves_qty
                 out.append(report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
                                   extra=((378, b"99"), (58, b"self-trade prevention: OrderQty decremented by %d"
-                                                         % event.decrement_qty))))
+                                                         % decrement_qty))))
             elif kind is Triggered:
-                order = orders.get(event.order_id)
+                order = orders.get(event[1])
                 if order is None:
                     continue
                 out.append(report(order, _EXEC_TRIGGERED, order.live_status(), order.cl_ord_id, None))
             elif kind is Expired:
-                order = orders.get(event.order_id)
+                _, order_id, _, _, _, _, cum_qty, _, qty = event
+                order = orders.get(order_id)
                 if order is None:
                     continue
-                if order.qty != event.qty - order.stp_decremented:
-                    order.qty = event.qty - order.stp_decremented
+                if order.qty != qty - order.stp_decremented:
+                    order.qty = qty - order.stp_decremented
                     order.static = None
-                order.cum_qty = event.cum_qty
+                order.cum_qty = cum_qty
                 self._finish(order, _STATUS_EXPIRED)
                 out.append(report(order, _EXEC_EXPIRED, _STATUS_EXPIRED, order.cl_ord_id, None))
             elif kind is OrderState:
                 order = request.order
-                view = event.order
+                view = event[1]
                 if order is None or order.order_id != view.order_id:
                     continue
                 order.qty = view.qty - order.stp_decremented
@@ -1103,9 +1102,25 @@ class Gateway:
                                   extra=extra))
             elif kind is MassCancelDone:
                 if request.kind == "mass":
-                    out.append(self._mass_cancel_report(request, event.count))
+                    out.append(self._mass_cancel_report(request, event[1]))
             elif kind is Rejected:
-                self._rejected(event, request, out)
+                _, _, reason, text = event
+                self._rejected(reason, text, request, out)
+
+    def _fill(self, order: _Order, price: int, qty: int, cum_qty: int, leaves: int, cum_notional: int) -> Outbound:
+        """The ER (ExecType F) for one side of a trade."""
+        order.cum_qty = cum_qty
+        order.leaves = leaves
+        order.cum_notional = cum_notional
+        info = order.info
+        fmt = info.fmt
+        average, remainder = divmod(cum_notional, cum_qty)
+        order.avg_px = format_avg_px(cum_notional, cum_qty, info.scale) if remainder else fmt(average)
+        last = ((32, b"%d" % qty), (31, fmt(price)))
+        if leaves:
+            return self._report(order, _EXEC_TRADE, _STATUS_PARTIAL, order.cl_ord_id, None, last)
+        self._finish(order, _STATUS_FILLED)
+        return self._report(order, _EXEC_TRADE, _STATUS_FILLED, order.cl_ord_id, None, last)
 
     def _new_cl_ord_id(self, order: _Order, request: _Request) -> tuple[bytes, bytes | None]:
         """For the order a cancel/replace request targets: the request's ClOrdID becomes the
@@ -1119,22 +1134,21 @@ class Gateway:
             self._session(order.session_id).by_cl_ord_id[request.cl_ord_id] = order
         return order.cl_ord_id, orig
 
-    def _rejected(self, event: Rejected, request: _Request, out: list) -> None:
+    def _rejected(self, reason: RejectReason, text: str, request: _Request, out: list) -> None:
         kind = request.kind
-        text = event.text
         if kind in ("new", "cancel", "replace"):
             # Text in FIX terms (prices, quantities, UTC times), not the engine's units
             order = request.order
-            text = reject_text(event.reason, text, order.info.spec if order is not None else None,
+            text = reject_text(reason, text, order.info.spec if order is not None else None,
                                request.message, self._transact_time)
         if kind == "new":
             out.append(self._order_reject(request.session_id, request.message, request.cl_ord_id,
-                                          _ORD_REJ_FOR_ENGINE.get(event.reason, ORD_REJ_OTHER), text))
+                                          _ORD_REJ_FOR_ENGINE.get(reason, ORD_REJ_OTHER), text))
         elif kind in ("cancel", "replace"):
             out.append(self._cancel_reject(
                 request.session_id, request.order, request.cl_ord_id, request.message.get(41),
                 _RESPONSE_TO_CANCEL if kind == "cancel" else _RESPONSE_TO_REPLACE,
-                _CXL_REJ_FOR_ENGINE.get(event.reason, CXL_REJ_OTHER), text))
+                _CXL_REJ_FOR_ENGINE.get(reason, CXL_REJ_OTHER), text))
         elif kind == "status":
             order = request.order
             if order is not None and order.final:

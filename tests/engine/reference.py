@@ -9,10 +9,10 @@ sums over that list.  Only NewOrder field validation (a pure function) is shared
 from __future__ import annotations
 
 from fixexchange.engine import (
-    Accepted, AdvanceTime, CancelOrder, Cancelled, CancelReason, EndOfDay, Expired, Fill,
+    Accepted, AdvanceTime, CancelOrder, Cancelled, CancelReason, EndOfDay, Expired,
     LevelChanged, MassCancel, MassCancelDone, NewOrder, OrderState, OrderStatus,
     OrderStatusQuery, OrderView, OrdType, Rejected, RejectReason, Replaced, ReplaceOrder,
-    Restated, Side, StpMode, TimeInForce, TradePrinted, Triggered,
+    Restated, Side, StpMode, TimeInForce, Trade, Triggered,
 )
 from fixexchange.engine.engine import Book, _check_price, _check_qty, validate_new_order
 
@@ -322,11 +322,8 @@ class RefEngine:
         m.visible -= q
         tid = self.next_trade
         self.next_trade += 1
-        ev.append(Fill(t.order_id, t.owner, t.symbol, t.side, tid, price, q, t.cum_qty, t.leaves,
-                       t.cum_notional, True, m.order_id))
-        ev.append(Fill(m.order_id, m.owner, m.symbol, m.side, tid, price, q, m.cum_qty, m.leaves,
-                       m.cum_notional, False, t.order_id))
-        ev.append(TradePrinted(t.symbol, tid, price, q, t.side, m.order_id, t.order_id))
+        ev.append(Trade(t.symbol, tid, price, q, t.side, t.order_id, t.owner, t.cum_qty, t.leaves,
+                        t.cum_notional, m.order_id, m.owner, m.cum_qty, m.leaves, m.cum_notional))
         if not m.leaves:
             self._remove(m)
             m.done = OrderStatus.FILLED

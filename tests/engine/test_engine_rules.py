@@ -7,10 +7,10 @@ import random
 import pytest
 
 from fixexchange.engine import (
-    Accepted, AdvanceTime, CancelOrder, Cancelled, CancelReason, EndOfDay, Engine, Expired, Fill,
+    Accepted, AdvanceTime, CancelOrder, Cancelled, CancelReason, EndOfDay, Engine, Expired,
     LevelChanged, MassCancel, MassCancelDone, NewOrder, OrderState, OrderStatus,
     OrderStatusQuery, OrdType, Rejected, RejectReason, Replaced, ReplaceOrder, Restated, Side,
-    StpMode, SymbolSpec, TimeInForce, TradePrinted, Triggered,
+    StpMode, SymbolSpec, TimeInForce, Trade, Triggered,
 )
 
 from .invariants import check_invariants
@@ -34,8 +34,11 @@ def of(events, cls):
 
 
 def fills(events):
-    """(order_id, price, qty, aggressor) for every Fill."""
-    return [(e.order_id, e.price, e.qty, e.aggressor) for e in of(events, Fill)]
+    """(order_id, price, qty, aggressor) for each side of every Trade (taker first)."""
+    out = []
+    for t in of(events, Trade):
+        out += [(t.taker_order_id, t.price, t.qty, True), (t.maker_order_id, t.price, t.qty, False)]
+    return out
 
 
 def limit(side, qty, price, owner="o", symbol="X", **kw):
@@ -55,8 +58,8 @@ def test_worked_example_market_buy_sweeps_two_levels():
     e = make()
     seed_asks(e)
     ev = run(e, NewOrder("X", "b", BUY, 20, OrdType.MARKET))
-    assert [(t.price, t.qty) for t in of(ev, TradePrinted)] == [(108, 8), (110, 12)]
-    assert of(ev, Fill)[-2].cum_qty == 20 and of(ev, Fill)[-2].cum_notional == 8 * 108 + 12 * 110
+    assert [(t.price, t.qty) for t in of(ev, Trade)] == [(108, 8), (110, 12)]
+    assert of(ev, Trade)[-1].taker_cum_qty == 20 and of(ev, Trade)[-1].taker_cum_notional == 8 * 108 + 12 * 110
     assert e.book("X").best_ask() is None
     assert e.order(3).status is OrderStatus.FILLED
 
@@ -85,11 +88,10 @@ def test_trade_at_resting_price_and_event_fields():
     e = make()
     run(e, limit(BUY, 5, 100, "maker"))
     ev = run(e, limit(SELL, 3, 95, "taker"))
-    taker, maker, printed = ev[1:4]
-    assert taker == Fill(2, "taker", "X", SELL, 1, 100, 3, 3, 0, 300, True, 1)
-    assert maker == Fill(1, "maker", "X", BUY, 1, 100, 3, 3, 2, 300, False, 2)
-    assert printed == TradePrinted("X", 1, 100, 3, SELL, 1, 2)
-    assert ev[4] == LevelChanged("X", BUY, 100, 2)
+    trade = ev[1]
+    assert (type(trade), trade) == (Trade, Trade("X", 1, 100, 3, SELL, 2, "taker", 3, 0, 300,
+                                                 1, "maker", 3, 2, 300))
+    assert ev[2] == LevelChanged("X", BUY, 100, 2)
 
 
 def test_price_time_priority_within_a_level():
@@ -98,7 +100,7 @@ def test_price_time_priority_within_a_level():
     run(e, limit(SELL, 2, 100, "second"))
     run(e, limit(SELL, 2, 99, "better"))
     ev = run(e, limit(BUY, 5, 100, "b"))
-    assert [x.maker_order_id for x in of(ev, TradePrinted)] == [3, 1, 2]
+    assert [x.maker_order_id for x in of(ev, Trade)] == [3, 1, 2]
     assert e.book("X").best_ask() == (100, 1)
 
 
@@ -231,7 +233,7 @@ def test_fok_fills_completely_across_levels():
     run(e, limit(SELL, 4, 100, "s"))
     run(e, limit(SELL, 4, 101, "s"))
     ev = run(e, limit(BUY, 8, 101, "b", tif=TimeInForce.FOK))
-    assert sum(f.qty for f in of(ev, TradePrinted)) == 8
+    assert sum(f.qty for f in of(ev, Trade)) == 8
     assert e.order(3).status is OrderStatus.FILLED
 
 
@@ -249,7 +251,7 @@ def test_fok_counts_iceberg_reserve():
     e = make()
     run(e, limit(SELL, 10, 100, "s", display_qty=2))
     ev = run(e, limit(BUY, 9, 100, "b", tif=TimeInForce.FOK))
-    assert sum(f.qty for f in of(ev, TradePrinted)) == 9
+    assert sum(f.qty for f in of(ev, Trade)) == 9
 
 
 def test_fok_market_order():
@@ -258,21 +260,21 @@ def test_fok_market_order():
     ev = run(e, NewOrder("X", "b", BUY, 5, OrdType.MARKET, tif=TimeInForce.FOK))
     assert ev[-1].reason is C.FOK_UNFILLABLE
     ev = run(e, NewOrder("X", "b", BUY, 4, OrdType.MARKET, tif=TimeInForce.FOK))
-    assert of(ev, TradePrinted)[0].qty == 4
+    assert of(ev, Trade)[0].qty == 4
 
 
 def test_min_qty_not_met_cancels_without_trading():
     e = make()
     run(e, limit(SELL, 3, 100, "s"))
     ev = run(e, limit(BUY, 10, 100, "b", min_qty=4))
-    assert ev[-1].reason is C.MIN_QTY_NOT_MET and not of(ev, Fill)
+    assert ev[-1].reason is C.MIN_QTY_NOT_MET and not of(ev, Trade)
 
 
 def test_min_qty_met_trades_then_rests_the_remainder():
     e = make()
     run(e, limit(SELL, 5, 100, "s"))
     ev = run(e, limit(BUY, 10, 100, "b", min_qty=4))
-    assert of(ev, TradePrinted)[0].qty == 5
+    assert of(ev, Trade)[0].qty == 5
     assert e.book("X").best_bid() == (100, 5)
 
 
@@ -349,10 +351,10 @@ def test_iceberg_shows_only_its_slice_and_replenishes_to_the_back():
     assert e.book("X").best_ask() == (100, 5)
     ev = run(e, limit(BUY, 4, 100, "b"))
     # the 3-slice fills, its next slice goes behind "plain", which then fills 1
-    assert [(t.maker_order_id, t.qty) for t in of(ev, TradePrinted)] == [(1, 3), (2, 1)]
+    assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(1, 3), (2, 1)]
     assert ev[-1] == LevelChanged("X", SELL, 100, 4)
     ev = run(e, limit(BUY, 2, 100, "b"))
-    assert [(t.maker_order_id, t.qty) for t in of(ev, TradePrinted)] == [(2, 1), (1, 1)]
+    assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(2, 1), (1, 1)]
     assert e.order(1).leaves_qty == 6 and e.book("X").best_ask() == (100, 2)
 
 
@@ -360,7 +362,7 @@ def test_large_taker_sweeps_whole_iceberg_through_slices():
     e = make()
     run(e, limit(SELL, 7, 100, "ice", display_qty=3))
     ev = run(e, limit(BUY, 7, 100, "b"))
-    assert [t.qty for t in of(ev, TradePrinted)] == [3, 3, 1]
+    assert [t.qty for t in of(ev, Trade)] == [3, 3, 1]
     assert e.order(1).status is OrderStatus.FILLED
 
 
@@ -375,10 +377,10 @@ def test_buy_stop_triggers_on_trade_at_or_above_stop_and_trades_as_market():
     assert e.order(3).triggered is False and e.book("X").best_bid() is None
     ev = run(e, limit(BUY, 5, 105, "b"))
     kinds = [type(x) for x in ev]
-    assert kinds.index(Triggered) > kinds.index(TradePrinted)
+    assert kinds.index(Triggered) > kinds.index(Trade)
     trig = ev[kinds.index(Triggered)]
     assert trig == Triggered(3, "st", "X", BUY, OrdType.STOP, None, 105)
-    assert of(ev, TradePrinted)[-1].price == 106 and of(ev, TradePrinted)[-1].taker_order_id == 3
+    assert of(ev, Trade)[-1].price == 106 and of(ev, Trade)[-1].taker_order_id == 3
     assert e.order(3).status is OrderStatus.FILLED and e.order(3).triggered
 
 
@@ -397,7 +399,7 @@ def test_stop_already_satisfied_on_entry_triggers_at_once():
     run(e, limit(SELL, 5, 101, "s"))
     ev = run(e, NewOrder("X", "st", BUY, 2, OrdType.STOP, stop_price=99))
     assert [type(x) for x in ev][:2] == [Accepted, Triggered]
-    assert of(ev, TradePrinted)[0].price == 101
+    assert of(ev, Trade)[0].price == 101
 
 
 def test_cascading_stops_trigger_in_order_id_order():
@@ -410,7 +412,7 @@ def test_cascading_stops_trigger_in_order_id_order():
     run(e, NewOrder("X", "c", BUY, 1, OrdType.STOP, stop_price=102))  # 6: elected by 4's trade
     ev = run(e, limit(BUY, 1, 100, "t"))
     assert [x.order_id for x in of(ev, Triggered)] == [5, 4, 6]
-    assert [(t.taker_order_id, t.price) for t in of(ev, TradePrinted)] == [(7, 100), (5, 101), (4, 102)]
+    assert [(t.taker_order_id, t.price) for t in of(ev, Trade)] == [(7, 100), (5, 101), (4, 102)]
     assert e.order(6).status is OrderStatus.CANCELLED  # market stop found no liquidity
 
 
@@ -444,7 +446,7 @@ def stp_book():
 def test_stp_cancel_newest():
     e = stp_book()
     ev = run(e, limit(BUY, 8, 100, "me", stp=StpMode.CANCEL_NEWEST))
-    assert not of(ev, Fill)
+    assert not of(ev, Trade)
     assert of(ev, Cancelled)[0].order_id == 3 and of(ev, Cancelled)[0].reason is C.SELF_TRADE
     assert e.book("X").best_ask() == (100, 10)
 
@@ -453,14 +455,14 @@ def test_stp_cancel_oldest():
     e = stp_book()
     ev = run(e, limit(BUY, 8, 100, "me", stp=StpMode.CANCEL_OLDEST))
     assert of(ev, Cancelled)[0].order_id == 1
-    assert [(t.maker_order_id, t.qty) for t in of(ev, TradePrinted)] == [(2, 5)]
+    assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(2, 5)]
     assert e.book("X").best_bid() == (100, 3) and e.book("X").best_ask() is None
 
 
 def test_stp_cancel_both():
     e = stp_book()
     ev = run(e, limit(BUY, 8, 100, "me", stp=StpMode.CANCEL_BOTH))
-    assert [x.order_id for x in of(ev, Cancelled)] == [1, 3] and not of(ev, Fill)
+    assert [x.order_id for x in of(ev, Cancelled)] == [1, 3] and not of(ev, Trade)
     assert e.book("X").best_ask() == (100, 5)
 
 
@@ -470,7 +472,7 @@ def test_stp_decrement():
     # resting 5 cancelled by decrement, taker restated 8 -> 3, then trades 3 with "other"
     assert of(ev, Cancelled)[0] == Cancelled(1, "me", "X", SELL, C.SELF_TRADE, 5, 0, 0, 5)
     assert of(ev, Restated)[0] == Restated(3, "me", "X", BUY, C.SELF_TRADE, 5, 8, 0, 3, 0)
-    assert of(ev, TradePrinted)[0].qty == 3
+    assert of(ev, Trade)[0].qty == 3
     view = e.order(3)
     assert (view.qty, view.cum_qty, view.leaves_qty, view.cancelled_qty) == (8, 3, 0, 5)
 
@@ -487,7 +489,7 @@ def test_stp_decrement_partially_restates_resting():
 def test_stp_none_allows_self_trade():
     e = stp_book()
     ev = run(e, limit(BUY, 2, 100, "me"))
-    assert of(ev, TradePrinted)[0].maker_order_id == 1
+    assert of(ev, Trade)[0].maker_order_id == 1
 
 
 # ------------------------------------------------------------- replace
@@ -505,7 +507,7 @@ def test_replace_qty_down_keeps_priority():
     ev = run(e, ReplaceOrder(1, 6))
     assert ev == [Replaced(1, "a", "X", BUY, 100, 6, 0, 6, 0, True), LevelChanged("X", BUY, 100, 16)]
     ev = run(e, limit(SELL, 6, 100, "s"))
-    assert of(ev, TradePrinted)[0].maker_order_id == 1
+    assert of(ev, Trade)[0].maker_order_id == 1
 
 
 def test_replace_qty_up_loses_priority():
@@ -513,7 +515,7 @@ def test_replace_qty_up_loses_priority():
     ev = run(e, ReplaceOrder(1, 12, owner="a"))
     assert ev[0].priority_kept is False
     ev = run(e, limit(SELL, 6, 100, "s"))
-    assert of(ev, TradePrinted)[0].maker_order_id == 2
+    assert of(ev, Trade)[0].maker_order_id == 2
 
 
 def test_replace_price_change_loses_priority_and_can_trade():
@@ -522,7 +524,7 @@ def test_replace_price_change_loses_priority_and_can_trade():
     ev = run(e, ReplaceOrder(2, 10, 102))
     assert ev[0] == Replaced(2, "b", "X", BUY, 102, 10, 0, 10, 0, False)
     assert ev[1] == LevelChanged("X", BUY, 100, 10)
-    assert of(ev, TradePrinted)[0].qty == 4
+    assert of(ev, Trade)[0].qty == 4
     assert e.book("X").depth(BUY) == [(102, 6), (100, 10)]
     assert e.order(2).price == 102
 
@@ -647,7 +649,7 @@ def test_pro_rata_allocation_rounds_down_to_lot_then_fifo_remainder():
     run(e, NewOrder("P", "c", SELL, 600, price=50))
     ev = run(e, NewOrder("P", "t", BUY, 150, price=50))
     # exact shares 15 / 45 / 90 -> floor to lots 10 / 40 / 90 = 140; leftover 10 FIFO -> a
-    assert [(t.maker_order_id, t.qty) for t in of(ev, TradePrinted)] == [(1, 20), (2, 40), (3, 90)]
+    assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(1, 20), (2, 40), (3, 90)]
     assert e.book("P").best_ask() == (50, 850)
 
 
@@ -657,7 +659,7 @@ def test_pro_rata_level_fully_taken_then_next_level():
     run(e, NewOrder("P", "b", SELL, 1, price=50))
     run(e, NewOrder("P", "c", SELL, 10, price=51))
     ev = run(e, NewOrder("P", "t", BUY, 6, price=51))
-    assert [(t.maker_order_id, t.qty, t.price) for t in of(ev, TradePrinted)] == [
+    assert [(t.maker_order_id, t.qty, t.price) for t in of(ev, Trade)] == [
         (1, 3, 50), (2, 1, 50), (3, 2, 51)]
 
 
@@ -667,7 +669,7 @@ def test_pro_rata_small_orders_can_get_nothing():
     run(e, NewOrder("P", "b", SELL, 99, price=50))
     ev = run(e, NewOrder("P", "t", BUY, 10, price=50))
     # shares 0.1 -> 0 and 9.9 -> 9; leftover 1 goes FIFO to a
-    assert [(t.maker_order_id, t.qty) for t in of(ev, TradePrinted)] == [(1, 1), (2, 9)]
+    assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(1, 1), (2, 9)]
 
 
 def test_pro_rata_stp_resolves_self_orders_first():
@@ -676,7 +678,7 @@ def test_pro_rata_stp_resolves_self_orders_first():
     run(e, NewOrder("P", "me", SELL, 5, price=50))
     ev = run(e, NewOrder("P", "me", BUY, 4, price=50, stp=StpMode.CANCEL_OLDEST))
     assert of(ev, Cancelled)[0].order_id == 2
-    assert [(t.maker_order_id, t.qty) for t in of(ev, TradePrinted)] == [(1, 4)]
+    assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(1, 4)]
 
 
 # ------------------------------------------------------------- book views, determinism
@@ -736,7 +738,7 @@ def test_determinism_same_commands_same_events():
     first = [repr(one.apply(c)) for c in commands]
     second = [repr(two.apply(c)) for c in commands]
     assert first == second
-    assert any("TradePrinted" in x for x in first) and any("Triggered" in x for x in first)
+    assert any("Trade(" in x for x in first) and any("Triggered" in x for x in first)
 
 
 def test_determinism_across_engines_in_one_run():
@@ -763,7 +765,7 @@ def test_fok_with_stp_counts_only_levels_before_own_orders():
     run(e, limit(SELL, 2, 101, "me"))
     run(e, limit(SELL, 5, 101, "other"))
     ev = run(e, limit(BUY, 4, 101, "me", tif=TimeInForce.FOK, stp=StpMode.CANCEL_NEWEST))
-    assert ev[-1].reason is C.FOK_UNFILLABLE and not of(ev, Fill)
+    assert ev[-1].reason is C.FOK_UNFILLABLE and not of(ev, Trade)
     ev = run(e, limit(BUY, 4, 101, "me", tif=TimeInForce.FOK, stp=StpMode.CANCEL_OLDEST))
     assert of(ev, Cancelled)[0].order_id == 2
-    assert sum(t.qty for t in of(ev, TradePrinted)) == 4 and e.order(5).status is OrderStatus.FILLED
+    assert sum(t.qty for t in of(ev, Trade)) == 4 and e.order(5).status is OrderStatus.FILLED

@@ -55,9 +55,12 @@ def new_orders(draw):
     min_qty = draw(st.sampled_from([None] * 6 + [2, 4, 6]))
     post_only = draw(st.sampled_from([False] * 6 + [True]))
     stp = draw(st.sampled_from([StpMode.NONE] * 3 + list(StpMode)))
-    return NewOrder(symbol, draw(OWNERS), draw(st.sampled_from([Side.BUY, Side.SELL])), qty,
-                    ord_type, price, stop_price, tif, expire_time, display_qty, min_qty,
-                    post_only, stp)
+    side = draw(st.sampled_from([Side.BUY, Side.SELL]))
+    if draw(st.sampled_from([False] * 3 + [True])):
+        # equal plain ints: accepted as the enum members, through the general path
+        side, ord_type, tif, stp = int(side), int(ord_type), int(tif), int(stp)
+    return NewOrder(symbol, draw(OWNERS), side, qty, ord_type, price, stop_price, tif,
+                    expire_time, display_qty, min_qty, post_only, stp)
 
 
 class EngineVsReference(RuleBasedStateMachine):
@@ -88,11 +91,25 @@ class EngineVsReference(RuleBasedStateMachine):
 
     @rule(symbol=st.sampled_from(["F", "P"]), owner=OWNERS, side=st.sampled_from(list(Side)),
           ticks=st.integers(-3, 3), lots=st.integers(1, 8),
-          stp=st.sampled_from([StpMode.NONE] * 4 + list(StpMode)))
-    def plain_limit(self, symbol, owner, side, ticks, lots, stp):
+          tif=st.sampled_from([TimeInForce.DAY] * 3 + [TimeInForce.GTC, TimeInForce.IOC]),
+          stp=st.sampled_from([StpMode.NONE] * 2 + list(StpMode)), ints=st.booleans())
+    def plain_limit(self, symbol, owner, side, ticks, lots, tif, stp, ints):
+        """The engine's fast path (enum members), with and without STP; ints: the general path."""
         spec = SPECS[symbol == "P"]
+        if ints:
+            side, tif, stp = int(side), int(tif), int(stp)
         self.run(NewOrder(symbol, owner, side, lots * spec.lot, price=100 + ticks * spec.tick,
-                          stp=stp))
+                          tif=tif, stp=stp))
+
+    @rule(symbol=st.sampled_from(["F", "P"]), owner=OWNERS, side=st.sampled_from(list(Side)),
+          lots=st.integers(1, 12), tif=st.sampled_from([TimeInForce.DAY, TimeInForce.IOC]),
+          stp=st.sampled_from([StpMode.NONE] * 2 + list(StpMode)), ints=st.booleans())
+    def plain_market(self, symbol, owner, side, lots, tif, stp, ints):
+        spec = SPECS[symbol == "P"]
+        ord_type = OrdType.MARKET
+        if ints:
+            side, ord_type, tif, stp = int(side), int(ord_type), int(tif), int(stp)
+        self.run(NewOrder(symbol, owner, side, lots * spec.lot, ord_type, tif=tif, stp=stp))
 
     @rule(symbol=st.sampled_from(["F", "P"]), owner=OWNERS, side=st.sampled_from(list(Side)),
           ticks=st.integers(-3, 3), lots=st.integers(1, 8))

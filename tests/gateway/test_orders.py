@@ -727,10 +727,10 @@ class _RejectingEngine:
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
-    def apply(self, command):
+    def execute(self, command):
         if isinstance(command, self._rejected_types):
-            return [Rejected(None, RejectReason.UNKNOWN_ORDER, "forgotten")]
-        return self._engine.apply(command)
+            return [(Rejected, None, RejectReason.UNKNOWN_ORDER, "forgotten")]
+        return self._engine.execute(command)
 
 
 def test_engine_rejecting_status_and_mass_cancel():
