@@ -9,10 +9,17 @@ Per event-loop turn
 -------------------
 * ``buffer_updated`` feeds one read (at most ``server.read_chunk`` bytes: that bounds the work one
   connection can make the loop do before every other ready socket has had its turn; the
-  selector serves ready sockets round-robin) to its Connection and dispatches the events.
-* Outbound bytes are never written inline: the protocol is marked dirty and ONE
-  ``loop.call_soon(flush)`` per turn drains every dirty Connection and writes each
-  transport once.
+  selector serves ready sockets round-robin) to its Connection, dispatches the events, and
+  then writes what that read queued on ITS OWN connection at once (``data_to_send`` journals
+  the session's store, inbound number included, in one write before the socket write): a
+  reply leaves in the same callback as the request, with no extra loop iteration in the
+  round trip.  A timer callback writes its connection's bytes the same way.
+* Bytes a read queues on OTHER connections (fills for the counterparty, anything dispatched
+  outside a read) mark those protocols dirty; ONE ``loop.call_soon(flush)`` per turn writes
+  each dirty transport once.  The gateway's deferred market data is flushed at that point
+  too (one X per subscription per turn, however many reads changed the book); that
+  callback is scheduled after every read the gateway saw, and runs after the replies went
+  out.
 * Timers: each connection has one ``call_later`` for ``conn.next_deadline()``, moved only
   when the deadline comes earlier (a timer that fires early just re-arms).
 
@@ -170,27 +177,34 @@ class FixProtocol(asyncio.BufferedProtocol):
                     log.warning("disconnect %s: %d bytes without a Logon (limit %d)", self.peer,
                                 self.pre_logon_bytes, srv.cfg.server.max_bytes_before_logon)
                     self.abort(now)
+                    self.flush(now)  # (aborted: journals the store, writes nothing)
+                    return
+                self.flush(now)
                 return
         elif self.msglog is not None:
             self.msglog.write(b"IN ", data, now)
         self._receive(data, now)
+        self.flush(now)  # this read's replies: now, not a loop iteration later
 
     def _receive(self, data: bytes, now: float) -> None:
+        """Feed one read to the session and dispatch its events; the caller then writes
+        this connection's bytes with ``flush``."""
         srv = self.server
+        conn = self.conn
+        # Marked dirty without joining the per-turn list: the caller flushes this
+        # connection itself, so dispatch must not schedule it (nor the turn's flush).
+        self.dirty = True
         try:
-            events = self.conn.receive_data(data, now)
+            events = conn.receive_data(data, now)
         except Exception:  # a bug below must not take the daemon down
             log.exception("session layer failed on data from %s; disconnecting", self.peer)
             self.abort(now)
             return
         if events:
             srv.handle_events(self, events, now)
-        if not self.dirty:
-            self.dirty = True
-            srv.mark_dirty(self)
-        if self.conn.closed and not self.closing:
+        if conn.closed and not self.closing:
             self.closing = True  # flush will close after writing what is queued
-        d = self.conn.next_deadline()
+        d = conn.next_deadline()
         if d is not None and (self.timer is None or d < self.timer_at):
             self._arm_timer(now)
 
@@ -277,10 +291,10 @@ class FixProtocol(asyncio.BufferedProtocol):
             return
         if events:
             self.server.handle_events(self, events, now)
-        self._mark_dirty()
         if self.conn.closed:
             self.closing = True
         self._arm_timer(now)
+        self.flush(now)  # heartbeats, TestRequests, Logout: written now
 
     def _logon_timeout(self) -> None:
         self.logon_handle = None
@@ -340,6 +354,7 @@ class ExchangeServer:
         self.protocols: set[FixProtocol] = set()
         self.by_session: dict[str, FixProtocol] = {}
         self._dirty: list[FixProtocol] = []
+        self._flush_scheduled = False  # a call_soon(_flush) is pending for this turn
         self.stopping = False
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
@@ -416,12 +431,14 @@ class ExchangeServer:
 
     # -- per-turn batching -----------------------------------------------------------------
     def mark_dirty(self, p: FixProtocol) -> None:
-        if not self._dirty:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
             self.loop.call_soon(self._flush)
         self._dirty.append(p)
 
     def _schedule_flush(self) -> None:
-        if not self._dirty:  # else a flush is already scheduled this turn
+        if not self._flush_scheduled:  # else a flush is already scheduled this turn
+            self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
     def flush_market_data(self, now: float) -> None:
@@ -437,7 +454,8 @@ class ExchangeServer:
 
     def _flush(self) -> None:
         now = time.time()
-        self.flush_market_data(now)
+        self.flush_market_data(now)  # (what it dispatches joins this very flush)
+        self._flush_scheduled = False
         dirty = self._dirty
         if not dirty:
             return
@@ -447,11 +465,14 @@ class ExchangeServer:
 
     # -- events ----------------------------------------------------------------------------
     def handle_events(self, p: FixProtocol, events: list, now: float) -> None:
+        on_message = self.gateway.on_message
         for ev in events:
             t = type(ev)
             if t is ApplicationMessage:
+                if not self._flush_scheduled and self._md_flush is not None:
+                    self._schedule_flush()  # the market data this may defer, once per turn
                 try:
-                    outs = self.gateway.on_message(ev.session_id, ev.message, now)
+                    outs = on_message(ev.session_id, ev.message, now)
                 except Exception:
                     log.exception("gateway failed on a message from %s", ev.session_id)
                     continue

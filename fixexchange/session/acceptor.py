@@ -325,18 +325,24 @@ class Connection:
                 self._on_logon(item, now, events)
             else:
                 self._on_message(item, now, events)
-        session = self._session
-        if session is not None and session.store is not None:
-            session.store.flush()  # inbound numbers reach the OS once per read, not per message
+        # (The store is not flushed here: data_to_send, which the server calls after every
+        # read, journals the inbound number together with the replies in one write.)
         return events
 
     def data_to_send(self) -> bytes:
+        """What is queued for this connection, drained.  Also flushes the session's store
+        (every record since the last flush, in one write, before the bytes are handed
+        out): the server calls it after each ``receive_data`` and ``on_timer``, output or
+        not, so an inbound sequence number never stays in memory past that callback."""
+        session = self._session
+        if session is not None:
+            store = session.store
+            if store is not None:
+                store.flush()  # stored before it is handed out
         out = self._out
         if not out:
             return b""
-        if self._session is not None and self._session.store is not None:
-            self._session.store.flush()  # stored before it is handed out
-        data = b"".join(out)
+        data = b"".join(out) if len(out) > 1 else out[0]
         out.clear()
         return data
 

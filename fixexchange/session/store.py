@@ -15,7 +15,8 @@ open and reported as `StoreCorrupted` instead of being skipped. A reset rewrites
 so does opening a journal with many superseded number records (compaction).
 
 Durability: records are buffered and written to the OS by `flush()`, which the session
-calls before it hands outbound bytes to the server. That survives a crash of the process
+calls in `data_to_send` before it hands outbound bytes to the server (the server calls it
+after every read, so the inbound number of a read and its replies are one write). That survives a crash of the process
 (the common case) but not of the machine; pass `fsync=True` to also `os.fsync` on each
 flush, at the cost of a disk round trip per event-loop turn.
 """
@@ -119,8 +120,9 @@ _pack_head = struct.Struct(">cQI").pack  # the 13 bytes the CRC covers besides t
 _pack_crc = struct.Struct(">I").pack
 _crc32 = zlib.crc32
 _HEADER_SIZE = _HEADER.size  # 17
-# Records are buffered until flush() (once per read and once per outbound write): a buffer
-# this size means no write system call in between, even for a large burst.
+# Records are buffered until flush() (data_to_send: once per read, inbound numbers and
+# outbound messages together): a buffer this size means no write system call in between,
+# even for a large burst.
 _WRITE_BUFFER = 256 * 1024
 
 

@@ -390,3 +390,41 @@ async def test_outbound_for_unknown_session_is_dropped_with_a_warning(caplog):
     assert len(warnings) == 1 and "unknown session" in warnings[0]
     w.close()
     await srv.stop()
+
+
+async def test_reply_is_written_by_the_read_callback_itself():
+    # no call_soon between a read and the write of its replies: the round trip does not
+    # wait for another event-loop iteration
+    srv, acc, gw = await start()
+    r, w = await client(srv, "A")
+    p = srv.by_session["A"]
+    conn = acc.conns["A"]
+    writes = conn.writes
+    data = b"ORDER 1\n"
+    p.view[:len(data)] = data
+    p.buffer_updated(len(data))
+    assert conn.writes == writes + 1 and not conn.out
+    assert not srv._flush_scheduled and not srv._dirty  # nothing left for the turn's flush
+    assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
+    w.close()
+    await srv.stop()
+
+
+async def test_counterparty_bytes_go_out_at_the_turn_flush():
+    srv, acc, gw = await start()
+    ar, aw = await client(srv, "A")
+    br, bw = await client(srv, "B")
+    for writer, reader in ((aw, ar), (bw, br)):
+        writer.write(b"SUB\n")
+        assert await asyncio.wait_for(reader.readline(), 2) == b"W SNAP\n"
+    p = srv.by_session["A"]
+    data = b"FILLALL 1 3\n"
+    p.view[:len(data)] = data
+    p.buffer_updated(len(data))
+    assert not acc.conns["A"].out  # A's report: written at once
+    assert acc.conns["B"].out == b"8 fff\n" and srv._flush_scheduled  # B's: this turn's flush
+    assert await asyncio.wait_for(br.readline(), 2) == b"8 fff\n"
+    assert await asyncio.wait_for(ar.readline(), 2) == b"8 fff\n"
+    aw.close()
+    bw.close()
+    await srv.stop()

@@ -397,6 +397,7 @@ def test_sequence_reset_to_a_number_no_store_can_hold_is_rejected(tmp_path, body
     expected = 3 if body[0][0] == 123 else 2  # a GapFill's number is consumed, a Reset's is ignored
     assert store.next_target_seq == expected
     assert [type(e) for e in client.send(message(b"D", expected, T0, ORDER))] == [ApplicationMessage]
+    client.received()  # data_to_send flushes the store (the server calls it after every read)
     assert FileStore(tmp_path, SESSION_ID).next_target_seq == expected + 1
 
 
@@ -625,3 +626,55 @@ def test_template_ignores_comp_ids_that_are_not_ascii():
     client = Client(exchange)
     client.send(message(b"A", 1, T0, [(98, 0), (108, 30)], sender=b"CL\xe9"))
     assert client.connection.closed and exchange.session_ids == []
+
+
+class _CountingFileIO:
+    """A raw file for the store's BufferedWriter that counts write system calls."""
+
+    def __init__(self, path):
+        import io
+        self.raw = io.FileIO(path, "ab")
+        self.writes = 0
+
+    def make_writer(self):
+        import io
+        counter = self
+
+        class Raw(io.RawIOBase):
+            def writable(self):
+                return True
+
+            def write(self, data):
+                counter.writes += 1
+                return counter.raw.write(data)
+
+            def close(self):
+                counter.raw.close()
+                super().close()
+
+        return io.BufferedWriter(Raw(), buffer_size=256 * 1024)
+
+
+def test_inbound_number_and_replies_are_journaled_in_one_write(tmp_path):
+    store = FileStore(tmp_path, SESSION_ID)
+    client = logged_on(store)
+    store._file.close()
+    counting = _CountingFileIO(store.path)
+    store._file = counting.make_writer()
+    client.send(message(b"0", 2, T0))  # a Heartbeat: no output, its number noted
+    assert client.acceptor.send(SESSION_ID, b"8", [(11, b"A1")], T0)
+    assert counting.writes == 0  # nothing reaches the OS before data_to_send
+    [report] = client.received()
+    assert report.get(11) == b"A1"
+    assert counting.writes == 1  # the T record and the message, one write
+    reopened = FileStore(tmp_path, SESSION_ID)
+    assert reopened.next_target_seq == 3
+    assert [seq for seq, _ in reopened.get_sent(1, 10)] == [report.seq_num]
+
+
+def test_a_read_without_output_still_journals_its_number_at_data_to_send(tmp_path):
+    store = FileStore(tmp_path, SESSION_ID)
+    client = logged_on(store)
+    client.send(message(b"0", 2, T0))
+    assert client.connection.data_to_send() == b""
+    assert FileStore(tmp_path, SESSION_ID).next_target_seq == 3
