@@ -176,6 +176,8 @@ _ZERO = b"0"
 _CUM_QTY_ZERO = (14, _ZERO)
 # NewOrderSingle fields read in one get_many call
 _NEW_ORDER_TAGS = (11, 55, 54, 38, 40, 59, 44, 99, 111, 110, 18, 126, 432)
+# OrderCancelRequest: ClOrdID, OrderID, OrigClOrdID, Symbol, Side
+_CANCEL_TAGS = (11, 37, 41, 55, 54)
 _new_tuple = tuple.__new__
 
 
@@ -213,7 +215,7 @@ class _MissingField(Exception):
 
 
 class _SymbolInfo:
-    __slots__ = ("spec", "name", "fmt", "symbol_field", "scale", "_parsed")
+    __slots__ = ("spec", "name", "fmt", "symbol_field", "scale", "price_cache")
 
     _PARSE_CACHE_LIMIT = 4096
 
@@ -223,16 +225,16 @@ class _SymbolInfo:
         self.scale = spec.price_scale
         self.fmt = PriceFormatter(spec.price_scale)
         self.symbol_field = (55, spec.symbol.encode("ascii"))
-        self._parsed: dict[bytes, int] = {}
+        self.price_cache: dict[bytes, int] = {}  # FIX price text -> units (parse_price)
 
     def parse_price(self, text: bytes) -> int:
         """parse_price at this symbol's scale, cached: clients send the same prices over and over."""
-        units = self._parsed.get(text)
+        units = self.price_cache.get(text)
         if units is None:
             units = parse_price(text, self.scale)  # raises before anything is cached
-            if len(self._parsed) >= self._PARSE_CACHE_LIMIT:
-                self._parsed.clear()
-            self._parsed[text] = units
+            if len(self.price_cache) >= self._PARSE_CACHE_LIMIT:
+                self.price_cache.clear()
+            self.price_cache[text] = units
         return units
 
 
@@ -609,15 +611,15 @@ class Gateway:
             for tag in (11, 55, 54, 38, 40):
                 self._require(message, tag)
         session = self._sessions.get(session_id) or self._session(session_id)
-        reject = self._order_reject
         if cl_ord_id in session.by_cl_ord_id:
-            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_DUPLICATE, "duplicate ClOrdID"))
+            out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_DUPLICATE, "duplicate ClOrdID"))
             return
         info = self._symbols_by_bytes.get(symbol)
         if info is None:
-            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNKNOWN_SYMBOL,
-                              b"unknown symbol " + symbol))
+            out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_UNKNOWN_SYMBOL,
+                                          b"unknown symbol " + symbol))
             return
+        reject = self._order_reject
         side = _SIDES.get(side_text)
         ord_type = _ORD_TYPES.get(ord_type_text)
         tif = _TIFS.get(b"0" if tif_text is None else tif_text)
@@ -626,7 +628,8 @@ class Gateway:
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED, f"unsupported {which}"))
             return
         try:
-            qty = _qty(qty_text)
+            # _qty inlined for the usual plain integer
+            qty = int(qty_text) if qty_text.isdigit() and len(qty_text) < 19 else parse_qty(qty_text)
             display_qty = _qty(display_text) if display_text is not None else None
             min_qty = _qty(min_qty_text) if min_qty_text is not None else None
         except (NumberFormatError, NotOnScale):
@@ -637,7 +640,9 @@ class Gateway:
         if stop_text is None and ord_type in _STOPS:
             raise _MissingField(99, "StopPx is required for OrdType=3/4")
         try:
-            price = info.parse_price(price_text) if price_text is not None else None
+            # info.parse_price's cache, looked up inline (a FIX price seen before)
+            price = None if price_text is None else (info.price_cache.get(price_text)
+                                                     or info.parse_price(price_text))
             stop_price = info.parse_price(stop_text) if stop_text is not None else None
         except NotOnScale:
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "price not on tick"))
@@ -697,12 +702,12 @@ class Gateway:
     # ---------------------------------------------------------------- F: OrderCancelRequest
 
     def _cancel(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
-        cl_ord_id = self._require(message, 11)
-        order_id_text = message.get(37)
-        orig = message.get(41)
+        cl_ord_id, order_id_text, orig, symbol, side = message.get_many(_CANCEL_TAGS)
+        if not cl_ord_id:
+            self._require(message, 11)  # raises
         if orig is None and order_id_text is None:
             raise _MissingField(41)
-        session = self._session(session_id)
+        session = self._sessions.get(session_id) or self._session(session_id)
         order = self._find_order(session_id, session, order_id_text, orig)
         if cl_ord_id in session.by_cl_ord_id:
             out.append(self._cancel_reject(session_id, order, cl_ord_id, orig, _RESPONSE_TO_CANCEL,
@@ -715,8 +720,9 @@ class Gateway:
         # Symbol and Side identify the order along with OrigClOrdID/OrderID: a cancel naming
         # another instrument or side is refused, never applied to the order (as a replace
         # refuses to change them).
-        mismatch = self._cancel_mismatch(order, message)
-        if mismatch is not None:
+        if (symbol is not None and symbol != order.info.symbol_field[1]) or (
+                side is not None and side != order.side_field[1]):
+            mismatch = self._cancel_mismatch(order, message)
             out.append(self._cancel_reject(session_id, order, cl_ord_id, orig, _RESPONSE_TO_CANCEL,
                                            CXL_REJ_OTHER, mismatch))
             return
@@ -1002,6 +1008,7 @@ class Gateway:
         orders = self._orders
         market_data = self.market_data
         report = self._report
+        request_kind, _, request_cl_ord_id, request_order, _ = request  # (NamedTuple attributes are slow reads)
         for event in events:
             kind = event[0]
             if kind is LevelChanged:
@@ -1020,8 +1027,8 @@ class Gateway:
                     out.append(self._fill(order, price, qty, maker_cum, maker_leaves, maker_notional))
                 market_data.trade_printed(symbol, price, qty, self._transact_time)
             elif kind is Accepted:
-                order = request.order
-                if order is None or request.kind != "new":
+                order = request_order
+                if order is None or request_kind != "new":
                     continue
                 order_id = event[1]
                 order.order_id = order_id
@@ -1039,7 +1046,10 @@ class Gateway:
                     order.static = None
                 order.cum_qty = cum_qty
                 order.cum_notional = cum_notional
-                cl_ord_id, orig = self._new_cl_ord_id(order, request)
+                if order is request_order and (request_kind == "cancel" or request_kind == "replace"):
+                    cl_ord_id, orig = self._new_cl_ord_id(order, request_cl_ord_id)
+                else:
+                    cl_ord_id, orig = order.cl_ord_id, None
                 self._finish(order, _STATUS_CANCELED)
                 out.append(report(order, _EXEC_CANCELED, _STATUS_CANCELED, cl_ord_id, orig,
                                   extra=((58, _CANCEL_TEXT.get(reason, b"canceled")),)))
@@ -1055,7 +1065,10 @@ class Gateway:
                 order.static = None
                 order.cum_qty = cum_qty
                 order.leaves = leaves_qty
-                cl_ord_id, orig = self._new_cl_ord_id(order, request)
+                if order is request_order and (request_kind == "cancel" or request_kind == "replace"):
+                    cl_ord_id, orig = self._new_cl_ord_id(order, request_cl_ord_id)
+                else:
+                    cl_ord_id, orig = order.cl_ord_id, None
                 out.append(report(order, _EXEC_REPLACED, order.live_status(), cl_ord_id, orig))
             elif kind is Restated:
                 _, order_id, _, _, _, _, decrement_qty, qty, cum_qty, leaves_qty, _ = event
@@ -1088,7 +1101,7 @@ class Gateway:
                 self._finish(order, _STATUS_EXPIRED)
                 out.append(report(order, _EXEC_EXPIRED, _STATUS_EXPIRED, order.cl_ord_id, None))
             elif kind is OrderState:
-                order = request.order
+                order = request_order
                 view = event[1]
                 if order is None or order.order_id != view.order_id:
                     continue
@@ -1101,7 +1114,7 @@ class Gateway:
                 out.append(report(order, _EXEC_STATUS, _STATUS_FIELD[view.status], order.cl_ord_id, None,
                                   extra=extra))
             elif kind is MassCancelDone:
-                if request.kind == "mass":
+                if request_kind == "mass":
                     out.append(self._mass_cancel_report(request, event[1]))
             elif kind is Rejected:
                 _, _, reason, text = event
@@ -1122,17 +1135,15 @@ class Gateway:
         self._finish(order, _STATUS_FILLED)
         return self._report(order, _EXEC_TRADE, _STATUS_FILLED, order.cl_ord_id, None, last)
 
-    def _new_cl_ord_id(self, order: _Order, request: _Request) -> tuple[bytes, bytes | None]:
-        """For the order a cancel/replace request targets: the request's ClOrdID becomes the
-        order's (reported with OrigClOrdID = the previous one)."""
-        if request.order is not order or request.kind not in ("cancel", "replace"):
-            return order.cl_ord_id, None
+    def _new_cl_ord_id(self, order: _Order, cl_ord_id: bytes) -> tuple[bytes, bytes]:
+        """For the order a cancel/replace request targets (the caller checks that): the
+        request's ClOrdID becomes the order's (reported with OrigClOrdID = the previous one)."""
         orig = order.cl_ord_id
-        if request.cl_ord_id != orig:
-            order.cl_ord_id = request.cl_ord_id
-            order.cl_ord_ids.append(request.cl_ord_id)
-            self._session(order.session_id).by_cl_ord_id[request.cl_ord_id] = order
-        return order.cl_ord_id, orig
+        if cl_ord_id != orig:
+            order.cl_ord_id = cl_ord_id
+            order.cl_ord_ids.append(cl_ord_id)
+            self._session(order.session_id).by_cl_ord_id[cl_ord_id] = order
+        return cl_ord_id, orig
 
     def _rejected(self, reason: RejectReason, text: str, request: _Request, out: list) -> None:
         kind = request.kind

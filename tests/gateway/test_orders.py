@@ -700,7 +700,7 @@ def test_price_parse_cache_stays_bounded_and_correct(h):
     info = h.gateway._symbols["SYM1"]
     for cents in range(info._PARSE_CACHE_LIMIT + 5):
         assert info.parse_price(b"%d.%02d" % divmod(cents, 100)) == cents
-    assert len(info._parsed) <= info._PARSE_CACHE_LIMIT
+    assert len(info.price_cache) <= info._PARSE_CACHE_LIMIT
 
 
 def test_replace_without_order_reference_is_business_reject(h):
