@@ -1,7 +1,9 @@
 """Gateway micro-benchmark: CPU time per NewOrderSingle through Gateway.on_message (engine
 included; no session layer, no sockets).  Messages are parsed before timing starts.
 
-    python3 tools/bench_gateway.py [--orders N] [--subscribers K]
+    python3 tools/bench_gateway.py [--orders N] [--subscribers K] [--stp MODE]
+
+``--stp cancel_newest`` is what the daemon's default config sets for every session.
 
 Prints the best of several runs (process time), for orders that rest, orders that trade
 (three ExecutionReports) and, with K market-data subscribers, orders that rest.
@@ -35,12 +37,13 @@ def subscribe(req_id: bytes):
                         (269, b"2"), (146, 1), (55, b"SYM1")])
 
 
-def best_per_order(messages_by_session: list[tuple[str, list]], subscribers: int, repeats: int) -> list[float]:
+def best_per_order(messages_by_session: list[tuple[str, list]], subscribers: int, repeats: int,
+                   stp: str = "none") -> list[float]:
     """Per phase: the best process time per message over ``repeats`` fresh gateways."""
     best = [float("inf")] * len(messages_by_session)
     for _ in range(repeats):
         specs = [SymbolSpec("SYM1")]
-        gateway = Gateway(specs, Engine(specs), "B-")
+        gateway = Gateway(specs, Engine(specs), "B-", default_stp=stp)
         for index in range(subscribers):
             gateway.on_message(f"MD{index}", subscribe(b"R%d" % index), NOW)
         for phase, (session_id, messages) in enumerate(messages_by_session):
@@ -56,6 +59,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--stp", default="none", help="default STP mode (none, cancel_newest, ...)")
     args = parser.parse_args()
     count = args.orders
     # alternate bids 93..100 and asks 101..108: nothing crosses, levels come and go
@@ -63,10 +67,10 @@ def main() -> None:
                for i in range(count)]
     # each buy of 10 at 108 takes one resting ask: New, the taker's fill, the maker's fill
     crossing = [new_order(b"X%d" % i, b"1", b"108") for i in range(count // 4)]
-    rest_us, cross_us = best_per_order([("S1", resting), ("S2", crossing)], 0, args.repeats)
+    rest_us, cross_us = best_per_order([("S1", resting), ("S2", crossing)], 0, args.repeats, args.stp)
     print(f"resting order:                {rest_us * 1e6:6.2f} us")
     print(f"crossing order (3 ERs):       {cross_us * 1e6:6.2f} us")
-    [with_md] = best_per_order([("S1", resting)], args.subscribers, args.repeats)
+    [with_md] = best_per_order([("S1", resting)], args.subscribers, args.repeats, args.stp)
     print(f"resting order, {args.subscribers} subscribers: {with_md * 1e6:6.2f} us")
 
 
