@@ -225,3 +225,62 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
     if preencoded_at is None:
         return message + b"10=%03d\x01" % checksum(message)
     return message + b"10=%03d\x01" % ((checksum(head + rest) - len(preencoded_at) + preencoded_sum) & 0xFF)
+
+
+def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: bytes):
+    """``encode`` for one session's messages, its constant header fields encoded once.
+
+    Returns ``enc(msg_type, seq_num, sending_time, fields) -> bytes``, giving the same bytes
+    (and the same errors) as ``encode(begin_string, msg_type, [(49, sender_comp_id),
+    (56, target_comp_id), (34, seq_num), (52, sending_time), *fields])``: the per-message
+    work is the body's cached template and one format of the envelope around it.
+    """
+
+    def enc_general(msg_type, seq_num, sending_time, fields):
+        return encode(begin_string, msg_type, [(49, sender_comp_id), (56, target_comp_id), (34, seq_num),
+                                               (52, sending_time), *fields])
+
+    if not all(type(value) is bytes and value and b"\x01" not in value and b"=" not in value
+               for value in (begin_string, sender_comp_id, target_comp_id)):
+        return enc_general
+    start = b"8=" + begin_string + b"\x019="
+    head = b"\x0149=" + sender_comp_id + b"\x0156=" + target_comp_id + b"\x0134="
+    templates = _templates
+    trailers = _TRAILERS
+
+    def enc(msg_type, seq_num, sending_time, fields):
+        if type(seq_num) is not int or type(sending_time) is not bytes or type(msg_type) is not bytes:
+            return enc_general(msg_type, seq_num, sending_time, fields)
+        if type(fields) is not list:
+            fields = list(fields)
+        if fields:
+            try:
+                tags, values = zip(*fields)
+                template, ints, soh_count = templates[tags]
+            except KeyError:
+                template, ints, soh_count = _template(tags, values)
+            except (TypeError, ValueError):  # not (tag, value) pairs, an unhashable tag
+                return enc_general(msg_type, seq_num, sending_time, fields)
+            if template is None:
+                return enc_general(msg_type, seq_num, sending_time, fields)
+            for position in ints:
+                if type(values[position]) is not int:  # bool, float: not for %d
+                    return enc_general(msg_type, seq_num, sending_time, fields)
+            try:
+                text = template % values
+            except TypeError:  # a value of another type than the template's
+                return enc_general(msg_type, seq_num, sending_time, fields)
+            soh_count += 4  # 49, 56, 34 and 52
+        else:
+            text = b"\x01"
+            soh_count = 7
+        middle = b"%s%s%d\x0152=%s%s" % (msg_type, head, seq_num, sending_time, text)
+        message = b"%s%d\x0135=%s" % (start, len(middle) + 3, middle)
+        # one SOH per field exactly, else a value holds one: the general path reports it
+        if message.count(b"\x01") != soh_count:
+            return enc_general(msg_type, seq_num, sending_time, fields)
+        if len(message) <= 256:  # checksum() inlined for the common size
+            return message + trailers[((adler32(message) & 0xFFFF) - 1) & 0xFF]
+        return message + trailers[checksum(message)]
+
+    return enc

@@ -20,6 +20,7 @@ import hmac
 from typing import Callable, Iterable
 
 from ..codec import FixMessage, FixParser, Garbled, encode, format_utc_timestamp, parse_utc_timestamp
+from ..codec.encoder import header_encoder
 from .config import SessionConfig
 from .events import (ApplicationMessage, Disconnected, Event, GarbledMessage, LoggedOn, LoggedOut,
                      SessionRejected)
@@ -119,7 +120,7 @@ class _Session:
     """What outlives a connection: config, store, the connection currently logged on."""
 
     __slots__ = ("config", "session_id", "store", "connection", "begin_string",
-                 "sender", "target", "on_behalf_of")
+                 "sender", "target", "on_behalf_of", "encode")
 
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
@@ -130,6 +131,8 @@ class _Session:
         self.sender = config.sender_comp_id.encode()
         self.target = config.target_comp_id.encode()
         self.on_behalf_of = frozenset(name.encode() for name in config.on_behalf_of_comp_ids)
+        # encode(msg_type, seq, sending_time, body): 8, 49 and 56 encoded once per session
+        self.encode = header_encoder(self.begin_string, self.sender, self.target)
 
 
 class Acceptor:
@@ -213,9 +216,7 @@ class Acceptor:
         if store is None:
             store = self._open_store(session)
         seq = store.next_sender_seq
-        raw = encode(session.begin_string, msg_type,
-                     [(SENDER_COMP_ID, session.sender), (TARGET_COMP_ID, session.target),
-                      (MSG_SEQ_NUM, seq), (SENDING_TIME, format_utc_timestamp(now)), *body])
+        raw = session.encode(msg_type, seq, format_utc_timestamp(now), body)
         store.save_sent(seq, raw if resendable else None)
         if not logged_on:
             store.flush()
@@ -412,9 +413,7 @@ class Connection:
         session = self._session
         store = session.store
         seq = store.next_sender_seq
-        raw = encode(session.begin_string, msg_type,
-                     [(SENDER_COMP_ID, session.sender), (TARGET_COMP_ID, session.target),
-                      (MSG_SEQ_NUM, seq), (SENDING_TIME, format_utc_timestamp(now)), *body])
+        raw = session.encode(msg_type, seq, format_utc_timestamp(now), body)
         store.save_sent(seq, None)
         self._out.append(raw)
         self._last_sent = now

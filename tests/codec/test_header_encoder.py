@@ -1,0 +1,60 @@
+"""header_encoder: a session's constant header pre-encoded, the same bytes as encode()."""
+
+import pytest
+from hypothesis import given, strategies as st
+
+from fixexchange.codec import encode
+from fixexchange.codec.encoder import PREENCODED, header_encoder
+
+STAMP = b"20260101-00:00:00.000"
+
+
+def outcome(function):
+    try:
+        return function()
+    except Exception as error:  # the same exception type and text as encode's
+        return type(error), str(error)
+
+
+def both(begin, sender, target, msg_type, seq, stamp, fields):
+    enc = header_encoder(begin, sender, target)
+    expected = outcome(lambda: encode(begin, msg_type, [(49, sender), (56, target), (34, seq), (52, stamp),
+                                                        *fields]))
+    for _ in range(2):  # first (template built) and cached
+        assert outcome(lambda: enc(msg_type, seq, stamp, list(fields))) == expected
+    return expected
+
+
+@pytest.mark.parametrize("msg_type,seq,fields", [
+    (b"8", 5, [(37, b"1"), (11, "abc"), (38, 100), (44, b"1.5")]),
+    (b"0", 7, []),
+    (b"1", 10 ** 30, [(112, b"TEST1")]),
+    (b"8", 5, [(37, True)]),
+    (b"8", 5, [(37, b"a\x01b")]),
+    (b"8", 5, [(95, 3), (96, b"a\x01b")]),
+    (b"8", 5, [(37, 1.5)]),
+    (b"W", 5, [(55, b"S"), (PREENCODED, b"279=0\x01269=1\x01")]),
+    (b"8", 5, [(37, b"x" * 300)]),
+    (b"8", 5, [("37", b"x")]),
+    (b"8", 5, [(37,)]),
+    ("8", 5, [(37, b"1")]),
+    (b"8", True, [(37, b"1")]),
+    (b"8\x01", 5, [(37, b"1")]),
+])
+def test_same_bytes_and_errors_as_encode(msg_type, seq, fields):
+    both(b"FIX.4.4", b"EXCH", b"CLIENT1", msg_type, seq, STAMP, fields)
+
+
+def test_odd_header_values_take_the_general_path():
+    for sender in (b"EX\x01CH", b"", "EXCH", b"E=X"):
+        both(b"FIX.4.4", sender, b"CLIENT1", b"8", 5, STAMP, [(37, b"1")])
+
+
+values = st.one_of(st.binary(max_size=12), st.integers(min_value=-10 ** 6, max_value=10 ** 20),
+                   st.text(max_size=5), st.booleans())
+
+
+@given(st.lists(st.tuples(st.integers(min_value=1, max_value=999), values), max_size=12),
+       st.sampled_from([b"8", b"0", b"AE"]), st.integers(min_value=1, max_value=10 ** 12))
+def test_property_same_as_encode(fields, msg_type, seq):
+    both(b"FIX.4.4", b"EXCH", b"CLIENT1", msg_type, seq, STAMP, fields)
