@@ -522,10 +522,11 @@ class Gateway:
         order.final = True
         order.final_status = status
         order.leaves = 0
-        session = self._session(order.session_id)
-        session.finished.append(order)
-        if len(session.finished) > RECENT_FINAL_ORDERS_PER_SESSION:
-            forgotten = session.finished.popleft()
+        session = self._sessions.get(order.session_id) or self._session(order.session_id)
+        finished = session.finished
+        finished.append(order)
+        if len(finished) > RECENT_FINAL_ORDERS_PER_SESSION:
+            forgotten = finished.popleft()
             for cl_ord_id in forgotten.cl_ord_ids:
                 if session.by_cl_ord_id.get(cl_ord_id) is forgotten:
                     del session.by_cl_ord_id[cl_ord_id]
