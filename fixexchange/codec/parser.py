@@ -321,6 +321,8 @@ class FixParser:
         self._need = 0
         max_message_size = self.max_message_size
         max_fields = self.max_fields
+        text_layouts_get = _text_layouts.get
+        new_message = _new_message
         while True:
             if not at_start:
                 start = self._find_start(buf, pos)
@@ -339,7 +341,40 @@ class FixParser:
                 end = body_end + _TRAILER_LEN
                 if end <= length and end - pos <= max_message_size:
                     raw = buf[pos:end]
-                    message = _whole_message(raw, max_fields)
+                    # _whole_message inlined, less what the envelope match already proved
+                    # (8=FIX... first, BeginString length, BodyLength placing 10= at the end)
+                    message = None
+                    if raw[-1] == SOH and envelope[2][0] != 0x30:  # (leading zeros: below)
+                        parts = raw.replace(b"\x01", b"=").split(b"=")
+                        if len(parts) == 2 * raw.count(b"\x01") + 1:
+                            texts = tuple(parts[0:-1:2])
+                            layout = text_layouts_get(texts, _MISSING)
+                            if layout is _MISSING:
+                                layout = _layout_of_texts(texts)
+                            if layout is not None:
+                                values = parts[1::2]
+                                # (a BeginString holding '=' would shift the split)
+                                if (values[0] == envelope[1] and len(values) <= max_fields
+                                        and values[-1] == _CHECKSUM_TEXTS[
+                                            ((adler32(raw[:-7]) & 0xFFFF) - 1) & 0xFF if end - pos <= 263
+                                            else checksum(raw, 0, end - pos - 7)]):
+                                    message = new_message(FixMessage)
+                                    message.raw = raw
+                                    message._values = values
+                                    message._layout = layout
+                                    message._index = layout.index
+                                    message._fields = None
+                                    message._split = True
+                                    message.msg_type = values[2]
+                                    index = layout.seq_index
+                                    if index is None:
+                                        message.seq_num = None
+                                    else:
+                                        seq = values[index]
+                                        message.seq_num = (int(seq) if seq.isdigit() and len(seq) <= 20
+                                                           else None)
+                    else:
+                        message = _whole_message(raw, max_fields)
                     if message is not None:
                         out.append(message)
                         pos = end

@@ -93,6 +93,9 @@ _THIRD_PARTY_TAGS = frozenset((ON_BEHALF_OF_COMP_ID, ON_BEHALF_OF_SUB_ID, ON_BEH
 _REVERSE_ROUTE = ((ON_BEHALF_OF_COMP_ID, DELIVER_TO_COMP_ID), (ON_BEHALF_OF_SUB_ID, DELIVER_TO_SUB_ID),
                   (ON_BEHALF_OF_LOCATION_ID, DELIVER_TO_LOCATION_ID))
 
+# Tags that keep an inbound message off _on_message's fast path (PossDupFlag, third party).
+_FAST_PATH_EXCLUDED_TAGS = _THIRD_PARTY_TAGS | frozenset((POSS_DUP_FLAG,))
+
 # Header fields every message after Logon is checked against (read in one get_many call).
 _CHECKED_HEADER_TAGS = (BEGIN_STRING, SENDER_COMP_ID, TARGET_COMP_ID, SENDING_TIME)
 
@@ -120,7 +123,7 @@ class _Session:
     """What outlives a connection: config, store, the connection currently logged on."""
 
     __slots__ = ("config", "session_id", "store", "connection", "begin_string",
-                 "sender", "target", "on_behalf_of", "encode")
+                 "sender", "target", "on_behalf_of", "encode", "tolerance")
 
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
@@ -133,6 +136,7 @@ class _Session:
         self.on_behalf_of = frozenset(name.encode() for name in config.on_behalf_of_comp_ids)
         # encode(msg_type, seq, sending_time, body): 8, 49 and 56 encoded once per session
         self.encode = header_encoder(self.begin_string, self.sender, self.target)
+        self.tolerance = config.sending_time_tolerance
 
 
 class Acceptor:
@@ -587,10 +591,27 @@ class Connection:
         session = self._session
         store = session.store
         begin_string, sender_id, target_id, sending_time = msg.get_many(_CHECKED_HEADER_TAGS)
+        seq = msg.seq_num
+        msg_type = msg.msg_type
+        # Fast path, the common case: an application message carrying the next number, its
+        # header right, its SendingTime the one last parsed (a pipelining client repeats
+        # it), no PossDupFlag or third-party tags, nothing queued, valid.  It ends exactly
+        # as the checks below would (_process_in_sequence's last lines).
+        if (seq == store.next_target_seq and begin_string == session.begin_string
+                and sender_id == session.target and target_id == session.sender
+                and sending_time == _last_text and abs(now - _last_value) <= session.tolerance
+                and (len(msg_type) != 1 or msg_type not in b"012345A")
+                and not self._queued and _FAST_PATH_EXCLUDED_TAGS.isdisjoint(msg._index)
+                and FIX44.validate(msg) is None):
+            store.set_next_target_seq(seq + 1)
+            event = _new_event(ApplicationMessage)
+            _set_event_session_id(event, session.session_id)
+            _set_event_message(event, msg)
+            events.append(event)
+            return
         if begin_string != session.begin_string:
             self._logout_and_close("Incorrect BeginString", now, events)  # 2h
             return
-        seq = msg.seq_num
         if seq is None:
             self._logout_and_close("MsgSeqNum(34) missing or not a number", now, events)
             return
@@ -615,14 +636,13 @@ class Connection:
                 store.set_next_target_seq(seq + 1)
                 self._drain_queue(now, events)
             return
-        if abs(now - sent_at) > session.config.sending_time_tolerance:
+        if abs(now - sent_at) > session.tolerance:
             self._send_reject(msg, SENDING_TIME_ACCURACY, SENDING_TIME, "SendingTime accuracy problem",
                               now, events)  # 2k
             if seq == expected:
                 store.set_next_target_seq(seq + 1)
             self._logout_and_close("SendingTime accuracy problem", now, events)
             return
-        msg_type = msg.msg_type
         if msg_type == LOGON and msg.get(RESET_SEQ_NUM_FLAG) == b"Y" and seq == 1:
             self._reset_in_session(msg, now, events)
             return
