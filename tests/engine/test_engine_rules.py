@@ -769,3 +769,52 @@ def test_fok_with_stp_counts_only_levels_before_own_orders():
     ev = run(e, limit(BUY, 4, 101, "me", tif=TimeInForce.FOK, stp=StpMode.CANCEL_OLDEST))
     assert of(ev, Cancelled)[0].order_id == 2
     assert sum(t.qty for t in of(ev, Trade)) == 4 and e.order(5).status is OrderStatus.FILLED
+
+
+@pytest.mark.parametrize("stp", list(StpMode))
+@pytest.mark.parametrize("kind", ["limit", "ioc", "market"])
+def test_fast_path_with_stp_gives_the_general_paths_events(stp, kind):
+    """Plain LIMIT/IOC/MARKET orders with an STP mode take execute's fast path (the daemon
+    sets cancel_newest for every session); the same order given with plain ints takes the
+    general path.  Both give the same events, views and books, including a taker that STP
+    cancels in the middle of matching (it must leave the live index)."""
+    engines = [make(), make()]
+    for e in engines:
+        run(e, limit(SELL, 2, 100, "other"))
+        run(e, limit(SELL, 3, 100, "me"))
+        run(e, limit(SELL, 4, 101, "other"))
+        run(e, limit(SELL, 2, 102, "me"))
+    tif = TimeInForce.IOC if kind == "ioc" else TimeInForce.DAY
+    if kind == "market":
+        fast = NewOrder("X", "me", BUY, 9, OrdType.MARKET, tif=tif, stp=stp)
+        general = NewOrder("X", "me", 1, 9, 1, tif=int(tif), stp=int(stp))
+    else:
+        fast = limit(BUY, 9, 102, "me", tif=tif, stp=stp)
+        general = NewOrder("X", "me", 1, 9, 2, 102, tif=int(tif), stp=int(stp))
+    got, want = run(engines[0], fast), run(engines[1], general)
+    assert [(type(x), x) for x in got] == [(type(x), x) for x in want]
+    assert engines[0].order(5) == engines[1].order(5)
+    assert engines[0].order(5).stp is stp
+    assert engines[0].book("X").depth(SELL) == engines[1].book("X").depth(SELL)
+    if stp is not StpMode.NONE:
+        assert of(got, Cancelled) or of(got, Restated)
+    # and a resting STP order can be cancelled / replaced like any other
+    for e in engines:
+        e.apply(limit(BUY, 5, 90, "me", stp=stp))
+    assert engines[0].apply(ReplaceOrder(6, 7, 91)) == engines[1].apply(ReplaceOrder(6, 7, 91))
+    assert engines[0].order(6) == engines[1].order(6) and engines[0].order(6).stp is stp
+    assert engines[0].apply(CancelOrder(6)) == engines[1].apply(CancelOrder(6))
+    for e in engines:
+        check_invariants(e)
+
+
+def test_stp_orders_take_the_fast_path():
+    """Guard for the benchmark-relevant dispatch: a plain limit with an STP mode is a
+    _StpOrder (fast path), the same order with a plain int STP value an _XOrder (general)."""
+    from fixexchange.engine.engine import _StpOrder, _XOrder
+
+    e = make()
+    run(e, limit(BUY, 5, 90, "me", stp=StpMode.CANCEL_NEWEST))
+    run(e, NewOrder("X", "me", BUY, 5, OrdType.LIMIT, 90, stp=1))
+    assert type(e._orders[1]) is _StpOrder and type(e._orders[2]) is _XOrder
+    assert e.order(1)[1:] == e.order(2)[1:]
