@@ -674,7 +674,8 @@ class Engine:
                 owner = command[1]
                 o = self._orders.get(oid) if type(oid) is int else None
                 if o is not None:
-                    if (type(o) is _Order or o.triggered) and (owner is None or o.owner == owner):
+                    if (type(o) is _Order or type(o) is _StpOrder or o.triggered) and (
+                            owner is None or o.owner == owner):
                         # fast path: a resting order of the right owner (as _cancel_live)
                         side = o.side
                         price = o.price
