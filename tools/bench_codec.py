@@ -11,6 +11,8 @@ Timed with process CPU time, so other load on the machine inflates the numbers l
 - session inbound: Connection.receive_data of one NewOrderSingle per read on a logged-on
   session (MemoryStore): parse, validate, the session's checks, the ApplicationMessage
   event; what the daemon's inbound path costs before the gateway (layer 4) sees the order
+- session outbound: Acceptor.send of a typical ExecutionReport body on a logged-on session
+  (sequence number, header, SendingTime, encode, MemoryStore) and data_to_send, per message
 
 Validation compiles a per-shape regular expression after 200 messages of one shape; the
 first run includes that one-off cost, the best run does not.
@@ -71,6 +73,32 @@ def session_inbound(count: int):
     return receive_one
 
 
+def session_outbound():
+    """A function sending one ExecutionReport on a logged-on session and draining it."""
+    from fixexchange.session import Acceptor, MemoryStore, SessionConfig
+
+    acceptor = Acceptor([SessionConfig(sender_comp_id="EXCH", target_comp_id="CLIENT1")],
+                        lambda session_id: MemoryStore())
+    connection = acceptor.connection_made(NOW)
+    connection.receive_data(encode(b"FIX.4.4", b"A", [(49, b"CLIENT1"), (56, b"EXCH"), (34, 1),
+                                                      (52, TIME), (98, 0), (108, 30)]), NOW)
+    connection.data_to_send()
+    body = [(37, b"1042"), (11, b"ord-000123"), (17, b"E-1042-3"), (150, b"F"), (39, b"1"),
+            (1, b"ACC1"), (55, b"AAPL"), (54, b"1"), (38, b"100"), (40, b"2"), (44, b"189.25"),
+            (59, b"0"), (32, b"40"), (31, b"189.25"), (151, b"60"), (14, b"40"), (6, b"189.25"),
+            (60, TIME)]
+    send = acceptor.send
+    drain = connection.data_to_send
+    session_id = connection.session_id
+    clock = [NOW]
+
+    def send_one():
+        clock[0] += 0.0001
+        send(session_id, b"8", body, clock[0])
+        drain()
+    return send_one
+
+
 def measure(function, number: int, repeat: int) -> tuple[float, float]:
     runs = [run / number * 1e6 for run in timeit.repeat(function, number=number, repeat=repeat,
                                                       timer=time.process_time)]
@@ -107,6 +135,7 @@ def main() -> None:
         ("stream parse, per message (100/read)", lambda: parser.feed(stream), max(1, options.number // 100)),
         ("session inbound NewOrderSingle", session_inbound(options.number * options.repeat + 1),
          options.number),
+        ("session outbound ExecutionReport", session_outbound(), options.number),
     ]
     print(f"NewOrderSingle {len(NEW_ORDER_SINGLE)} bytes, ExecutionReport "
           f"{len(encode_execution_report(NOW))} bytes")
