@@ -527,24 +527,23 @@ class ExchangeServer:
         session has that id, e.g. a seed owner's) is dropped with a warning, not an exception."""
         send = self.acceptor.send
         by_session = self.by_session
-        for o in outs:
-            sid = o.session_id
+        for sid, msg_type, body, market_data in outs:  # (Outbound is a NamedTuple)
             p = by_session.get(sid)
-            if o.market_data:
+            if market_data:
                 if p is None:
                     continue
                 if p.write_paused or p.closing:
                     p.conflated = True
                     self.stats["md_dropped"] += 1
                     continue
-                send(sid, o.msg_type, o.body, now, False)
+                send(sid, msg_type, body, now, False)
             else:
                 try:
-                    send(sid, o.msg_type, o.body, now, True)
+                    send(sid, msg_type, body, now, True)
                 except KeyError:
                     if sid in self.acceptor.session_ids:
                         raise  # a known session: a real fault, not this case
-                    self._drop_unknown_session(sid, o.msg_type)
+                    self._drop_unknown_session(sid, msg_type)
                     continue
             if p is not None and not p.dirty:
                 p.dirty = True

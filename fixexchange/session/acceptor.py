@@ -111,6 +111,8 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+_AWAITING_LOGON = State.AWAITING_LOGON
+
 _TRANSITIONS = {
     State.AWAITING_LOGON: frozenset((State.LOGGED_ON, State.CLOSED)),
     State.LOGGED_ON: frozenset((State.LOGOUT_SENT, State.CLOSED)),
@@ -319,6 +321,7 @@ class Connection:
         events: list[Event] = []
         if self.closed:
             return events
+        on_message = self._on_message
         for item in self._parser.feed(data):
             if self.closed:
                 break  # bytes after a disconnect decision are not ours to act on
@@ -326,10 +329,10 @@ class Connection:
                 events.append(GarbledMessage(item.reason))
                 continue
             self._last_received = now
-            if self._state is State.AWAITING_LOGON:
+            if self._state is _AWAITING_LOGON:
                 self._on_logon(item, now, events)
             else:
-                self._on_message(item, now, events)
+                on_message(item, now, events)
         # (The store is not flushed here: data_to_send, which the server calls after every
         # read, journals the inbound number together with the replies in one write.)
         return events
