@@ -130,6 +130,17 @@ def _preencoded_ok(value: bytes) -> bool:
     return True
 
 
+def _format_with_str_values(template: bytes, values: tuple):
+    """``template % values`` with str values as latin-1 bytes (what ``_value_bytes`` makes of
+    them: a Text(58) is often a str); None when that is not enough (another type, a str
+    beyond latin-1): the caller's field-by-field path then raises the right error."""
+    try:
+        return template % tuple([value.encode("latin-1") if type(value) is str else value
+                                 for value in values])
+    except (TypeError, UnicodeEncodeError):
+        return None
+
+
 def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, object]]) -> bytes:
     """Encode one message: 8, 9, 35, then ``fields`` in the given order, then 10.
 
@@ -163,9 +174,9 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
         else:
             try:
                 text = template % values
-            except TypeError:
-                pass  # a value of another type than the template's
-            else:
+            except TypeError:  # a value of another type than the template's
+                text = _format_with_str_values(template, values)
+            if text is not None:
                 message = b"8=%s\x019=%d\x0135=%s%s" % (
                     begin_string, len(msg_type) + len(text) + 3, msg_type, text)
                 # One SOH per field exactly (8, 9 and 35 included); more means an SOH
@@ -269,7 +280,9 @@ def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: b
             try:
                 text = template % values
             except TypeError:  # a value of another type than the template's
-                return enc_general(msg_type, seq_num, sending_time, fields)
+                text = _format_with_str_values(template, values)
+                if text is None:
+                    return enc_general(msg_type, seq_num, sending_time, fields)
             soh_count += 4  # 49, 56, 34 and 52
         else:
             text = b"\x01"

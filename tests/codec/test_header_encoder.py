@@ -40,6 +40,9 @@ def both(begin, sender, target, msg_type, seq, stamp, fields):
     ("8", 5, [(37, b"1")]),
     (b"8", True, [(37, b"1")]),
     (b"8\x01", 5, [(37, b"1")]),
+    (b"9", 5, [(37, b"NONE"), (58, "too late")]),  # a str Text: latin-1, on the template
+    (b"9", 5, [(37, b"NONE"), (58, "\u20ac")]),
+    (b"9", 5, [(37, 1.5), (58, "\u20ac")]),  # the first bad field's error, as encode
 ])
 def test_same_bytes_and_errors_as_encode(msg_type, seq, fields):
     both(b"FIX.4.4", b"EXCH", b"CLIENT1", msg_type, seq, STAMP, fields)
