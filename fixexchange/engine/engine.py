@@ -91,7 +91,8 @@ REQUESTED = C.REQUESTED
 IOC_REMAINDER = C.IOC_REMAINDER
 NO_LIQUIDITY = C.NO_LIQUIDITY
 TOO_LATE = R.TOO_LATE_TO_CANCEL
-# NamedTuple construction without its Python-level __new__: events are built on the hot path
+# NamedTuple construction without its Python-level __new__ (apply turns execute's flat
+# events into NamedTuples with it)
 _tnew = tuple.__new__
 _leaves = attrgetter("leaves")  # truthy for a live order
 
