@@ -22,11 +22,11 @@ Neither raises: any bad input gives one Rejected event (``[(Rejected, order_id, 
 text)]`` from execute) and leaves every book untouched.  Order ids are assigned by the
 engine: 1, 2, 3 ... one per *accepted* NewOrder (a rejected NewOrder consumes no id; its
 ``Rejected.order_id`` is None; for cancel / replace / status it is the command's order
-id).  A replaced order keeps its id.  Trade ids are 1, 2, 3 ... across all symbols.  Enum fields of commands accept plain
-ints equal to the enum values; events and views always carry the enum members.  (Plain
-LIMIT DAY/GTC/IOC and MARKET orders given with enum members and no optional field but
-``stp`` take a fast path; anything else, plain ints included, the general one: the events
-are the same.)
+id).  A replaced order keeps its id.  Trade ids are 1, 2, 3 ... across all symbols.  Enum
+fields of commands accept plain ints equal to the enum values; events and views always
+carry the enum members.  (Plain LIMIT DAY/GTC/IOC and MARKET orders given with enum
+members and no optional field but ``stp`` take a fast path; anything else, plain ints
+included, the general one: the events are the same.)
 
 ``engine.book(symbol)`` -> book (None for an unknown symbol): ``best_bid()`` / ``best_ask()``
 -> ``(price, displayed_qty)`` or None in O(1) amortised; ``depth(side, n)`` -> list of

@@ -1259,7 +1259,8 @@ class Engine:
             bad = _check_qty(book.spec, qty)
             if bad:
                 return [(Rejected, oid, *bad)]
-        plain = type(o) is _Order or type(o) is _StpOrder  # a resting plain limit order: no class-attribute reads
+        # a resting plain limit order (with or without STP): no class-attribute reads
+        plain = type(o) is _Order or type(o) is _StpOrder
         if price is None:
             price = o.price
         elif not plain and (o.ord_type is MARKET or o.ord_type is STOP):

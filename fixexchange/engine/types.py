@@ -2,8 +2,9 @@
 
 Commands and events are ``NamedTuple`` classes: immutable, comparable and printable.
 ``Engine.execute`` gives each event as a plain tuple ``(EventClass, *fields)`` (fields in
-the class's order); ``Engine.apply`` gives the NamedTuples.  Because two NamedTuples with equal fields compare equal even
-across classes, compare ``(type(e), e)`` when the class matters (tests do).
+the class's order); ``Engine.apply`` gives the NamedTuples.  Because two NamedTuples with
+equal fields compare equal even across classes, compare ``(type(e), e)`` when the class
+matters (tests do).
 """
 
 from __future__ import annotations
