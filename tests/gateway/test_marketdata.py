@@ -436,3 +436,30 @@ def test_multi_symbol_x_is_the_same_under_every_hash_seed():
         outputs.add(subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True,
                                    text=True, check=True).stdout)
     assert outputs == {"[('SYM2', '90'), ('SYM1', '106')]\n"}
+
+
+@pytest.mark.parametrize("stp", ["none", "cancel_newest"])
+def test_one_engine_trade_is_taker_er_maker_er_then_the_trade_print(stp):
+    """The engine's Trade event (both fills and the print in one) gives, per trade, the
+    taker's ER then the maker's ER (each only for a FIX order: the seeded HOUSE order gets
+    none), and the trade entries in the X, in trade order.  The same with the daemon's
+    default STP mode (the engine's fast path with an STP mode)."""
+    h = Harness(default_stp=stp)
+    h.seed("SYM1", "sell", 2, 10700)
+    h.order("S2", "M1", SELL, 3, "107")
+    h.order("S3", "M2", SELL, 4, "107.5")
+    subscribe(h, "MD", "ALL")
+    replies = h.order("S1", "T", BUY, 8, "108")
+    ers = [(r.session, r[150], r[11], r.get(32), r.get(31), r[151], r[14], r[6]) for r in of_type(replies, "8")]
+    assert ers == [
+        ("S1", "0", "T", None, None, "8", "0", "0"),
+        ("S1", "F", "T", "2", "107", "6", "2", "107"),  # HOUSE's maker fill: no ER
+        ("S1", "F", "T", "3", "107", "3", "5", "107"),
+        ("S2", "F", "M1", "3", "107", "0", "3", "107"),
+        ("S1", "F", "T", "3", "107.5", "0", "8", "107.1875"),
+        ("S3", "F", "M2", "3", "107.5", "1", "3", "107.5"),
+    ]
+    assert replies.index(of_type(replies, "X")[0]) == len(replies) - 1
+    [update] = of_type(replies, "X")
+    trades = [(e[270], e[271]) for e in x_entries(update) if e[269] == "2"]
+    assert trades == [("107", "2"), ("107", "3"), ("107.5", "3")]
