@@ -321,18 +321,39 @@ class Connection:
         events: list[Event] = []
         if self.closed:
             return events
-        on_message = self._on_message
+        append = events.append
         for item in self._parser.feed(data):
             if self.closed:
                 break  # bytes after a disconnect decision are not ours to act on
             if type(item) is Garbled:
-                events.append(GarbledMessage(item.reason))
+                append(GarbledMessage(item.reason))
                 continue
             self._last_received = now
             if self._state is _AWAITING_LOGON:
                 self._on_logon(item, now, events)
+                continue
+            # Fast path, the common case: an application message carrying the next number,
+            # its header right, its SendingTime the one last parsed (a pipelining client
+            # repeats it), no PossDupFlag or third-party tags, nothing queued, valid.  It
+            # ends exactly as _on_message's checks would (_process_in_sequence's last lines).
+            session = self._session
+            store = session.store
+            begin_string, sender_id, target_id, sending_time = item.get_many(_CHECKED_HEADER_TAGS)
+            seq = item.seq_num
+            msg_type = item.msg_type
+            if (seq == store.next_target_seq and begin_string == session.begin_string
+                    and sender_id == session.target and target_id == session.sender
+                    and sending_time == _last_text and abs(now - _last_value) <= session.tolerance
+                    and (len(msg_type) != 1 or msg_type not in b"012345A")
+                    and not self._queued and _FAST_PATH_EXCLUDED_TAGS.isdisjoint(item._index)
+                    and FIX44.validate(item) is None):
+                store.set_next_target_seq(seq + 1)
+                event = _new_event(ApplicationMessage)
+                _set_event_session_id(event, session.session_id)
+                _set_event_message(event, item)
+                append(event)
             else:
-                on_message(item, now, events)
+                self._on_message(item, now, events)
         # (The store is not flushed here: data_to_send, which the server calls after every
         # read, journals the inbound number together with the replies in one write.)
         return events
@@ -596,22 +617,6 @@ class Connection:
         begin_string, sender_id, target_id, sending_time = msg.get_many(_CHECKED_HEADER_TAGS)
         seq = msg.seq_num
         msg_type = msg.msg_type
-        # Fast path, the common case: an application message carrying the next number, its
-        # header right, its SendingTime the one last parsed (a pipelining client repeats
-        # it), no PossDupFlag or third-party tags, nothing queued, valid.  It ends exactly
-        # as the checks below would (_process_in_sequence's last lines).
-        if (seq == store.next_target_seq and begin_string == session.begin_string
-                and sender_id == session.target and target_id == session.sender
-                and sending_time == _last_text and abs(now - _last_value) <= session.tolerance
-                and (len(msg_type) != 1 or msg_type not in b"012345A")
-                and not self._queued and _FAST_PATH_EXCLUDED_TAGS.isdisjoint(msg._index)
-                and FIX44.validate(msg) is None):
-            store.set_next_target_seq(seq + 1)
-            event = _new_event(ApplicationMessage)
-            _set_event_session_id(event, session.session_id)
-            _set_event_message(event, msg)
-            events.append(event)
-            return
         if begin_string != session.begin_string:
             self._logout_and_close("Incorrect BeginString", now, events)  # 2h
             return
