@@ -254,7 +254,7 @@ class FixParser:
             # which reaches the same result. (_whole_message, inlined.)
             size = len(data)
             # (No second message start inside: a read of many messages takes the general path.)
-            if data[-1] == SOH and size <= self._whole_max and b"\x018=FIX" not in data:
+            if data[-1] == SOH and size <= self._whole_max and data.find(b"\x018=FIX") < 0:
                 parts = data.replace(b"\x01", b"=").split(b"=")
                 if len(parts) == 2 * data.count(b"\x01") + 1:
                     texts = tuple(parts[0:-1:2])
