@@ -6,7 +6,10 @@ notes (why it looks the way it does):
 - A book side (``_Half``) is a heap of integer keys (price for asks, -price for bids) plus a
   dict key -> ``_Level``.  A level that empties stays in both until it reaches the top of
   the heap (popped by ``best``) or until empty levels outnumber live ones (``compact``), so
-  removing a level in the middle of the book is O(1).
+  removing a level in the middle of the book is O(1).  A level keeps its displayed qty and
+  live count but no leaves total: only FOK / min_qty (``_reachable``) and pro-rata need
+  one, and they sum the level's orders (every resting, cancel and fill path saves the
+  update).
 - A level's deque may hold dead orders (cancelled, or the old object of a replace that lost
   priority): an order is dead when ``leaves == 0``.  Matching pops them; a cancel compacts the
   deque when dead entries dominate.  That makes cancel O(1) instead of O(level size).
@@ -233,12 +236,11 @@ _onew = object.__new__
 
 
 class _Level:
-    __slots__ = ("price", "qty", "total", "live", "orders")
+    __slots__ = ("price", "qty", "live", "orders")
 
     def __init__(self, price):
         self.price = price
         self.qty = 0  # displayed aggregate of live orders
-        self.total = 0  # leaves aggregate (displayed + reserve)
         self.live = 0  # number of live orders
         self.orders = deque()
 
@@ -580,7 +582,7 @@ class Engine:
                         ev = [accepted]
                         if stp is not STP_NONE:
                             self._orders[oid] = o
-                        self._match(book, o, opp, price, ev, lvl)
+                        self._match(book, o, opp, price, ev, lvl, stp is not STP_NONE)
                         if o.leaves:
                             self._orders[oid] = o
                             if tif is IOC:
@@ -619,7 +621,6 @@ class Engine:
                     o.visible = qty
                     lvl.orders.append(o)
                     lvl.live += 1
-                    lvl.total += qty
                     lvl.qty = q = lvl.qty + qty
                     return [accepted, (LevelChanged, symbol, side, price, q)]
                 if (
@@ -657,7 +658,8 @@ class Engine:
                     ev = [(Accepted, oid, symbol, owner, side, MARKET, None, None, qty, tif)]
                     if stp is not STP_NONE:
                         self._orders[oid] = o
-                    self._match(book, o, book.asks if side is BUY else book.bids, None, ev)
+                    self._match(book, o, book.asks if side is BUY else book.bids, None, ev, None,
+                                stp is not STP_NONE)
                     if o.leaves:
                         self._orders[oid] = o
                         self._cancel_inflight(o, NO_LIQUIDITY, ev)
@@ -689,7 +691,6 @@ class Engine:
                             lvl = half.levels[price]
                         q = o.leaves
                         lvl.qty -= o.visible
-                        lvl.total -= q
                         lvl.live -= 1
                         o.visible = 0
                         o.leaves = 0
@@ -813,7 +814,6 @@ class Engine:
         lvl.orders.append(o)
         lvl.live += 1
         lvl.qty = q = lvl.qty + v
-        lvl.total += leaves
         ev.append((LevelChanged, book.symbol, o.side, o.price, q))
 
     def _unrest(self, book, o):
@@ -822,7 +822,6 @@ class Engine:
         lvl = half.levels[-o.price if o.side is BUY else o.price]
         q = o.leaves
         lvl.qty -= o.visible
-        lvl.total -= q
         lvl.live -= 1
         o.visible = 0
         o.leaves = 0
@@ -922,7 +921,7 @@ class Engine:
         opp = book.asks if side is BUY else book.bids
         lvl = opp.best()
         if lvl is not None and (limit is None or (lvl.price <= limit if side is BUY else lvl.price >= limit)):
-            self._match(book, o, opp, limit, ev, lvl)
+            self._match(book, o, opp, limit, ev, lvl, o.stp is not STP_NONE)
         if o.leaves:
             if limit is None:
                 self._cancel_inflight(o, C.NO_LIQUIDITY, ev)
@@ -948,22 +947,20 @@ class Engine:
                 own = sum(m.leaves for m in lvl.orders if m.leaves and m.owner == owner)
                 if own and stp is not CANCEL_OLDEST:
                     return avail
-                avail += lvl.total - own
+                avail += sum(map(_leaves, lvl.orders)) - own
             else:
-                avail += lvl.total
+                avail += sum(map(_leaves, lvl.orders))
             if avail >= need:
                 break
         return avail
 
-    def _match(self, book, t, opp, limit, ev, lvl=None):
-        """Match taker ``t`` against side ``opp``; ``lvl``: its best level if known."""
+    def _match(self, book, t, opp, limit, ev, lvl, stp):
+        """Match taker ``t`` against side ``opp``; ``lvl``: its best level if known (else
+        None); ``stp``: ``t.stp is not STP_NONE`` (a bool from the caller, which knows it
+        without a class-attribute read: no IntEnum truth test per fill)."""
         buy = t.side is BUY
         symbol = book.symbol
         owner = t.owner
-        # a bool: no IntEnum truth test per fill; only an _XOrder / _StpOrder can have an STP
-        # mode (a class-attribute read on the others is an unspecialised LOAD_ATTR in 3.11)
-        kind = type(t)
-        stp = (kind is _StpOrder or kind is _XOrder or kind is _StpMarketOrder) and t.stp is not STP_NONE
         tside = t.side
         tid_ = t.order_id
         oside = opp.side
@@ -993,7 +990,9 @@ class Engine:
                 leaves = t.leaves
                 cum = t.cum_qty
                 notional_sum = t.cum_notional
-                filled = 0  # taken from lvl.qty / lvl.total after the loop (only += / -= meanwhile)
+                # what the taker fills here is start - leaves, taken from lvl.qty after the
+                # loop (only += / -= meanwhile); an STP reduction of the taker moves start
+                start = leaves
                 while leaves and lvl.live:
                     m = orders[0]
                     m_leaves = m.leaves
@@ -1007,6 +1006,7 @@ class Engine:
                         stopped = self._self_trade(t, m, lvl, ev, True)
                         final = self._final  # _finish may have started a new generation
                         dying = self._dying
+                        start -= leaves - t.leaves  # not a fill
                         leaves = t.leaves
                         cum = t.cum_qty
                         notional_sum = t.cum_notional
@@ -1025,7 +1025,6 @@ class Engine:
                     m.cum_notional = m_notional = m.cum_notional + notional
                     visible -= q
                     m.visible = visible
-                    filled += q
                     mid = m.order_id
                     append((Trade, symbol, trade_id, price, q, tside, tid_, owner, cum, leaves,
                             notional_sum, mid, m.owner, m_cum, m_leaves, m_notional))
@@ -1055,8 +1054,7 @@ class Engine:
                 t.leaves = leaves
                 t.cum_qty = cum
                 t.cum_notional = notional_sum
-                lvl.qty -= filled
-                lvl.total -= filled
+                lvl.qty -= start - leaves
             append((LevelChanged, symbol, oside, price, lvl.qty))
             if trade_id != start_trade:
                 if lo is None or price < lo:
@@ -1093,7 +1091,6 @@ class Engine:
         else:
             m.leaves -= d
             m.cancelled += d
-            lvl.total -= d
             if m.visible > m.leaves:
                 lvl.qty -= m.visible - m.leaves
                 m.visible = m.leaves
@@ -1112,7 +1109,6 @@ class Engine:
         if at_front:
             lvl.orders.popleft()
         lvl.qty -= m.visible
-        lvl.total -= m.leaves
         lvl.live -= 1
         m.visible = 0
         m.leaves = 0
@@ -1136,7 +1132,7 @@ class Engine:
                 lvl.orders = deque(orders)
                 return trade_id, True
         Q = t.leaves
-        T = lvl.total
+        T = sum(m.leaves for m in orders)
         if Q >= T:
             allocs = [m.leaves for m in orders]
         else:
@@ -1167,7 +1163,6 @@ class Engine:
             m.cum_notional += notional
             m.visible -= q
             lvl.qty -= q
-            lvl.total -= q
             ev.append((Trade, symbol, trade_id, price, q, tside, tid_, t.owner, t.cum_qty,
                        t.leaves, t.cum_notional, m.order_id, m.owner, m.cum_qty, m.leaves,
                        m.cum_notional))
@@ -1286,7 +1281,6 @@ class Engine:
         if price == o.price and new_leaves <= o.leaves:
             half = book.bids if o.side is BUY else book.asks
             lvl = half.levels[-price if o.side is BUY else price]
-            lvl.total -= o.leaves - new_leaves
             o.leaves = new_leaves
             o.qty = qty
             o.cancelled = 0
