@@ -16,6 +16,7 @@ class FakeConn:
         self.heartbeat: float | None = None
         self.last_sent = now
         self.writes = 0
+        self.drains = 0  # data_to_send calls, output or not (the real one flushes the store)
 
     def receive_data(self, data: bytes, now: float):
         self.buf += data
@@ -39,6 +40,7 @@ class FakeConn:
         return events
 
     def data_to_send(self) -> bytes:
+        self.drains += 1
         if self.out:
             self.writes += 1
         d = bytes(self.out)

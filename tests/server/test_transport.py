@@ -428,3 +428,19 @@ async def test_counterparty_bytes_go_out_at_the_turn_flush():
     aw.close()
     bw.close()
     await srv.stop()
+
+
+async def test_a_read_without_output_still_drains_its_connection():
+    # data_to_send is what journals the session's store (the inbound number of the read):
+    # it runs after every read, even one that queues nothing
+    srv, acc, gw = await start()
+    r, w = await client(srv, "A")
+    p = srv.by_session["A"]
+    conn = acc.conns["A"]
+    drains, writes = conn.drains, conn.writes
+    data = b"HB 30\n"
+    p.view[:len(data)] = data
+    p.buffer_updated(len(data))
+    assert conn.drains == drains + 1 and conn.writes == writes
+    w.close()
+    await srv.stop()
