@@ -564,7 +564,9 @@ class Engine:
                         # heap[0] is a lower bound of the best live key: above the price
                         # nothing can cross and best() (which pops dead levels) is skipped
                         if heap and heap[0] <= price:
-                            lvl = opp.best()
+                            lvl = opp.levels[heap[0]]
+                            if not lvl.live:  # an emptied level on top: best() pops it
+                                lvl = opp.best()
                             crosses = lvl is not None and lvl.price <= price
                         else:
                             crosses = False
@@ -574,7 +576,9 @@ class Engine:
                         key = price
                         heap = opp.heap
                         if heap and heap[0] <= -price:
-                            lvl = opp.best()
+                            lvl = opp.levels[heap[0]]
+                            if not lvl.live:
+                                lvl = opp.best()
                             crosses = lvl is not None and lvl.price >= price
                         else:
                             crosses = False
@@ -966,7 +970,7 @@ class Engine:
         oside = opp.side
         append = ev.append
         trade_id = self._next_trade
-        lo = hi = None
+        first = None  # first price printed (levels are visited in price order)
         stopped = False
         pro_rata = book.pro_rata
         live = self._orders
@@ -1057,11 +1061,9 @@ class Engine:
                 lvl.qty -= start - leaves
             append((LevelChanged, symbol, oside, price, lvl.qty))
             if trade_id != start_trade:
-                if lo is None or price < lo:
-                    lo = price
-                if hi is None or price > hi:
-                    hi = price
                 book.last_trade_price = price
+                if first is None:
+                    first = price
             if not lvl.live:
                 lvl.orders.clear()
                 opp.nlive -= 1
@@ -1069,8 +1071,13 @@ class Engine:
                 break
             lvl = None
         self._next_trade = trade_id
-        if lo is not None and (book.buy_stops or book.sell_stops):
-            self._elect(book, lo, hi)
+        if first is not None and (book.buy_stops or book.sell_stops):
+            # the prices printed span [first, last]: one end is the last trade's price
+            last = book.last_trade_price
+            if first < last:
+                self._elect(book, first, last)
+            else:
+                self._elect(book, last, first)
 
     def _self_trade(self, t, m, lvl, ev, at_front):
         """Apply the taker's STP mode against resting ``m``; True = the taker is done."""
