@@ -451,6 +451,11 @@ class Gateway:
         """W/X for the book changes since the last flush (with ``defer_market_data``)."""
         return self.market_data.flush()
 
+    def market_data_pending(self) -> bool:
+        """Whether ``flush_market_data`` has something to send (with ``defer_market_data``):
+        the server schedules its per-turn flush only then."""
+        return self.market_data.pending()
+
     def advance_time(self, now: float) -> list[Outbound]:
         """Expire GTD orders whose ExpireTime has passed; the server calls this on a timer."""
         if self._prefix_pending:

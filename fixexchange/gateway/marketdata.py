@@ -174,6 +174,10 @@ class MarketData:
                 pending = self._pending_trades[symbol] = []
             pending.append((TRADE, (_NEW, fields[0], data.symbol_field, *fields[1:])))
 
+    def pending(self) -> bool:
+        """Whether ``flush`` has anything to send (entries collected since the last flush)."""
+        return bool(self._pending_levels or self._pending_trades)
+
     def flush(self) -> list[Outbound]:
         """W/X messages for everything collected since the last flush (one X per
         subscription; full-refresh subscriptions get one W per symbol that changed).

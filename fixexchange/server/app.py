@@ -20,8 +20,10 @@ Per event-loop turn
   with 10 sessions, and a counterparty filled by several reads of one turn gets one send
   instead of one per read).  The gateway's deferred market data is flushed at that point
   too (one X per subscription per turn, however many reads changed the book); that
-  callback is scheduled after every read the gateway saw, and runs after the replies went
-  out.
+  callback is scheduled after a read whose messages left market data pending in the gateway
+  (``market_data_pending``; a read that changed no subscribed book schedules nothing, so
+  with one order in flight there is no empty loop pass per order), and runs after the
+  replies went out.
 * Timers: each connection has one ``call_later`` for ``conn.next_deadline()``, moved only
   when the deadline comes earlier (a timer that fires early just re-arms).
 
@@ -101,6 +103,10 @@ class MessageLog:
             self._f.close()
         except OSError:
             pass
+
+
+def _always() -> bool:
+    return True
 
 
 class FixProtocol(asyncio.BufferedProtocol):
@@ -368,8 +374,13 @@ class ExchangeServer:
         self._unknown_warned: set[str] = set()  # unknown session ids already warned about
         # market data once per loop turn (one X per subscription per turn, not per order)
         self._md_flush = getattr(gateway, "flush_market_data", None)
+        # and whether it has something to send: the per-turn flush is scheduled only then
+        # (with one order in flight, no empty loop pass after each reply)
+        self._md_pending = getattr(gateway, "market_data_pending", None)
         if self._md_flush is not None:
             gateway.defer_market_data = True
+            if self._md_pending is None:
+                self._md_pending = _always
         self.read_view = memoryview(bytearray(cfg.server.read_chunk))
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -468,11 +479,11 @@ class ExchangeServer:
     # -- events ----------------------------------------------------------------------------
     def handle_events(self, p: FixProtocol, events: list, now: float) -> None:
         on_message = self.gateway.on_message
+        gateway_called = False
         for ev in events:
             t = type(ev)
             if t is ApplicationMessage:
-                if not self._flush_scheduled and self._md_flush is not None:
-                    self._schedule_flush()  # the market data this may defer, once per turn
+                gateway_called = True
                 try:
                     outs = on_message(ev.session_id, ev.message, now)
                 except Exception:
@@ -511,6 +522,8 @@ class ExchangeServer:
                 log.debug("garbled message from %s: %s", p.peer, ev.reason)
             else:
                 log.debug("event %r", ev)
+        if gateway_called and not self._flush_scheduled and self._md_pending is not None and self._md_pending():
+            self._schedule_flush()  # the market data the gateway deferred, once per turn
 
     def session_gone(self, p: FixProtocol, sid: str, reason: str, now: float) -> None:
         del self.by_session[sid]
