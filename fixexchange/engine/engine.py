@@ -22,9 +22,8 @@ notes (why it looks the way it does):
   an ``stp`` slot); the rarely used fields are class-level defaults that ``_XOrder`` (every
   other order) overrides with slots.  Events are plain tuples ``(EventClass, *fields)``
   (one BUILD_TUPLE, no NamedTuple ``__new__``; ``apply`` converts them), one ``Trade`` per
-  execution; a taker without STP that fills at once is never put in the live index (with
-  STP it is indexed before matching: ``_self_trade`` may cancel it, and ``_finish``
-  takes it out of the index).  CPython 3.11 charges per bytecode, so the fast paths are
+  execution; a fast-path taker is put in the live index only if it rests (``_finish``
+  pops rather than deletes, so an STP cancel or an IOC remainder needs no index entry).  CPython 3.11 charges per bytecode, so the fast paths are
   written out flat rather than factored into helpers.
 - Final orders (``retain_final``) are kept in two generation dicts: a final order costs one
   dict store, and when the current generation holds ``retain_final`` orders it replaces the
@@ -551,10 +550,10 @@ class Engine:
                     o.cum_notional = 0
                     o.tif = tif
                     o.done = 0
-                    o.visible = 0
-                    # self._orders[oid] = o comes later: a taker that fills at once is never
-                    # indexed (nothing looks it up while it matches), unless it has an STP
-                    # mode (_self_trade may cancel it: _finish takes it out of the index)
+                    # o.visible is set when (and only read once) the order rests.
+                    # self._orders[oid] = o comes later: a taker is indexed only if it rests
+                    # (nothing looks it up while it matches; _finish tolerates an unindexed
+                    # order, for an STP cancel or an IOC remainder)
                     accepted = (Accepted, oid, symbol, owner, side, LIMIT, price, None, qty, tif)
                     if side is BUY:
                         opp = book.asks
@@ -584,19 +583,14 @@ class Engine:
                             crosses = False
                     if crosses:
                         ev = [accepted]
-                        if stp is not STP_NONE:
-                            self._orders[oid] = o
                         self._match(book, o, opp, price, ev, lvl, stp is not STP_NONE)
                         if o.leaves:
-                            self._orders[oid] = o
                             if tif is IOC:
                                 self._cancel_inflight(o, IOC_REMAINDER, ev)
                             else:
+                                self._orders[oid] = o
                                 self._rest(book, o, ev)
-                        elif stp is not STP_NONE:
-                            if not o.done:  # (done: STP cancelled it)
-                                self._finish(o, FILLED)
-                        else:
+                        elif not o.done:  # (done: STP cancelled it)
                             # self._finish(o, FILLED) for an order that was never indexed
                             o.done = FILLED
                             if self._retain:
@@ -609,11 +603,11 @@ class Engine:
                         if self._pending:
                             self._drain(ev)
                         return ev
-                    self._orders[oid] = o
                     if tif is IOC:
                         ev = [accepted]
                         self._cancel_inflight(o, IOC_REMAINDER, ev)
                         return ev
+                    self._orders[oid] = o
                     # rest (the body of _rest, inlined for the most common command)
                     lvl = half.levels.get(key)
                     if lvl is None:
@@ -658,19 +652,13 @@ class Engine:
                     o.cum_notional = 0
                     o.tif = tif
                     o.done = 0
-                    o.visible = 0
+                    # never rests: no o.visible; never indexed (see the limit path above)
                     ev = [(Accepted, oid, symbol, owner, side, MARKET, None, None, qty, tif)]
-                    if stp is not STP_NONE:
-                        self._orders[oid] = o
                     self._match(book, o, book.asks if side is BUY else book.bids, None, ev, None,
                                 stp is not STP_NONE)
                     if o.leaves:
-                        self._orders[oid] = o
                         self._cancel_inflight(o, NO_LIQUIDITY, ev)
-                    elif stp is not STP_NONE:
-                        if not o.done:
-                            self._finish(o, FILLED)
-                    else:
+                    elif not o.done:  # (done: STP cancelled it)
                         self._retire_filled(o)
                     if self._pending:
                         self._drain(ev)
@@ -755,7 +743,9 @@ class Engine:
         if o.tif is GTD:
             self._ngtd -= 1
         oid = o.order_id
-        del self._orders[oid]
+        # pop, not del: a fast-path taker is not indexed (execute), yet STP or an IOC
+        # remainder finishes it here
+        self._orders.pop(oid, None)
         if self._retain:
             final = self._final
             final[oid] = o
