@@ -23,8 +23,9 @@ notes (why it looks the way it does):
   other order) overrides with slots.  Events are plain tuples ``(EventClass, *fields)``
   (one BUILD_TUPLE, no NamedTuple ``__new__``; ``apply`` converts them), one ``Trade`` per
   execution; a fast-path taker is put in the live index only if it rests (``_finish``
-  pops rather than deletes, so an STP cancel or an IOC remainder needs no index entry).  CPython 3.11 charges per bytecode, so the fast paths are
-  written out flat rather than factored into helpers.
+  pops rather than deletes, so an STP cancel or an IOC remainder needs no index entry).
+  CPython 3.11 charges per bytecode, so the fast paths are written out flat rather than
+  factored into helpers.
 - Final orders (``retain_final``) are kept in two generation dicts: a final order costs one
   dict store, and when the current generation holds ``retain_final`` orders it replaces the
   old one, which is then freed one order per later final order (``_dying``).  (An exact sliding window needed a deque of ids and a
