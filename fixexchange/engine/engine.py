@@ -1277,19 +1277,58 @@ class Engine:
                                        new_leaves, o.cum_notional, True))
             return ev
         if price == o.price and new_leaves <= o.leaves:
-            half = book.bids if o.side is BUY else book.asks
-            lvl = half.levels[-price if o.side is BUY else price]
             o.leaves = new_leaves
             o.qty = qty
             o.cancelled = 0
             ev.append((Replaced, oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
                                        new_leaves, o.cum_notional, True))
             if o.visible > new_leaves:
+                half = book.bids if o.side is BUY else book.asks
+                lvl = half.levels[-price if o.side is BUY else price]
                 lvl.qty -= o.visible - new_leaves
                 o.visible = new_leaves
                 ev.append((LevelChanged, o.symbol, o.side, price, lvl.qty))
             return ev
-        if not plain and o.post_only and _crosses(book, o.side, price):
+        if plain:
+            # the most common replace: a resting plain limit order (DAY / GTC) loses priority
+            # and re-enters as an aggressor; _unrest and _execute(entry=False) inlined
+            n = o.copy()
+            side = o.side
+            old = o.price
+            if side is BUY:
+                half = book.bids
+                opp = book.asks
+                lvl = half.levels[-old]
+            else:
+                half = book.asks
+                opp = book.bids
+                lvl = half.levels[old]
+            lvl.qty -= o.visible
+            lvl.live -= 1
+            o.visible = 0
+            o.leaves = 0
+            if not lvl.live or len(lvl.orders) > 2 * lvl.live + 16:
+                _tidy(half, lvl)
+            n.price = price
+            n.qty = qty
+            n.leaves = new_leaves
+            n.cancelled = 0  # (n.visible: set by _rest)
+            self._orders[oid] = n
+            ev.append((Replaced, oid, n.owner, n.symbol, side, price, qty, n.cum_qty,
+                       new_leaves, n.cum_notional, False))
+            ev.append((LevelChanged, n.symbol, side, old, lvl.qty))
+            top = opp.best()
+            if top is not None and (top.price <= price if side is BUY else top.price >= price):
+                self._match(book, n, opp, price, ev, top,
+                            type(n) is _StpOrder and n.stp is not STP_NONE)
+            if n.leaves:
+                self._rest(book, n, ev)
+            elif not n.done:  # (done: STP cancelled it)
+                self._finish(n, FILLED)
+            if self._pending:
+                self._drain(ev)
+            return ev
+        if o.post_only and _crosses(book, o.side, price):
             return [(Rejected, oid, R.POST_ONLY_WOULD_CROSS, "post-only replace would take liquidity")]
         n = o.copy()
         lvl, _ = self._unrest(book, o)
