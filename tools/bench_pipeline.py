@@ -25,10 +25,17 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=65536)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--default-gc", action="store_true", help="keep CPython's GC thresholds (the daemon raises them)")
+    ap.add_argument("--file-store", action="store_true",
+                    help="journal to file stores in a temporary directory, as the daemon does (default: memory)")
     args = ap.parse_args()
     import dataclasses
+    import tempfile
     cfg = load_config(DEFAULT_CONFIG_PATH)
-    cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, store="memory"))
+    if args.file_store:
+        store_dir = tempfile.mkdtemp(prefix="bench-pipeline-")
+        cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, store="file", store_dir=store_dir))
+    else:
+        cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, store="memory"))
     acceptor, gateway = build(cfg)
     if not args.default_gc:
         tune_gc()
@@ -77,6 +84,10 @@ def main() -> None:
     else:
         run()
     cpu = time.process_time() - t0
+    if args.file_store:
+        acceptor.close()
+        import shutil
+        shutil.rmtree(store_dir, ignore_errors=True)
     print(f"{args.orders} requests: {cpu / args.orders * 1e6:.1f} us CPU/request in-process "
           f"(session+gateway+engine+codec, no sockets), {out_bytes / 1e6:.1f} MB out")
 

@@ -479,17 +479,30 @@ class ExchangeServer:
     # -- events ----------------------------------------------------------------------------
     def handle_events(self, p: FixProtocol, events: list, now: float) -> None:
         on_message = self.gateway.on_message
+        send = self.acceptor.send
+        by_session = self.by_session
         gateway_called = False
         for ev in events:
             t = type(ev)
             if t is ApplicationMessage:
                 gateway_called = True
+                sid = ev.session_id
                 try:
-                    outs = on_message(ev.session_id, ev.message, now)
+                    outs = on_message(sid, ev.message, now)
                 except Exception:
-                    log.exception("gateway failed on a message from %s", ev.session_id)
+                    log.exception("gateway failed on a message from %s", sid)
                     continue
-                if outs:
+                if not outs:
+                    continue
+                if p.dirty and by_session.get(sid) is p:
+                    # dispatch inlined for the usual answer, reports to the sender (whose
+                    # connection is dirty already: the read's caller flushes it)
+                    for out in outs:
+                        if out[0] == sid and not out[3]:
+                            send(sid, out[1], out[2], now, True)
+                        else:
+                            self.dispatch((out,), now)
+                else:
                     self.dispatch(outs, now)
             elif t is LoggedOn:
                 sid = ev.session_id
