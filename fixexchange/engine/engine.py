@@ -18,9 +18,9 @@ notes (why it looks the way it does):
 - Hot paths (``tools/bench_engine.py``): ``execute`` handles plain limit and market orders
   (enum members as given, no optional fields except an STP mode), resting-order cancels
   and retained-final rejects inline; everything else takes the general methods, which give
-  the same events.  Plain orders are ``_Order`` objects with 13 slots (``_StpOrder`` adds
+  the same events.  Plain orders are ``_Order`` objects with 12 slots (``_StpOrder`` adds
   an ``stp`` slot); the rarely used fields are class-level defaults that ``_XOrder`` (every
-  other order) overrides with slots.  Events are plain tuples ``(EventClass, *fields)``
+  other order) overrides with slots, and the cancelled qty is derived (qty - cum - leaves).  Events are plain tuples ``(EventClass, *fields)``
   (one BUILD_TUPLE, no NamedTuple ``__new__``; ``apply`` converts them), one ``Trade`` per
   execution; a fast-path taker is put in the live index only if it rests (``_finish``
   pops rather than deletes, so an STP cancel or an IOC remainder needs no index entry).
@@ -126,7 +126,7 @@ class _Order:
 
     __slots__ = (
         "order_id", "symbol", "owner", "side", "price", "qty", "cum_qty", "leaves",
-        "cancelled", "cum_notional", "tif", "done", "visible",
+        "cum_notional", "tif", "done", "visible",
     )
     # defaults of a plain limit order (slots in _XOrder)
     ord_type = LIMIT
@@ -139,6 +139,13 @@ class _Order:
     triggered = True
     # done: 0 while live, else the final OrderStatus; visible: displayed part while resting
 
+    @property
+    def cancelled(self):
+        """Cancelled qty: not stored, as qty == cum_qty + leaves + cancelled always holds
+        (every path that takes leaves away without a fill cancels them, and a replace sets
+        qty and leaves together: cancelled 0)."""
+        return self.qty - self.cum_qty - self.leaves
+
     def copy(self):
         n = type(self)()  # _Order or _StpOrder (_XOrder has its own copy)
         n.order_id = self.order_id
@@ -149,7 +156,6 @@ class _Order:
         n.qty = self.qty
         n.cum_qty = self.cum_qty
         n.leaves = self.leaves
-        n.cancelled = self.cancelled
         n.cum_notional = self.cum_notional
         n.tif = self.tif
         n.done = self.done
@@ -187,7 +193,6 @@ class _XOrder(_Order):
         self.qty = qty
         self.cum_qty = 0
         self.leaves = qty
-        self.cancelled = 0
         self.cum_notional = 0
         self.tif = tif
         self.expire_time = expire_time
@@ -547,7 +552,6 @@ class Engine:
                     o.qty = qty
                     o.cum_qty = 0
                     o.leaves = qty
-                    o.cancelled = 0
                     o.cum_notional = 0
                     o.tif = tif
                     o.done = 0
@@ -649,7 +653,6 @@ class Engine:
                     o.qty = qty
                     o.cum_qty = 0
                     o.leaves = qty
-                    o.cancelled = 0
                     o.cum_notional = 0
                     o.tif = tif
                     o.done = 0
@@ -689,7 +692,6 @@ class Engine:
                         o.leaves = 0
                         if not lvl.live or len(lvl.orders) > 2 * lvl.live + 16:
                             _tidy(half, lvl)
-                        o.cancelled += q
                         o.done = CANCELLED
                         if o.tif is GTD:
                             self._ngtd -= 1
@@ -781,7 +783,6 @@ class Engine:
         """Cancel what is left of an order that is not resting (taker / untriggered)."""
         q = o.leaves
         o.leaves = 0
-        o.cancelled += q
         ev.append((Cancelled, o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
                                     o.cum_notional, o.qty))
         self._finish(o, CANCELLED)
@@ -1088,7 +1089,6 @@ class Engine:
             self._cancel_resting_in_match(m, lvl, at_front, d, ev)
         else:
             m.leaves -= d
-            m.cancelled += d
             if m.visible > m.leaves:
                 lvl.qty -= m.visible - m.leaves
                 m.visible = m.leaves
@@ -1098,7 +1098,6 @@ class Engine:
             self._cancel_inflight(t, C.SELF_TRADE, ev)
             return True
         t.leaves -= d
-        t.cancelled += d
         ev.append((Restated, t.order_id, t.owner, t.symbol, t.side, C.SELF_TRADE, d, t.qty,
                            t.cum_qty, t.leaves, t.cum_notional))
         return False
@@ -1110,7 +1109,6 @@ class Engine:
         lvl.live -= 1
         m.visible = 0
         m.leaves = 0
-        m.cancelled += q
         ev.append((Cancelled, m.order_id, m.owner, m.symbol, m.side, C.SELF_TRADE, q, m.cum_qty,
                             m.cum_notional, m.qty))
         self._finish(m, CANCELLED)
@@ -1217,7 +1215,6 @@ class Engine:
 
     def _cancel_live(self, o, reason, ev):
         lvl, q = self._remove_live(o)
-        o.cancelled += q
         ev.append((Cancelled, o.order_id, o.owner, o.symbol, o.side, reason, q, o.cum_qty,
                                     o.cum_notional, o.qty))
         self._finish(o, CANCELLED)
@@ -1226,7 +1223,6 @@ class Engine:
 
     def _expire_live(self, o, ev):
         lvl, q = self._remove_live(o)
-        o.cancelled += q
         ev.append((Expired, o.order_id, o.owner, o.symbol, o.side, q, o.cum_qty, o.cum_notional,
                           o.qty))
         self._finish(o, EXPIRED)
@@ -1271,7 +1267,6 @@ class Engine:
         if not plain and not o.triggered:
             o.qty = qty
             o.leaves = new_leaves
-            o.cancelled = 0
             o.price = price
             ev.append((Replaced, oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
                                        new_leaves, o.cum_notional, True))
@@ -1279,7 +1274,6 @@ class Engine:
         if price == o.price and new_leaves <= o.leaves:
             o.leaves = new_leaves
             o.qty = qty
-            o.cancelled = 0
             ev.append((Replaced, oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
                                        new_leaves, o.cum_notional, True))
             if o.visible > new_leaves:
@@ -1312,7 +1306,7 @@ class Engine:
             n.price = price
             n.qty = qty
             n.leaves = new_leaves
-            n.cancelled = 0  # (n.visible: set by _rest)
+            # (n.visible: set by _rest)
             self._orders[oid] = n
             ev.append((Replaced, oid, n.owner, n.symbol, side, price, qty, n.cum_qty,
                        new_leaves, n.cum_notional, False))
@@ -1335,7 +1329,6 @@ class Engine:
         n.price = price
         n.qty = qty
         n.leaves = new_leaves
-        n.cancelled = 0
         n.visible = 0
         self._orders[oid] = n
         ev.append((Replaced, oid, n.owner, n.symbol, n.side, price, qty, n.cum_qty,
