@@ -688,8 +688,7 @@ class Engine:
                         q = o.leaves
                         lvl.qty -= o.visible
                         lvl.live -= 1
-                        o.visible = 0
-                        o.leaves = 0
+                        o.leaves = 0  # (visible is read only while an order rests)
                         if not lvl.live or len(lvl.orders) > 2 * lvl.live + 16:
                             _tidy(half, lvl)
                         o.done = CANCELLED
@@ -954,10 +953,10 @@ class Engine:
         """Match taker ``t`` against side ``opp``; ``lvl``: its best level if known (else
         None); ``stp``: ``t.stp is not STP_NONE`` (a bool from the caller, which knows it
         without a class-attribute read: no IntEnum truth test per fill)."""
-        buy = t.side is BUY
+        tside = t.side
+        buy = tside is BUY
         symbol = book.symbol
         owner = t.owner
-        tside = t.side
         tid_ = t.order_id
         oside = opp.side
         append = ev.append
@@ -1299,8 +1298,7 @@ class Engine:
                 lvl = half.levels[old]
             lvl.qty -= o.visible
             lvl.live -= 1
-            o.visible = 0
-            o.leaves = 0
+            o.leaves = 0  # (visible is read only while an order rests)
             if not lvl.live or len(lvl.orders) > 2 * lvl.live + 16:
                 _tidy(half, lvl)
             n.price = price
