@@ -169,6 +169,8 @@ class Acceptor:
         if accept_any_template is not None:
             timeouts.append(accept_any_template.logon_timeout)
         self.logon_timeout = max(timeouts, default=10.0)
+        self._sending_now: float | None = None
+        self._sending_time = b""
 
     def _add(self, session: _Session) -> None:
         self._sessions[session.session_id] = session
@@ -225,7 +227,10 @@ class Acceptor:
         if store is None:
             store = self._open_store(session)
         seq = store.next_sender_seq
-        raw = session.encode(msg_type, seq, format_utc_timestamp(now), body)
+        if now != self._sending_now:  # one SendingTime text per now (the server's per callback)
+            self._sending_now = now
+            self._sending_time = format_utc_timestamp(now)
+        raw = session.encode(msg_type, seq, self._sending_time, body)
         store.save_sent(seq, raw if resendable else None)
         if not logged_on:
             store.flush()

@@ -32,6 +32,9 @@ from typing import Protocol
 __all__ = ["MessageStore", "MemoryStore", "FileStore", "StoreCorrupted"]
 
 
+_SPAN = 1 << 32  # FileStore index values: offset * _SPAN + length (a length is a u32)
+
+
 class StoreCorrupted(Exception):
     """A store file is damaged or truncated; the session must not start on guesses."""
 
@@ -143,8 +146,9 @@ class FileStore:
         self._fsync = fsync
         self.next_sender_seq = 1
         self.next_target_seq = 1
-        # seq -> (offset of payload, length); payloads are read back from the file on resend
-        self._index: dict[int, tuple[int, int]] = {}
+        # seq -> offset << 32 | length of its payload (one int, no tuple per stored message);
+        # payloads are read back from the file on resend
+        self._index: dict[int, int] = {}
         self._file = None
         self._end = 0  # file size including buffered-but-unflushed records
         # set_next_target_seq only notes the number; the next record or flush() journals
@@ -183,7 +187,7 @@ class FileStore:
                     raise StoreCorrupted(
                         f"{self.path}: message {seq} at offset {pos} follows sequence "
                         f"{self.next_sender_seq - 1}")
-                self._index[seq] = (start, length)
+                self._index[seq] = start << 32 | length
                 self.next_sender_seq = seq + 1
             elif kind == _KIND_SENDER:
                 self.next_sender_seq = seq
@@ -202,10 +206,10 @@ class FileStore:
         index = {}
         offset = len(MAGIC)
         for seq in sorted(self._index):
-            start, length = self._index[seq]
+            start, length = divmod(self._index[seq], _SPAN)
             record = _record(_KIND_MESSAGE, seq, data[start:start + length])
             parts.append(record)
-            index[seq] = (offset + _HEADER.size, length)
+            index[seq] = (offset + _HEADER.size) << 32 | length
             offset += len(record)
         parts.append(_record(_KIND_SENDER, self.next_sender_seq))
         parts.append(_record(_KIND_TARGET, self.next_target_seq))
@@ -229,7 +233,7 @@ class FileStore:
         result = []
         with open(self.path, "rb") as f:
             for seq in wanted:
-                offset, length = index[seq]
+                offset, length = divmod(index[seq], _SPAN)
                 f.seek(offset)
                 raw = f.read(length)
                 if len(raw) != length:
@@ -294,7 +298,7 @@ class FileStore:
             offset = self._end
             f.write(head + _pack_crc(_crc32(raw, _crc32(head))) + raw)
             self._end = offset + _HEADER_SIZE + length
-            self._index[seq] = (offset + _HEADER_SIZE, length)
+            self._index[seq] = (offset + _HEADER_SIZE) << 32 | length
         self.next_sender_seq = seq + 1
 
     def reset(self) -> None:
