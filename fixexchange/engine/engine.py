@@ -1009,7 +1009,11 @@ class Engine:
                             break
                         continue
                     visible = m.visible
-                    q = leaves if leaves < visible else visible
+                    if leaves < visible:  # the taker ends inside m's displayed slice
+                        q = leaves
+                        m.visible = visible - q
+                    else:  # m's displayed slice is consumed: see below the Trade
+                        q = visible
                     notional = price * q
                     leaves -= q
                     cum += q
@@ -1018,13 +1022,11 @@ class Engine:
                     m.leaves = m_leaves
                     m.cum_qty = m_cum = m.cum_qty + q
                     m.cum_notional = m_notional = m.cum_notional + notional
-                    visible -= q
-                    m.visible = visible
                     mid = m.order_id
                     append((Trade, symbol, trade_id, price, q, tside, tid_, owner, cum, leaves,
                             notional_sum, mid, m.owner, m_cum, m_leaves, m_notional))
                     trade_id += 1
-                    if not visible:
+                    if q == visible:  # (m.visible is left as it was: read only while resting)
                         orders.popleft()
                         if m_leaves:  # iceberg: next slice to the back of the level
                             d = m.display_qty
