@@ -444,3 +444,83 @@ async def test_a_read_without_output_still_drains_its_connection():
     assert conn.drains == drains + 1 and conn.writes == writes
     w.close()
     await srv.stop()
+
+
+class DeferringGateway(FakeGateway):
+    """FakeGateway whose "TICK" leaves one X per subscriber pending until the server's
+    per-turn flush_market_data (like the real gateway with defer_market_data)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.defer_market_data = False
+        self.pending = 0
+        self.md_flushes = 0
+
+    def on_message(self, sid, msg: bytes, now):
+        if msg == b"TICK":
+            self.pending += 1
+            return [Outbound(sid, b"8", b"ACK TICK")]
+        return super().on_message(sid, msg, now)
+
+    def flush_market_data(self):
+        self.md_flushes += 1
+        n, self.pending = self.pending, 0
+        return [Outbound(s, b"X", b"TICKS %d" % n, True) for s in sorted(self.subs)] if n else []
+
+    def market_data_pending(self):
+        return self.pending > 0
+
+
+async def start_deferring(gw):
+    acc = FakeAcceptor()
+    srv = ExchangeServer(make_cfg(), acc, gw)
+    await srv.start()
+    return srv, acc
+
+
+async def test_turn_flush_scheduled_only_when_market_data_is_pending():
+    gw = DeferringGateway()
+    srv, acc = await start_deferring(gw)
+    assert gw.defer_market_data is True
+    r, w = await client(srv, "A")
+    w.write(b"SUB\n")
+    assert await asyncio.wait_for(r.readline(), 2) == b"W SNAP\n"
+    p = srv.by_session["A"]
+    await asyncio.sleep(0.01)
+    flushes = gw.md_flushes
+    data = b"ORDER 1\n"  # answered, no market data: no per-turn flush (no empty loop pass)
+    p.view[:len(data)] = data
+    p.buffer_updated(len(data))
+    assert not srv._flush_scheduled
+    assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
+    assert gw.md_flushes == flushes
+    data = b"TICK\nTICK\n"  # market data pending: one flush this turn, one X for both
+    p.view[:len(data)] = data
+    p.buffer_updated(len(data))
+    assert srv._flush_scheduled
+    data = b"TICK\n"  # a second read of the same turn joins the same flush
+    p.view[:len(data)] = data
+    p.buffer_updated(len(data))
+    for expected in (b"8 ACK TICK\n",) * 3 + (b"X TICKS 3\n",):
+        assert await asyncio.wait_for(r.readline(), 2) == expected
+    assert gw.md_flushes == flushes + 1
+    w.close()
+    await srv.stop()
+
+
+async def test_gateway_without_pending_signal_flushes_every_turn_it_saw():
+    class NoSignal(DeferringGateway):
+        market_data_pending = None
+
+    gw = NoSignal()
+    srv, acc = await start_deferring(gw)
+    r, w = await client(srv, "A")
+    p = srv.by_session["A"]
+    await asyncio.sleep(0.01)
+    data = b"ORDER 1\n"
+    p.view[:len(data)] = data
+    p.buffer_updated(len(data))
+    assert srv._flush_scheduled  # cannot tell: flushes anyway
+    assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
+    w.close()
+    await srv.stop()
