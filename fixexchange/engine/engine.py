@@ -325,12 +325,14 @@ class Book:
         self.nstops = 0  # live untriggered stops (to compact the stop heaps)
         self.pro_rata = spec.algorithm == "pro_rata"
         self.lot = spec.lot
-        # flattened limits for the plain-limit fast path in Engine._new_order
+        # flattened limits for the fast paths in Engine.execute and _replace
         self.tick = spec.tick
         self.min_qty = spec.min_qty
         self.max_qty = spec.max_qty
         self.price_low = max(1, spec.band_low or 1)
-        self.price_high = spec.band_high if spec.band_high is not None else 1 << 62
+        # without a band, prices up to 2**30 - 1 (one CPython digit: the fast path's
+        # comparisons stay specialised); higher ones are valid and take the general path
+        self.price_high = spec.band_high if spec.band_high is not None else (1 << 30) - 1
 
     def best_bid(self):
         lvl = self.bids.best()
@@ -522,21 +524,27 @@ class Engine:
                 (symbol, owner, side, qty, ord_type, price, stop_price, tif, expire_time,
                  display_qty, min_qty, post_only, stp) = command
                 book = self._books.get(symbol) if type(symbol) is str else None
-                if (
-                    # fast path: a plain, valid DAY/GTC/IOC limit order given with enum
-                    # members (identity checks, nothing re-validated); anything else,
-                    # including equal plain ints, takes the general _new_order
-                    ord_type is LIMIT and book is not None and stop_price is None
-                    and (tif is DAY or tif is GTC or tif is IOC) and expire_time is None
-                    and display_qty is None and min_qty is None and post_only is False
-                    and (stp is STP_NONE or stp is CANCEL_NEWEST or stp is CANCEL_OLDEST
-                         or stp is CANCEL_BOTH or stp is DECREMENT)
-                    and (side is BUY or side is SELL)
-                    and type(owner) is str and owner
-                    and type(qty) is int and book.min_qty <= qty <= book.max_qty
-                    and type(price) is int and book.price_low <= price <= book.price_high
-                    and not qty % book.lot and not price % book.tick
-                ):
+                # The fast paths' conditions are written "if not (...): return general"
+                # with no chained a <= x <= b: CPython 3.11 specialises a comparison only
+                # when a jump without EXTENDED_ARG (a short one) directly follows it.
+                if ord_type is LIMIT:
+                    if not (
+                        # fast path: a plain, valid DAY/GTC/IOC limit order given with enum
+                        # members (identity checks, nothing re-validated); anything else,
+                        # including equal plain ints, takes the general _new_order
+                        book is not None and stop_price is None
+                        and (tif is DAY or tif is GTC or tif is IOC) and expire_time is None
+                        and display_qty is None and min_qty is None and post_only is False
+                        and (stp is STP_NONE or stp is CANCEL_NEWEST or stp is CANCEL_OLDEST
+                             or stp is CANCEL_BOTH or stp is DECREMENT)
+                        and (side is BUY or side is SELL)
+                        and type(owner) is str and owner
+                        and type(qty) is int and book.min_qty <= qty and qty <= book.max_qty
+                        and type(price) is int and book.price_low <= price
+                        and price <= book.price_high
+                        and not qty % book.lot and not price % book.tick
+                    ):
+                        return self._new_order(command)
                     oid = self._next_id
                     self._next_id = oid + 1
                     if stp is STP_NONE:
@@ -567,25 +575,25 @@ class Engine:
                         heap = opp.heap
                         # heap[0] is a lower bound of the best live key: above the price
                         # nothing can cross and best() (which pops dead levels) is skipped
+                        crosses = False
                         if heap and heap[0] <= price:
                             lvl = opp.levels[heap[0]]
                             if not lvl.live:  # an emptied level on top: best() pops it
                                 lvl = opp.best()
-                            crosses = lvl is not None and lvl.price <= price
-                        else:
-                            crosses = False
+                            if lvl is not None and lvl.price <= price:  # (a jump: specialised)
+                                crosses = True
                     else:
                         opp = book.bids
                         half = book.asks
                         key = price
                         heap = opp.heap
+                        crosses = False
                         if heap and heap[0] <= -price:
                             lvl = opp.levels[heap[0]]
                             if not lvl.live:
                                 lvl = opp.best()
-                            crosses = lvl is not None and lvl.price >= price
-                        else:
-                            crosses = False
+                            if lvl is not None and lvl.price >= price:
+                                crosses = True
                     if crosses:
                         ev = [accepted]
                         self._match(book, o, opp, price, ev, lvl, stp is not STP_NONE)
@@ -626,18 +634,21 @@ class Engine:
                     lvl.live += 1
                     lvl.qty = q = lvl.qty + qty
                     return [accepted, (LevelChanged, symbol, side, price, q)]
-                if (
-                    # fast path: a plain market order, IOC or DAY (which behaves like IOC)
-                    ord_type is MARKET and book is not None and price is None
-                    and stop_price is None and (tif is IOC or tif is DAY) and expire_time is None
-                    and display_qty is None and min_qty is None and post_only is False
-                    and (stp is STP_NONE or stp is CANCEL_NEWEST or stp is CANCEL_OLDEST
-                         or stp is CANCEL_BOTH or stp is DECREMENT)
-                    and (side is BUY or side is SELL)
-                    and type(owner) is str and owner
-                    and type(qty) is int and book.min_qty <= qty <= book.max_qty
-                    and not qty % book.lot
-                ):
+                if ord_type is MARKET:
+                    if not (
+                        # fast path: a plain market order, IOC or DAY (which behaves like IOC)
+                        book is not None and price is None
+                        and stop_price is None and (tif is IOC or tif is DAY)
+                        and expire_time is None
+                        and display_qty is None and min_qty is None and post_only is False
+                        and (stp is STP_NONE or stp is CANCEL_NEWEST or stp is CANCEL_OLDEST
+                             or stp is CANCEL_BOTH or stp is DECREMENT)
+                        and (side is BUY or side is SELL)
+                        and type(owner) is str and owner
+                        and type(qty) is int and book.min_qty <= qty and qty <= book.max_qty
+                        and not qty % book.lot
+                    ):
+                        return self._new_order(command)
                     oid = self._next_id
                     self._next_id = oid + 1
                     if stp is STP_NONE:
@@ -1245,7 +1256,8 @@ class Engine:
             if rejected:
                 return rejected
         book = self._books[o.symbol]
-        if not (type(qty) is int and book.min_qty <= qty <= book.max_qty and not qty % book.lot):
+        if not (type(qty) is int and book.min_qty <= qty and qty <= book.max_qty
+                and not qty % book.lot):
             bad = _check_qty(book.spec, qty)
             if bad:
                 return [(Rejected, oid, *bad)]
@@ -1255,7 +1267,7 @@ class Engine:
             price = o.price
         elif not plain and (o.ord_type is MARKET or o.ord_type is STOP):
             return [(Rejected, oid, R.PRICE_NOT_ALLOWED, f"{o.ord_type.name} order takes no price")]
-        elif not (type(price) is int and book.price_low <= price <= book.price_high
+        elif not (type(price) is int and book.price_low <= price and price <= book.price_high
                   and not price % book.tick):
             bad = _check_price(book.spec, price, "price")
             if bad:
