@@ -336,7 +336,8 @@ class FixProtocol(asyncio.BufferedProtocol):
                 self.msglog.write(b"OUT", data, now)
             if not tr.is_closing():
                 tr.write(data)
-                if tr.get_write_buffer_size() > self.server.cfg.server.outbound_hard_limit:
+                # (above the hard limit is above the high-water mark: pause_writing came first)
+                if self.write_paused and tr.get_write_buffer_size() > self.server.cfg.server.outbound_hard_limit:
                     log.warning("disconnect %s (%s): outbound buffer over %d bytes (slow reader)",
                                 self.session_id or "-", self.peer, self.server.cfg.server.outbound_hard_limit)
                     self.abort(now)
