@@ -542,7 +542,9 @@ class Engine:
                         and type(qty) is int and book.min_qty <= qty and qty <= book.max_qty
                         and type(price) is int and book.price_low <= price
                         and price <= book.price_high
-                        and not qty % book.lot and not price % book.tick
+                        # (% is never specialised: skipped for the usual lot / tick of 1)
+                        and (book.lot == 1 or not qty % book.lot)
+                        and (book.tick == 1 or not price % book.tick)
                     ):
                         return self._new_order(command)
                     oid = self._next_id
@@ -646,7 +648,7 @@ class Engine:
                         and (side is BUY or side is SELL)
                         and type(owner) is str and owner
                         and type(qty) is int and book.min_qty <= qty and qty <= book.max_qty
-                        and not qty % book.lot
+                        and (book.lot == 1 or not qty % book.lot)
                     ):
                         return self._new_order(command)
                     oid = self._next_id
@@ -811,7 +813,7 @@ class Engine:
         if not lvl.live:
             half.nlive += 1
         leaves = o.leaves
-        if type(o) is _Order:  # no iceberg (and no generic class-attribute read)
+        if type(o) is _Order or type(o) is _StpOrder:  # no iceberg (nor class-attribute read)
             v = leaves
         else:
             d = o.display_qty
