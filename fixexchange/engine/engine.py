@@ -972,7 +972,8 @@ class Engine:
         owner = t.owner
         tid_ = t.order_id
         oside = opp.side
-        append = ev.append
+        # (ev.append per event, not a bound method kept in a local: loading a method
+        # attribute is not specialised in 3.11, calling ev.append is)
         trade_id = self._next_trade
         first = None  # first price printed (levels are visited in price order)
         stopped = False
@@ -1036,8 +1037,8 @@ class Engine:
                     m.cum_qty = m_cum = m.cum_qty + q
                     m.cum_notional = m_notional = m.cum_notional + notional
                     mid = m.order_id
-                    append((Trade, symbol, trade_id, price, q, tside, tid_, owner, cum, leaves,
-                            notional_sum, mid, m.owner, m_cum, m_leaves, m_notional))
+                    ev.append((Trade, symbol, trade_id, price, q, tside, tid_, owner, cum, leaves,
+                               notional_sum, mid, m.owner, m_cum, m_leaves, m_notional))
                     trade_id += 1
                     if q == visible:  # (m.visible is left as it was: read only while resting)
                         orders.popleft()
@@ -1065,7 +1066,7 @@ class Engine:
                 t.cum_qty = cum
                 t.cum_notional = notional_sum
                 lvl.qty -= start - leaves
-            append((LevelChanged, symbol, oside, price, lvl.qty))
+            ev.append((LevelChanged, symbol, oside, price, lvl.qty))
             if trade_id != start_trade:
                 book.last_trade_price = price
                 if first is None:
