@@ -818,3 +818,23 @@ def test_stp_orders_take_the_fast_path():
     run(e, NewOrder("X", "me", BUY, 5, OrdType.LIMIT, 90, stp=1))
     assert type(e._orders[1]) is _StpOrder and type(e._orders[2]) is _XOrder
     assert e.order(1)[1:] == e.order(2)[1:]
+
+
+def test_unbanded_prices_beyond_one_cpython_digit_take_the_general_path():
+    """Without a band the fast path takes prices up to 2**30 - 1 (its comparisons stay
+    specialised); a higher price is just as valid and takes the general path: the same
+    events as a fast-path order, and it trades, replaces and cancels like one."""
+    from fixexchange.engine.engine import _Order, _XOrder
+
+    big = (1 << 30) + 7
+    e = make()
+    run(e, limit(SELL, 5, big, "a"))
+    run(e, limit(SELL, 5, (1 << 30) - 1, "a"))
+    assert type(e._orders[1]) is _XOrder and type(e._orders[2]) is _Order
+    assert e.book("X").best_ask() == ((1 << 30) - 1, 5)
+    ev = run(e, limit(BUY, 8, big, "b"))
+    assert [(t.price, t.qty) for t in of(ev, Trade)] == [((1 << 30) - 1, 5), (big, 3)]
+    run(e, ReplaceOrder(1, 9, big + 1))
+    assert e.book("X").best_ask() == (big + 1, 6)  # qty 9, 3 filled
+    assert of(run(e, CancelOrder(1)), Cancelled)[0].cancelled_qty == 6
+    assert e.book("X").best_ask() is None
