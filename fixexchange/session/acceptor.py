@@ -114,7 +114,11 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+# (an enum member read from its class is a descriptor call in CPython 3.11: the hot paths
+# read these module globals instead)
 _AWAITING_LOGON = State.AWAITING_LOGON
+_LOGGED_ON = State.LOGGED_ON
+_LOGOUT_SENT = State.LOGOUT_SENT
 
 _TRANSITIONS = {
     State.AWAITING_LOGON: frozenset((State.LOGGED_ON, State.CLOSED)),
@@ -220,7 +224,7 @@ class Acceptor:
         """
         session = self._sessions[session_id]
         connection = session.connection
-        logged_on = connection is not None and connection._state is State.LOGGED_ON
+        logged_on = connection is not None and connection._state is _LOGGED_ON
         if not logged_on and not resendable:
             return False
         store = session.store
@@ -261,7 +265,7 @@ class Acceptor:
         if next_target_seq is not None and next_target_seq < 1:
             raise ValueError(f"{session_id}: next_target_seq {next_target_seq} must be at least 1")
         connection = session.connection
-        logged_on = connection is not None and connection._state is State.LOGGED_ON
+        logged_on = connection is not None and connection._state is _LOGGED_ON
         if logged_on:
             connection._send_admin(SEQUENCE_RESET, [(GAP_FILL_FLAG, b"N"), (NEW_SEQ_NO, new_seq_num)],
                                    now)  # carries `seq`
@@ -385,7 +389,7 @@ class Connection:
 
     def next_deadline(self) -> float | None:
         state = self._state
-        if state is State.LOGGED_ON:
+        if state is _LOGGED_ON:
             interval = self._heartbeat_interval
             if interval <= 0:
                 return None
@@ -394,16 +398,16 @@ class Connection:
             else:
                 silence_deadline = self._last_received + interval * TEST_REQUEST_FACTOR
             return min(self._last_sent + interval, silence_deadline)
-        if state is State.AWAITING_LOGON:
+        if state is _AWAITING_LOGON:
             return self._connected_at + self._acceptor.logon_timeout
-        if state is State.LOGOUT_SENT:
+        if state is _LOGOUT_SENT:
             return self._logout_sent_at + self._session.config.logout_timeout
         return None
 
     def on_timer(self, now: float) -> list[Event]:
         events: list[Event] = []
         state = self._state
-        if state is State.LOGGED_ON:
+        if state is _LOGGED_ON:
             interval = self._heartbeat_interval
             if interval <= 0:
                 return events
@@ -418,10 +422,10 @@ class Connection:
                 self._send_admin(TEST_REQUEST, [(TEST_REQ_ID, self._test_request_id)], now)
             if now >= self._last_sent + interval:
                 self._send_admin(HEARTBEAT, [], now)
-        elif state is State.AWAITING_LOGON:
+        elif state is _AWAITING_LOGON:
             if now >= self._connected_at + self._acceptor.logon_timeout:
                 self._close("no Logon received in time", events)
-        elif state is State.LOGOUT_SENT:
+        elif state is _LOGOUT_SENT:
             if now >= self._logout_sent_at + self._session.config.logout_timeout:
                 self._end_session("no Logout reply in time", events)
         return events
