@@ -25,7 +25,11 @@ notes (why it looks the way it does):
   execution; a fast-path taker is put in the live index only if it rests (``_finish``
   pops rather than deletes, so an STP cancel or an IOC remainder needs no index entry).
   CPython 3.11 charges per bytecode, so the fast paths are written out flat rather than
-  factored into helpers.
+  factored into helpers, and in the forms its specialising interpreter handles (check with
+  ``dis.dis(f, adaptive=True)`` after a warm-up: no ``*_ADAPTIVE`` op on a hot line): a
+  comparison directly followed by a short jump (not chained, not stored as a bool, not
+  before a jump across a long body), ``ev.append(...)`` rather than a bound method in a
+  local, no class-attribute read of an order, no ``%`` when it can be skipped.
 - Final orders (``retain_final``) are kept in two generation dicts: a final order costs one
   dict store, and when the current generation holds ``retain_final`` orders it replaces the
   old one, which is then freed one order per later final order (``_dying``).  (An exact sliding window needed a deque of ids and a
