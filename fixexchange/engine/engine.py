@@ -1265,7 +1265,7 @@ class Engine:
                 return rejected
         book = self._books[o.symbol]
         if not (type(qty) is int and book.min_qty <= qty and qty <= book.max_qty
-                and not qty % book.lot):
+                and (book.lot == 1 or not qty % book.lot)):
             bad = _check_qty(book.spec, qty)
             if bad:
                 return [(Rejected, oid, *bad)]
@@ -1276,7 +1276,7 @@ class Engine:
         elif not plain and (o.ord_type is MARKET or o.ord_type is STOP):
             return [(Rejected, oid, R.PRICE_NOT_ALLOWED, f"{o.ord_type.name} order takes no price")]
         elif not (type(price) is int and book.price_low <= price and price <= book.price_high
-                  and not price % book.tick):
+                  and (book.tick == 1 or not price % book.tick)):
             bad = _check_price(book.spec, price, "price")
             if bad:
                 return [(Rejected, oid, *bad)]
