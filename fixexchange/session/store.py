@@ -312,9 +312,17 @@ class FileStore:
         self._target_pending = False
 
     def flush(self) -> None:
-        if self._target_pending:
-            self._journal_target()
         f = self._file
+        if self._target_pending:
+            if f is None:
+                self._journal_target()
+                f = self._file
+            else:  # _journal_target, _record and _append inlined: once per read
+                self._target_pending = False
+                head = _pack_head(_KIND_TARGET, self.next_target_seq, 0)
+                record = head + _pack_crc(_crc32(head))
+                f.write(record)
+                self._end += _HEADER_SIZE
         if f is not None:
             f.flush()
             if self._fsync:
