@@ -84,6 +84,9 @@ class Daemon:
         text = base.read_text()
         # turn accept-any on, with a wide heartbeat range
         text = re.sub(r"(?m)^enabled = false", "enabled = true", text)
+        if args.daemon_busy_poll_us is not None:
+            text = re.sub(r"(?m)^busy_poll_us = .*$", "", text)
+            text = re.sub(r"(?m)^\[server\]$", f"[server]\nbusy_poll_us = {args.daemon_busy_poll_us}", text, count=1)
         cfg = self.tmp / "load.toml"
         cfg.write_text(text)
         cmd = [sys.executable, "-m", "fixexchange.server.main", "-c", str(cfg), "--port", "0",
@@ -513,6 +516,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--memory-store", action="store_true", help="started daemon: in-memory session stores")
     ap.add_argument("--daemon-log-level", default="WARNING")
     ap.add_argument("--daemon-no-uvloop", action="store_true", help="started daemon: stdlib asyncio loop")
+    ap.add_argument("--daemon-busy-poll-us", type=int, default=None,
+                    help="started daemon: server.busy_poll_us (latency mode)")
     ap.add_argument("--target", default="FIXEXCH", help="the exchange CompID")
     ap.add_argument("--comp-id", default=None, help="comma-separated client CompIDs (default LOAD1..LOADn via accept-any)")
     ap.add_argument("--password", default=None, help="comma-separated passwords for --comp-id")

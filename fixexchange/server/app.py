@@ -26,6 +26,9 @@ Per event-loop turn
   replies went out.
 * Timers: each connection has one ``call_later`` for ``conn.next_deadline()``, moved only
   when the deadline comes earlier (a timer that fires early just re-arms).
+* Latency mode (``server.busy_poll_us`` > 0, off by default): after each read the loop keeps
+  turning with zero-timeout polls for that long instead of sleeping in ``epoll_wait``
+  (``keep_polling``), trading CPU for the wake-up cost in every round trip.
 
 Back-pressure
 -------------
@@ -193,6 +196,8 @@ class FixProtocol(asyncio.BufferedProtocol):
             self.msglog.write(b"IN ", data, now)
         self._receive(data, now)
         self.flush(now)  # this read's replies: now, not a loop iteration later
+        if srv.busy_poll:
+            srv.keep_polling()
 
     def _receive(self, data: bytes, now: float) -> None:
         """Feed one read to the session and dispatch its events; the caller then writes
@@ -383,6 +388,10 @@ class ExchangeServer:
             if self._md_pending is None:
                 self._md_pending = _always
         self.read_view = memoryview(bytearray(cfg.server.read_chunk))
+        # latency mode (server.busy_poll_us): see keep_polling
+        self.busy_poll = cfg.server.busy_poll_us / 1e6
+        self._poll_until = 0.0
+        self._polling = False
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -442,6 +451,23 @@ class ExchangeServer:
     def connection_closed(self) -> None:
         if not self.protocols:
             self._all_closed.set()
+
+    # -- latency mode ----------------------------------------------------------------------
+    def keep_polling(self) -> None:
+        """After a read, keep the loop turning (a ready callback makes asyncio poll with a
+        zero timeout) for ``busy_poll`` seconds, so the next order finds the process awake:
+        waking a sleeping thread (a vCPU on a VM) costs tens of microseconds per round trip.
+        Other sockets and timers are served as usual on every turn."""
+        self._poll_until = time.perf_counter() + self.busy_poll
+        if not self._polling:
+            self._polling = True
+            self.loop.call_soon(self._poll)
+
+    def _poll(self) -> None:
+        if time.perf_counter() < self._poll_until and not self.stopping:
+            self.loop.call_soon(self._poll)
+        else:
+            self._polling = False
 
     # -- per-turn batching -----------------------------------------------------------------
     def mark_dirty(self, p: FixProtocol) -> None:

@@ -72,6 +72,9 @@ class ServerConfig:
     # fairness: at most this many bytes are read (and processed) per connection per loop round
     read_chunk: int = 65536
     gtd_interval: float = 1.0  # seconds between gateway.advance_time calls
+    # latency mode: after each read keep the event loop polling (no sleep in epoll_wait) for
+    # this many microseconds; 0 = off.  Trades CPU for round-trip time (see README).
+    busy_poll_us: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +217,7 @@ _TOP_KEYS = {"server", "session_defaults", "session", "accept_any", "symbol_defa
              "symbol", "seed"}
 _SEED_KEYS = {"owner", "bids", "asks", "symbols"}
 _MAX_READ_CHUNK = 16 * 1024 * 1024
+_MAX_BUSY_POLL_US = 100_000  # beyond this it is a spinning daemon, not a latency mode
 
 
 def load_config(path: str | Path) -> ExchangeConfig:
@@ -261,6 +265,10 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
                  "outbound_high_water", "outbound_hard_limit", "read_chunk",
                  "gtd_interval"):
         v.positive(getattr(server, name), f"server.{name}")
+    v.positive(server.busy_poll_us, "server.busy_poll_us", zero_ok=True)
+    if server.busy_poll_us > _MAX_BUSY_POLL_US:
+        raise v.err("server.busy_poll_us",
+                    f"must be at most {_MAX_BUSY_POLL_US} (0.1 s), got {server.busy_poll_us}")
     if server.read_chunk > _MAX_READ_CHUNK:  # the daemon allocates it at start
         raise v.err("server.read_chunk", f"must be at most {_MAX_READ_CHUNK}, got {server.read_chunk}")
     if server.outbound_hard_limit <= server.outbound_high_water:

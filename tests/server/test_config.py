@@ -175,6 +175,10 @@ def test_bad_choices_and_ranges(tmp_path):
     assert bad(tmp_path, MINIMAL.replace('comp_id = "EX"', 'comp_id = "EX"\nstore = "redis"')).key == "server.store"
     # a read buffer of 10**12 bytes was a MemoryError traceback at start
     assert bad(tmp_path, MINIMAL.replace('comp_id = "EX"', 'comp_id = "EX"\nread_chunk = 1000000000000')).key == "server.read_chunk"
+    # latency mode: negative, fractional or absurd busy polling is named
+    for value in ("-1", "1.5", "1000000", "true"):
+        err = bad(tmp_path, MINIMAL.replace('comp_id = "EX"', f'comp_id = "EX"\nbusy_poll_us = {value}'))
+        assert err.key == "server.busy_poll_us", (value, str(err))
     assert bad(tmp_path, MINIMAL.replace('target_comp_id = "C1"', 'target_comp_id = "EX"')).key == "session[0].target_comp_id"
 
 

@@ -24,6 +24,22 @@ def test_window_one(capsys):
     assert re.search(r"round trip\s+p50 \d+ us", out)
 
 
+def test_window_one_with_daemon_busy_poll(capsys):
+    # the started daemon gets server.busy_poll_us (an invalid value would stop it starting)
+    rc = load.main(["--orders", "50", "--window", "1", "--memory-store", "--daemon-busy-poll-us", "300"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "orders answered   50 in" in out
+
+
+def test_daemon_busy_poll_value_reaches_the_config(capfd):
+    import pytest
+
+    with pytest.raises(SystemExit) as ei:
+        load.main(["--orders", "10", "--daemon-busy-poll-us", "-5"])
+    assert "daemon did not start" in str(ei.value)
+    assert "server.busy_poll_us: must be >= 0, got -5" in capfd.readouterr().err  # the daemon's one line
+
+
 def test_idle_mode(capsys):
     rc = load.main(["idle", "--idle-sessions", "20", "--heartbeat", "1", "--duration", "1.2", "--memory-store"])
     out = capsys.readouterr().out

@@ -524,3 +524,30 @@ async def test_gateway_without_pending_signal_flushes_every_turn_it_saw():
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
     w.close()
     await srv.stop()
+
+
+async def test_busy_poll_answers_orders_then_stops_polling():
+    # latency mode: the loop keeps polling for busy_poll_us after each read, then sleeps again
+    srv, acc, gw = await start(busy_poll_us=20_000)
+    r, w = await client(srv, "A")
+    for i in range(5):
+        w.write(b"ORDER %d\n" % i)
+        assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK %d\n" % i
+        assert srv._polling
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2
+    while srv._polling and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+    assert not srv._polling  # stopped about 20 ms after the last read
+    w.close()
+    await srv.stop()
+
+
+async def test_busy_poll_off_by_default():
+    srv, acc, gw = await start()
+    r, w = await client(srv, "A")
+    w.write(b"ORDER 1\n")
+    assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
+    assert srv.busy_poll == 0 and not srv._polling
+    w.close()
+    await srv.stop()
