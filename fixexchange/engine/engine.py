@@ -525,8 +525,11 @@ class Engine:
         kind = type(command)
         try:
             if kind is NewOrder:
+                # command + (): an exact tuple copy (tuple concatenation, a C-level copy
+                # loop), whose unpacking is specialised; a NamedTuple (a tuple subclass) is
+                # unpacked through an iterator, which costs more than the copy
                 (symbol, owner, side, qty, ord_type, price, stop_price, tif, expire_time,
-                 display_qty, min_qty, post_only, stp) = command
+                 display_qty, min_qty, post_only, stp) = command + ()
                 book = self._books.get(symbol) if type(symbol) is str else None
                 # The fast paths' conditions are written "if not (...): return general"
                 # with no chained a <= x <= b: CPython 3.11 specialises a comparison only
