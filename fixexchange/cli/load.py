@@ -86,7 +86,10 @@ class Daemon:
         text = re.sub(r"(?m)^enabled = false", "enabled = true", text)
         if args.daemon_busy_poll_us is not None:
             text = re.sub(r"(?m)^busy_poll_us = .*$", "", text)
-            text = re.sub(r"(?m)^\[server\]$", f"[server]\nbusy_poll_us = {args.daemon_busy_poll_us}", text, count=1)
+            text, found = re.subn(r"(?m)^\[server\]$", f"[server]\nbusy_poll_us = {args.daemon_busy_poll_us}",
+                                  text, count=1)
+            if not found:  # a base config without a [server] table
+                text = f"[server]\nbusy_poll_us = {args.daemon_busy_poll_us}\n" + text
         cfg = self.tmp / "load.toml"
         cfg.write_text(text)
         cmd = [sys.executable, "-m", "fixexchange.server.main", "-c", str(cfg), "--port", "0",
