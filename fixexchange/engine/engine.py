@@ -605,7 +605,8 @@ class Engine:
                                 crosses = True
                     if crosses:
                         ev = [accepted]
-                        self._match(book, o, opp, price, ev, lvl, stp is not STP_NONE)
+                        self._match(book, o, opp, price, ev, lvl, stp is not STP_NONE, side,
+                                    owner, oid)
                         if o.leaves:
                             if tif is IOC:
                                 self._cancel_inflight(o, IOC_REMAINDER, ev)
@@ -679,7 +680,7 @@ class Engine:
                     # never rests: no o.visible; never indexed (see the limit path above)
                     ev = [(Accepted, oid, symbol, owner, side, MARKET, None, None, qty, tif)]
                     self._match(book, o, book.asks if side is BUY else book.bids, None, ev, None,
-                                stp is not STP_NONE)
+                                stp is not STP_NONE, side, owner, oid)
                     if o.leaves:
                         self._cancel_inflight(o, NO_LIQUIDITY, ev)
                     elif not o.done:  # (done: STP cancelled it)
@@ -937,7 +938,8 @@ class Engine:
         opp = book.asks if side is BUY else book.bids
         lvl = opp.best()
         if lvl is not None and (limit is None or (lvl.price <= limit if side is BUY else lvl.price >= limit)):
-            self._match(book, o, opp, limit, ev, lvl, o.stp is not STP_NONE)
+            self._match(book, o, opp, limit, ev, lvl, o.stp is not STP_NONE, side, o.owner,
+                        o.order_id)
         if o.leaves:
             if limit is None:
                 self._cancel_inflight(o, C.NO_LIQUIDITY, ev)
@@ -970,15 +972,14 @@ class Engine:
                 break
         return avail
 
-    def _match(self, book, t, opp, limit, ev, lvl, stp):
+    def _match(self, book, t, opp, limit, ev, lvl, stp, tside, owner, tid_):
         """Match taker ``t`` against side ``opp``; ``lvl``: its best level if known (else
         None); ``stp``: ``t.stp is not STP_NONE`` (a bool from the caller, which knows it
-        without a class-attribute read: no IntEnum truth test per fill)."""
-        tside = t.side
+        without a class-attribute read: no IntEnum truth test per fill); ``tside``,
+        ``owner``, ``tid_``: t's side, owner and order id (the callers hold them in locals;
+        t's attribute reads are not specialised, as its type varies)."""
         buy = tside is BUY
         symbol = book.symbol
-        owner = t.owner
-        tid_ = t.order_id
         oside = opp.side
         # (ev.append per event, not a bound method kept in a local: loading a method
         # attribute is not specialised in 3.11, calling ev.append is)
@@ -990,7 +991,13 @@ class Engine:
         retain = self._retain
         final = self._final
         dying = self._dying
-        while t.leaves:
+        # the taker's running state lives in locals (t is synced around the STP and
+        # pro-rata calls, which read it, and once after the loop): t's type varies (plain,
+        # STP, market, other orders), so its attribute accesses are not specialised
+        leaves = t.leaves
+        cum = t.cum_qty
+        notional_sum = t.cum_notional
+        while leaves:
             if lvl is None:
                 lvl = opp.best()
                 if lvl is None:
@@ -1000,27 +1007,33 @@ class Engine:
                 break
             start_trade = trade_id
             if pro_rata:
+                t.leaves = leaves
+                t.cum_qty = cum
+                t.cum_notional = notional_sum
                 trade_id, stopped = self._match_pro_rata(book, t, lvl, trade_id, ev)
-            else:
-                orders = lvl.orders
-                # the taker's running state lives in locals; t is synced around STP calls
                 leaves = t.leaves
                 cum = t.cum_qty
                 notional_sum = t.cum_notional
+            else:
+                orders = lvl.orders
                 # what the taker fills here is start - leaves, taken from lvl.qty after the
                 # loop (only += / -= meanwhile); an STP reduction of the taker moves start
                 start = leaves
+                # each maker is popped first (one deque call, not a read of orders[0],
+                # which is not specialised, and a popleft) and put back at the front when
+                # the taker ends inside its displayed slice
                 while leaves and lvl.live:
-                    m = orders[0]
+                    m = orders.popleft()
                     m_leaves = m.leaves
                     if not m_leaves:
-                        orders.popleft()
                         continue
                     if stp and m.owner == owner:
                         t.leaves = leaves
                         t.cum_qty = cum
                         t.cum_notional = notional_sum
-                        stopped = self._self_trade(t, m, lvl, ev, True)
+                        stopped = self._self_trade(t, m, lvl, ev, False)
+                        if m.leaves:  # not cancelled: it keeps the front
+                            orders.appendleft(m)
                         final = self._final  # _finish may have started a new generation
                         dying = self._dying
                         start -= leaves - t.leaves  # not a fill
@@ -1034,6 +1047,7 @@ class Engine:
                     if leaves < visible:  # the taker ends inside m's displayed slice
                         q = leaves
                         m.visible = visible - q
+                        orders.appendleft(m)
                     else:  # m's displayed slice is consumed: see below the Trade
                         q = visible
                     notional = price * q
@@ -1049,7 +1063,6 @@ class Engine:
                                notional_sum, mid, m.owner, m_cum, m_leaves, m_notional))
                     trade_id += 1
                     if q == visible:  # (m.visible is left as it was: read only while resting)
-                        orders.popleft()
                         if m_leaves:  # iceberg: next slice to the back of the level
                             d = m.display_qty
                             v = d if d < m_leaves else m_leaves
@@ -1070,9 +1083,6 @@ class Engine:
                                     dying = self._dying
                                 elif dying:
                                     dying.popitem()
-                t.leaves = leaves
-                t.cum_qty = cum
-                t.cum_notional = notional_sum
                 lvl.qty -= start - leaves
             ev.append((LevelChanged, symbol, oside, price, lvl.qty))
             if trade_id != start_trade:
@@ -1085,6 +1095,9 @@ class Engine:
             if stopped:
                 break
             lvl = None
+        t.leaves = leaves
+        t.cum_qty = cum
+        t.cum_notional = notional_sum
         self._next_trade = trade_id
         if first is not None and (book.buy_stops or book.sell_stops):
             # the prices printed span [first, last]: one end is the last trade's price
@@ -1337,7 +1350,7 @@ class Engine:
             top = opp.best()
             if top is not None and (top.price <= price if side is BUY else top.price >= price):
                 self._match(book, n, opp, price, ev, top,
-                            type(n) is _StpOrder and n.stp is not STP_NONE)
+                            type(n) is _StpOrder and n.stp is not STP_NONE, side, n.owner, oid)
             if n.leaves:
                 self._rest(book, n, ev)
             elif not n.done:  # (done: STP cancelled it)
