@@ -1266,10 +1266,7 @@ class Engine:
             ev.append((LevelChanged, o.symbol, o.side, lvl.price, lvl.qty))
 
     def _replace(self, c):
-        oid = c[0]
-        qty = c[1]
-        price = c[2]
-        owner = c[3]
+        oid, qty, price, owner = c + ()  # an exact tuple: see execute's NewOrder unpacking
         o = self._orders.get(oid) if type(oid) is int else None
         if o is None or (owner is not None and o.owner != owner):
             if o is None and type(oid) is int:  # the common reject, as in _lookup
@@ -1296,8 +1293,8 @@ class Engine:
             bad = _check_price(book.spec, price, "price")
             if bad:
                 return [(Rejected, oid, *bad)]
-        ev = []
         if qty <= o.cum_qty:
+            ev = []
             self._cancel_live(o, C.REPLACED_BELOW_FILLED, ev)
             return ev
         new_leaves = qty - o.cum_qty
@@ -1305,14 +1302,13 @@ class Engine:
             o.qty = qty
             o.leaves = new_leaves
             o.price = price
-            ev.append((Replaced, oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
-                                       new_leaves, o.cum_notional, True))
-            return ev
+            return [(Replaced, oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
+                     new_leaves, o.cum_notional, True)]
         if price == o.price and new_leaves <= o.leaves:
             o.leaves = new_leaves
             o.qty = qty
-            ev.append((Replaced, oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
-                                       new_leaves, o.cum_notional, True))
+            ev = [(Replaced, oid, o.owner, o.symbol, o.side, price, qty, o.cum_qty,
+                   new_leaves, o.cum_notional, True)]
             if o.visible > new_leaves:
                 half = book.bids if o.side is BUY else book.asks
                 lvl = half.levels[-price if o.side is BUY else price]
@@ -1322,10 +1318,23 @@ class Engine:
             return ev
         if plain:
             # the most common replace: a resting plain limit order (DAY / GTC) loses priority
-            # and re-enters as an aggressor; _unrest and _execute(entry=False) inlined
-            n = o.copy()
+            # and re-enters as an aggressor; o.copy(), _unrest and _execute(entry=False)
+            # inlined (price, qty and leaves are set below, visible by _rest)
             side = o.side
             old = o.price
+            if type(o) is _Order:
+                n = _Order()
+            else:
+                n = _StpOrder()
+                n.stp = o.stp
+            n.order_id = oid
+            n.symbol = o.symbol
+            n.owner = o.owner
+            n.side = side
+            n.cum_qty = o.cum_qty
+            n.cum_notional = o.cum_notional
+            n.tif = o.tif
+            n.done = 0  # (o is live)
             if side is BUY:
                 half = book.bids
                 opp = book.asks
@@ -1344,19 +1353,42 @@ class Engine:
             n.leaves = new_leaves
             # (n.visible: set by _rest)
             self._orders[oid] = n
-            ev.append((Replaced, oid, n.owner, n.symbol, side, price, qty, n.cum_qty,
-                       new_leaves, n.cum_notional, False))
-            ev.append((LevelChanged, n.symbol, side, old, lvl.qty))
-            top = opp.best()
-            if top is not None and (top.price <= price if side is BUY else top.price >= price):
-                self._match(book, n, opp, price, ev, top,
-                            type(n) is _StpOrder and n.stp is not STP_NONE, side, n.owner, oid)
-            if n.leaves:
-                self._rest(book, n, ev)
-            elif not n.done:  # (done: STP cancelled it)
-                self._finish(n, FILLED)
-            if self._pending:
-                self._drain(ev)
+            ev = [(Replaced, oid, n.owner, n.symbol, side, price, qty, n.cum_qty,
+                   new_leaves, n.cum_notional, False),
+                  (LevelChanged, n.symbol, side, old, lvl.qty)]
+            # the crossing check as in execute (heap[0] bounds the best live key)
+            heap = opp.heap
+            if heap and heap[0] <= (price if side is BUY else -price):
+                top = opp.levels[heap[0]]
+                if not top.live:  # an emptied level on top: best() pops it
+                    top = opp.best()
+                if top is not None and (top.price <= price if side is BUY
+                                        else top.price >= price):
+                    self._match(book, n, opp, price, ev, top,
+                                type(n) is _StpOrder and n.stp is not STP_NONE, side,
+                                n.owner, oid)
+                    if n.leaves:
+                        self._rest(book, n, ev)
+                    elif not n.done:  # (done: STP cancelled it)
+                        self._finish(n, FILLED)
+                    if self._pending:
+                        self._drain(ev)
+                    return ev
+            # no cross: rest (the body of _rest, inlined as in execute)
+            key = -price if side is BUY else price
+            levels = half.levels  # (after _tidy, which may have compacted the side)
+            lvl = levels.get(key)
+            if lvl is None:
+                lvl = levels[key] = _Level(price)
+                heappush(half.heap, key)
+                half.nlive += 1
+            elif not lvl.live:
+                half.nlive += 1
+            n.visible = new_leaves
+            lvl.orders.append(n)
+            lvl.live += 1
+            lvl.qty = q = lvl.qty + new_leaves
+            ev.append((LevelChanged, n.symbol, side, price, q))
             return ev
         if o.post_only and _crosses(book, o.side, price):
             return [(Rejected, oid, R.POST_ONLY_WOULD_CROSS, "post-only replace would take liquidity")]
@@ -1367,9 +1399,9 @@ class Engine:
         n.leaves = new_leaves
         n.visible = 0
         self._orders[oid] = n
-        ev.append((Replaced, oid, n.owner, n.symbol, n.side, price, qty, n.cum_qty,
-                                   new_leaves, n.cum_notional, False))
-        ev.append((LevelChanged, n.symbol, n.side, lvl.price, lvl.qty))
+        ev = [(Replaced, oid, n.owner, n.symbol, n.side, price, qty, n.cum_qty,
+               new_leaves, n.cum_notional, False),
+              (LevelChanged, n.symbol, n.side, lvl.price, lvl.qty)]
         self._execute(book, n, ev, False)
         if self._pending:
             self._drain(ev)
