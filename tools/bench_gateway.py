@@ -61,6 +61,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--stp", default="none", help="default STP mode (none, cancel_newest, ...)")
     args = parser.parse_args()
+    if args.orders < 4 or args.repeats < 1 or args.subscribers < 0:
+        parser.error("--orders must be at least 4 (a quarter of them cross), --repeats at least 1, "
+                     "--subscribers at least 0")
     count = args.orders
     # alternate bids 93..100 and asks 101..108: nothing crosses, levels come and go
     resting = [new_order(b"O%d" % i, b"1" if i % 2 else b"2", b"%d" % (100 - i % 8 if i % 2 else 101 + i % 8))

@@ -28,6 +28,8 @@ def main() -> None:
     ap.add_argument("--file-store", action="store_true",
                     help="journal to file stores in a temporary directory, as the daemon does (default: memory)")
     args = ap.parse_args()
+    if args.orders < 1 or args.chunk < 1:
+        ap.error("--orders and --chunk must be at least 1")
     import dataclasses
     import tempfile
     cfg = load_config(DEFAULT_CONFIG_PATH)

@@ -540,7 +540,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-uvloop", action="store_true",
                     help="fix-load's own loop: stdlib asyncio even if uvloop is installed (the daemon "
                          "it starts picks its loop itself)")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    # each would leave fix-load waiting for answers that never come, or divide by zero
+    for name, value, least in (("--orders", args.orders, 1), ("--window", args.window, 1),
+                               ("--sessions", args.sessions, 1), ("--md-subscribers", args.md_subscribers, 0),
+                               ("--idle-sessions", args.idle_sessions, 1), ("--heartbeat", args.heartbeat, 1)):
+        if value < least:
+            ap.error(f"{name} must be at least {least}, got {value}")
+    for name, value in (("--duration", args.duration), ("--timeout", args.timeout)):
+        if not value > 0:
+            ap.error(f"{name} must be positive, got {value}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

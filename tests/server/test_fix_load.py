@@ -74,3 +74,15 @@ def test_daemon_that_does_not_start_is_reported(tmp_path):
     with pytest.raises(SystemExit) as ei:
         load.main(["--config", str(bad), "--orders", "10"])
     assert "daemon did not start" in str(ei.value)
+
+
+def test_bad_counts_are_usage_errors_not_a_hang(capsys):
+    import pytest
+
+    # --orders 0 used to wait forever for answers that never come
+    for argv in (["--orders", "0"], ["--window", "0"], ["-n", "0"], ["--md-subscribers", "-1"],
+                 ["idle", "--idle-sessions", "0"], ["--timeout", "0"], ["--duration", "nan"]):
+        with pytest.raises(SystemExit) as ei:
+            load.main(argv)
+        assert ei.value.code == 2, argv
+        assert "must be" in capsys.readouterr().err, argv
