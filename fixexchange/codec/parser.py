@@ -14,7 +14,6 @@ from zlib import adler32
 from .message import (MAX_CACHED_FIELDS, MAX_LAYOUTS, FixMessage, Garbled, Layout, layout_for,
                       message_from_parts)
 
-_new_message = FixMessage.__new__
 
 SOH = 1
 _START = b"8=FIX"
@@ -273,22 +272,7 @@ class FixParser:
                                 and values[-1] == _CHECKSUM_TEXTS[
                                     ((adler32(data[:-7]) & 0xFFFF) - 1) & 0xFF if size <= 263
                                     else checksum(data, 0, size - 7)]):
-                            msg = _new_message(FixMessage)
-                            msg.raw = data
-                            msg._values = values
-                            msg._layout = layout
-                            msg._index = layout.index
-                            msg._fields = None
-                            msg._split = True
-                            msg.msg_type = values[2]
-                            index = layout.seq_index
-                            if index is None:
-                                msg.seq_num = None
-                            else:
-                                seq = values[index]
-                                msg.seq_num = (int(seq) if seq.isdigit() and len(seq) <= 20
-                                               else None)
-                            return [msg]
+                            return [message_from_parts(layout, values, data)]
         if self._buffer:
             self._buffer += data
             if len(self._buffer) < self._need:
@@ -325,7 +309,6 @@ class FixParser:
         max_message_size = self.max_message_size
         max_fields = self.max_fields
         text_layouts_get = _text_layouts.get
-        new_message = _new_message
         while True:
             if not at_start:
                 start = self._find_start(buf, pos)
@@ -361,21 +344,7 @@ class FixParser:
                                         and values[-1] == _CHECKSUM_TEXTS[
                                             ((adler32(raw[:-7]) & 0xFFFF) - 1) & 0xFF if end - pos <= 263
                                             else checksum(raw, 0, end - pos - 7)]):
-                                    message = new_message(FixMessage)
-                                    message.raw = raw
-                                    message._values = values
-                                    message._layout = layout
-                                    message._index = layout.index
-                                    message._fields = None
-                                    message._split = True
-                                    message.msg_type = values[2]
-                                    index = layout.seq_index
-                                    if index is None:
-                                        message.seq_num = None
-                                    else:
-                                        seq = values[index]
-                                        message.seq_num = (int(seq) if seq.isdigit() and len(seq) <= 20
-                                                           else None)
+                                    message = message_from_parts(layout, values, raw)
                     else:
                         message = _whole_message(raw, max_fields)
                     if message is not None:
