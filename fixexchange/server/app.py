@@ -26,9 +26,12 @@ Per event-loop turn
   replies went out.
 * Timers: each connection has one ``call_later`` for ``conn.next_deadline()``, moved only
   when the deadline comes earlier (a timer that fires early just re-arms).
-* Latency mode (``server.busy_poll_us`` > 0, off by default): after each read the loop keeps
-  turning with zero-timeout polls for that long instead of sleeping in ``epoll_wait``
-  (``keep_polling``), trading CPU for the wake-up cost in every round trip.
+* Latency mode (``server.busy_poll_us``, 300 by default, 0 = off): after a read that carried
+  1..``POLL_AFTER_MAX_REQUESTS`` application messages the loop keeps turning with
+  zero-timeout polls for that long instead of sleeping in ``epoll_wait`` (``keep_polling``),
+  trading CPU for the wake-up cost in every round trip of a client with few orders in
+  flight.  Heartbeats and the large reads of a streaming client do not start it, so it
+  costs nothing idle or pipelined.
 
 Back-pressure
 -------------
@@ -58,6 +61,11 @@ log = logging.getLogger("fixexchange")
 
 _MSG_RE = re.compile(rb"8=.*?\x0110=\d{3}\x01", re.S)
 _MAX_TAIL = 65536  # the session parser's message size limit
+# Latency mode polls only after a read of at most this many application messages: a client
+# with few requests in flight sleeps-and-wakes us on every one, while a larger read means
+# the client streams and its next bytes are (nearly) waiting already, so polling would only
+# burn CPU (pipelined fix-load reads carry hundreds), as would polling after heartbeats.
+POLL_AFTER_MAX_REQUESTS = 8
 
 
 def _stamp(now: float) -> str:
@@ -194,14 +202,15 @@ class FixProtocol(asyncio.BufferedProtocol):
                 return
         elif self.msglog is not None:
             self.msglog.write(b"IN ", data, now)
-        self._receive(data, now)
+        requests = self._receive(data, now)
         self.flush(now)  # this read's replies: now, not a loop iteration later
-        if srv.busy_poll:
+        if srv.busy_poll and 0 < requests <= POLL_AFTER_MAX_REQUESTS:
             srv.keep_polling()
 
-    def _receive(self, data: bytes, now: float) -> None:
+    def _receive(self, data: bytes, now: float) -> int:
         """Feed one read to the session and dispatch its events; the caller then writes
-        this connection's bytes with ``flush``."""
+        this connection's bytes with ``flush``.  Returns the number of application
+        messages the read carried."""
         srv = self.server
         conn = self.conn
         # Marked dirty without joining the per-turn list: the caller flushes this
@@ -212,14 +221,14 @@ class FixProtocol(asyncio.BufferedProtocol):
         except Exception:  # a bug below must not take the daemon down
             log.exception("session layer failed on data from %s; disconnecting", self.peer)
             self.abort(now)
-            return
-        if events:
-            srv.handle_events(self, events, now)
+            return 0
+        requests = srv.handle_events(self, events, now) if events else 0
         if conn.closed and not self.closing:
             self.closing = True  # flush will close after writing what is queued
         d = conn.next_deadline()
         if d is not None and (self.timer is None or d < self.timer_at):
             self._arm_timer(now)
+        return requests
 
     def eof_received(self) -> bool:
         return False  # close the transport; connection_lost follows
@@ -504,15 +513,16 @@ class ExchangeServer:
             p.flush(now)
 
     # -- events ----------------------------------------------------------------------------
-    def handle_events(self, p: FixProtocol, events: list, now: float) -> None:
+    def handle_events(self, p: FixProtocol, events: list, now: float) -> int:
+        """Act on a Connection's events; returns how many were application messages."""
         on_message = self.gateway.on_message
         send = self.acceptor.send
         by_session = self.by_session
-        gateway_called = False
+        requests = 0
         for ev in events:
             t = type(ev)
             if t is ApplicationMessage:
-                gateway_called = True
+                requests += 1
                 sid = ev.session_id
                 try:
                     outs = on_message(sid, ev.message, now)
@@ -562,8 +572,9 @@ class ExchangeServer:
                 log.debug("garbled message from %s: %s", p.peer, ev.reason)
             else:
                 log.debug("event %r", ev)
-        if gateway_called and not self._flush_scheduled and self._md_pending is not None and self._md_pending():
+        if requests and not self._flush_scheduled and self._md_pending is not None and self._md_pending():
             self._schedule_flush()  # the market data the gateway deferred, once per turn
+        return requests
 
     def session_gone(self, p: FixProtocol, sid: str, reason: str, now: float) -> None:
         del self.by_session[sid]

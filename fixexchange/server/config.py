@@ -72,9 +72,10 @@ class ServerConfig:
     # fairness: at most this many bytes are read (and processed) per connection per loop round
     read_chunk: int = 65536
     gtd_interval: float = 1.0  # seconds between gateway.advance_time calls
-    # latency mode: after each read keep the event loop polling (no sleep in epoll_wait) for
-    # this many microseconds; 0 = off.  Trades CPU for round-trip time (see README).
-    busy_poll_us: int = 0
+    # latency mode: after a read of a few application messages keep the event loop polling
+    # (no sleep in epoll_wait) for this many microseconds; 0 = off.  Trades CPU for
+    # round-trip time while a client has few orders in flight (see README).
+    busy_poll_us: int = 300
 
 
 @dataclass(frozen=True, slots=True)

@@ -543,11 +543,56 @@ async def test_busy_poll_answers_orders_then_stops_polling():
     await srv.stop()
 
 
-async def test_busy_poll_off_by_default():
-    srv, acc, gw = await start()
+async def test_busy_poll_off_when_zero():
+    srv, acc, gw = await start(busy_poll_us=0)
     r, w = await client(srv, "A")
     w.write(b"ORDER 1\n")
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
     assert srv.busy_poll == 0 and not srv._polling
+    w.close()
+    await srv.stop()
+
+
+async def test_busy_poll_on_by_default_for_300_us():
+    srv, acc, gw = await start()
+    assert srv.busy_poll == 300e-6
+    r, w = await client(srv, "A")
+    w.write(b"ORDER 1\n")
+    assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
+    assert srv._polling
+    w.close()
+    await srv.stop()
+
+
+async def test_busy_poll_not_after_admin_only_or_large_reads():
+    # polling is for clients with few requests in flight: a read without application
+    # messages (a heartbeat) or one carrying more than POLL_AFTER_MAX_REQUESTS (a client
+    # streaming orders, whose next bytes are waiting anyway) lets the loop sleep
+    from fixexchange.server.app import POLL_AFTER_MAX_REQUESTS
+    srv, acc, gw = await start(busy_poll_us=50_000)
+    r, w = await client(srv, "A")
+    loop = asyncio.get_running_loop()
+
+    async def idle():
+        deadline = loop.time() + 2
+        while srv._polling and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        assert not srv._polling
+
+    await idle()  # (the LOGON read carried no application message: no polling after it)
+    w.write(b"HB 30\n")
+    await asyncio.sleep(0.02)
+    assert not srv._polling
+    n = POLL_AFTER_MAX_REQUESTS + 1
+    w.write(b"".join(b"ORDER %d\n" % i for i in range(n)))
+    got = b""
+    while got.count(b"\n") < n:
+        got += await asyncio.wait_for(r.read(65536), 2)
+    assert got.count(b"8 ACK") == n and not srv._polling
+    w.write(b"".join(b"ORDER %d\n" % i for i in range(POLL_AFTER_MAX_REQUESTS)))
+    got = b""
+    while got.count(b"\n") < POLL_AFTER_MAX_REQUESTS:
+        got += await asyncio.wait_for(r.read(65536), 2)
+    assert srv._polling  # a small read of orders: polling
     w.close()
     await srv.stop()
