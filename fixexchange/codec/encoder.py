@@ -245,9 +245,16 @@ def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: b
     (and the same errors) as ``encode(begin_string, msg_type, [(49, sender_comp_id),
     (56, target_comp_id), (34, seq_num), (52, sending_time), *fields])``: the per-message
     work is the body's cached template and one format of the envelope around it.
+
+    ``fields`` may also be ``bytes``: the body already encoded as whole "tag=value<SOH>"
+    fields (what ``(PREENCODED, body)`` would insert), put in as it is. Like PREENCODED it
+    is the caller's to get right, and unlike it is not checked field by field (that check
+    would cost as much as the encoding it saves): only its final SOH is.
     """
 
     def enc_general(msg_type, seq_num, sending_time, fields):
+        if type(fields) is bytes:
+            fields = [(PREENCODED, fields)] if fields else []
         return encode(begin_string, msg_type, [(49, sender_comp_id), (56, target_comp_id), (34, seq_num),
                                                (52, sending_time), *fields])
 
@@ -262,6 +269,16 @@ def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: b
     def enc(msg_type, seq_num, sending_time, fields):
         if type(seq_num) is not int or type(sending_time) is not bytes or type(msg_type) is not bytes:
             return enc_general(msg_type, seq_num, sending_time, fields)
+        if type(fields) is bytes:
+            # an encoded body (the gateway's ExecutionReports): trusted to be whole
+            # "tag=value<SOH>" fields, as PREENCODED is, so no per-field work at all
+            if fields and fields[-1] != 1:
+                raise ValueError("an encoded body must end with SOH (\\x01)")
+            middle = b"%s%s%d\x0152=%s\x01%s" % (msg_type, head, seq_num, sending_time, fields)
+            message = b"%s%d\x0135=%s" % (start, len(middle) + 3, middle)
+            if len(message) <= 256:
+                return message + trailers[((adler32(message) & 0xFFFF) - 1) & 0xFF]
+            return message + trailers[checksum(message)]
         if type(fields) is not list:
             fields = list(fields)
         if fields:

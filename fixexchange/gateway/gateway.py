@@ -103,6 +103,11 @@ _STATUS_EXPIRED = (39, b"C")
 _STATUS_FIELD = {OrderStatus.NEW: _STATUS_NEW, OrderStatus.PARTIALLY_FILLED: _STATUS_PARTIAL,
                  OrderStatus.FILLED: _STATUS_FILLED, OrderStatus.CANCELLED: _STATUS_CANCELED,
                  OrderStatus.EXPIRED: _STATUS_EXPIRED}
+# ExecutionReports of orders are built as encoded bytes (see _report): these fields' text
+_ENCODED = {field: b"%d=%s\x01" % field for field in (
+    _EXEC_NEW, _EXEC_CANCELED, _EXEC_REPLACED, _EXEC_REJECTED, _EXEC_EXPIRED, _EXEC_RESTATED, _EXEC_TRADE,
+    _EXEC_STATUS, _EXEC_TRIGGERED, _STATUS_NEW, _STATUS_PARTIAL, _STATUS_FILLED, _STATUS_CANCELED,
+    _STATUS_REJECTED, _STATUS_EXPIRED)}
 
 # OrdRejReason (103), FIX 4.4 values
 ORD_REJ_UNKNOWN_SYMBOL = 1
@@ -172,8 +177,9 @@ _CANCEL_TEXT = {
     CancelReason.REPLACED_BELOW_FILLED: b"replaced at or below the filled quantity",
 }
 
+_CANCEL_TEXT_FIELD = {reason: b"58=%s\x01" % text for reason, text in _CANCEL_TEXT.items()}
+
 _ZERO = b"0"
-_CUM_QTY_ZERO = (14, _ZERO)
 # NewOrderSingle fields read in one get_many call
 _NEW_ORDER_TAGS = (11, 55, 54, 38, 40, 59, 44, 99, 111, 110, 18, 126, 432)
 # OrderCancelRequest: ClOrdID, OrderID, OrigClOrdID, Symbol, Side
@@ -289,26 +295,28 @@ class _Order:
         self.avg_px = _ZERO
         self.final = False
         self.final_status = _STATUS_NEW  # OrdStatus once final (for cancel rejects)
-        self.static: tuple | None = None  # ER fields from Symbol to ExpireTime; None = rebuild
+        self.static: bytes | None = None  # ER fields from Symbol on, encoded; None = rebuild
         # STP DECREMENT removed this much without a trade: the engine's qty still counts it, the
         # reported OrderQty does not (OrderQty = CumQty + LeavesQty on a live order).
         self.stp_decremented = 0
 
-    def static_fields(self) -> tuple:
-        """Symbol, Side, OrderQty, OrdType, Price, StopPx, TimeInForce, ExpireTime: they change
-        only on replace/restate, so every other ER reuses one prebuilt tuple."""
-        price = self.price
+    def static_fields(self) -> bytes:
+        """Symbol, Side, OrderQty, OrdType, Price, StopPx, TimeInForce, ExpireTime and the
+        instructions, encoded: they change only on replace/restate, so every other ER reuses
+        one prebuilt text."""
+        info = self.info
         if self.stop_price is None and self.expire_field is None and not self.instruction_fields:
-            # the usual limit or market order: one tuple display
-            if price is None:
-                self.static = (self.info.symbol_field, self.side_field, (38, b"%d" % self.qty),
-                               self.ord_type_field, self.tif_field)
+            # the usual limit or market order: one format
+            if self.price is None:
+                self.static = b"55=%s\x0154=%s\x0138=%d\x0140=%s\x0159=%s\x01" % (
+                    info.symbol_field[1], self.side_field[1], self.qty, self.ord_type_field[1], self.tif_field[1])
             else:
-                self.static = (self.info.symbol_field, self.side_field, (38, b"%d" % self.qty),
-                               self.ord_type_field, (44, self.info.fmt(price)), self.tif_field)
+                self.static = b"55=%s\x0154=%s\x0138=%d\x0140=%s\x0144=%s\x0159=%s\x01" % (
+                    info.symbol_field[1], self.side_field[1], self.qty, self.ord_type_field[1],
+                    info.fmt(self.price), self.tif_field[1])
             return self.static
-        fmt = self.info.fmt
-        fields = [self.info.symbol_field, self.side_field, (38, b"%d" % self.qty), self.ord_type_field]
+        fmt = info.fmt
+        fields = [info.symbol_field, self.side_field, (38, b"%d" % self.qty), self.ord_type_field]
         if self.price is not None:
             fields.append((44, fmt(self.price)))
         if self.stop_price is not None:
@@ -317,7 +325,7 @@ class _Order:
         if self.expire_field is not None:
             fields.append(self.expire_field)
         fields += self.instruction_fields
-        self.static = tuple(fields)
+        self.static = b"".join([b"%d=%s\x01" % field for field in fields])
         return self.static
 
     def live_status(self):
@@ -547,26 +555,17 @@ class Gateway:
     # ---------------------------------------------------------------- outbound builders
 
     def _report(self, order: _Order, exec_type, status, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,
-                last: tuple | None = None, extra: tuple = ()) -> Outbound:
+                last: bytes = b"", extra: bytes = b"") -> Outbound:
+        """An order's ExecutionReport, its body encoded here in one format (the session puts
+        it in as it is): 37, 11, [41], 17, 150, 39, the order's static fields, ``last``
+        (LastQty/LastPx), 151, 14, 6, 60, ``extra``; ``last`` and ``extra`` are encoded
+        fields too.  Every value is ours or a field the parser split at SOH: none holds one."""
         self._exec_seq = exec_seq = self._exec_seq + 1
-        cum_qty = order.cum_qty
-        if orig_cl_ord_id is None and last is None:  # New, Trade without orig: one list display
-            body = [order.order_id_field, (11, cl_ord_id), (17, self._exec_id_prefix + b"%d" % exec_seq),
-                    exec_type, status, *(order.static or order.static_fields()),
-                    (151, b"%d" % order.leaves), _CUM_QTY_ZERO if not cum_qty else (14, b"%d" % cum_qty),
-                    (6, order.avg_px), (60, self._transact_time)]
-        else:
-            body = [order.order_id_field, (11, cl_ord_id)]
-            if orig_cl_ord_id is not None:
-                body.append((41, orig_cl_ord_id))
-            body += ((17, self._exec_id_prefix + b"%d" % exec_seq), exec_type, status)
-            body += order.static or order.static_fields()
-            if last is not None:
-                body += last
-            body += ((151, b"%d" % order.leaves), _CUM_QTY_ZERO if not cum_qty else (14, b"%d" % cum_qty),
-                     (6, order.avg_px), (60, self._transact_time))
-        if extra:
-            body += extra
+        body = b"37=%s\x0111=%s\x01%s17=%s%d\x01%s%s%s%s151=%d\x0114=%d\x016=%s\x0160=%s\x01%s" % (
+            order.order_id_field[1], cl_ord_id, b"" if orig_cl_ord_id is None else b"41=%s\x01" % orig_cl_ord_id,
+            self._exec_id_prefix, exec_seq, _ENCODED[exec_type], _ENCODED[status],
+            order.static or order.static_fields(), last, order.leaves, order.cum_qty, order.avg_px,
+            self._transact_time, extra)
         return _new_tuple(Outbound, (order.session_id, b"8", body, False))
 
     def _order_reject(self, session_id: str, message: FixMessage, cl_ord_id: bytes, reason: int,
@@ -1058,7 +1057,7 @@ class Gateway:
                     cl_ord_id, orig = order.cl_ord_id, None
                 self._finish(order, _STATUS_CANCELED)
                 out.append(report(order, _EXEC_CANCELED, _STATUS_CANCELED, cl_ord_id, orig,
-                                  extra=((58, _CANCEL_TEXT.get(reason, b"canceled")),)))
+                                  extra=_CANCEL_TEXT_FIELD.get(reason, b"58=canceled\x01")))
             elif kind is Replaced:
                 _, order_id, _, _, _, price, qty, cum_qty, leaves_qty, _, _ = event
                 order = orders.get(order_id)
@@ -1088,8 +1087,8 @@ class Gateway:
                 order.cum_qty = cum_qty
                 order.leaves = leaves_qty
                 out.append(report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
-                                  extra=((378, b"99"), (58, b"self-trade prevention: OrderQty decremented by %d"
-                                                         % decrement_qty))))
+                                  extra=b"378=99\x0158=self-trade prevention: OrderQty decremented by %d\x01"
+                                  % decrement_qty))
             elif kind is Triggered:
                 order = orders.get(event[1])
                 if order is None:
@@ -1116,7 +1115,7 @@ class Gateway:
                 order.leaves = view.leaves_qty
                 order.price = view.price
                 order.static = None
-                extra = ((790, request.message.get(790)),) if 790 in request.message else ()
+                extra = b"790=%s\x01" % request.message.get(790) if 790 in request.message else b""
                 out.append(report(order, _EXEC_STATUS, _STATUS_FIELD[view.status], order.cl_ord_id, None,
                                   extra=extra))
             elif kind is MassCancelDone:
@@ -1135,7 +1134,7 @@ class Gateway:
         fmt = info.fmt
         average, remainder = divmod(cum_notional, cum_qty)
         order.avg_px = format_avg_px(cum_notional, cum_qty, info.scale) if remainder else fmt(average)
-        last = ((32, b"%d" % qty), (31, fmt(price)))
+        last = b"32=%d\x0131=%s\x01" % (qty, fmt(price))
         if leaves:
             return self._report(order, _EXEC_TRADE, _STATUS_PARTIAL, order.cl_ord_id, None, last)
         self._finish(order, _STATUS_FILLED)
@@ -1172,7 +1171,7 @@ class Gateway:
                 # a final order the engine no longer retains (it keeps the last retain_final
                 # across all sessions): the gateway still knows how it ended
                 message = request.message
-                extra = ((790, message.get(790)),) if 790 in message else ()
+                extra = b"790=%s\x01" % message.get(790) if 790 in message else b""
                 out.append(self._report(order, _EXEC_STATUS, order.final_status, order.cl_ord_id, None,
                                         extra=extra))
             else:

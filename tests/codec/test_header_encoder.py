@@ -61,3 +61,26 @@ values = st.one_of(st.binary(max_size=12), st.integers(min_value=-10 ** 6, max_v
        st.sampled_from([b"8", b"0", b"AE"]), st.integers(min_value=1, max_value=10 ** 12))
 def test_property_same_as_encode(fields, msg_type, seq):
     both(b"FIX.4.4", b"EXCH", b"CLIENT1", msg_type, seq, STAMP, fields)
+
+
+# An encoded body (bytes): whole "tag=value<SOH>" fields put in as they are, the same bytes
+# as the same fields given as pairs (and as one PREENCODED block through encode).
+@pytest.mark.parametrize("sender", [b"EXCH", b"E=X", "EXCH"])  # fast and general paths
+@pytest.mark.parametrize("pairs", [
+    [(37, b"1"), (11, b"abc"), (150, b"0"), (39, b"0"), (55, b"SYM1"), (60, STAMP)],
+    [(37, b"a=b"), (58, b"x" * 400)],  # '=' in a value; longer than the inlined checksum's 256
+    [],
+])
+def test_encoded_body_gives_the_bytes_of_its_fields(sender, pairs):
+    enc = header_encoder(b"FIX.4.4", sender, b"CLIENT1")
+    body = b"".join(b"%d=%s\x01" % pair for pair in pairs)
+    assert enc(b"8", 42, STAMP, body) == enc(b"8", 42, STAMP, pairs)
+    expected = encode(b"FIX.4.4", b"8", [(49, sender), (56, b"CLIENT1"), (34, 42), (52, STAMP),
+                                         *([(PREENCODED, body)] if body else [])])
+    assert enc(b"8", 42, STAMP, body) == expected
+
+
+def test_encoded_body_must_end_with_soh():
+    enc = header_encoder(b"FIX.4.4", b"EXCH", b"CLIENT1")
+    with pytest.raises(ValueError, match="end with SOH"):
+        enc(b"8", 42, STAMP, b"37=1\x0111=abc")

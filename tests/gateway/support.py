@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fixexchange.codec import FixParser, encode
+from fixexchange.codec.encoder import PREENCODED
 from fixexchange.codec.dictionary import FIX44
 from fixexchange.engine import Engine, Side, SymbolSpec
 from fixexchange.gateway import Gateway
@@ -24,8 +25,11 @@ class Reply:
     def __init__(self, outbound, validate: bool = True) -> None:
         self.session = outbound.session_id
         self.market_data = outbound.market_data
+        body = outbound.body
+        if type(body) is bytes:  # an encoded body (ExecutionReports): checked field by field here
+            body = [(PREENCODED, body)] if body else []
         raw = encode(b"FIX.4.4", outbound.msg_type,
-                     [(49, b"EXCH"), (56, b"CLIENT"), (34, 1), (52, SENDING_TIME), *outbound.body])
+                     [(49, b"EXCH"), (56, b"CLIENT"), (34, 1), (52, SENDING_TIME), *body])
         parsed = FixParser().feed(raw)
         assert len(parsed) == 1, parsed
         self.message = parsed[0]

@@ -181,8 +181,8 @@ def test_day_orders_expire_at_end_of_day(h):
     h.order("S1", "DAY", BUY, 5, "100")
     h.order("S1", "GTC", BUY, 5, "100", "SYM1", "2", (59, "1"))
     expired = h.gateway.end_of_day(NOW)
-    assert [(out.session_id, dict(out.body)[11], dict(out.body)[150]) for out in expired
-            if out.msg_type == b"8"] == [("S1", b"DAY", b"C")]
+    assert [(reply.session, reply[11], reply[150]) for reply in map(Reply, expired)
+            if reply.type == "8"] == [("S1", "DAY", "C")]
 
 
 def test_iceberg_max_floor_shows_only_display_qty(h):
