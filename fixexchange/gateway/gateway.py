@@ -266,7 +266,7 @@ def _qty(text: bytes) -> int:
 class _Order:
     """What the gateway remembers of an order to fill in ExecutionReports."""
 
-    __slots__ = ("order_id", "order_id_field", "session_id", "cl_ord_id", "cl_ord_ids", "info",
+    __slots__ = ("order_id", "order_id_text", "session_id", "cl_ord_id", "earlier_cl_ord_ids", "info",
                  "side_field", "ord_type", "ord_type_field", "price", "stop_price", "tif", "tif_field",
                  "expire_field", "instruction_fields", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final", "static",
                  "final_status", "stp_decremented")
@@ -274,10 +274,10 @@ class _Order:
     def __init__(self, session_id: str, cl_ord_id: bytes, info: _SymbolInfo, side: Side, ord_type: OrdType,
                  price: int | None, stop_price: int | None, tif: TimeInForce, expire_field, qty: int) -> None:
         self.order_id = 0
-        self.order_id_field = None
+        self.order_id_text = b""  # OrderID(37), set when the engine accepts the order
         self.session_id = session_id
         self.cl_ord_id = cl_ord_id
-        self.cl_ord_ids = [cl_ord_id]
+        self.earlier_cl_ord_ids: tuple = ()  # before cancel/replace requests renamed it
         self.info = info
         self.side_field = _SIDE_FIELD[side]
         self.ord_type = ord_type
@@ -540,7 +540,7 @@ class Gateway:
         finished.append(order)
         if len(finished) > RECENT_FINAL_ORDERS_PER_SESSION:
             forgotten = finished.popleft()
-            for cl_ord_id in forgotten.cl_ord_ids:
+            for cl_ord_id in (forgotten.cl_ord_id, *forgotten.earlier_cl_ord_ids):
                 if session.by_cl_ord_id.get(cl_ord_id) is forgotten:
                     del session.by_cl_ord_id[cl_ord_id]
             self._orders.pop(forgotten.order_id, None)
@@ -562,7 +562,7 @@ class Gateway:
         fields too.  Every value is ours or a field the parser split at SOH: none holds one."""
         self._exec_seq = exec_seq = self._exec_seq + 1
         body = b"37=%s\x0111=%s\x01%s17=%s%d\x01%s%s%s%s151=%d\x0114=%d\x016=%s\x0160=%s\x01%s" % (
-            order.order_id_field[1], cl_ord_id, b"" if orig_cl_ord_id is None else b"41=%s\x01" % orig_cl_ord_id,
+            order.order_id_text, cl_ord_id, b"" if orig_cl_ord_id is None else b"41=%s\x01" % orig_cl_ord_id,
             self._exec_id_prefix, exec_seq, _ENCODED[exec_type], _ENCODED[status],
             order.static or order.static_fields(), last, order.leaves, order.cum_qty, order.avg_px,
             self._transact_time, extra)
@@ -588,7 +588,7 @@ class Gateway:
         if order is None:
             order_id_field, status = (37, b"NONE"), _STATUS_REJECTED
         else:
-            order_id_field = order.order_id_field
+            order_id_field = (37, order.order_id_text)
             if order.final:
                 status = order.final_status
             else:
@@ -1037,7 +1037,7 @@ class Gateway:
                     continue
                 order_id = event[1]
                 order.order_id = order_id
-                order.order_id_field = (37, self._order_id_prefix + b"%d" % order_id)
+                order.order_id_text = self._order_id_prefix + b"%d" % order_id
                 orders[order_id] = order
                 self._sessions[order.session_id].by_cl_ord_id[order.cl_ord_id] = order
                 out.append(report(order, _EXEC_NEW, _STATUS_NEW, order.cl_ord_id, None))
@@ -1145,8 +1145,8 @@ class Gateway:
         request's ClOrdID becomes the order's (reported with OrigClOrdID = the previous one)."""
         orig = order.cl_ord_id
         if cl_ord_id != orig:
+            order.earlier_cl_ord_ids += (orig,)
             order.cl_ord_id = cl_ord_id
-            order.cl_ord_ids.append(cl_ord_id)
             self._session(order.session_id).by_cl_ord_id[cl_ord_id] = order
         return cl_ord_id, orig
 
