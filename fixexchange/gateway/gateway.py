@@ -103,11 +103,6 @@ _STATUS_EXPIRED = (39, b"C")
 _STATUS_FIELD = {OrderStatus.NEW: _STATUS_NEW, OrderStatus.PARTIALLY_FILLED: _STATUS_PARTIAL,
                  OrderStatus.FILLED: _STATUS_FILLED, OrderStatus.CANCELLED: _STATUS_CANCELED,
                  OrderStatus.EXPIRED: _STATUS_EXPIRED}
-# ExecutionReports of orders are built as encoded bytes (see _report): these fields' text
-_ENCODED = {field: b"%d=%s\x01" % field for field in (
-    _EXEC_NEW, _EXEC_CANCELED, _EXEC_REPLACED, _EXEC_REJECTED, _EXEC_EXPIRED, _EXEC_RESTATED, _EXEC_TRADE,
-    _EXEC_STATUS, _EXEC_TRIGGERED, _STATUS_NEW, _STATUS_PARTIAL, _STATUS_FILLED, _STATUS_CANCELED,
-    _STATUS_REJECTED, _STATUS_EXPIRED)}
 
 # OrdRejReason (103), FIX 4.4 values
 ORD_REJ_UNKNOWN_SYMBOL = 1
@@ -145,6 +140,12 @@ _CXL_REJ_FOR_ENGINE = {RejectReason.UNKNOWN_ORDER: CXL_REJ_UNKNOWN_ORDER,
                        RejectReason.TOO_LATE_TO_CANCEL: CXL_REJ_TOO_LATE}
 _RESPONSE_TO_CANCEL = (434, b"1")
 _RESPONSE_TO_REPLACE = (434, b"2")
+# ExecutionReports and OrderCancelRejects of orders are built as encoded bytes (see _report):
+# these fields' text
+_ENCODED = {field: b"%d=%s\x01" % field for field in (
+    _EXEC_NEW, _EXEC_CANCELED, _EXEC_REPLACED, _EXEC_REJECTED, _EXEC_EXPIRED, _EXEC_RESTATED, _EXEC_TRADE,
+    _EXEC_STATUS, _EXEC_TRIGGERED, _STATUS_NEW, _STATUS_PARTIAL, _STATUS_FILLED, _STATUS_CANCELED,
+    _STATUS_REJECTED, _STATUS_EXPIRED, _RESPONSE_TO_CANCEL, _RESPONSE_TO_REPLACE)}
 
 # BusinessRejectReason (380)
 BUSINESS_REJECT_UNSUPPORTED_TYPE = 3
@@ -586,17 +587,19 @@ class Gateway:
     def _cancel_reject(self, session_id: str, order: _Order | None, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,
                        response_to, reason: int, text: str | bytes) -> Outbound:
         if order is None:
-            order_id_field, status = (37, b"NONE"), _STATUS_REJECTED
+            order_id, status = b"NONE", _STATUS_REJECTED
         else:
-            order_id_field = (37, order.order_id_text)
+            order_id = order.order_id_text
             if order.final:
                 status = order.final_status
             else:
                 status = order.live_status()
         if orig_cl_ord_id is None:
             orig_cl_ord_id = order.cl_ord_id if order is not None else b"NONE"
-        body = [order_id_field, (11, cl_ord_id), (41, orig_cl_ord_id), status, response_to,
-                (102, b"%d" % reason), (60, self._transact_time), (58, text)]
+        # encoded here, as _report's bodies are (a "too late to cancel" is a common answer)
+        body = b"37=%s\x0111=%s\x0141=%s\x01%s%s102=%d\x0160=%s\x0158=%s\x01" % (
+            order_id, cl_ord_id, orig_cl_ord_id, _ENCODED[status], _ENCODED[response_to], reason,
+            self._transact_time, text if type(text) is bytes else text.encode("latin-1"))
         return Outbound(session_id, b"9", body)
 
     def _business_reject(self, session_id: str, message: FixMessage, reason: int, text: str | bytes) -> Outbound:
