@@ -214,9 +214,11 @@ class Acceptor:
     def connection_made(self, now: float) -> Connection:
         return Connection(self, now)
 
-    def send(self, session_id: str, msg_type: bytes, body: list[tuple[int, bytes | str | int]],
+    def send(self, session_id: str, msg_type: bytes, body: list[tuple[int, bytes | str | int]] | bytes,
              now: float, resendable: bool = True) -> bool:
         """Sequence, store and queue an application message; False if not logged on.
+        ``body``: the fields after the standard header, as pairs or already encoded (bytes
+        of whole "tag=value<SOH>" fields, put in as they are: see ``header_encoder``).
 
         A resendable message is stored (and its sequence number used) even when the
         session is not logged on, so the client gets it by ResendRequest later. A
