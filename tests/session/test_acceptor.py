@@ -479,6 +479,25 @@ def test_non_resendable_message_is_sequenced_but_gap_filled_on_resend():
     assert fill.msg_type == b"4" and fill.get(123) == b"Y" and fill.get(36) == b"3"
 
 
+def test_encoded_body_goes_out_and_is_resent_like_the_same_fields():
+    # the gateway's ExecutionReports come as bytes already encoded: the same wire bytes as
+    # the (tag, value) pairs, stored, and resent with PossDupFlag like any other message
+    pairs = logged_on(), logged_on()
+    encoded = b"".join(b"%d=%s\x01" % (tag, value if type(value) is bytes else str(value).encode())
+                       for tag, value in EXEC)
+    assert pairs[0].acceptor.send(SESSION_ID, b"8", EXEC, T0)
+    assert pairs[1].acceptor.send(SESSION_ID, b"8", encoded, T0)
+    [as_pairs], [as_bytes] = pairs[0].received(), pairs[1].received()
+    assert as_bytes.raw == as_pairs.raw
+    client = pairs[1]
+    client.send(message(b"2", 2, T0, [(7, 2), (16, 0)]))
+    [resent] = client.received()
+    header = {49, 56, 34, 52, 43, 122}
+    assert resent.get(43) == b"Y" and resent.seq_num == 2
+    assert ([field for field in resent.body_fields if field[0] not in header]
+            == [field for field in as_pairs.body_fields if field[0] not in header])
+
+
 def test_sent_messages_are_on_disk_before_the_bytes_are_handed_out(tmp_path):
     stores = {}
     exchange = Acceptor([config()], lambda sid: stores.setdefault(sid, FileStore(tmp_path, sid)))
