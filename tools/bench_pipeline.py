@@ -2,7 +2,11 @@
 gateway.on_message -> acceptor.send -> data_to_send, for the fix-load order mix.  Compare
 with fix-load's "daemon CPU/order" to see what the asyncio transport adds.
 
-    python tools/bench_pipeline.py [--orders 50000] [--profile]
+    python tools/bench_pipeline.py [--orders 50000] [--profile] [--stop-after LAYER]
+
+``--stop-after`` runs only the first layers (parse: FixParser.feed; validate: + FIX44.validate;
+session: Connection.receive_data, which parses and validates; gateway: + Gateway.on_message,
+no encoding or store), for tools/count_instructions.py to tell the layers' costs apart.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import random
 import time
 
 from fixexchange.cli.load import MIXES, Session, build_flow
+from fixexchange.codec import FIX44, FixParser
 from fixexchange.server.config import DEFAULT_CONFIG_PATH, load_config
 from fixexchange.server.main import build, tune_gc
 from fixexchange.session.events import ApplicationMessage
@@ -25,6 +30,8 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=65536)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--default-gc", action="store_true", help="keep CPython's GC thresholds (the daemon raises them)")
+    ap.add_argument("--stop-after", choices=("flow", "parse", "validate", "session", "gateway"), default=None,
+                    help="run only the layers up to this one (flow: build the requests, run nothing)")
     ap.add_argument("--file-store", action="store_true",
                     help="journal to file stores in a temporary directory, as the daemon does (default: memory)")
     args = ap.parse_args()
@@ -56,8 +63,29 @@ def main() -> None:
     on_message = gateway.on_message
     out_bytes = 0
 
+    def run_layers(stop_after):
+        if stop_after in ("parse", "validate"):
+            parser = FixParser()
+            validate = FIX44.validate if stop_after == "validate" else None
+            for ch in chunks:
+                for message in parser.feed(ch):
+                    if validate is not None:
+                        validate(message)
+        elif stop_after == "session":
+            for ch in chunks:
+                conn.receive_data(ch, now)
+        elif stop_after == "gateway":
+            for ch in chunks:
+                t = time.time()
+                for ev in conn.receive_data(ch, t):
+                    if type(ev) is ApplicationMessage:
+                        on_message(ev.session_id, ev.message, t)
+
     def run():
         nonlocal out_bytes
+        if args.stop_after is not None:
+            run_layers(args.stop_after)
+            return
         for ch in chunks:
             t = time.time()
             for ev in conn.receive_data(ch, t):
@@ -90,6 +118,10 @@ def main() -> None:
         acceptor.close()
         import shutil
         shutil.rmtree(store_dir, ignore_errors=True)
+    if args.stop_after is not None:
+        print(f"{args.orders} requests: {cpu / args.orders * 1e6:.1f} us CPU/request in-process, "
+              f"layers up to {args.stop_after}")
+        return
     print(f"{args.orders} requests: {cpu / args.orders * 1e6:.1f} us CPU/request in-process "
           f"(session+gateway+engine+codec, no sockets), {out_bytes / 1e6:.1f} MB out")
 
