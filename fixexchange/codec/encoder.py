@@ -281,6 +281,18 @@ def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: b
             return message + trailers[checksum(message)]
         if type(fields) is not list:
             fields = list(fields)
+        given = fields
+        block = None
+        if fields:
+            last = fields[-1]
+            if type(last) is tuple and len(last) == 2 and last[0] == PREENCODED:
+                # market data: a few fields, then one block shared by every subscriber,
+                # whose byte sum and SOH count are worked out once for all of them
+                block = last[1]
+                if type(block) is not bytes or not _preencoded_ok(block):
+                    return enc_general(msg_type, seq_num, sending_time, given)
+                block_sum = _last_preencoded[1]
+                fields = fields[:-1]
         if fields:
             try:
                 tags, values = zip(*fields)
@@ -288,27 +300,32 @@ def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: b
             except KeyError:
                 template, ints, soh_count = _template(tags, values)
             except (TypeError, ValueError):  # not (tag, value) pairs, an unhashable tag
-                return enc_general(msg_type, seq_num, sending_time, fields)
+                return enc_general(msg_type, seq_num, sending_time, given)
             if template is None:
-                return enc_general(msg_type, seq_num, sending_time, fields)
+                return enc_general(msg_type, seq_num, sending_time, given)
             for position in ints:
                 if type(values[position]) is not int:  # bool, float: not for %d
-                    return enc_general(msg_type, seq_num, sending_time, fields)
+                    return enc_general(msg_type, seq_num, sending_time, given)
             try:
                 text = template % values
             except TypeError:  # a value of another type than the template's
                 text = _format_with_str_values(template, values)
                 if text is None:
-                    return enc_general(msg_type, seq_num, sending_time, fields)
+                    return enc_general(msg_type, seq_num, sending_time, given)
             soh_count += 4  # 49, 56, 34 and 52
         else:
             text = b"\x01"
             soh_count = 7
         middle = b"%s%s%d\x0152=%s%s" % (msg_type, head, seq_num, sending_time, text)
+        if block is not None:
+            message = b"%s%d\x0135=%s" % (start, len(middle) + 3 + len(block), middle)
+            if message.count(b"\x01") != soh_count:
+                return enc_general(msg_type, seq_num, sending_time, given)
+            return b"".join((message, block, trailers[(checksum(message) + block_sum) & 0xFF]))
         message = b"%s%d\x0135=%s" % (start, len(middle) + 3, middle)
         # one SOH per field exactly, else a value holds one: the general path reports it
         if message.count(b"\x01") != soh_count:
-            return enc_general(msg_type, seq_num, sending_time, fields)
+            return enc_general(msg_type, seq_num, sending_time, given)
         if len(message) <= 256:  # checksum() inlined for the common size
             return message + trailers[((adler32(message) & 0xFFFF) - 1) & 0xFF]
         return message + trailers[checksum(message)]

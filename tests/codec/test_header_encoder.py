@@ -34,6 +34,16 @@ def both(begin, sender, target, msg_type, seq, stamp, fields):
     (b"8", 5, [(95, 3), (96, b"a\x01b")]),
     (b"8", 5, [(37, 1.5)]),
     (b"W", 5, [(55, b"S"), (PREENCODED, b"279=0\x01269=1\x01")]),
+    # a trailing block (market data's X): the block's sum is worked out once
+    (b"X", 5, [(262, b"r1"), (268, 2), (PREENCODED, b"279=0\x01269=1\x01" * 40)]),
+    (b"X", 5, [(PREENCODED, b"279=0\x01269=1\x01")]),
+    (b"X", 5, [(262, b"r\x011"), (PREENCODED, b"279=0\x01")]),  # SOH in a leading value
+    (b"X", 5, [(262, 1.5), (PREENCODED, b"279=0\x01")]),
+    (b"X", 5, [(262, b"r1"), (PREENCODED, b"279=0")]),  # not whole fields
+    (b"X", 5, [(262, b"r1"), (PREENCODED, "279=0\x01")]),
+    (b"X", 5, [(262, b"r1"), (PREENCODED, b"279=0\x01"), (PREENCODED, b"269=1\x01")]),
+    (b"X", 5, [(PREENCODED, b"279=0\x01"), (262, b"r1")]),
+    (b"X", 5, [(262, b"r1"), (PREENCODED,)]),
     (b"8", 5, [(37, b"x" * 300)]),
     (b"8", 5, [("37", b"x")]),
     (b"8", 5, [(37,)]),
@@ -61,6 +71,15 @@ values = st.one_of(st.binary(max_size=12), st.integers(min_value=-10 ** 6, max_v
        st.sampled_from([b"8", b"0", b"AE"]), st.integers(min_value=1, max_value=10 ** 12))
 def test_property_same_as_encode(fields, msg_type, seq):
     both(b"FIX.4.4", b"EXCH", b"CLIENT1", msg_type, seq, STAMP, fields)
+
+
+@given(st.lists(st.tuples(st.integers(min_value=1, max_value=999), values), max_size=6),
+       st.lists(st.tuples(st.integers(min_value=1, max_value=999), st.binary(min_size=1, max_size=8)),
+                min_size=1, max_size=40))
+def test_property_trailing_block_same_as_encode(fields, block_fields):
+    block = b"".join(b"%d=%s\x01" % pair for pair in block_fields)
+    for _ in range(2):  # the block's sum computed, then remembered
+        both(b"FIX.4.4", b"EXCH", b"CLIENT1", b"X", 7, STAMP, fields + [(PREENCODED, block)])
 
 
 # An encoded body (bytes): whole "tag=value<SOH>" fields put in as they are, the same bytes
