@@ -86,3 +86,28 @@ def test_bad_counts_are_usage_errors_not_a_hang(capsys):
             load.main(argv)
         assert ei.value.code == 2, argv
         assert "must be" in capsys.readouterr().err, argv
+
+
+def _frames_fixture():
+    from fixexchange.codec import encode
+    header = [(49, b"FIXEXCH"), (56, b"LOAD1"), (52, b"20260101-00:00:00.000")]
+    report = encode(b"FIX.4.4", b"8", [*header, (34, 2), (11, b"c1"), (58, b"10=123 inside a text")])
+    update = encode(b"FIX.4.4", b"X", [*header, (34, 3), (262, b"md1"), (268, 1)])
+    return report, update
+
+
+def test_split_frames_any_split_gives_the_same_messages():
+    report, update = _frames_fixture()
+    stream = b"noise" + report + update
+    for cut in range(len(stream) + 1):
+        first, rest_at = load.split_frames(stream[:cut])
+        second, _ = load.split_frames(stream[:cut][rest_at:] + stream[cut:])
+        assert first + second == [(b"8", report), (b"X", update)], cut
+
+
+def test_split_frames_skips_a_frame_whose_body_length_is_wrong():
+    report, update = _frames_fixture()
+    broken = report.replace(b"\x019=", b"\x019=1", 1)  # 100 too long: no CheckSum where it points
+    assert len(broken) + 100 < len(broken + update + update)
+    frames, _ = load.split_frames(broken + update + update)
+    assert frames == [(b"X", update), (b"X", update)]
