@@ -62,11 +62,14 @@ def _reject(reason: int, ref_tag: int | None, detail: str = "") -> SessionReject
 
 
 # ---------------------------------------------------------------- value formats
+# (Written for the regex engine's speed, here and below: possessive repeats where giving
+# characters back could never help, and "(?:A|)" for "A?", so that matching needs no
+# backtracking state. The same texts, as value patterns, check whole messages.)
 _TIMESTAMP = re.compile(
-    rb"\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"
-    rb"(?:\.\d{3}|\.\d{6}|\.\d{9})?").fullmatch
+    rb"\d{4}+(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"
+    rb"(?:\.\d{3}|\.\d{6}|\.\d{9}|)").fullmatch
 _TIME_ONLY = re.compile(
-    rb"(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d{3}|\.\d{6}|\.\d{9})?").fullmatch
+    rb"(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d{3}|\.\d{6}|\.\d{9}|)").fullmatch
 _DATE = re.compile(rb"\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])").fullmatch
 
 
@@ -178,8 +181,8 @@ def _fast_check(tag: int):
 # The same predicates as regular expressions over one value of a split message (no SOH
 # inside), so a whole message is checked by one match; anything else: one or more bytes.
 _FAST_PATTERN = {
-    "INT": rb"[0-9]+",
-    "FLOAT": rb"-?(?:\d+(?:\.\d*)?|\.\d+)",
+    "INT": rb"[0-9]++",
+    "FLOAT": rb"-?+(?:\d++(?:\.\d*+|)|\.\d++)",
     "BOOLEAN": rb"[YN]",
     "UTCTIMESTAMP": _TIMESTAMP.__self__.pattern,
     "UTCTIMEONLY": _TIME_ONLY.__self__.pattern,
@@ -197,7 +200,7 @@ def _fast_pattern(tag: int) -> bytes:
         return b"(?:" + b"|".join(re.escape(value) for value in
                                   sorted(allowed, key=lambda value: (-len(value), value))) + b")"
     return _FAST_PATTERN.get(_TYPE_OVERRIDES.get(tag) or FIELD_TYPES.get(tag, ("", "STRING"))[1],
-                             rb"[^\x01]+")
+                             rb"[^\x01]++")
 
 # ---------------------------------------------------------------- structure
 HEADER_TAGS = (8, 9, 35, 49, 56, 115, 128, 90, 91, 34, 50, 142, 57, 143, 116, 144, 129, 145,
