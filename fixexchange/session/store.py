@@ -7,7 +7,8 @@ journal per session, replayed on open:
     record = kind:1 seq:u64 length:u32 crc32:u32 payload[length]      (big-endian)
 
     kind M: message `seq` was sent; payload = its exact wire bytes (resendable)
-    kind S: the next sender sequence number is now `seq` (non-resendable sends, resets)
+    kind S: the next sender sequence number is now `seq` (resets, a clean close)
+    kind R: sender numbers below `seq` may be in use (non-resendable sends: see below)
     kind T: the next target (inbound) sequence number is now `seq`
 
 The CRC covers kind, seq, length and payload, so a torn or flipped record is found on
@@ -19,6 +20,14 @@ calls in `data_to_send` before it hands outbound bytes to the server (the server
 after every read, so the inbound number of a read and its replies are one write). That survives a crash of the process
 (the common case) but not of the machine; pass `fsync=True` to also `os.fsync` on each
 flush, at the cost of a disk round trip per event-loop turn.
+
+Non-resendable sends (market data, heartbeats) are not stored, only numbered, and a
+market-data subscriber gets one per event-loop turn: journaling each number would cost a
+write system call per subscriber per turn.  So a number is reserved ahead instead (an R
+record covering the next `SENDER_RESERVE` numbers), and only a send beyond the reservation
+writes a record.  A clean close writes the exact number; after a crash the session resumes
+at the reservation, never below a number already used: the counterparty sees a gap and its
+ResendRequest gets a gap fill, as for any unstored message.
 """
 
 from __future__ import annotations
@@ -109,7 +118,10 @@ _HEADER = struct.Struct(">cQII")
 _KIND_MESSAGE = b"M"
 _KIND_SENDER = b"S"
 _KIND_TARGET = b"T"
-_KINDS = (_KIND_MESSAGE, _KIND_SENDER, _KIND_TARGET)
+_KIND_RESERVE = b"R"
+_KINDS = (_KIND_MESSAGE, _KIND_SENDER, _KIND_TARGET, _KIND_RESERVE)
+# Sender numbers reserved by one R record (see the module docstring).
+SENDER_RESERVE = 1000
 # Number records (not messages) beyond which opening the journal rewrites it compactly.
 COMPACT_AFTER_RECORDS = 100_000
 
@@ -149,6 +161,8 @@ class FileStore:
         # seq -> offset << 32 | length of its payload (one int, no tuple per stored message);
         # payloads are read back from the file on resend
         self._index: dict[int, int] = {}
+        # sender numbers below this are covered on disk (by an M, S or R record)
+        self._reserved = 1
         self._file = None
         self._end = 0  # file size including buffered-but-unflushed records
         # set_next_target_seq only notes the number; the next record or flush() journals
@@ -168,6 +182,7 @@ class FileStore:
         size = len(data)
         header_size = _HEADER.size
         records = 0
+        reserved = 0  # the last R record's number, voided by an S record (a reset)
         while pos < size:
             if size - pos < header_size:
                 raise StoreCorrupted(f"{self.path}: truncated record header at offset {pos}")
@@ -191,11 +206,17 @@ class FileStore:
                 self.next_sender_seq = seq + 1
             elif kind == _KIND_SENDER:
                 self.next_sender_seq = seq
+                reserved = 0
+            elif kind == _KIND_RESERVE:
+                reserved = seq
             else:
                 self.next_target_seq = seq
             pos = start + length
             records += 1
         self._end = size
+        # not closed cleanly after an R record: numbers up to it may have gone out
+        self.next_sender_seq = max(self.next_sender_seq, reserved)
+        self._reserved = self.next_sender_seq
         if records - len(self._index) > COMPACT_AFTER_RECORDS:
             self._compact(data)
 
@@ -275,6 +296,7 @@ class FileStore:
     def set_next_sender_seq(self, seq: int) -> None:
         self._append(_record(_KIND_SENDER, seq))
         self.next_sender_seq = seq
+        self._reserved = seq
 
     def set_next_target_seq(self, seq: int) -> None:
         self.next_target_seq = seq
@@ -286,7 +308,9 @@ class FileStore:
 
     def save_sent(self, seq: int, raw: bytes | None) -> None:
         if raw is None:
-            self._append(_record(_KIND_SENDER, seq + 1))
+            if seq >= self._reserved:  # beyond the reservation: reserve the next numbers
+                self._reserved = seq + SENDER_RESERVE
+                self._append(_record(_KIND_RESERVE, self._reserved))
         else:  # _record and _append inlined: once per ExecutionReport
             if self._target_pending:
                 self._journal_target()
@@ -309,6 +333,7 @@ class FileStore:
         self._index.clear()
         self.next_sender_seq = 1
         self.next_target_seq = 1
+        self._reserved = 1
         self._target_pending = False
 
     def flush(self) -> None:
@@ -329,6 +354,8 @@ class FileStore:
                 os.fsync(f.fileno())
 
     def close(self) -> None:
+        if self._reserved > self.next_sender_seq:  # a clean close resumes exactly
+            self.set_next_sender_seq(self.next_sender_seq)
         self.flush()
         if self._file is not None:
             self._file.close()

@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from fixexchange.session import FileStore, MemoryStore, StoreCorrupted
-from fixexchange.session.store import MAGIC, store_file_name
+from fixexchange.session.store import MAGIC, SENDER_RESERVE, store_file_name
 
 SESSION = "FIX.4.4:EXCH->CLIENT"
 
@@ -55,10 +55,58 @@ def test_file_store_survives_restart(tmp_path):
     store.save_sent(2, b"8=FIX.4.4\x01two")
     store.set_next_target_seq(3)
     store.save_sent(3, b"three")
-    store.flush()
+    store.close()
     reopened = FileStore(tmp_path, SESSION)
     assert (reopened.next_sender_seq, reopened.next_target_seq) == (4, 3)
     assert reopened.get_sent(1, 3) == [(2, b"8=FIX.4.4\x01two"), (3, b"three")]
+
+
+def test_crash_after_unstored_sends_resumes_at_the_reservation(tmp_path):
+    # Unstored sends (market data) are covered by reserving numbers ahead: after a crash
+    # (flushed, never closed) the session resumes at the reservation, never below a number
+    # that may have gone out, and the stored messages are all there.
+    store = FileStore(tmp_path, SESSION)
+    store.save_sent(1, None)
+    store.save_sent(2, b"two")
+    for seq in range(3, 10):
+        store.save_sent(seq, None)
+    store.flush()
+    reopened = FileStore(tmp_path, SESSION)
+    assert reopened.next_sender_seq == 1 + SENDER_RESERVE
+    assert reopened.get_sent(1, 10) == [(2, b"two")]
+    # a stored message beyond the reservation is exact again
+    store.save_sent(5000, b"far")
+    store.flush()
+    assert FileStore(tmp_path, SESSION).next_sender_seq == 5001
+
+
+def test_one_record_per_reservation_not_per_unstored_send(tmp_path):
+    store = FileStore(tmp_path, SESSION)
+    path = tmp_path / store_file_name(SESSION)
+    store.save_sent(1, None)
+    store.flush()
+    size = path.stat().st_size
+    for seq in range(2, SENDER_RESERVE + 1):  # the rest of the first reservation
+        store.save_sent(seq, None)
+        store.flush()
+    assert path.stat().st_size == size
+    store.save_sent(SENDER_RESERVE + 1, None)  # beyond it: one more record
+    store.flush()
+    assert path.stat().st_size == size + 17
+    assert FileStore(tmp_path, SESSION).next_sender_seq == 1 + 2 * SENDER_RESERVE
+
+
+def test_a_reset_of_the_sender_number_voids_the_reservation(tmp_path):
+    store = FileStore(tmp_path, SESSION)
+    store.save_sent(1, None)
+    store.set_next_sender_seq(50)  # e.g. the operator's reset_sequence
+    store.flush()
+    assert FileStore(tmp_path, SESSION).next_sender_seq == 50
+    store.save_sent(50, None)
+    store.flush()
+    assert FileStore(tmp_path, SESSION).next_sender_seq == 50 + SENDER_RESERVE
+    store.close()
+    assert FileStore(tmp_path, SESSION).next_sender_seq == 51
 
 
 def test_file_store_writes_reach_the_file_on_flush_not_before_close(tmp_path):
@@ -206,6 +254,7 @@ def test_journal_is_compacted_on_open_when_numbers_pile_up(tmp_path, monkeypatch
     for seq in range(2, 200):
         store.set_next_target_seq(seq)
         store.save_sent(seq, None)
+        store.flush()  # one T record per read, as the session journals them
     store.save_sent(200, b"two hundred")
     store.close()
     path = tmp_path / store_file_name(SESSION)
