@@ -26,6 +26,7 @@ from operator import call, itemgetter
 
 from ._field_types import FIELD_TYPES
 from ._fix44_groups import GROUPS, MESSAGE_NAMES
+from .parser import add_hot_shape
 from .tags import RejectReasons as R
 
 REASON_TEXTS = {
@@ -370,6 +371,8 @@ class DataDictionary:
 
     def validate(self, msg) -> SessionRejectInfo | None:
         """Session-level validation of an inbound ``FixMessage`` (see the module docstring)."""
+        if msg._split is self:  # the parser matched it against a hot shape of ours
+            return None
         message = self.messages.get(msg.msg_type)
         # Fast path for the common shape (no repeating group, no repeated tag, no trailer
         # signature). The structure of a message depends only on its tag sequence, so it
@@ -395,6 +398,8 @@ class DataDictionary:
                             plan.uses += 1
                             if plan.uses >= _COMPILE_AFTER:
                                 plan.compile()
+                                add_hot_shape(plan.shape, message.msg_type, tuple(
+                                    _fast_pattern(tag) for tag in plan.shape[3:-1]), self)
                         return None
         return self._validate_exactly(msg)
 

@@ -66,8 +66,10 @@ class FixMessage:
 
     # _values: the values in wire order; _layout: the shared Layout of the tag sequence;
     # _index: _layout.index (first occurrence of each tag); _fields: built on first use.
-    # _split: True when ``raw`` is exactly the "tag=value<SOH>" text of the fields (the
-    # parser's one-split path), so a regular expression may check the raw bytes instead.
+    # _split: true when ``raw`` is exactly the "tag=value<SOH>" text of the fields (the
+    # parser's one-split path), so a regular expression may check the raw bytes instead;
+    # the data dictionary itself when the parser's hot-shape match proved the message
+    # valid for it. _values may be a tuple.
     __slots__ = ("raw", "msg_type", "seq_num", "_values", "_layout", "_index", "_fields", "_split")
 
     def __init__(self, fields: list[tuple[int, bytes]], raw: bytes) -> None:
@@ -148,7 +150,7 @@ def _values_getter(layout: Layout, tags: tuple):
 _new_message = FixMessage.__new__
 
 
-def message_from_parts(layout: Layout, values: list, raw: bytes) -> FixMessage:
+def message_from_parts(layout: Layout, values, raw: bytes, split=True) -> FixMessage:
     """A FixMessage from the parser's split (``values`` in the order of ``layout.tags``)."""
     msg = _new_message(FixMessage)
     msg.raw = raw
@@ -156,7 +158,7 @@ def message_from_parts(layout: Layout, values: list, raw: bytes) -> FixMessage:
     msg._layout = layout
     msg._index = layout.index
     msg._fields = None
-    msg._split = True
+    msg._split = split
     msg.msg_type = values[layout.type_index]
     index = layout.seq_index
     if index is None:

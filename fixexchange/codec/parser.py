@@ -138,6 +138,79 @@ def _layout_of_texts(texts: tuple) -> Layout | None:
 
 _MISSING = object()
 
+# Hot shapes: tag sequences whose messages a data dictionary has vouched for (FIX44.validate
+# registers one after its first couple of hundred valid messages). One regular expression,
+# a trie of all of them with a capture group per value, checks the framing fields and every
+# value's format and extracts the values in one C call; the message then carries the
+# dictionary as proof of validity. Anything it does not match takes the split path.
+MAX_HOT_SHAPES = 16  # (the trie shares prefixes: rebuilding it for 16 costs ~1-3 ms)
+_hot_shapes: dict[tuple, tuple] = {}  # shape -> (value patterns, dictionary)
+_hot_match = None  # the trie's compiled .match, None while there are no hot shapes
+_hot_leaves: dict[int, tuple] = {}  # number of the shape's CheckSum group -> (layout, groups, proof)
+# The values of 8, 9 and 10 as the split path accepts them (no leading zero in BodyLength).
+_ENVELOPE_PATTERNS = (rb"FIX[^\x01]{0,%d}+" % (_MAX_BEGIN_STRING_LEN - 3),
+                      rb"[1-9][0-9]{0,%d}+" % (_MAX_BODY_LENGTH_DIGITS - 1))
+# CheckSum text -> the byte sum (mod 256) of a message ending in it, trailer included.
+_SUM_WITH_TRAILER = {text: (total + sum(b"10=\x01") + sum(text)) & 0xFF
+                     for total, text in enumerate(_CHECKSUM_TEXTS)}
+
+
+def add_hot_shape(shape: tuple, msg_type: bytes, patterns: tuple, proof) -> None:
+    """Match messages of ``shape`` (int tags, MsgType ``msg_type``) whose values between
+    MsgType and CheckSum match ``patterns`` (regular expressions, no capture groups, that
+    never match SOH) in one call; such messages get ``proof`` (truthy) as ``_split``."""
+    if (len(shape) > MAX_CACHED_FIELDS or shape[:3] != (8, 9, 35) or shape[-1] != 10
+            or len(set(shape)) != len(shape) or min(shape) <= 0
+            or not _DATA_LENGTH_TAGS.isdisjoint(shape) or len(patterns) != len(shape) - 4):
+        return
+    _hot_shapes.pop(shape, None)
+    if len(_hot_shapes) >= MAX_HOT_SHAPES:
+        del _hot_shapes[next(iter(_hot_shapes))]  # the oldest
+    _hot_shapes[shape] = (_ENVELOPE_PATTERNS + (re.escape(msg_type),) + tuple(patterns)
+                          + (rb"[0-9]{3}",), proof)
+    trie: dict = {}
+    for shape, (patterns, proof) in _hot_shapes.items():
+        node = trie
+        for tag, pattern in zip(shape, patterns):
+            node = node.setdefault(b"%d=(%s)\x01" % (tag, pattern), {})
+        node[None] = (shape, proof)
+    leaves = {}
+    count = 0
+
+    def emit(node, groups):
+        nonlocal count
+        alternatives = []
+        for piece, child in node.items():
+            if piece is None:  # a leaf: the last group was the shape's CheckSum
+                shape, proof = child
+                leaves[count] = (layout_for(shape), groups, proof)
+            else:
+                count += 1
+                alternatives.append(piece + emit(child, groups + (count,)))
+        return b"(?:%s)" % b"|".join(alternatives) if len(alternatives) > 1 else b"".join(alternatives)
+
+    pattern = re.compile(emit(trie, ()))
+    global _hot_match, _hot_leaves
+    # (A capture group inside a value pattern would shift the numbering: no hot path then.)
+    _hot_match, _hot_leaves = (pattern.match if pattern.groups == count else None), leaves
+
+
+def _hot_message(match, pos: int, max_size: int, max_fields: int) -> FixMessage | None:
+    """The message a hot-shape ``match`` at ``pos`` found, when its BodyLength and CheckSum
+    are right and it is within the limits; else None (the general path decides)."""
+    layout, groups, proof = _hot_leaves[match.lastindex]
+    values = match.group(*groups)
+    end = match.end()
+    size = end - pos
+    length_text = values[1]
+    if (int(length_text) == size - 13 - len(values[0]) - len(length_text)
+            and size <= max_size and len(values) <= max_fields):
+        raw = match.string[pos:end]
+        if (_SUM_WITH_TRAILER.get(values[-1]) == ((adler32(raw) & 0xFFFF) - 1) & 0xFF if size <= 256
+                else values[-1] == _CHECKSUM_TEXTS[checksum(raw, 0, size - 7)]):
+            return message_from_parts(layout, values, raw, proof)
+    return None
+
 
 def _whole_message(data: bytes, max_fields: int) -> FixMessage | None:
     """The message when ``data`` (at a message start) is exactly one well-formed message
@@ -252,6 +325,11 @@ class FixParser:
             # are checked on the split values. Anything else takes the general path below,
             # which reaches the same result. (_whole_message, inlined.)
             size = len(data)
+            match = _hot_match(data) if _hot_match is not None else None
+            if match is not None and match.end() == size:
+                message = _hot_message(match, 0, self._whole_max, self.max_fields)
+                if message is not None:
+                    return [message]
             # (No second message start inside: a read of many messages takes the general path.)
             if data[-1] == SOH and size <= self._whole_max and data.find(b"\x018=FIX") < 0:
                 parts = data.replace(b"\x01", b"=").split(b"=")
@@ -309,6 +387,8 @@ class FixParser:
         max_message_size = self.max_message_size
         max_fields = self.max_fields
         text_layouts_get = _text_layouts.get
+        hot_match = _hot_match
+        hot_leaves = _hot_leaves
         while True:
             if not at_start:
                 start = self._find_start(buf, pos)
@@ -318,6 +398,26 @@ class FixParser:
                     return max(pos, length - (len(_START) - 1))
                 pos = start
                 at_start = True
+            if hot_match is not None:
+                match = hot_match(buf, pos)
+                if match is not None:  # _hot_message inlined
+                    layout, groups, proof = hot_leaves[match.lastindex]
+                    values = match.group(*groups)
+                    end = match.end()
+                    size = end - pos
+                    length_text = values[1]
+                    if (int(length_text) == size - 13 - len(values[0]) - len(length_text)
+                            and size <= max_message_size and len(values) <= max_fields):
+                        raw = buf[pos:end]
+                        if (_SUM_WITH_TRAILER.get(values[-1]) == ((adler32(raw) & 0xFFFF) - 1) & 0xFF
+                                if size <= 256 else values[-1] == _CHECKSUM_TEXTS[checksum(raw, 0, size - 7)]):
+                            out.append(message_from_parts(layout, values, raw, proof))
+                            pos = end
+                            # It ended with SOH, so "8=FIX" right here is the next start.
+                            at_start = buf.startswith(_START, pos)
+                            if pos >= length:
+                                break
+                            continue
             # Hot path: a complete, well-formed message. Anything else goes through the
             # careful checks below, which reach the same verdicts step by step.
             envelope = _FULL_ENVELOPE(buf, pos)

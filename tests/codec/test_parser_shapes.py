@@ -1,0 +1,170 @@
+"""The parser's hot-shape path (one capturing regex per known tag sequence, the message then
+known valid) must give exactly what the general path gives: the same messages and Garbled
+drops for any split of the stream into reads, and the same validation verdicts."""
+
+from contextlib import contextmanager
+
+from hypothesis import given, settings, strategies as st
+
+from fixexchange.codec import FIX44, FixParser
+from fixexchange.codec import dictionary, message, parser
+
+from .helpers import frame, raw_fields
+
+TIME = b"20231114-22:13:20.123"
+# (MsgType, body tags after the header 49, 56, 34, 52): the fix-load order mix's shapes.
+SHAPES = [
+    (b"D", (11, 55, 54, 60, 38, 40, 44, 59)),
+    (b"D", (11, 55, 54, 60, 38, 40, 59)),
+    (b"F", (41, 11, 55, 54, 60)),
+    (b"G", (41, 11, 55, 54, 60, 38, 40, 44)),
+]
+GOOD = {49: b"CLIENT1", 56: b"FIXEXCH", 34: b"7", 52: TIME, 11: b"B-1", 41: b"B-0", 55: b"SYM1",
+        54: b"1", 60: TIME, 38: b"4", 40: b"2", 44: b"105.22", 59: b"0"}
+# Values that pass or fail the type checks in various ways (also '=' and empty values).
+ODD = {
+    34: [b"8", b"x", b"007", b"-1", b"123456789012345678901", b""],
+    52: [b"20231114-22:13:20", b"20231114-22:13:20.123456", b"20231114-22:13:20.1234",
+         b"20231314-22:13:20.123", b"20231114-24:13:20", b"20231114-22:13:60.000", b"2023"],
+    11: [b"a=b", b"", b"x" * 40], 55: [b"AAPL", b"="],
+    54: [b"2", b"Z", b"12", b""],
+    38: [b"100", b"1.5", b"-5", b"a", b"", b"1e3", b".5", b"5.", b"4=4"],
+    40: [b"1", b"Q", b"22"],
+    44: [b"-1.5", b"1.", b".", b"abc", b"1..2", b"0", b"-"],
+    59: [b"3", b"9", b""],
+    60: [b"20231114-22:13:20.123456789", b"20231114-22:13:20.12345678", b"x"],
+}
+
+
+def body(msg_type, tags, values):
+    return b"35=" + msg_type + b"\x01" + raw_fields([(tag, values.get(tag, GOOD[tag]))
+                                                     for tag in (49, 56, 34, 52) + tags])
+
+
+@contextmanager
+def hot_shapes(shapes, match, leaves):
+    """The parser's hot-shape registry replaced for the duration (restored after)."""
+    saved = parser._hot_shapes, parser._hot_match, parser._hot_leaves
+    parser._hot_shapes, parser._hot_match, parser._hot_leaves = shapes, match, leaves
+    try:
+        yield
+    finally:
+        parser._hot_shapes, parser._hot_match, parser._hot_leaves = saved
+
+
+_registry = []
+
+
+def registry():
+    """The hot shapes the dictionary registers by itself for SHAPES: parse and validate
+    enough messages of each, on fresh layout caches, to pass its compile threshold."""
+    if not _registry:
+        saved = message._layouts, parser._text_layouts
+        message._layouts, parser._text_layouts = {}, {}
+        try:
+            with hot_shapes({}, None, {}):
+                for msg_type, tags in SHAPES:
+                    data = frame(body(msg_type, tags, {}))
+                    for _ in range(dictionary._COMPILE_AFTER + 5):
+                        [msg] = FixParser().feed(data)
+                        assert FIX44.validate(msg) is None
+                assert len(parser._hot_shapes) == len(SHAPES)
+                _registry.append((dict(parser._hot_shapes), parser._hot_match, dict(parser._hot_leaves)))
+        finally:
+            message._layouts, parser._text_layouts = saved
+    shapes, match, leaves = _registry[0]
+    return dict(shapes), match, leaves
+
+
+def summary(items):
+    out = []
+    for item in items:
+        if isinstance(item, parser.Garbled):
+            out.append(("garbled", item.reason, item.raw))
+        else:
+            out.append(("message", item.raw, item.fields, item.msg_type, item.seq_num,
+                        item.get(44), item.get(38, b"none"), item.get_many((11, 99, 52, 10)),
+                        34 in item, item.get_all(60), FIX44.validate(item)))
+    return out
+
+
+def parse(data, cuts, **limits):
+    p = FixParser(**limits)
+    out = []
+    for start, end in zip([0] + cuts, cuts + [len(data)]):
+        out += p.feed(data[start:end])
+    return out
+
+
+@st.composite
+def messages(draw):
+    msg_type, tags = draw(st.sampled_from(SHAPES))
+    values = {}
+    if draw(st.booleans()):  # one or two odd values
+        for tag in draw(st.lists(st.sampled_from([tag for tag in (34, 52) + tags if tag in ODD]),
+                                 max_size=2)):
+            values[tag] = draw(st.sampled_from(ODD[tag]))
+    text = body(msg_type, tags, values)
+    kind = draw(st.sampled_from(["good"] * 6 + ["repeat", "drop", "length", "check", "begin",
+                                                "flip", "zeros"]))
+    if kind == "repeat":  # a repeated tag
+        fields = text.split(b"\x01")[:-1]
+        fields.insert(draw(st.integers(1, len(fields))), draw(st.sampled_from(fields[1:])))
+        text = b"\x01".join(fields) + b"\x01"
+    elif kind == "drop":  # a required field missing
+        fields = text.split(b"\x01")[:-1]
+        del fields[draw(st.integers(1, len(fields) - 1))]
+        text = b"\x01".join(fields) + b"\x01"
+    if kind == "length":
+        data = frame(text, body_length=len(text) + draw(st.sampled_from([-2, -1, 1, 3])))
+    elif kind == "check":
+        data = frame(text, check=draw(st.integers(0, 999)))
+    elif kind == "begin":
+        data = frame(text, begin=draw(st.sampled_from([b"FIXT.1.1", b"FIX=4.4", b"FIX.4.4.00000000",
+                                                       b"FIX.4.4.000000000", b"FIX"])))
+    else:
+        data = frame(text)
+    if kind == "zeros":
+        data = data.replace(b"\x019=", b"\x019=0", 1)
+    elif kind == "flip":
+        at = draw(st.integers(0, len(data) - 1))
+        data = data[:at] + bytes([draw(st.integers(0, 255))]) + data[at + 1:]
+    return data
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(messages(), min_size=1, max_size=12), st.data(),
+       st.sampled_from([{}, {"max_fields": 15}, {"max_message_size": 140}]))
+def test_hot_shapes_agree_with_the_general_path(items, data, limits):
+    stream = b"".join(items)
+    way = data.draw(st.sampled_from(["whole", "per message", "random"]))
+    if way == "whole":
+        cuts = []
+    elif way == "per message":
+        cuts = [sum(map(len, items[:n])) for n in range(1, len(items))]
+    else:
+        cuts = sorted(set(data.draw(st.lists(st.integers(1, len(stream) - 1), max_size=6))))
+    with hot_shapes(*registry()):
+        fast = parse(stream, cuts, **limits)
+        fast_summary = summary(fast)
+    with hot_shapes({}, None, {}):
+        general = summary(parse(stream, cuts, **limits))
+    assert fast_summary == general
+    for msg in fast:
+        if not isinstance(msg, parser.Garbled):
+            assert FIX44.validate(msg) == FIX44._validate_exactly(msg)
+
+
+def test_hot_shapes_take_the_well_formed_messages():
+    stream = b"".join(frame(body(msg_type, tags, {})) for msg_type, tags in SHAPES) * 3
+    with hot_shapes(*registry()):
+        out = parse(stream, [])
+        assert [msg._split for msg in out] == [FIX44] * len(out)
+        [one] = FixParser().feed(frame(body(*SHAPES[2], {})))
+        assert one._split is FIX44
+        # A value failing its type check: the split path, and the exact verdict.
+        [bad] = FixParser().feed(frame(body(*SHAPES[0], {38: b"1a"})))
+        assert bad._split is True and FIX44.validate(bad).reason == 6
+    with hot_shapes({}, None, {}):
+        assert summary(parse(stream, [])) == summary(out)
+
