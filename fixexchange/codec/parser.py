@@ -388,7 +388,6 @@ class FixParser:
         max_fields = self.max_fields
         text_layouts_get = _text_layouts.get
         hot_match = _hot_match
-        hot_leaves = _hot_leaves
         while True:
             if not at_start:
                 start = self._find_start(buf, pos)
@@ -400,24 +399,16 @@ class FixParser:
                 at_start = True
             if hot_match is not None:
                 match = hot_match(buf, pos)
-                if match is not None:  # _hot_message inlined
-                    layout, groups, proof = hot_leaves[match.lastindex]
-                    values = match.group(*groups)
-                    end = match.end()
-                    size = end - pos
-                    length_text = values[1]
-                    if (int(length_text) == size - 13 - len(values[0]) - len(length_text)
-                            and size <= max_message_size and len(values) <= max_fields):
-                        raw = buf[pos:end]
-                        if (_SUM_WITH_TRAILER.get(values[-1]) == ((adler32(raw) & 0xFFFF) - 1) & 0xFF
-                                if size <= 256 else values[-1] == _CHECKSUM_TEXTS[checksum(raw, 0, size - 7)]):
-                            out.append(message_from_parts(layout, values, raw, proof))
-                            pos = end
-                            # It ended with SOH, so "8=FIX" right here is the next start.
-                            at_start = buf.startswith(_START, pos)
-                            if pos >= length:
-                                break
-                            continue
+                if match is not None:
+                    message = _hot_message(match, pos, max_message_size, max_fields)
+                    if message is not None:
+                        out.append(message)
+                        pos = match.end()
+                        # It ended with SOH, so "8=FIX" right here is the next start.
+                        at_start = buf.startswith(_START, pos)
+                        if pos >= length:
+                            break
+                        continue
             # Hot path: a complete, well-formed message. Anything else goes through the
             # careful checks below, which reach the same verdicts step by step.
             envelope = _FULL_ENVELOPE(buf, pos)
