@@ -55,7 +55,7 @@ from typing import Any
 
 from ..session.events import (ApplicationMessage, Disconnected, GarbledMessage, LoggedOn, LoggedOut,
                               SessionRejected)
-from .config import ExchangeConfig
+from .config import ExchangeConfig, end_of_day_minute
 
 log = logging.getLogger("fixexchange")
 
@@ -66,6 +66,15 @@ _MAX_TAIL = 65536  # the session parser's message size limit
 # the client streams and its next bytes are (nearly) waiting already, so polling would only
 # burn CPU (pipelined fix-load reads carry hundreds), as would polling after heartbeats.
 POLL_AFTER_MAX_REQUESTS = 8
+
+
+def seconds_until(minute_of_day: int, now: float) -> float:
+    """Seconds from ``now`` (epoch seconds) to the next ``minute_of_day`` UTC (a minute after
+    midnight), strictly later than ``now``."""
+    at = now - now % 86400 + minute_of_day * 60
+    if at <= now:
+        at += 86400
+    return at - now
 
 
 def _stamp(now: float) -> str:
@@ -382,6 +391,7 @@ class ExchangeServer:
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
         self._gtd: asyncio.TimerHandle | None = None
+        self._eod: asyncio.TimerHandle | None = None
         self._all_closed = asyncio.Event()
         self.msglog_dir = Path(cfg.server.log_dir) if cfg.server.message_log else None
         self._msglogs: dict[str, MessageLog] = {}
@@ -409,6 +419,9 @@ class ExchangeServer:
                                                     reuse_address=True, backlog=1024)
         self.port = self.server.sockets[0].getsockname()[1]
         self._gtd = self.loop.call_later(s.gtd_interval, self._gtd_tick)
+        if s.end_of_day:
+            self._eod = self.loop.call_later(seconds_until(end_of_day_minute(s.end_of_day), time.time()),
+                                             self._end_of_day)
         log.info("listening on %s:%d as %s", s.host, self.port, s.comp_id)
 
     async def stop(self, reason: str = "exchange shutting down") -> None:
@@ -416,8 +429,9 @@ class ExchangeServer:
         if self.stopping:
             return
         self.stopping = True
-        if self._gtd is not None:
-            self._gtd.cancel()
+        for timer in (self._gtd, self._eod):
+            if timer is not None:
+                timer.cancel()
         if self.server is not None:
             self.server.close()
         now = time.time()
@@ -648,6 +662,24 @@ class ExchangeServer:
             self.dispatch(outs, now)
         self._schedule_flush()  # deferred market data of the expiries
         self._gtd = self.loop.call_later(self.cfg.server.gtd_interval, self._gtd_tick)
+
+    def _end_of_day(self) -> None:
+        """server.end_of_day: every live DAY order expires (ExecType C to its session)."""
+        now = time.time()
+        try:
+            outs = self.gateway.end_of_day(now)
+        except Exception:
+            log.exception("gateway.end_of_day failed")
+            outs = None
+        if outs:
+            self.dispatch(outs, now)
+        self._schedule_flush()  # the reports and the market data of the expiries
+        log.info("end of day %s UTC: %d DAY orders expired", self.cfg.server.end_of_day,
+                 sum(1 for out in outs or () if out.msg_type == b"8"))
+        # the next one a day later: from a minute on, so a timer firing a little early
+        # (the loop's clock is not the wall clock) cannot run the same end of day twice
+        minute = end_of_day_minute(self.cfg.server.end_of_day)
+        self._eod = self.loop.call_later(seconds_until(minute, now + 60) + 60, self._end_of_day)
 
     def message_log(self, sid: str) -> MessageLog:
         ml = self._msglogs.get(sid)

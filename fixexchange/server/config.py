@@ -72,6 +72,8 @@ class ServerConfig:
     # fairness: at most this many bytes are read (and processed) per connection per loop round
     read_chunk: int = 65536
     gtd_interval: float = 1.0  # seconds between gateway.advance_time calls
+    # UTC time of day ("HH:MM") at which every live DAY order expires; "" = never
+    end_of_day: str = "00:00"
     # latency mode: after a read of a few application messages keep the event loop polling
     # (no sleep in epoll_wait) for this many microseconds; 0 = off.  Trades CPU for
     # round-trip time while a client has few orders in flight (see README).
@@ -242,6 +244,17 @@ def load_config(path: str | Path) -> ExchangeConfig:
     return parse_config(data, file)
 
 
+def end_of_day_minute(text: str) -> int | None:
+    """Minutes after midnight UTC of an "HH:MM" time of day, None if it is not one."""
+    hours, colon, minutes = text.partition(":")
+    if not (colon and len(hours) == 2 and len(minutes) == 2 and hours.isdigit() and minutes.isdigit()
+            and hours.isascii() and minutes.isascii()):
+        return None
+    if int(hours) > 23 or int(minutes) > 59:
+        return None
+    return int(hours) * 60 + int(minutes)
+
+
 def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
     v = _V(file)
     v.check_keys(data, "", _TOP_KEYS)
@@ -272,6 +285,9 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
                     f"must be at most {_MAX_BUSY_POLL_US} (0.1 s), got {server.busy_poll_us}")
     if server.read_chunk > _MAX_READ_CHUNK:  # the daemon allocates it at start
         raise v.err("server.read_chunk", f"must be at most {_MAX_READ_CHUNK}, got {server.read_chunk}")
+    if server.end_of_day and end_of_day_minute(server.end_of_day) is None:
+        raise v.err("server.end_of_day", f'must be "HH:MM" (UTC, 00:00 to 23:59) or "" (never), '
+                                         f"got {server.end_of_day!r}")
     if server.outbound_hard_limit <= server.outbound_high_water:
         raise v.err("server.outbound_hard_limit",
                     f"must be greater than server.outbound_high_water ({server.outbound_high_water})")

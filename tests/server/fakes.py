@@ -134,6 +134,10 @@ class FakeGateway:
             raise RuntimeError("boom")
         return []
 
+    def end_of_day(self, now):
+        self.times.append(now)
+        return [Outbound(sid, b"8", b"EOD") for sid in sorted(self.subs)]
+
     def snapshot_for(self, sid, now):
         self.snapshots.append(sid)
         return [Outbound(sid, b"W", b"SNAP", True)]

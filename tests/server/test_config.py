@@ -180,6 +180,18 @@ def test_bad_choices_and_ranges(tmp_path):
         err = bad(tmp_path, MINIMAL.replace('comp_id = "EX"', f'comp_id = "EX"\nbusy_poll_us = {value}'))
         assert err.key == "server.busy_poll_us", (value, str(err))
     assert bad(tmp_path, MINIMAL.replace('target_comp_id = "C1"', 'target_comp_id = "EX"')).key == "session[0].target_comp_id"
+    # end of day: "HH:MM" UTC or "" (never)
+    for value in ('"24:00"', '"9:30"', '"21:60"', '"noon"', '"21:3x"', '"\uff12\uff11:00"', "2130"):
+        err = bad(tmp_path, MINIMAL.replace('comp_id = "EX"', f'comp_id = "EX"\nend_of_day = {value}'))
+        assert err.key == "server.end_of_day", (value, str(err))
+
+
+@pytest.mark.parametrize("value,minute", [("", None), ("00:00", 0), ("21:30", 21 * 60 + 30), ("23:59", 1439)])
+def test_end_of_day_values(tmp_path, value, minute):
+    from fixexchange.server.config import end_of_day_minute
+    cfg = load_config(write(tmp_path, MINIMAL.replace('comp_id = "EX"', f'comp_id = "EX"\nend_of_day = "{value}"')))
+    assert cfg.server.end_of_day == value
+    assert (end_of_day_minute(value) if value else None) == minute
 
 
 

@@ -232,3 +232,25 @@ async def test_garbage_from_one_client_does_not_disturb_others(srv, c1):
     c3.order("after", "1", 1, "100")
     await c3.expect("8", i150="0")
     c3.close()
+
+
+async def test_day_orders_expire_at_the_end_of_day():
+    # server.end_of_day: every live DAY order gets ExecType C / OrdStatus C; GTC orders stay
+    # (the timer itself: test_transport; here its callback runs once the orders rest)
+    srv = await start_server(end_of_day="21:00")
+    c = FixClient("C1")
+    await c.logon(srv.port)
+    try:
+        assert srv._eod is not None
+        c.order("day1", "1", 5, "100", tif="0")
+        c.order("gtc1", "1", 5, "100", tif="1")
+        await c.expect("8", i150="0", i11="day1")
+        await c.expect("8", i150="0", i11="gtc1")
+        srv._end_of_day()
+        expired = await c.expect("8", i150="C", i11="day1")
+        assert expired.get(39) == b"C" and expired.get(151) == b"0" and expired.get(59) == b"0"
+        c.send("H", [(11, "gtc1"), (55, "TEST"), (54, "1")])
+        await c.expect("8", i150="I", i39="0", i11="gtc1")
+    finally:
+        c.close()
+        await srv.stop()

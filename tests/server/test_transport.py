@@ -596,3 +596,40 @@ async def test_busy_poll_not_after_admin_only_or_large_reads():
     assert srv._polling  # a small read of orders: polling
     w.close()
     await srv.stop()
+
+
+def test_seconds_until_the_next_end_of_day():
+    from fixexchange.server.app import seconds_until
+    midnight = 1_800_000_000 - 1_800_000_000 % 86400
+    assert seconds_until(21 * 60, midnight) == 21 * 3600
+    assert seconds_until(21 * 60, midnight + 21 * 3600 - 0.5) == 0.5
+    assert seconds_until(21 * 60, midnight + 21 * 3600) == 86400  # strictly later
+    assert seconds_until(0, midnight + 86399) == 1
+
+
+async def test_end_of_day_runs_on_its_timer_then_a_day_later(monkeypatch):
+    from fixexchange.server import app
+    delays = []
+
+    def soon(minute, now):
+        delays.append((minute, now))
+        return 0.05
+    monkeypatch.setattr(app, "seconds_until", soon)
+    srv, acc, gw = await start(end_of_day="21:30")
+    r, w = await client(srv, "A")
+    w.write(b"SUB\n")
+    assert await asyncio.wait_for(r.readline(), 2) == b"W SNAP\n"
+    assert await asyncio.wait_for(r.readline(), 2) == b"8 EOD\n"  # written by the turn's flush
+    assert len(gw.times) == 1
+    # rescheduled from a minute after it ran, plus that minute
+    assert delays[0][0] == delays[1][0] == 21 * 60 + 30 and delays[1][1] == gw.times[0] + 60
+    assert srv._eod.when() - asyncio.get_running_loop().time() > 59
+    w.close()
+    await srv.stop()
+    assert srv._eod.cancelled()
+
+
+async def test_end_of_day_off():
+    srv, acc, gw = await start(end_of_day="")
+    assert srv._eod is None
+    await srv.stop()
