@@ -180,6 +180,12 @@ _CANCEL_TEXT = {
 
 _CANCEL_TEXT_FIELD = {reason: b"58=%s\x01" % text for reason, text in _CANCEL_TEXT.items()}
 
+# Third-party routing: a request sent on behalf of a firm (OnBehalfOfCompID 115, SubID 116,
+# LocationID 144) is answered to that firm (DeliverToCompID 128, 129, 145), and so is every
+# later report of an order it entered.  These are header fields: they go first in the body,
+# which the session encodes right after SendingTime, still inside the header.
+_REVERSE_ROUTE = ((115, 128), (116, 129), (144, 145))
+
 _ZERO = b"0"
 # NewOrderSingle fields read in one get_many call
 _NEW_ORDER_TAGS = (11, 55, 54, 38, 40, 59, 44, 99, 111, 110, 18, 126, 432)
@@ -267,7 +273,7 @@ def _qty(text: bytes) -> int:
 class _Order:
     """What the gateway remembers of an order to fill in ExecutionReports."""
 
-    __slots__ = ("order_id", "order_id_text", "session_id", "cl_ord_id", "earlier_cl_ord_ids", "info",
+    __slots__ = ("order_id", "order_id_text", "session_id", "deliver_to", "cl_ord_id", "earlier_cl_ord_ids", "info",
                  "side_field", "ord_type", "ord_type_field", "price", "stop_price", "tif", "tif_field",
                  "expire_field", "instruction_fields", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final", "static",
                  "final_status", "stp_decremented")
@@ -277,6 +283,7 @@ class _Order:
         self.order_id = 0
         self.order_id_text = b""  # OrderID(37), set when the engine accepts the order
         self.session_id = session_id
+        self.deliver_to = b""  # DeliverTo* fields of its reports, encoded (see _REVERSE_ROUTE)
         self.cl_ord_id = cl_ord_id
         self.earlier_cl_ord_ids: tuple = ()  # before cancel/replace requests renamed it
         self.info = info
@@ -391,6 +398,7 @@ class Gateway:
         self._sessions: dict[str, _SessionOrders] = {}
         self._transact_time = b""
         self._transact_now: float | None = None
+        self._deliver_to = b""  # DeliverTo* of the request being answered, encoded (_answer_to_firm)
         self.market_data = MarketData({name: info.scale for name, info in self._symbols.items()})
         # True (the server sets it): market data is not flushed per message but when the
         # server calls flush_market_data() (once per event-loop turn), so a pipelined burst
@@ -426,7 +434,9 @@ class Gateway:
         self.market_data.drop_session(session_id)
         return []
 
-    def on_message(self, session_id: str, message: FixMessage, now: float) -> list[Outbound]:
+    def on_message(self, session_id: str, message: FixMessage, now: float, _routed: bool = False) -> list[Outbound]:
+        if not _routed and message.get(115) is not None:  # sent on behalf of a firm
+            return self._answer_to_firm(session_id, message, now)
         handler = self._handlers.get(message.msg_type)
         if handler is None:
             return [self._business_reject(session_id, message, BUSINESS_REJECT_UNSUPPORTED_TYPE,
@@ -448,6 +458,25 @@ class Gateway:
             out.append(self._business_reject(session_id, message, BUSINESS_REJECT_FIELD_MISSING, text))
         if not self.defer_market_data:
             out.extend(self.market_data.flush())
+        return out
+
+    def _answer_to_firm(self, session_id: str, message: FixMessage, now: float) -> list[Outbound]:
+        """on_message for a request with OnBehalfOfCompID: its answers, and the reports of an
+        order it enters (``_Order.deliver_to``, now and later), carry DeliverTo* back to the
+        firm.  (Market data is not routed: a subscription's X go to the session as such.)"""
+        routing = [(deliver_to, value) for on_behalf_of, deliver_to in _REVERSE_ROUTE
+                   if (value := message.get(on_behalf_of)) is not None]
+        self._deliver_to = b"".join([b"%d=%s\x01" % field for field in routing])
+        try:
+            out = self.on_message(session_id, message, now, _routed=True)
+        finally:
+            self._deliver_to = b""
+        for position, answer in enumerate(out):
+            # encoded bodies (reports of orders, cancel rejects) carry it already; X are not
+            # answers; every other message to this session in `out` is an answer
+            if answer.session_id == session_id and type(answer.body) is list and answer.msg_type != b"X":
+                out[position] = Outbound(session_id, answer.msg_type, [*routing, *answer.body],
+                                         answer.market_data)
         return out
 
     def snapshot_for(self, session_id: str, now: float) -> list[Outbound]:
@@ -558,12 +587,12 @@ class Gateway:
     def _report(self, order: _Order, exec_type, status, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,
                 last: bytes = b"", extra: bytes = b"") -> Outbound:
         """An order's ExecutionReport, its body encoded here in one format (the session puts
-        it in as it is): 37, 11, [41], 17, 150, 39, the order's static fields, ``last``
+        it in as it is): [the order's DeliverTo*], 37, 11, [41], 17, 150, 39, its static fields, ``last``
         (LastQty/LastPx), 151, 14, 6, 60, ``extra``; ``last`` and ``extra`` are encoded
         fields too.  Every value is ours or a field the parser split at SOH: none holds one."""
         self._exec_seq = exec_seq = self._exec_seq + 1
-        body = b"37=%s\x0111=%s\x01%s17=%s%d\x01%s%s%s%s151=%d\x0114=%d\x016=%s\x0160=%s\x01%s" % (
-            order.order_id_text, cl_ord_id, b"" if orig_cl_ord_id is None else b"41=%s\x01" % orig_cl_ord_id,
+        body = b"%s37=%s\x0111=%s\x01%s17=%s%d\x01%s%s%s%s151=%d\x0114=%d\x016=%s\x0160=%s\x01%s" % (
+            order.deliver_to, order.order_id_text, cl_ord_id, b"" if orig_cl_ord_id is None else b"41=%s\x01" % orig_cl_ord_id,
             self._exec_id_prefix, exec_seq, _ENCODED[exec_type], _ENCODED[status],
             order.static or order.static_fields(), last, order.leaves, order.cum_qty, order.avg_px,
             self._transact_time, extra)
@@ -597,8 +626,8 @@ class Gateway:
         if orig_cl_ord_id is None:
             orig_cl_ord_id = order.cl_ord_id if order is not None else b"NONE"
         # encoded here, as _report's bodies are (a "too late to cancel" is a common answer)
-        body = b"37=%s\x0111=%s\x0141=%s\x01%s%s102=%d\x0160=%s\x0158=%s\x01" % (
-            order_id, cl_ord_id, orig_cl_ord_id, _ENCODED[status], _ENCODED[response_to], reason,
+        body = b"%s37=%s\x0111=%s\x0141=%s\x01%s%s102=%d\x0160=%s\x0158=%s\x01" % (
+            self._deliver_to, order_id, cl_ord_id, orig_cl_ord_id, _ENCODED[status], _ENCODED[response_to], reason,
             self._transact_time, text if type(text) is bytes else text.encode("latin-1"))
         return Outbound(session_id, b"9", body)
 
@@ -679,6 +708,8 @@ class Gateway:
             # The engine checks ExpireTime against its own clock: bring it up to now first.
             self._advance_engine_time(now, out)
         order = _Order(session_id, cl_ord_id, info, side, ord_type, price, stop_price, tif, expire_field, qty)
+        if self._deliver_to:
+            order.deliver_to = self._deliver_to
         if post_only or min_qty is not None or display_qty is not None:
             order.instruction_fields = tuple(field for field in (
                 (18, b"6") if post_only else None,

@@ -803,3 +803,36 @@ def test_replace_with_unparseable_unchangeable_field_is_refused(h, changes):
     replies = replace(h, "S1", "O1", "R1", 15, "101", "2", *changes)
     assert [(r.type, r[102], r[434]) for r in replies] == [("9", "99", "2")]
     assert replies[0][58].startswith("invalid")
+
+
+def test_answers_and_reports_go_back_to_the_firm_an_order_was_sent_for():
+    # OnBehalfOf* (115/116) of a request -> DeliverTo* (128/129) on its answers and on every
+    # report of the order it entered, also the later ones; one session may trade for several
+    # firms, so a fill goes to the firm of ITS order (Reply checks the fields are in the header)
+    h = Harness()
+    firm_a = ((115, b"FIRM_A"), (116, b"DESK1"))
+    [ack_a] = h.order("S1", "a1", "1", 5, "100", "SYM1", None, *firm_a)
+    assert (ack_a[150], ack_a[128], ack_a[129]) == ("0", "FIRM_A", "DESK1")
+    [own] = h.order("S1", "own", "1", 1, "99")  # the session's own order: no routing
+    assert own[150] == "0" and 128 not in own and 129 not in own
+    replies = h.order("S2", "b1", "2", 5, "100", "SYM1", None, (115, b"FIRM_B"))
+    reports = {(reply.session, reply[11], reply[150]): reply for reply in replies if reply.type == "8"}
+    assert reports[("S2", "b1", "0")][128] == reports[("S2", "b1", "F")][128] == "FIRM_B"
+    assert 129 not in reports[("S2", "b1", "F")]
+    maker_fill = reports[("S1", "a1", "F")]  # unsolicited, during S2's request
+    assert (maker_fill[128], maker_fill[129]) == ("FIRM_A", "DESK1")
+    # answers that are not reports of an order: each carries the routing of its request
+    [unknown_symbol] = h.order("S1", "a2", "1", 5, "100", "NOPE", None, *firm_a)
+    assert (unknown_symbol[150], unknown_symbol[128]) == ("8", "FIRM_A")
+    [too_late] = h.send("S1", "F", (115, b"FIRM_A"), (41, b"a1"), (11, b"a3"), (55, b"SYM1"), (54, b"1"))
+    assert (too_late.type, too_late[128]) == ("9", "FIRM_A") and 129 not in too_late
+    [status] = h.send("S1", "H", (115, b"FIRM_C"), (11, b"nope"), (55, b"SYM1"), (54, b"1"))
+    assert (status[150], status[39], status[128]) == ("I", "8", "FIRM_C")
+    [business] = h.send("S1", "R", (115, b"FIRM_C"), (131, b"Q1"))
+    assert (business.type, business[128]) == ("j", "FIRM_C")
+    # a mass cancel for firm A: its report goes to A, the cancel of the session's own order
+    # (it cancels every order of the session) to the session as such
+    replies = h.send("S1", "q", (115, b"FIRM_A"), (11, b"m1"), (530, b"7"))
+    [mass] = of_type(replies, "r")
+    [cancelled] = of_type(replies, "8")
+    assert mass[128] == "FIRM_A" and (cancelled[11], cancelled[150]) == ("own", "4") and 128 not in cancelled

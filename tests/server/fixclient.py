@@ -57,6 +57,7 @@ class FixClient:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.inbox: list[simplefix.FixMessage] = []
+        self.header_fields: list = []  # extra header fields of every message sent
         self.all: list[simplefix.FixMessage] = []
 
     async def connect(self, port: int) -> None:
@@ -73,6 +74,8 @@ class FixClient:
         if poss_dup:
             m.append_pair(43, "Y", header=True)
             m.append_pair(122, utc_now(), header=True)
+        for tag, value in self.header_fields:  # e.g. OnBehalfOfCompID(115)
+            m.append_pair(tag, value, header=True)
         for tag, value in fields:
             m.append_pair(tag, value)
         if seq is None:

@@ -254,3 +254,32 @@ async def test_day_orders_expire_at_the_end_of_day():
     finally:
         c.close()
         await srv.stop()
+
+
+async def test_reports_of_an_order_sent_on_behalf_of_a_firm_are_delivered_to_it():
+    # through the session layer: OnBehalfOfCompID(115) allowed for C1 -> DeliverToCompID(128)
+    # in the header of the ack and of the fill that comes later
+    from .fixclient import config_dict
+    cfg = config_dict()
+    cfg["session"][0]["on_behalf_of_comp_ids"] = ["FIRM_A"]
+    srv = await start_server(cfg)
+    c1, c2 = FixClient("C1"), FixClient("C2")
+    await c1.logon(srv.port)
+    await c2.logon(srv.port)
+    try:
+        c1.header_fields = [(115, "FIRM_A")]
+        c1.order("fa1", "1", 3, "107")
+        ack = await c1.expect("8", i150="0", i11="fa1")
+        assert ack.get(128) == b"FIRM_A"
+        c2.order("c2s", "2", 3, "107")
+        await c2.expect("8", i150="0", i11="c2s")
+        fill = await c1.expect("8", i150="F", i11="fa1")
+        assert fill.get(128) == b"FIRM_A" and fill.get(39) == b"2"
+        c1.header_fields = []
+        c1.order("own", "1", 1, "100")
+        own = await c1.expect("8", i150="0", i11="own")
+        assert own.get(128) is None
+    finally:
+        c1.close()
+        c2.close()
+        await srv.stop()
