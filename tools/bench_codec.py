@@ -55,9 +55,9 @@ def new_order_single(seq: int) -> bytes:
     ])
 
 
-def session_inbound(count: int):
-    """A function feeding a logged-on Connection the next of ``count`` NewOrderSingles."""
-    from fixexchange.session import Acceptor, ApplicationMessage, MemoryStore, SessionConfig
+def logged_on():
+    """An Acceptor (MemoryStore) and its Connection, logged on as CLIENT1."""
+    from fixexchange.session import Acceptor, MemoryStore, SessionConfig
 
     acceptor = Acceptor([SessionConfig(sender_comp_id="EXCH", target_comp_id="CLIENT1")],
                         lambda session_id: MemoryStore())
@@ -65,6 +65,14 @@ def session_inbound(count: int):
     connection.receive_data(encode(b"FIX.4.4", b"A", [(49, b"CLIENT1"), (56, b"EXCH"), (34, 1),
                                                       (52, TIME), (98, 0), (108, 30)]), NOW)
     connection.data_to_send()
+    return acceptor, connection
+
+
+def session_inbound(count: int):
+    """A function feeding a logged-on Connection the next of ``count`` NewOrderSingles."""
+    from fixexchange.session import ApplicationMessage
+
+    acceptor, connection = logged_on()
     messages = iter([new_order_single(seq) for seq in range(2, count + 2)])
     [event] = connection.receive_data(next(messages), NOW)
     assert type(event) is ApplicationMessage, event
@@ -77,14 +85,7 @@ def session_inbound(count: int):
 
 def session_outbound():
     """A function sending one ExecutionReport on a logged-on session and draining it."""
-    from fixexchange.session import Acceptor, MemoryStore, SessionConfig
-
-    acceptor = Acceptor([SessionConfig(sender_comp_id="EXCH", target_comp_id="CLIENT1")],
-                        lambda session_id: MemoryStore())
-    connection = acceptor.connection_made(NOW)
-    connection.receive_data(encode(b"FIX.4.4", b"A", [(49, b"CLIENT1"), (56, b"EXCH"), (34, 1),
-                                                      (52, TIME), (98, 0), (108, 30)]), NOW)
-    connection.data_to_send()
+    acceptor, connection = logged_on()
     body = [(37, b"1042"), (11, b"ord-000123"), (17, b"E-1042-3"), (150, b"F"), (39, b"1"),
             (1, b"ACC1"), (55, b"AAPL"), (54, b"1"), (38, b"100"), (40, b"2"), (44, b"189.25"),
             (59, b"0"), (32, b"40"), (31, b"189.25"), (151, b"60"), (14, b"40"), (6, b"189.25"),

@@ -651,31 +651,29 @@ class ExchangeServer:
             self.mark_dirty(p)
         return sent
 
-    def _gtd_tick(self) -> None:
-        now = time.time()
+    def _run_gateway_timer(self, name: str, now: float) -> list:
+        """Call the gateway's ``name(now)`` (expiries) and send what it returns; its market
+        data goes out with this turn's flush."""
         try:
-            outs = self.gateway.advance_time(now)
+            outs = getattr(self.gateway, name)(now)
         except Exception:
-            log.exception("gateway.advance_time failed")
-            outs = None
+            log.exception("gateway.%s failed", name)
+            outs = []
         if outs:
             self.dispatch(outs, now)
-        self._schedule_flush()  # deferred market data of the expiries
+        self._schedule_flush()
+        return outs
+
+    def _gtd_tick(self) -> None:
+        self._run_gateway_timer("advance_time", time.time())
         self._gtd = self.loop.call_later(self.cfg.server.gtd_interval, self._gtd_tick)
 
     def _end_of_day(self) -> None:
         """server.end_of_day: every live DAY order expires (ExecType C to its session)."""
         now = time.time()
-        try:
-            outs = self.gateway.end_of_day(now)
-        except Exception:
-            log.exception("gateway.end_of_day failed")
-            outs = None
-        if outs:
-            self.dispatch(outs, now)
-        self._schedule_flush()  # the reports and the market data of the expiries
+        outs = self._run_gateway_timer("end_of_day", now)
         log.info("end of day %s UTC: %d DAY orders expired", self.cfg.server.end_of_day,
-                 sum(1 for out in outs or () if out.msg_type == b"8"))
+                 sum(1 for out in outs if out.msg_type == b"8"))
         # the next one a day later: from a minute on, so a timer firing a little early
         # (the loop's clock is not the wall clock) cannot run the same end of day twice
         minute = end_of_day_minute(self.cfg.server.end_of_day)

@@ -633,3 +633,20 @@ async def test_end_of_day_off():
     srv, acc, gw = await start(end_of_day="")
     assert srv._eod is None
     await srv.stop()
+
+
+async def test_a_failing_gateway_timer_is_logged_and_runs_again(monkeypatch, caplog):
+    from fixexchange.server import app
+    monkeypatch.setattr(app, "seconds_until", lambda minute, now: 0.05)
+    srv, acc, gw = await start(end_of_day="21:30")
+
+    def broken(now):
+        raise RuntimeError("boom")
+    gw.end_of_day = broken
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2
+    while "gateway.end_of_day failed" not in caplog.text and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    assert "gateway.end_of_day failed" in caplog.text
+    assert not srv._eod.cancelled() and srv._eod.when() - loop.time() > 59  # the next day's
+    await srv.stop()
