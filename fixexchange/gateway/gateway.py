@@ -463,7 +463,7 @@ class Gateway:
     def _answer_to_firm(self, session_id: str, message: FixMessage, now: float) -> list[Outbound]:
         """on_message for a request with OnBehalfOfCompID: its answers, and the reports of an
         order it enters (``_Order.deliver_to``, now and later), carry DeliverTo* back to the
-        firm.  (Market data is not routed: a subscription's X go to the session as such.)"""
+        firm.  (Market data, W/X/Y, is not routed: it goes to the session as such.)"""
         routing = [(deliver_to, value) for on_behalf_of, deliver_to in _REVERSE_ROUTE
                    if (value := message.get(on_behalf_of)) is not None]
         self._deliver_to = b"".join([b"%d=%s\x01" % field for field in routing])
@@ -472,9 +472,9 @@ class Gateway:
         finally:
             self._deliver_to = b""
         for position, answer in enumerate(out):
-            # encoded bodies (reports of orders, cancel rejects) carry it already; X are not
-            # answers; every other message to this session in `out` is an answer
-            if answer.session_id == session_id and type(answer.body) is list and answer.msg_type != b"X":
+            # encoded bodies (reports of orders, cancel rejects) carry it already; every other
+            # message to this session in `out`, market data aside, is an answer
+            if answer.session_id == session_id and type(answer.body) is list and not answer.market_data:
                 out[position] = Outbound(session_id, answer.msg_type, [*routing, *answer.body],
                                          answer.market_data)
         return out
