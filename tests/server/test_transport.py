@@ -35,6 +35,12 @@ async def client(srv, name=None):
     return r, w
 
 
+def read_into(p, data: bytes) -> None:
+    """What the transport does on a read: the bytes in the protocol's buffer, then buffer_updated."""
+    p.view[:len(data)] = data
+    p.buffer_updated(len(data))
+
+
 async def closed_by_server(r, timeout=2.0) -> bool:
     try:
         while True:
@@ -401,8 +407,7 @@ async def test_reply_is_written_by_the_read_callback_itself():
     conn = acc.conns["A"]
     writes = conn.writes
     data = b"ORDER 1\n"
-    p.view[:len(data)] = data
-    p.buffer_updated(len(data))
+    read_into(p, data)
     assert conn.writes == writes + 1 and not conn.out
     assert not srv._flush_scheduled and not srv._dirty  # nothing left for the turn's flush
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
@@ -419,8 +424,7 @@ async def test_counterparty_bytes_go_out_at_the_turn_flush():
         assert await asyncio.wait_for(reader.readline(), 2) == b"W SNAP\n"
     p = srv.by_session["A"]
     data = b"FILLALL 1 3\n"
-    p.view[:len(data)] = data
-    p.buffer_updated(len(data))
+    read_into(p, data)
     assert not acc.conns["A"].out  # A's report: written at once
     assert acc.conns["B"].out == b"8 fff\n" and srv._flush_scheduled  # B's: this turn's flush
     assert await asyncio.wait_for(br.readline(), 2) == b"8 fff\n"
@@ -439,8 +443,7 @@ async def test_a_read_without_output_still_drains_its_connection():
     conn = acc.conns["A"]
     drains, writes = conn.drains, conn.writes
     data = b"HB 30\n"
-    p.view[:len(data)] = data
-    p.buffer_updated(len(data))
+    read_into(p, data)
     assert conn.drains == drains + 1 and conn.writes == writes
     w.close()
     await srv.stop()
@@ -489,18 +492,15 @@ async def test_turn_flush_scheduled_only_when_market_data_is_pending():
     await asyncio.sleep(0.01)
     flushes = gw.md_flushes
     data = b"ORDER 1\n"  # answered, no market data: no per-turn flush (no empty loop pass)
-    p.view[:len(data)] = data
-    p.buffer_updated(len(data))
+    read_into(p, data)
     assert not srv._flush_scheduled
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
     assert gw.md_flushes == flushes
     data = b"TICK\nTICK\n"  # market data pending: one flush this turn, one X for both
-    p.view[:len(data)] = data
-    p.buffer_updated(len(data))
+    read_into(p, data)
     assert srv._flush_scheduled
     data = b"TICK\n"  # a second read of the same turn joins the same flush
-    p.view[:len(data)] = data
-    p.buffer_updated(len(data))
+    read_into(p, data)
     for expected in (b"8 ACK TICK\n",) * 3 + (b"X TICKS 3\n",):
         assert await asyncio.wait_for(r.readline(), 2) == expected
     assert gw.md_flushes == flushes + 1
@@ -518,8 +518,7 @@ async def test_gateway_without_pending_signal_flushes_every_turn_it_saw():
     p = srv.by_session["A"]
     await asyncio.sleep(0.01)
     data = b"ORDER 1\n"
-    p.view[:len(data)] = data
-    p.buffer_updated(len(data))
+    read_into(p, data)
     assert srv._flush_scheduled  # cannot tell: flushes anyway
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
     w.close()
