@@ -35,7 +35,10 @@ __all__ = [
     "ALGORITHMS",
 ]
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "exchange.toml"
+# The bundled config: `exchange.toml` next to this file is a symlink to config/exchange.toml in
+# the source tree and a copy of it in an installed wheel (package data), so a non-editable
+# install runs with it too.
+DEFAULT_CONFIG_PATH = (Path(__file__).resolve().parent / "exchange.toml").resolve()
 
 STP_MODES = ("none", "cancel_newest", "cancel_oldest", "cancel_both", "decrement")
 ALGORITHMS = ("fifo", "pro_rata")
