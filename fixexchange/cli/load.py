@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from ..codec import encode, format_utc_timestamp
+from . import load_report
 
 BEGIN = b"FIX.4.4"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -91,10 +92,70 @@ def proc_rss(pid: int) -> int:
 
 
 def pct(sorted_vals: list[float], p: float) -> float:
+    """The p-th percentile of a short sorted list (the progress line's recent answers)."""
     if not sorted_vals:
         return float("nan")
     k = min(len(sorted_vals) - 1, max(0, int(round(p / 100 * (len(sorted_vals) - 1)))))
     return sorted_vals[k]
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class Progress:
+    """The line fix-load keeps up to date on stderr while it runs.  On a terminal it
+    rewrites one line and clears it at the end (the results go to stdout, as before);
+    elsewhere (``--progress`` into a file or pipe) it prints one line per update."""
+
+    def __init__(self, stream, rewrite: bool) -> None:
+        self.stream = stream
+        self.rewrite = rewrite
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        if self.rewrite:
+            self.stream.write("\r" + text + "\x1b[K")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.rewrite and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def orders_progress_line(elapsed: float, sent: int, answered: int, total: int, rate: float,
+                         recent_sorted: list[float]) -> str:
+    """sent, answered, orders/s and p50/p99 of the answers since the last update."""
+    if recent_sorted:
+        lat = f"p50 {pct(recent_sorted, 50) * 1e6:,.0f} us  p99 {pct(recent_sorted, 99) * 1e6:,.0f} us"
+    else:
+        lat = "p50 -  p99 -"
+    share = f" ({answered / total:.0%})" if total else ""
+    return (f"fix-load {elapsed:5.1f} s  sent {sent:,}  answered {answered:,}/{total:,}{share}  "
+            f"{rate:,.0f} orders/s  {lat}")
+
+
+async def report_progress(progress: Progress, flows: list, t0: float, interval: float) -> None:
+    """Every `interval` seconds until cancelled: the progress line of the order flows."""
+    seen = [0] * len(flows)
+    total = sum(f.n for f in flows)
+    last_t, last_answered = t0, 0
+    while True:
+        await asyncio.sleep(interval)
+        now = time.perf_counter()
+        recent: list[float] = []
+        for k, f in enumerate(flows):
+            recent += f.rtt[seen[k]:]
+            seen[k] = len(f.rtt)
+        recent.sort()
+        answered = sum(f.answered for f in flows)
+        rate = (answered - last_answered) / (now - last_t) if now > last_t else 0.0
+        progress.show(orders_progress_line(now - t0, sum(f.sent for f in flows), answered, total,
+                                           rate, recent))
+        last_t, last_answered = now, answered
 
 
 # ----------------------------------------------------------------------------- daemon
@@ -313,6 +374,7 @@ class Flow:
         self.flags = bytearray(self.n)
         self.sent_at = [0.0] * self.n
         self.rtt: list[float] = []
+        self.done_at: list[float] = []  # perf_counter() when each rtt[k] was answered
         self.execs = 0
         self.rejects = 0
         self.done = done
@@ -358,6 +420,7 @@ class Flow:
                 flags[idx] = 1
                 newly += 1
                 self.rtt.append(t - self.sent_at[idx])
+                self.done_at.append(t)
         if newly:
             self.answered += newly
             if self.answered >= self.n:
@@ -375,7 +438,9 @@ MIXES = {
 
 
 async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | None,
-                     comp_ids: list[str], passwords: list[str | None]) -> dict:
+                     comp_ids: list[str], passwords: list[str | None],
+                     progress: Progress | None = None) -> tuple[dict, dict]:
+    """The numbers fix-load prints, and the pieces of its report (histogram, timeline)."""
     loop = asyncio.get_running_loop()
     rng = random.Random(args.seed)
     symbols = args.symbols.split(",")
@@ -407,12 +472,22 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
     t0 = time.perf_counter()
     for f in flows:
         f.start()
+    ticker = None
+    if progress is not None:
+        ticker = asyncio.ensure_future(report_progress(progress, flows, t0, args.progress_interval))
     try:
         await asyncio.wait_for(asyncio.gather(*(f.done for f in flows)), args.timeout)
         complete = True
     except asyncio.TimeoutError:
         complete = False
     wall = time.perf_counter() - t0
+    if ticker is not None:
+        ticker.cancel()
+        try:
+            await ticker
+        except asyncio.CancelledError:
+            pass
+        progress.close()
     cpu = time.process_time() - cpu0
     dcpu = (proc_cpu(pid) - dcpu0) if pid else None
     md_during = md_cpu = 0
@@ -426,15 +501,20 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
     answered = sum(f.answered for f in flows)
     execs = sum(f.execs for f in flows)
     rejects = sum(f.rejects for f in flows)
-    rtt = sorted(x for f in flows for x in f.rtt)
+    rtt = [x for f in flows for x in f.rtt]
+    done_at = [t - t0 for f in flows for t in f.done_at]
     await logout_all(sessions)
+    hist = load_report.histogram(rtt)
+    lat = load_report.latency_summary(hist)
+    nan = float("nan")
     res = {
         "sessions": len(sessions), "window": args.window, "md_subscribers": args.md_subscribers,
         "orders": answered, "complete": complete, "wall_s": wall,
         "orders_per_s": answered / wall if wall else 0.0,
         "execs_per_s": execs / wall if wall else 0.0, "execs": execs, "rejects": rejects,
-        "rtt_p50_us": pct(rtt, 50) * 1e6, "rtt_p99_us": pct(rtt, 99) * 1e6,
-        "rtt_max_us": (rtt[-1] * 1e6) if rtt else float("nan"),
+        "rtt_p50_us": lat.get("p50", nan), "rtt_p90_us": lat.get("p90", nan),
+        "rtt_p99_us": lat.get("p99", nan), "rtt_p99_9_us": lat.get("p99.9", nan),
+        "rtt_max_us": lat.get("max", nan),
         "client_cpu_us_per_order": cpu / answered * 1e6 if answered else float("nan"),
         "daemon_cpu_us_per_order": (dcpu / answered * 1e6) if (dcpu is not None and answered) else None,
         "md_messages": md_during,
@@ -442,10 +522,11 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
     }
     if pid:
         res["daemon_rss_mb"] = proc_rss(pid) / 1e6
-    return res
+    return res, {"histogram": hist, "timeline": load_report.timeline(done_at, rtt, wall)}
 
 
-async def run_idle(args: argparse.Namespace, host: str, port: int, pid: int | None) -> dict:
+async def run_idle(args: argparse.Namespace, host: str, port: int, pid: int | None,
+                   progress: Progress | None = None) -> dict:
     loop = asyncio.get_running_loop()
     rss0 = proc_rss(pid) if pid else 0
     sessions: list[Session] = []
@@ -466,6 +547,13 @@ async def run_idle(args: argparse.Namespace, host: str, port: int, pid: int | No
         for s in sessions:
             s.transport.write(s.encode(b"0", [], now=now))
         await asyncio.sleep(min(args.heartbeat, max(0.0, end - loop.time())))
+        if progress is not None:
+            left = max(0.0, end - loop.time())
+            progress.show(f"fix-load idle {args.duration - left:5.1f}/{args.duration:g} s  "
+                          f"{len(sessions):,} sessions heartbeating"
+                          + (f"  daemon RSS {proc_rss(pid) / 1e6:.1f} MB" if pid else ""))
+    if progress is not None:
+        progress.close()
     dcpu = (proc_cpu(pid) - dcpu0) if pid else None
     rss = proc_rss(pid) if pid else 0
     received = sum(s.received for s in sessions)
@@ -514,7 +602,9 @@ def fmt_result(r: dict) -> str:
         f"  orders answered   {r['orders']} in {r['wall_s']:.3f} s",
         f"  orders/s          {r['orders_per_s']:,.0f}",
         f"  ExecutionReports  {r['execs']} ({r['execs_per_s']:,.0f}/s), rejects {r['rejects']}",
-        f"  round trip        p50 {r['rtt_p50_us']:.0f} us  p99 {r['rtt_p99_us']:.0f} us  max {r['rtt_max_us']:.0f} us",
+        f"  round trip        p50 {r['rtt_p50_us']:.0f} us  p90 {r['rtt_p90_us']:.0f} us  "
+        f"p99 {r['rtt_p99_us']:.0f} us  p99.9 {r['rtt_p99_9_us']:.0f} us  max {r['rtt_max_us']:.0f} us"
+        "  (HdrHistogram, 3 digits)",
         f"  fix-load CPU      {r['client_cpu_us_per_order']:.1f} us/order",
         f"  daemon CPU        " + (f"{d:.1f} us/order" if d is not None else "n/a (give --pid)"),
     ]
@@ -526,38 +616,101 @@ def fmt_result(r: dict) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+EPILOG = """\
+examples:
+  fix-load                                   100,000 requests, 1 session, window 200, own daemon
+  fix-load --orders 300000 -n 10 --report runs/today
+  fix-load --window 1 --orders 20000         round trip with one request in flight
+  fix-load --md-subscribers 100              ... while 100 sessions read the market data
+  fix-load idle --idle-sessions 5000         memory and CPU of idle sessions
+  fix-load --port 9878 --pid 1234 --comp-id CLIENT1 --password pass1   a running daemon
+  fix-load --compare runs/before runs/today  ratios of two --report runs
+
+While it runs, a progress line (sent, answered, orders/s, p50/p99 of the last interval)
+goes to stderr when stderr is a terminal (--progress forces it, one line per update;
+--no-progress silences it); the results go to stdout.  Round-trip percentiles come from an
+HdrHistogram (1 us resolution, 3 significant digits).  --report DIR writes report.json
+(the numbers, the run's parameters, the encoded histogram, throughput and p50/p99 per
+time bin), latency.png (the percentile distribution) and timeline.png (throughput and
+p50/p99 over the run).
+
+exit codes: 0 done, 2 bad arguments or report, 3 cannot connect, 4 not every request was
+  answered within --timeout.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fix-load", description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", nargs="?", default="orders", choices=("orders", "idle", "md-subscribers"))
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=None, help="an already running daemon (else one is started)")
-    ap.add_argument("--pid", type=int, default=None, help="pid of that daemon (for its CPU time / RSS)")
-    ap.add_argument("--config", default=None, help="config the started daemon is based on (accept-any is turned on)")
-    ap.add_argument("--memory-store", action="store_true", help="started daemon: in-memory session stores")
-    ap.add_argument("--daemon-log-level", default="WARNING")
-    ap.add_argument("--daemon-no-uvloop", action="store_true", help="started daemon: stdlib asyncio loop")
-    ap.add_argument("--daemon-busy-poll-us", type=int, default=None,
-                    help="started daemon: server.busy_poll_us (latency mode)")
-    ap.add_argument("--target", default="FIXEXCH", help="the exchange CompID")
-    ap.add_argument("--comp-id", default=None, help="comma-separated client CompIDs (default LOAD1..LOADn via accept-any)")
-    ap.add_argument("--password", default=None, help="comma-separated passwords for --comp-id")
-    ap.add_argument("--md-password", default=None)
-    ap.add_argument("--prefix", default="", help="prefix of generated CompIDs")
-    ap.add_argument("-n", "--sessions", type=int, default=1)
-    ap.add_argument("--orders", type=int, default=100_000, help="total requests over all sessions")
-    ap.add_argument("--window", type=int, default=200, help="unanswered requests per session")
-    ap.add_argument("--mix", choices=sorted(MIXES), default="default")
-    ap.add_argument("--symbols", default="SYM1", help="comma-separated symbols traded")
-    ap.add_argument("--md-subscribers", type=int, default=0)
-    ap.add_argument("--idle-sessions", type=int, default=1000)
-    ap.add_argument("--heartbeat", type=int, default=5, help="idle mode HeartBtInt (s)")
-    ap.add_argument("--duration", type=float, default=15.0, help="idle mode duration (s)")
-    ap.add_argument("--timeout", type=float, default=120.0)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--no-uvloop", action="store_true",
-                    help="fix-load's own loop: stdlib asyncio even if uvloop is installed (the daemon "
-                         "it starts picks its loop itself)")
+                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", nargs="?", default="orders", choices=("orders", "idle", "md-subscribers"),
+                    help="orders (default): the order mix; idle: logged-on sessions that only "
+                         "heartbeat (md-subscribers is fix-load's own helper process)")
+    work = ap.add_argument_group("what to send")
+    work.add_argument("-n", "--sessions", type=int, default=1, metavar="N",
+                      help="order sessions, LOAD1..LOADn (default 1)")
+    work.add_argument("--orders", type=int, default=100_000, metavar="N",
+                      help="total requests over all sessions (default 100,000)")
+    work.add_argument("--window", type=int, default=200, metavar="N",
+                      help="unanswered requests per session; 1 measures one round trip at a time "
+                           "(default 200)")
+    work.add_argument("--mix", choices=sorted(MIXES), default="default",
+                      help="default: 60%% limit, 25%% cancel, 10%% replace, 5%% market IOC; "
+                           "limit: limit orders only; passive: 50%% limit, 50%% cancel")
+    work.add_argument("--symbols", default="SYM1", metavar="SYM[,SYM...]",
+                      help="symbols traded, comma-separated (default SYM1)")
+    work.add_argument("--md-subscribers", type=int, default=0, metavar="M",
+                      help="also M sessions subscribed to the traded symbols' full book, in a "
+                           "process of their own (default 0)")
+    work.add_argument("--seed", type=int, default=1, help="random seed of the order mix (default 1)")
+    work.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                      help="give up waiting for answers after this long (exit 4; default 120)")
+    idle = ap.add_argument_group("idle mode")
+    idle.add_argument("--idle-sessions", type=int, default=1000, metavar="N",
+                      help="sessions logged on (default 1000)")
+    idle.add_argument("--heartbeat", type=int, default=5, metavar="SECONDS",
+                      help="their HeartBtInt (default 5)")
+    idle.add_argument("--duration", type=float, default=15.0, metavar="SECONDS",
+                      help="how long they stay (default 15)")
+    out = ap.add_argument_group("output")
+    out.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="the progress line on stderr (default: only when stderr is a terminal)")
+    out.add_argument("--progress-interval", type=float, default=0.5, metavar="SECONDS",
+                     help="time between progress updates (default 0.5)")
+    out.add_argument("--report", metavar="DIR",
+                     help="write report.json, latency.png and timeline.png into DIR (created)")
+    out.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                     help="run nothing: print the numbers of two --report runs (their DIR or "
+                          "report.json) side by side with the ratios B/A")
+    conn = ap.add_argument_group("the daemon (one is started on a free port unless --port is given)")
+    conn.add_argument("--host", default="127.0.0.1", help="host of a running daemon (default 127.0.0.1)")
+    conn.add_argument("--port", type=int, default=None, help="port of a running daemon (else one is started)")
+    conn.add_argument("--pid", type=int, default=None, help="pid of that daemon (for its CPU time / RSS)")
+    conn.add_argument("--target", default="FIXEXCH", metavar="COMPID", help="the exchange's CompID (default FIXEXCH)")
+    conn.add_argument("--comp-id", default=None, metavar="ID[,ID...]",
+                      help="comma-separated client CompIDs (default LOAD1..LOADn via accept-any)")
+    conn.add_argument("--password", default=None, metavar="PW[,PW...]",
+                      help="comma-separated passwords for --comp-id, or one for all generated ones")
+    conn.add_argument("--md-password", default=None, metavar="PW",
+                      help="password of the market-data and idle sessions (default none)")
+    conn.add_argument("--prefix", default="", help="prefix of the generated CompIDs (default none)")
+    conn.add_argument("--no-uvloop", action="store_true",
+                      help="fix-load's own loop: stdlib asyncio even if uvloop is installed (the daemon "
+                           "it starts picks its loop itself)")
+    started = ap.add_argument_group("a daemon fix-load starts")
+    started.add_argument("--config", default=None, metavar="FILE",
+                         help="its config (default the bundled config/exchange.toml; accept-any is "
+                              "turned on)")
+    started.add_argument("--memory-store", action="store_true", help="in-memory session stores")
+    started.add_argument("--daemon-log-level", default="WARNING", metavar="LEVEL",
+                         help="its --log-level (default WARNING)")
+    started.add_argument("--daemon-no-uvloop", action="store_true", help="the stdlib asyncio loop")
+    started.add_argument("--daemon-busy-poll-us", type=int, default=None, metavar="US",
+                         help="server.busy_poll_us (latency mode)")
+    return ap
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = build_parser()
     args = ap.parse_args(argv)
     # each would leave fix-load waiting for answers that never come, or divide by zero
     for name, value, least in (("--orders", args.orders, 1), ("--window", args.window, 1),
@@ -565,14 +718,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                ("--idle-sessions", args.idle_sessions, 1), ("--heartbeat", args.heartbeat, 1)):
         if value < least:
             ap.error(f"{name} must be at least {least}, got {value}")
-    for name, value in (("--duration", args.duration), ("--timeout", args.timeout)):
+    for name, value in (("--duration", args.duration), ("--timeout", args.timeout),
+                        ("--progress-interval", args.progress_interval)):
         if not value > 0:
             ap.error(f"{name} must be positive, got {value}")
+    if args.report is not None:
+        if args.mode != "orders":
+            ap.error("--report applies to the orders mode")
+        missing = load_report.available()
+        if missing:
+            ap.error(missing)
     return args
+
+
+def run_parameters(args: argparse.Namespace, started_daemon: bool, loop_name: str) -> dict:
+    """What a report records about its run (so that two reports can be compared)."""
+    keys = ("orders", "sessions", "window", "mix", "symbols", "md_subscribers", "seed", "memory_store",
+            "daemon_no_uvloop", "daemon_busy_poll_us")
+    run = {key: getattr(args, key) for key in keys}
+    run.update(mode=args.mode, started_daemon=started_daemon, fix_load_loop=loop_name)
+    return run
+
+
+def compare_main(a: str, b: str) -> int:
+    try:
+        lines = load_report.compare(load_report.read(a), load_report.read(b), a, b)
+    except load_report.ReportError as exc:
+        print(f"fix-load: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines), flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.compare:
+        return compare_main(*args.compare)
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -581,6 +762,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "md-subscribers":  # internal: the subscriber process of --md-subscribers
         asyncio.run(run_md_subscribers(args))
         return 0
+    try:
+        load_report.histogram([])
+    except ImportError:
+        print("fix-load: needs hdrhistogram (pip install 'fixexchange[tools]')", file=sys.stderr)
+        return 2
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = Progress(sys.stderr, rewrite=sys.stderr.isatty()) if show else None
     daemon = None
     pid = args.pid
     port = args.port
@@ -591,16 +779,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fix-load: started fixexchange pid {pid} on port {port}"
               f" ({'memory' if args.memory_store else 'file'} stores)", flush=True)
     run = asyncio.run
+    loop_name = "asyncio"
     if not args.no_uvloop:
         try:
             import uvloop  # type: ignore  # optional
 
             run = getattr(uvloop, "run", run)
+            loop_name = "uvloop"
         except ImportError:
             pass
+    res: dict = {}
     try:
         if args.mode == "idle":
-            res = run(run_idle(args, args.host, port, pid))
+            res = run(run_idle(args, args.host, port, pid, progress))
         else:
             if args.comp_id:
                 comp_ids = args.comp_id.split(",")
@@ -609,8 +800,16 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 comp_ids = [f"{args.prefix}LOAD{k + 1}" for k in range(args.sessions)]
                 pws = [args.password] * len(comp_ids)
-            res = run(run_orders(args, args.host, port, pid, comp_ids, pws))
+            res, pieces = run(run_orders(args, args.host, port, pid, comp_ids, pws, progress))
         print(fmt_result(res), flush=True)
+        if args.report is not None:
+            report = load_report.build(res, run_parameters(args, daemon is not None, loop_name),
+                                       pieces["histogram"], pieces["timeline"])
+            written = load_report.write(args.report, report)
+            print(f"  report            {', '.join(str(p) for p in written)}", flush=True)
+    except load_report.ReportError as e:
+        print(f"fix-load: {e}", file=sys.stderr)
+        return 2
     except (ConnectionError, OSError, asyncio.TimeoutError) as e:
         print(f"fix-load: {type(e).__name__}: {e}", file=sys.stderr)
         return 3
