@@ -7,7 +7,10 @@ Construction and queries
 ------------------------
 ``Engine(specs: Iterable[SymbolSpec], now: int = 0, retain_final: int = 100_000)``
 (``ValueError`` on a bad spec or a duplicate symbol; ``Book.depth`` also raises
-``ValueError`` for a bad side / n; ``execute`` and ``apply`` never raise).
+``ValueError`` for a bad side / n; ``execute`` and ``apply`` never raise: a bug inside the
+engine is logged at ERROR on the ``fixexchange.engine`` logger with its traceback and
+answered with ``Rejected(INVALID_COMMAND, "internal error: ...")``; the test suite fails on
+any such log record).
 
 ``engine.execute(command) -> list[tuple]``: the hot-path API (the gateway uses it).  Every
 event is a plain tuple ``(EventClass, *fields)``, the fields in the NamedTuple's order, e.g.

@@ -39,6 +39,7 @@ notes (why it looks the way it does):
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from heapq import heapify, heappop, heappush
 from operator import attrgetter
@@ -72,6 +73,8 @@ from .types import (
     Trade,
     Triggered,
 )
+
+log = logging.getLogger("fixexchange.engine")
 
 BUY = Side.BUY
 SELL = Side.SELL
@@ -740,10 +743,16 @@ class Engine:
             if handler is None:
                 return [(Rejected, None, R.INVALID_COMMAND, f"unknown command {kind.__name__}")]
             return handler(command)
-        except Exception as exc:  # never raise out of the engine; tests assert this never fires
+        except Exception as exc:
+            # A bug, never bad input (which gets its specific Rejected above): the daemon
+            # keeps serving other orders, but the bug is logged with its traceback and the
+            # command, as an ERROR the test suite fails on (tests/conftest.py), because the
+            # book may be half updated.
             self._pending.clear()
+            log.exception("engine bug executing %r; the book of %r may be inconsistent",
+                          command, getattr(command, "symbol", None))
             return [(Rejected, getattr(command, "order_id", None), R.INVALID_COMMAND,
-                             f"internal error: {exc!r}")]
+                     f"internal error: {exc!r}")]
 
     def book(self, symbol):
         return self._books.get(symbol) if type(symbol) is str else None

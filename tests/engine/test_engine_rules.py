@@ -838,3 +838,17 @@ def test_unbanded_prices_beyond_one_cpython_digit_take_the_general_path():
     assert e.book("X").best_ask() == (big + 1, 6)  # qty 9, 3 filled
     assert of(run(e, CancelOrder(1)), Cancelled)[0].cancelled_qty == 6
     assert e.book("X").best_ask() is None
+
+
+def test_an_engine_bug_is_logged_with_its_traceback_and_answered_rejected(monkeypatch, engine_bug_log):
+    def broken(self, command):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(Engine, "_status", broken)
+    e = make()
+    ev = e.apply(OrderStatusQuery(7, "o"))
+    assert ev == [Rejected(7, R.INVALID_COMMAND, "internal error: KeyError('bug')")]
+    [record] = engine_bug_log
+    assert record.levelname == "ERROR" and "OrderStatusQuery(order_id=7" in record.getMessage()
+    assert record.exc_info[0] is KeyError
+    engine_bug_log.clear()  # provoked on purpose: not a failure of this test
