@@ -95,14 +95,14 @@ class RefEngine:
         elif t is OrderStatusQuery:
             o = self.orders.get(c.order_id)
             if o is None or (c.owner is not None and o.owner != c.owner):
-                ev.append(Rejected(c.order_id, R.UNKNOWN_ORDER, ""))
+                ev.append(Rejected(c.order_id, R.UNKNOWN_ORDER, R.UNKNOWN_ORDER.name.lower()))
             else:
                 ev.append(OrderState(o.view()))
         elif t is MassCancel:
             self._mass_cancel(c, ev)
         elif t is AdvanceTime:
             if c.now < self.now:
-                ev.append(Rejected(None, R.TIME_WENT_BACKWARDS, ""))
+                ev.append(Rejected(None, R.TIME_WENT_BACKWARDS, R.TIME_WENT_BACKWARDS.name.lower()))
             else:
                 self.now = c.now
                 due = sorted((o.expire_time, o.order_id) for o in self._live()
@@ -123,17 +123,17 @@ class RefEngine:
     def _lookup(self, oid, owner, ev):
         o = self.orders.get(oid)
         if o is None or (owner is not None and o.owner != owner):
-            ev.append(Rejected(oid, R.UNKNOWN_ORDER, ""))
+            ev.append(Rejected(oid, R.UNKNOWN_ORDER, R.UNKNOWN_ORDER.name.lower()))
             return None
         if o.done:
-            ev.append(Rejected(oid, R.TOO_LATE_TO_CANCEL, ""))
+            ev.append(Rejected(oid, R.TOO_LATE_TO_CANCEL, R.TOO_LATE_TO_CANCEL.name.lower()))
             return None
         return o
 
     def _new(self, c, ev):
         spec = self.specs.get(c.symbol)
         if spec is None:
-            ev.append(Rejected(None, R.UNKNOWN_SYMBOL, ""))
+            ev.append(Rejected(None, R.UNKNOWN_SYMBOL, R.UNKNOWN_SYMBOL.name.lower()))
             return
         v = validate_new_order(Book(spec), c, self.now)
         if isinstance(v, Rejected):
@@ -141,13 +141,13 @@ class RefEngine:
             return
         side, ord_type, tif, stp = v
         if c.post_only and self._crosses(c.symbol, side, c.price):
-            ev.append(Rejected(None, R.POST_ONLY_WOULD_CROSS, ""))
+            ev.append(Rejected(None, R.POST_ONLY_WOULD_CROSS, R.POST_ONLY_WOULD_CROSS.name.lower()))
             return
         o = RefOrder(
             order_id=self.next_id, symbol=c.symbol, owner=c.owner, side=side, ord_type=ord_type,
             price=c.price, stop_price=c.stop_price, qty=c.qty, cum_qty=0, leaves=c.qty,
             cancelled=0, cum_notional=0, tif=tif, expire_time=c.expire_time,
-            display_qty=c.display_qty, min_qty=c.min_qty, post_only=c.post_only, stp=stp,
+            display_qty=c.display_qty, min_qty=c.min_qty, post_only=bool(c.post_only), stp=stp,
             done=0, triggered=ord_type in (OrdType.MARKET, OrdType.LIMIT), visible=0, seq=None,
         )
         self.next_id += 1
@@ -204,15 +204,15 @@ class RefEngine:
 
     def _mass_cancel(self, c, ev):
         if c.owner is not None and not isinstance(c.owner, str):
-            ev.append(Rejected(None, R.INVALID_OWNER, ""))
+            ev.append(Rejected(None, R.INVALID_OWNER, R.INVALID_OWNER.name.lower()))
             return
         if c.symbol is not None and c.symbol not in self.specs:
-            ev.append(Rejected(None, R.UNKNOWN_SYMBOL, ""))
+            ev.append(Rejected(None, R.UNKNOWN_SYMBOL, R.UNKNOWN_SYMBOL.name.lower()))
             return
         side = c.side
         if side is not None:
             if side not in (1, 2):
-                ev.append(Rejected(None, R.INVALID_SIDE, ""))
+                ev.append(Rejected(None, R.INVALID_SIDE, R.INVALID_SIDE.name.lower()))
                 return
             side = Side(side)
         targets = [o for o in sorted(self._live(), key=lambda o: o.order_id)
@@ -236,7 +236,7 @@ class RefEngine:
         if price is None:
             price = o.price
         elif o.ord_type in (OrdType.MARKET, OrdType.STOP):
-            ev.append(Rejected(o.order_id, R.PRICE_NOT_ALLOWED, ""))
+            ev.append(Rejected(o.order_id, R.PRICE_NOT_ALLOWED, R.PRICE_NOT_ALLOWED.name.lower()))
             return
         else:
             bad = _check_price(spec, price, "price")
@@ -261,7 +261,7 @@ class RefEngine:
                 ev.append(self._level_event(o.symbol, o.side, price))
             return
         if o.post_only and self._crosses(o.symbol, o.side, price):
-            ev.append(Rejected(o.order_id, R.POST_ONLY_WOULD_CROSS, ""))
+            ev.append(Rejected(o.order_id, R.POST_ONLY_WOULD_CROSS, R.POST_ONLY_WOULD_CROSS.name.lower()))
             return
         old_price = o.price
         self._remove(o)
@@ -443,3 +443,49 @@ class RefEngine:
             ev.append(Triggered(o.order_id, o.owner, o.symbol, o.side, o.ord_type, o.price,
                                 o.stop_price))
             self._execute(o, ev, True)
+
+
+class ReferenceBook:
+    """The query side of ``Engine.book(symbol)`` over the reference's lists."""
+
+    def __init__(self, engine: "ReferenceEngine", spec) -> None:
+        self._engine = engine
+        self.spec = spec
+
+    @property
+    def last_trade_price(self):
+        return self._engine.last[self.spec.symbol]
+
+    def depth(self, side, n=None):
+        if side not in (Side.BUY, Side.SELL) or (n is not None and (type(n) is not int or n < 0)):
+            raise ValueError("bad side or n")
+        levels = [(p, q) for p, q in self._engine.depth(self.spec.symbol, Side(side)) if q]
+        return levels[:n] if n else levels
+
+    def best_bid(self):
+        levels = self.depth(Side.BUY, 1)
+        return levels[0] if levels else None
+
+    def best_ask(self):
+        levels = self.depth(Side.SELL, 1)
+        return levels[0] if levels else None
+
+
+class ReferenceEngine(RefEngine):
+    """The reference model behind the engine's public API (``apply``, ``book``, ``order``,
+    ``symbols``, ``now``), so the rule tests run unchanged against either."""
+
+    def __init__(self, specs, now=0):
+        super().__init__(specs, now)
+        self._books = {symbol: ReferenceBook(self, spec) for symbol, spec in self.specs.items()}
+
+    def book(self, symbol):
+        return self._books.get(symbol) if type(symbol) is str else None
+
+    @property
+    def symbols(self):
+        return list(self._books)
+
+    def order(self, order_id):
+        o = self.orders.get(order_id) if type(order_id) is int else None
+        return None if o is None else o.view()

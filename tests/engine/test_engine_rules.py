@@ -1,4 +1,10 @@
-"""Hand-worked cases for every order type, TIF, STP mode and replace rule."""
+"""Hand-worked cases for every order type, TIF, STP mode and replace rule.
+
+One suite, two implementations: every rule test takes `impl` (tests/engine/conftest.py) and
+runs against the engine and against the reference model (tests/engine/reference.py), so
+a rule is pinned down by its events and views, not by one implementation's internals.
+Tests of the engine's own guarantees (retention, fast paths, spec validation) use Engine.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +25,14 @@ BUY, SELL = Side.BUY, Side.SELL
 R, C = RejectReason, CancelReason
 
 
-def make(**spec):
-    return Engine([SymbolSpec("X", **spec), SymbolSpec("Y")])
+def make(impl, **spec):
+    return impl([SymbolSpec("X", **spec), SymbolSpec("Y")])
 
 
 def run(engine, command):
     events = engine.apply(command)
-    check_invariants(engine)
+    if isinstance(engine, Engine):
+        check_invariants(engine)
     return events
 
 
@@ -54,8 +61,8 @@ def seed_asks(engine):
 # ------------------------------------------------------------- worked examples
 
 
-def test_worked_example_market_buy_sweeps_two_levels():
-    e = make()
+def test_worked_example_market_buy_sweeps_two_levels(impl):
+    e = make(impl)
     seed_asks(e)
     ev = run(e, NewOrder("X", "b", BUY, 20, OrdType.MARKET))
     assert [(t.price, t.qty) for t in of(ev, Trade)] == [(108, 8), (110, 12)]
@@ -64,8 +71,8 @@ def test_worked_example_market_buy_sweeps_two_levels():
     assert e.order(3).status is OrderStatus.FILLED
 
 
-def test_worked_example_buy_limit_109_fills_8_and_rests_7():
-    e = make()
+def test_worked_example_buy_limit_109_fills_8_and_rests_7(impl):
+    e = make(impl)
     seed_asks(e)
     ev = run(e, limit(BUY, 15, 109, "b"))
     assert fills(ev) == [(3, 108, 8, True), (1, 108, 8, False)]
@@ -75,8 +82,8 @@ def test_worked_example_buy_limit_109_fills_8_and_rests_7():
     assert e.book("X").last_trade_price == 108
 
 
-def test_worked_example_buy_limit_106_does_not_cross():
-    e = make()
+def test_worked_example_buy_limit_106_does_not_cross(impl):
+    e = make(impl)
     seed_asks(e)
     ev = run(e, limit(BUY, 15, 106, "b"))
     assert [type(x) for x in ev] == [Accepted, LevelChanged]
@@ -84,8 +91,8 @@ def test_worked_example_buy_limit_106_does_not_cross():
     assert e.book("X").depth(SELL) == [(108, 8), (110, 12)]
 
 
-def test_trade_at_resting_price_and_event_fields():
-    e = make()
+def test_trade_at_resting_price_and_event_fields(impl):
+    e = make(impl)
     run(e, limit(BUY, 5, 100, "maker"))
     ev = run(e, limit(SELL, 3, 95, "taker"))
     trade = ev[1]
@@ -94,8 +101,8 @@ def test_trade_at_resting_price_and_event_fields():
     assert ev[2] == LevelChanged("X", BUY, 100, 2)
 
 
-def test_price_time_priority_within_a_level():
-    e = make()
+def test_price_time_priority_within_a_level(impl):
+    e = make(impl)
     run(e, limit(SELL, 2, 100, "first"))
     run(e, limit(SELL, 2, 100, "second"))
     run(e, limit(SELL, 2, 99, "better"))
@@ -152,8 +159,8 @@ def test_price_time_priority_within_a_level():
         (limit(BUY, 20, 120, post_only=True), R.POST_ONLY_WOULD_CROSS),
     ],
 )
-def test_new_order_rejections_leave_the_book_untouched(command, reason):
-    e = Engine([SymbolSpec("X", tick=5, lot=10, min_qty=20, max_qty=1000, band_low=50,
+def test_new_order_rejections_leave_the_book_untouched(impl, command, reason):
+    e = impl([SymbolSpec("X", tick=5, lot=10, min_qty=20, max_qty=1000, band_low=50,
                            band_high=200)], now=10)
     run(e, NewOrder("X", "s", SELL, 20, OrdType.LIMIT, 120))
     before = (e.book("X").depth(BUY), e.book("X").depth(SELL), e.order(1))
@@ -165,8 +172,8 @@ def test_new_order_rejections_leave_the_book_untouched(command, reason):
     assert run(e, NewOrder("X", "s", SELL, 20, OrdType.LIMIT, 125))[0].order_id == 2
 
 
-def test_iceberg_rejected_on_pro_rata_symbol():
-    e = Engine([SymbolSpec("P", algorithm="pro_rata")])
+def test_iceberg_rejected_on_pro_rata_symbol(impl):
+    e = impl([SymbolSpec("P", algorithm="pro_rata")])
     assert run(e, NewOrder("P", "o", BUY, 10, price=5, display_qty=2))[0].reason is R.ICEBERG_NOT_SUPPORTED
 
 
@@ -177,7 +184,7 @@ def test_iceberg_rejected_on_pro_rata_symbol():
     NewOrder("X", "o", BUY, 1, price=1, stp=[1]),
 ])
 def test_garbage_never_raises(command):
-    e = make()
+    e = make(Engine)
     run(e, limit(SELL, 3, 100))
     ev = run(e, command)
     assert len(ev) == 1 and type(ev[0]) is Rejected
@@ -211,16 +218,16 @@ def test_bad_engine_arguments_raise_value_error():
 # ------------------------------------------------------------- market / IOC / FOK / min qty
 
 
-def test_market_with_empty_book_is_cancelled_no_liquidity():
-    e = make()
+def test_market_with_empty_book_is_cancelled_no_liquidity(impl):
+    e = make(impl)
     ev = run(e, NewOrder("X", "b", BUY, 5, OrdType.MARKET))
     assert [type(x) for x in ev] == [Accepted, Cancelled]
     assert ev[1].reason is C.NO_LIQUIDITY and ev[1].cancelled_qty == 5
     assert e.order(1).status is OrderStatus.CANCELLED and e.order(1).cancelled_qty == 5
 
 
-def test_ioc_fills_what_it_can_and_cancels_the_rest():
-    e = make()
+def test_ioc_fills_what_it_can_and_cancels_the_rest(impl):
+    e = make(impl)
     run(e, limit(SELL, 4, 100, "s"))
     ev = run(e, limit(BUY, 10, 101, "b", tif=TimeInForce.IOC))
     assert fills(ev)[0] == (2, 100, 4, True)
@@ -228,8 +235,8 @@ def test_ioc_fills_what_it_can_and_cancels_the_rest():
     assert e.book("X").best_bid() is None
 
 
-def test_fok_fills_completely_across_levels():
-    e = make()
+def test_fok_fills_completely_across_levels(impl):
+    e = make(impl)
     run(e, limit(SELL, 4, 100, "s"))
     run(e, limit(SELL, 4, 101, "s"))
     ev = run(e, limit(BUY, 8, 101, "b", tif=TimeInForce.FOK))
@@ -237,8 +244,8 @@ def test_fok_fills_completely_across_levels():
     assert e.order(3).status is OrderStatus.FILLED
 
 
-def test_fok_unfillable_leaves_the_book_alone():
-    e = make()
+def test_fok_unfillable_leaves_the_book_alone(impl):
+    e = make(impl)
     run(e, limit(SELL, 4, 100, "s"))
     run(e, limit(SELL, 4, 102, "s"))
     ev = run(e, limit(BUY, 8, 101, "b", tif=TimeInForce.FOK))
@@ -247,15 +254,15 @@ def test_fok_unfillable_leaves_the_book_alone():
     assert e.book("X").depth(SELL) == [(100, 4), (102, 4)]
 
 
-def test_fok_counts_iceberg_reserve():
-    e = make()
+def test_fok_counts_iceberg_reserve(impl):
+    e = make(impl)
     run(e, limit(SELL, 10, 100, "s", display_qty=2))
     ev = run(e, limit(BUY, 9, 100, "b", tif=TimeInForce.FOK))
     assert sum(f.qty for f in of(ev, Trade)) == 9
 
 
-def test_fok_market_order():
-    e = make()
+def test_fok_market_order(impl):
+    e = make(impl)
     run(e, limit(SELL, 4, 100, "s"))
     ev = run(e, NewOrder("X", "b", BUY, 5, OrdType.MARKET, tif=TimeInForce.FOK))
     assert ev[-1].reason is C.FOK_UNFILLABLE
@@ -263,15 +270,15 @@ def test_fok_market_order():
     assert of(ev, Trade)[0].qty == 4
 
 
-def test_min_qty_not_met_cancels_without_trading():
-    e = make()
+def test_min_qty_not_met_cancels_without_trading(impl):
+    e = make(impl)
     run(e, limit(SELL, 3, 100, "s"))
     ev = run(e, limit(BUY, 10, 100, "b", min_qty=4))
     assert ev[-1].reason is C.MIN_QTY_NOT_MET and not of(ev, Trade)
 
 
-def test_min_qty_met_trades_then_rests_the_remainder():
-    e = make()
+def test_min_qty_met_trades_then_rests_the_remainder(impl):
+    e = make(impl)
     run(e, limit(SELL, 5, 100, "s"))
     ev = run(e, limit(BUY, 10, 100, "b", min_qty=4))
     assert of(ev, Trade)[0].qty == 5
@@ -281,8 +288,8 @@ def test_min_qty_met_trades_then_rests_the_remainder():
 # ------------------------------------------------------------- time in force / expiry
 
 
-def test_gtd_expires_on_advance_time_in_expiry_order():
-    e = make()
+def test_gtd_expires_on_advance_time_in_expiry_order(impl):
+    e = make(impl)
     run(e, limit(BUY, 1, 100, tif=TimeInForce.GTD, expire_time=50))
     run(e, limit(BUY, 1, 99, tif=TimeInForce.GTD, expire_time=20))
     run(e, limit(BUY, 1, 98, tif=TimeInForce.GTC))
@@ -295,16 +302,16 @@ def test_gtd_expires_on_advance_time_in_expiry_order():
     assert e.now == 50
 
 
-def test_time_cannot_go_backwards_and_gtd_must_be_in_future():
-    e = make()
+def test_time_cannot_go_backwards_and_gtd_must_be_in_future(impl):
+    e = make(impl)
     run(e, AdvanceTime(100))
     assert run(e, AdvanceTime(99))[0].reason is R.TIME_WENT_BACKWARDS
     assert run(e, limit(BUY, 1, 1, tif=TimeInForce.GTD, expire_time=100))[0].reason is R.EXPIRE_TIME_IN_PAST
     assert type(run(e, limit(BUY, 1, 1, tif=TimeInForce.GTD, expire_time=101))[0]) is Accepted
 
 
-def test_end_of_day_expires_day_orders_including_stops_not_gtc():
-    e = make()
+def test_end_of_day_expires_day_orders_including_stops_not_gtc(impl):
+    e = make(impl)
     run(e, limit(BUY, 1, 100))
     run(e, limit(BUY, 1, 99, tif=TimeInForce.GTC))
     run(e, NewOrder("X", "o", BUY, 1, OrdType.STOP, stop_price=150))
@@ -314,8 +321,8 @@ def test_end_of_day_expires_day_orders_including_stops_not_gtc():
     assert run(e, CancelOrder(3))[0].reason is R.TOO_LATE_TO_CANCEL
 
 
-def test_expired_partially_filled_order_keeps_its_fills():
-    e = make()
+def test_expired_partially_filled_order_keeps_its_fills(impl):
+    e = make(impl)
     run(e, limit(BUY, 10, 100, "b"))
     run(e, limit(SELL, 4, 100, "s"))
     ev = run(e, EndOfDay())
@@ -325,15 +332,15 @@ def test_expired_partially_filled_order_keeps_its_fills():
 # ------------------------------------------------------------- post-only
 
 
-def test_post_only_rests_when_not_crossing():
-    e = make()
+def test_post_only_rests_when_not_crossing(impl):
+    e = make(impl)
     run(e, limit(SELL, 5, 101))
     ev = run(e, limit(BUY, 5, 100, post_only=True))
     assert type(ev[0]) is Accepted and e.book("X").best_bid() == (100, 5)
 
 
-def test_post_only_replace_that_would_cross_is_rejected_and_order_unchanged():
-    e = make()
+def test_post_only_replace_that_would_cross_is_rejected_and_order_unchanged(impl):
+    e = make(impl)
     run(e, limit(SELL, 5, 102))
     run(e, limit(BUY, 5, 100, post_only=True))
     ev = run(e, ReplaceOrder(2, 5, 102))
@@ -344,8 +351,8 @@ def test_post_only_replace_that_would_cross_is_rejected_and_order_unchanged():
 # ------------------------------------------------------------- iceberg
 
 
-def test_iceberg_shows_only_its_slice_and_replenishes_to_the_back():
-    e = make()
+def test_iceberg_shows_only_its_slice_and_replenishes_to_the_back(impl):
+    e = make(impl)
     run(e, limit(SELL, 10, 100, "ice", display_qty=3))
     run(e, limit(SELL, 2, 100, "plain"))
     assert e.book("X").best_ask() == (100, 5)
@@ -358,8 +365,8 @@ def test_iceberg_shows_only_its_slice_and_replenishes_to_the_back():
     assert e.order(1).leaves_qty == 6 and e.book("X").best_ask() == (100, 2)
 
 
-def test_large_taker_sweeps_whole_iceberg_through_slices():
-    e = make()
+def test_large_taker_sweeps_whole_iceberg_through_slices(impl):
+    e = make(impl)
     run(e, limit(SELL, 7, 100, "ice", display_qty=3))
     ev = run(e, limit(BUY, 7, 100, "b"))
     assert [t.qty for t in of(ev, Trade)] == [3, 3, 1]
@@ -369,8 +376,8 @@ def test_large_taker_sweeps_whole_iceberg_through_slices():
 # ------------------------------------------------------------- stops
 
 
-def test_buy_stop_triggers_on_trade_at_or_above_stop_and_trades_as_market():
-    e = make()
+def test_buy_stop_triggers_on_trade_at_or_above_stop_and_trades_as_market(impl):
+    e = make(impl)
     run(e, limit(SELL, 5, 105, "s"))
     run(e, limit(SELL, 5, 106, "s"))
     run(e, NewOrder("X", "st", BUY, 3, OrdType.STOP, stop_price=105))
@@ -384,16 +391,16 @@ def test_buy_stop_triggers_on_trade_at_or_above_stop_and_trades_as_market():
     assert e.order(3).status is OrderStatus.FILLED and e.order(3).triggered
 
 
-def test_sell_stop_limit_rests_after_trigger():
-    e = make()
+def test_sell_stop_limit_rests_after_trigger(impl):
+    e = make(impl)
     run(e, limit(BUY, 1, 100, "b"))
     run(e, NewOrder("X", "st", SELL, 4, OrdType.STOP_LIMIT, 99, 100))
     run(e, limit(SELL, 1, 100, "s"))  # trade at 100 elects the sell stop
     assert e.order(2).triggered and e.book("X").best_ask() == (99, 4)
 
 
-def test_stop_already_satisfied_on_entry_triggers_at_once():
-    e = make()
+def test_stop_already_satisfied_on_entry_triggers_at_once(impl):
+    e = make(impl)
     run(e, limit(BUY, 1, 100, "b"))
     run(e, limit(SELL, 1, 100, "s"))
     run(e, limit(SELL, 5, 101, "s"))
@@ -402,8 +409,8 @@ def test_stop_already_satisfied_on_entry_triggers_at_once():
     assert of(ev, Trade)[0].price == 101
 
 
-def test_cascading_stops_trigger_in_order_id_order():
-    e = make()
+def test_cascading_stops_trigger_in_order_id_order(impl):
+    e = make(impl)
     run(e, limit(SELL, 1, 100, "s"))
     run(e, limit(SELL, 1, 101, "s"))
     run(e, limit(SELL, 1, 102, "s"))
@@ -416,8 +423,8 @@ def test_cascading_stops_trigger_in_order_id_order():
     assert e.order(6).status is OrderStatus.CANCELLED  # market stop found no liquidity
 
 
-def test_cancel_and_replace_untriggered_stop():
-    e = make()
+def test_cancel_and_replace_untriggered_stop(impl):
+    e = make(impl)
     run(e, NewOrder("X", "st", BUY, 3, OrdType.STOP_LIMIT, 104, 105))
     ev = run(e, ReplaceOrder(1, 5, 103))
     assert ev == [Replaced(1, "st", "X", BUY, 103, 5, 0, 5, 0, True)]
@@ -427,8 +434,8 @@ def test_cancel_and_replace_untriggered_stop():
     assert not of(ev, Triggered)
 
 
-def test_replace_price_on_market_stop_is_rejected():
-    e = make()
+def test_replace_price_on_market_stop_is_rejected(impl):
+    e = make(impl)
     run(e, NewOrder("X", "st", BUY, 3, OrdType.STOP, stop_price=105))
     assert run(e, ReplaceOrder(1, 3, 100))[0].reason is R.PRICE_NOT_ALLOWED
 
@@ -436,38 +443,38 @@ def test_replace_price_on_market_stop_is_rejected():
 # ------------------------------------------------------------- self-trade prevention
 
 
-def stp_book():
-    e = make()
+def stp_book(impl):
+    e = make(impl)
     run(e, limit(SELL, 5, 100, "me"))  # 1
     run(e, limit(SELL, 5, 100, "other"))  # 2
     return e
 
 
-def test_stp_cancel_newest():
-    e = stp_book()
+def test_stp_cancel_newest(impl):
+    e = stp_book(impl)
     ev = run(e, limit(BUY, 8, 100, "me", stp=StpMode.CANCEL_NEWEST))
     assert not of(ev, Trade)
     assert of(ev, Cancelled)[0].order_id == 3 and of(ev, Cancelled)[0].reason is C.SELF_TRADE
     assert e.book("X").best_ask() == (100, 10)
 
 
-def test_stp_cancel_oldest():
-    e = stp_book()
+def test_stp_cancel_oldest(impl):
+    e = stp_book(impl)
     ev = run(e, limit(BUY, 8, 100, "me", stp=StpMode.CANCEL_OLDEST))
     assert of(ev, Cancelled)[0].order_id == 1
     assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(2, 5)]
     assert e.book("X").best_bid() == (100, 3) and e.book("X").best_ask() is None
 
 
-def test_stp_cancel_both():
-    e = stp_book()
+def test_stp_cancel_both(impl):
+    e = stp_book(impl)
     ev = run(e, limit(BUY, 8, 100, "me", stp=StpMode.CANCEL_BOTH))
     assert [x.order_id for x in of(ev, Cancelled)] == [1, 3] and not of(ev, Trade)
     assert e.book("X").best_ask() == (100, 5)
 
 
-def test_stp_decrement():
-    e = stp_book()
+def test_stp_decrement(impl):
+    e = stp_book(impl)
     ev = run(e, limit(BUY, 8, 100, "me", stp=StpMode.DECREMENT))
     # resting 5 cancelled by decrement, taker restated 8 -> 3, then trades 3 with "other"
     assert of(ev, Cancelled)[0] == Cancelled(1, "me", "X", SELL, C.SELF_TRADE, 5, 0, 0, 5)
@@ -477,8 +484,8 @@ def test_stp_decrement():
     assert (view.qty, view.cum_qty, view.leaves_qty, view.cancelled_qty) == (8, 3, 0, 5)
 
 
-def test_stp_decrement_partially_restates_resting():
-    e = make()
+def test_stp_decrement_partially_restates_resting(impl):
+    e = make(impl)
     run(e, limit(SELL, 10, 100, "me", display_qty=4))
     ev = run(e, limit(BUY, 7, 100, "me", stp=StpMode.DECREMENT))
     assert of(ev, Restated)[0] == Restated(1, "me", "X", SELL, C.SELF_TRADE, 7, 10, 0, 3, 0)
@@ -486,8 +493,8 @@ def test_stp_decrement_partially_restates_resting():
     assert e.book("X").best_ask() == (100, 3)
 
 
-def test_stp_none_allows_self_trade():
-    e = stp_book()
+def test_stp_none_allows_self_trade(impl):
+    e = stp_book(impl)
     ev = run(e, limit(BUY, 2, 100, "me"))
     assert of(ev, Trade)[0].maker_order_id == 1
 
@@ -495,31 +502,31 @@ def test_stp_none_allows_self_trade():
 # ------------------------------------------------------------- replace
 
 
-def replace_book():
-    e = make()
+def replace_book(impl):
+    e = make(impl)
     run(e, limit(BUY, 10, 100, "a"))  # 1
     run(e, limit(BUY, 10, 100, "b"))  # 2
     return e
 
 
-def test_replace_qty_down_keeps_priority():
-    e = replace_book()
+def test_replace_qty_down_keeps_priority(impl):
+    e = replace_book(impl)
     ev = run(e, ReplaceOrder(1, 6))
     assert ev == [Replaced(1, "a", "X", BUY, 100, 6, 0, 6, 0, True), LevelChanged("X", BUY, 100, 16)]
     ev = run(e, limit(SELL, 6, 100, "s"))
     assert of(ev, Trade)[0].maker_order_id == 1
 
 
-def test_replace_qty_up_loses_priority():
-    e = replace_book()
+def test_replace_qty_up_loses_priority(impl):
+    e = replace_book(impl)
     ev = run(e, ReplaceOrder(1, 12, owner="a"))
     assert ev[0].priority_kept is False
     ev = run(e, limit(SELL, 6, 100, "s"))
     assert of(ev, Trade)[0].maker_order_id == 2
 
 
-def test_replace_price_change_loses_priority_and_can_trade():
-    e = replace_book()
+def test_replace_price_change_loses_priority_and_can_trade(impl):
+    e = replace_book(impl)
     run(e, limit(SELL, 4, 102, "s"))
     ev = run(e, ReplaceOrder(2, 10, 102))
     assert ev[0] == Replaced(2, "b", "X", BUY, 102, 10, 0, 10, 0, False)
@@ -529,8 +536,8 @@ def test_replace_price_change_loses_priority_and_can_trade():
     assert e.order(2).price == 102
 
 
-def test_replace_below_filled_cancels_remainder():
-    e = replace_book()
+def test_replace_below_filled_cancels_remainder(impl):
+    e = replace_book(impl)
     run(e, limit(SELL, 4, 100, "s"))
     ev = run(e, ReplaceOrder(1, 3))
     assert ev[0] == Cancelled(1, "a", "X", BUY, C.REPLACED_BELOW_FILLED, 6, 4, 400, 10)
@@ -538,8 +545,8 @@ def test_replace_below_filled_cancels_remainder():
     assert (view.status, view.cum_qty, view.leaves_qty, view.cancelled_qty) == (OrderStatus.CANCELLED, 4, 0, 6)
 
 
-def test_replace_of_partially_filled_order_counts_fills():
-    e = replace_book()
+def test_replace_of_partially_filled_order_counts_fills(impl):
+    e = replace_book(impl)
     run(e, limit(SELL, 4, 100, "s"))
     ev = run(e, ReplaceOrder(1, 8))
     assert ev[0] == Replaced(1, "a", "X", BUY, 100, 8, 4, 4, 400, True)
@@ -557,15 +564,15 @@ def test_replace_of_partially_filled_order_counts_fills():
     (OrderStatusQuery(1, owner="b"), R.UNKNOWN_ORDER),
     (OrderStatusQuery(0), R.UNKNOWN_ORDER),
 ])
-def test_cancel_replace_status_rejections(command, reason):
-    e = replace_book()
+def test_cancel_replace_status_rejections(impl, command, reason):
+    e = replace_book(impl)
     ev = run(e, command)
     assert len(ev) == 1 and ev[0].reason is reason and ev[0].order_id == command.order_id
     assert e.book("X").depth(BUY) == [(100, 20)]
 
 
-def test_final_orders_are_too_late_and_other_owners_unknown():
-    e = replace_book()
+def test_final_orders_are_too_late_and_other_owners_unknown(impl):
+    e = replace_book(impl)
     run(e, CancelOrder(1))
     assert run(e, CancelOrder(1))[0].reason is R.TOO_LATE_TO_CANCEL
     assert run(e, ReplaceOrder(1, 5, owner="a"))[0].reason is R.TOO_LATE_TO_CANCEL
@@ -611,8 +618,8 @@ def test_at_least_the_last_retain_final_orders_stay_queryable():
 # ------------------------------------------------------------- status, mass cancel
 
 
-def test_order_status_reports_the_view():
-    e = replace_book()
+def test_order_status_reports_the_view(impl):
+    e = replace_book(impl)
     run(e, limit(SELL, 4, 100, "s"))
     (state,) = run(e, OrderStatusQuery(1, owner="a"))
     assert type(state) is OrderState
@@ -621,8 +628,8 @@ def test_order_status_reports_the_view():
         OrderStatus.PARTIALLY_FILLED, 4, 6, 400, 100)
 
 
-def test_mass_cancel_filters():
-    e = make()
+def test_mass_cancel_filters(impl):
+    e = make(impl)
     run(e, limit(BUY, 1, 100, "a"))
     run(e, limit(SELL, 1, 110, "a"))
     run(e, limit(BUY, 1, 100, "b"))
@@ -642,8 +649,8 @@ def test_mass_cancel_filters():
 # ------------------------------------------------------------- pro-rata
 
 
-def test_pro_rata_allocation_rounds_down_to_lot_then_fifo_remainder():
-    e = Engine([SymbolSpec("P", lot=10, min_qty=10, algorithm="pro_rata")])
+def test_pro_rata_allocation_rounds_down_to_lot_then_fifo_remainder(impl):
+    e = impl([SymbolSpec("P", lot=10, min_qty=10, algorithm="pro_rata")])
     run(e, NewOrder("P", "a", SELL, 100, price=50))
     run(e, NewOrder("P", "b", SELL, 300, price=50))
     run(e, NewOrder("P", "c", SELL, 600, price=50))
@@ -653,8 +660,8 @@ def test_pro_rata_allocation_rounds_down_to_lot_then_fifo_remainder():
     assert e.book("P").best_ask() == (50, 850)
 
 
-def test_pro_rata_level_fully_taken_then_next_level():
-    e = Engine([SymbolSpec("P", algorithm="pro_rata")])
+def test_pro_rata_level_fully_taken_then_next_level(impl):
+    e = impl([SymbolSpec("P", algorithm="pro_rata")])
     run(e, NewOrder("P", "a", SELL, 3, price=50))
     run(e, NewOrder("P", "b", SELL, 1, price=50))
     run(e, NewOrder("P", "c", SELL, 10, price=51))
@@ -663,8 +670,8 @@ def test_pro_rata_level_fully_taken_then_next_level():
         (1, 3, 50), (2, 1, 50), (3, 2, 51)]
 
 
-def test_pro_rata_small_orders_can_get_nothing():
-    e = Engine([SymbolSpec("P", algorithm="pro_rata")])
+def test_pro_rata_small_orders_can_get_nothing(impl):
+    e = impl([SymbolSpec("P", algorithm="pro_rata")])
     run(e, NewOrder("P", "a", SELL, 1, price=50))
     run(e, NewOrder("P", "b", SELL, 99, price=50))
     ev = run(e, NewOrder("P", "t", BUY, 10, price=50))
@@ -672,8 +679,8 @@ def test_pro_rata_small_orders_can_get_nothing():
     assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(1, 1), (2, 9)]
 
 
-def test_pro_rata_stp_resolves_self_orders_first():
-    e = Engine([SymbolSpec("P", algorithm="pro_rata")])
+def test_pro_rata_stp_resolves_self_orders_first(impl):
+    e = impl([SymbolSpec("P", algorithm="pro_rata")])
     run(e, NewOrder("P", "a", SELL, 5, price=50))
     run(e, NewOrder("P", "me", SELL, 5, price=50))
     ev = run(e, NewOrder("P", "me", BUY, 4, price=50, stp=StpMode.CANCEL_OLDEST))
@@ -685,7 +692,7 @@ def test_pro_rata_stp_resolves_self_orders_first():
 
 
 def test_depth_best_first_with_limits_and_lazy_removal():
-    e = make()
+    e = make(Engine)
     rng = random.Random(7)
     prices = rng.sample(range(1, 500), 200)
     for p in prices:
@@ -706,8 +713,8 @@ def test_depth_best_first_with_limits_and_lazy_removal():
         book.depth(BUY, -1)
 
 
-def test_unknown_book_is_none_and_symbols_listed():
-    e = make()
+def test_unknown_book_is_none_and_symbols_listed(impl):
+    e = make(impl)
     assert e.book("nope") is None and e.symbols == ["X", "Y"] and e.order(1) is None
     assert e.order([1]) is None and e.book(["X"]) is None
 
@@ -748,8 +755,8 @@ def test_determinism_across_engines_in_one_run():
     check_invariants(a)
 
 
-def test_plain_ints_equal_to_enum_values_are_normalised():
-    e = make()
+def test_plain_ints_equal_to_enum_values_are_normalised(impl):
+    e = make(impl)
     ev = run(e, NewOrder("X", "o", 1, 5, 2, 100, None, 1, post_only=0, stp=0))  # fast path
     assert ev[0] == Accepted(1, "X", "o", BUY, OrdType.LIMIT, 100, None, 5, TimeInForce.GTC)
     assert type(ev[0].side) is Side and type(ev[0].tif) is TimeInForce
@@ -759,8 +766,8 @@ def test_plain_ints_equal_to_enum_values_are_normalised():
     assert view.post_only is True and view.stp is StpMode.DECREMENT
 
 
-def test_fok_with_stp_counts_only_levels_before_own_orders():
-    e = make()
+def test_fok_with_stp_counts_only_levels_before_own_orders(impl):
+    e = make(impl)
     run(e, limit(SELL, 2, 100, "other"))
     run(e, limit(SELL, 2, 101, "me"))
     run(e, limit(SELL, 5, 101, "other"))
@@ -778,7 +785,7 @@ def test_fast_path_with_stp_gives_the_general_paths_events(stp, kind):
     sets cancel_newest for every session); the same order given with plain ints takes the
     general path.  Both give the same events, views and books, including a taker that STP
     cancels in the middle of matching (it must leave the live index)."""
-    engines = [make(), make()]
+    engines = [make(Engine), make(Engine)]
     for e in engines:
         run(e, limit(SELL, 2, 100, "other"))
         run(e, limit(SELL, 3, 100, "me"))
@@ -813,7 +820,7 @@ def test_stp_orders_take_the_fast_path():
     _StpOrder (fast path), the same order with a plain int STP value an _XOrder (general)."""
     from fixexchange.engine.engine import _StpOrder, _XOrder
 
-    e = make()
+    e = make(Engine)
     run(e, limit(BUY, 5, 90, "me", stp=StpMode.CANCEL_NEWEST))
     run(e, NewOrder("X", "me", BUY, 5, OrdType.LIMIT, 90, stp=1))
     assert type(e._orders[1]) is _StpOrder and type(e._orders[2]) is _XOrder
@@ -827,7 +834,7 @@ def test_unbanded_prices_beyond_one_cpython_digit_take_the_general_path():
     from fixexchange.engine.engine import _Order, _XOrder
 
     big = (1 << 30) + 7
-    e = make()
+    e = make(Engine)
     run(e, limit(SELL, 5, big, "a"))
     run(e, limit(SELL, 5, (1 << 30) - 1, "a"))
     assert type(e._orders[1]) is _XOrder and type(e._orders[2]) is _Order
@@ -845,7 +852,7 @@ def test_an_engine_bug_is_logged_with_its_traceback_and_answered_rejected(monkey
         raise KeyError("bug")
 
     monkeypatch.setattr(Engine, "_status", broken)
-    e = make()
+    e = make(Engine)
     ev = e.apply(OrderStatusQuery(7, "o"))
     assert ev == [Rejected(7, R.INVALID_COMMAND, "internal error: KeyError('bug')")]
     [record] = engine_bug_log
