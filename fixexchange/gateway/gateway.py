@@ -399,19 +399,12 @@ class Gateway:
         self._transact_time = b""
         self._transact_now: float | None = None
         self._deliver_to = b""  # DeliverTo* of the request being answered, encoded (_answer_to_firm)
-        self.market_data = MarketData({name: info.scale for name, info in self._symbols.items()})
+        self.market_data = MarketData({name: info.scale for name, info in self._symbols.items()},
+                                      lambda symbol, side: engine.book(symbol).depth(side, 0))
         # True (the server sets it): market data is not flushed per message but when the
         # server calls flush_market_data() (once per event-loop turn), so a pipelined burst
         # of orders becomes one X per subscription instead of one per order.
         self.defer_market_data = False
-        # Books seeded before the gateway existed: mirror their levels once.
-        for name in self._symbols:
-            book = engine.book(name)
-            if book is None:
-                continue
-            for side in (Side.BUY, Side.SELL):
-                for price, qty in book.depth(side, 0):
-                    self.market_data.level_changed(name, side, price, qty)
         self._handlers: dict[bytes, Callable[[str, FixMessage, float, list], None]] = {
             b"D": self._new_order,
             b"F": self._cancel,
@@ -1046,13 +1039,15 @@ class Gateway:
         """Engine events (``Engine.execute``'s flat tuples) -> ERs / market data."""
         orders = self._orders
         market_data = self.market_data
+        watched = market_data.watched
         report = self._report
         request_kind, _, request_cl_ord_id, request_order, _ = request  # (NamedTuple attributes are slow reads)
         for event in events:
             kind = event[0]
             if kind is LevelChanged:
-                _, symbol, side, price, qty = event
-                market_data.level_changed(symbol, side, price, qty)
+                if event[1] in watched:  # (no depth bookkeeping for a symbol nobody watches)
+                    _, symbol, side, price, qty = event
+                    market_data.level_changed(symbol, side, price, qty)
             elif kind is Trade:
                 (_, symbol, _, price, qty, _, taker_id, _, taker_cum, taker_leaves, taker_notional,
                  maker_id, _, maker_cum, maker_leaves, maker_notional) = event

