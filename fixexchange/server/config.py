@@ -80,7 +80,7 @@ class ServerConfig:
     # latency mode: after a read of a few application messages keep the event loop polling
     # (no sleep in epoll_wait) for this many microseconds; 0 = off.  Trades CPU for
     # round-trip time while a client has few orders in flight (see README).
-    busy_poll_us: int = 300
+    busy_poll_us: int = 0  # latency mode, opt-in (README: Daemon, Benchmarks)
 
 
 @dataclass(frozen=True, slots=True)

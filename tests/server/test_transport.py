@@ -552,13 +552,13 @@ async def test_busy_poll_off_when_zero():
     await srv.stop()
 
 
-async def test_busy_poll_on_by_default_for_300_us():
+async def test_busy_poll_is_opt_in():
     srv, acc, gw = await start()
-    assert srv.busy_poll == 300e-6
+    assert srv.busy_poll == 0
     r, w = await client(srv, "A")
     w.write(b"ORDER 1\n")
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
-    assert srv._polling
+    assert not srv._polling
     w.close()
     await srv.stop()
 
