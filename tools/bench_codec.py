@@ -116,7 +116,7 @@ def main() -> None:
     if options.number < 1 or options.repeat < 1:
         arguments.error("--number and --repeat must be at least 1")
 
-    parser = FixParser()
+    parser = FixParser(hot_shapes=FIX44.hot_shapes)
     [message] = parser.feed(NEW_ORDER_SINGLE)
     assert FIX44.validate(message) is None
     for _ in range(250):  # past the compile threshold: the parser knows the shape

@@ -65,7 +65,7 @@ def main() -> None:
 
     def run_layers(stop_after):
         if stop_after in ("parse", "validate"):
-            parser = FixParser()
+            parser = FixParser(hot_shapes=FIX44.hot_shapes)
             validate = FIX44.validate if stop_after == "validate" else None
             for ch in chunks:
                 for message in parser.feed(ch):

@@ -26,7 +26,7 @@ from operator import call, itemgetter
 
 from ._field_types import FIELD_TYPES
 from ._fix44_groups import GROUPS, MESSAGE_NAMES
-from .parser import add_hot_shape
+from .parser import HotShapes
 from .tags import RejectReasons as R
 
 REASON_TEXTS = {
@@ -352,6 +352,11 @@ class _Plan:
 class DataDictionary:
     def __init__(self, begin_string: bytes, bodies: dict, groups: dict, names: dict) -> None:
         self.begin_string = begin_string
+        # the message shapes this dictionary vouched for: a parser given them
+        # (FixParser(hot_shapes=...)) checks such messages in one regular expression
+        self.hot_shapes = HotShapes()
+        # valid messages of one shape before its regular expressions are compiled
+        self.compile_after = _COMPILE_AFTER
         self.messages: dict[bytes, MessageDef] = {}
         for msg_type, name in names.items():
             if msg_type in bodies:
@@ -396,9 +401,9 @@ class DataDictionary:
                     if all(values) and all(map(call, plan.checks, plan.getter(values))):
                         if match is None and msg._split:
                             plan.uses += 1
-                            if plan.uses >= _COMPILE_AFTER:
+                            if plan.uses >= self.compile_after:
                                 plan.compile()
-                                add_hot_shape(plan.shape, message.msg_type, tuple(
+                                self.hot_shapes.add(plan.shape, message.msg_type, tuple(
                                     _fast_pattern(tag) for tag in plan.shape[3:-1]), self)
                         return None
         return self._validate_exactly(msg)

@@ -138,15 +138,14 @@ def _layout_of_texts(texts: tuple) -> Layout | None:
 
 _MISSING = object()
 
-# Hot shapes: tag sequences whose messages a data dictionary has vouched for (FIX44.validate
-# registers one after its first couple of hundred valid messages). One regular expression,
-# a trie of all of them with a capture group per value, checks the framing fields and every
-# value's format and extracts the values in one C call; the message then carries the
-# dictionary as proof of validity. Anything it does not match takes the split path.
+# Hot shapes: tag sequences whose messages a data dictionary has vouched for (its validate
+# registers one after its first couple of hundred valid messages of that shape). One regular
+# expression, a trie of all of them with a capture group per value, checks the framing
+# fields and every value's format and extracts the values in one C call; the message then
+# carries the dictionary as proof of validity. Anything it does not match takes the split
+# path. The shapes belong to the dictionary that vouched for them (``DataDictionary.hot_shapes``)
+# and reach a parser only when it is given them (``FixParser(hot_shapes=...)``).
 MAX_HOT_SHAPES = 16  # (the trie shares prefixes: rebuilding it for 16 costs ~1-3 ms)
-_hot_shapes: dict[tuple, tuple] = {}  # shape -> (value patterns, dictionary)
-_hot_match = None  # the trie's compiled .match, None while there are no hot shapes
-_hot_leaves: dict[int, tuple] = {}  # number of the shape's CheckSum group -> (layout, groups, proof)
 # The values of 8, 9 and 10 as the split path accepts them (no leading zero in BodyLength).
 _ENVELOPE_PATTERNS = (rb"FIX[^\x01]{0,%d}+" % (_MAX_BEGIN_STRING_LEN - 3),
                       rb"[1-9][0-9]{0,%d}+" % (_MAX_BODY_LENGTH_DIGITS - 1))
@@ -155,50 +154,69 @@ _SUM_WITH_TRAILER = {text: (total + sum(b"10=\x01") + sum(text)) & 0xFF
                      for total, text in enumerate(_CHECKSUM_TEXTS)}
 
 
-def add_hot_shape(shape: tuple, msg_type: bytes, patterns: tuple, proof) -> None:
-    """Match messages of ``shape`` (int tags, MsgType ``msg_type``) whose values between
-    MsgType and CheckSum match ``patterns`` (regular expressions, no capture groups, that
-    never match SOH) in one call; such messages get ``proof`` (truthy) as ``_split``."""
-    if (len(shape) > MAX_CACHED_FIELDS or shape[:3] != (8, 9, 35) or shape[-1] != 10
-            or len(set(shape)) != len(shape) or min(shape) <= 0
-            or not _DATA_LENGTH_TAGS.isdisjoint(shape) or len(patterns) != len(shape) - 4):
-        return
-    _hot_shapes.pop(shape, None)
-    if len(_hot_shapes) >= MAX_HOT_SHAPES:
-        del _hot_shapes[next(iter(_hot_shapes))]  # the oldest
-    _hot_shapes[shape] = (_ENVELOPE_PATTERNS + (re.escape(msg_type),) + tuple(patterns)
-                          + (rb"[0-9]{3}",), proof)
-    trie: dict = {}
-    for shape, (patterns, proof) in _hot_shapes.items():
-        node = trie
-        for tag, pattern in zip(shape, patterns):
-            node = node.setdefault(b"%d=(%s)\x01" % (tag, pattern), {})
-        node[None] = (shape, proof)
-    leaves = {}
-    count = 0
+class HotShapes:
+    """The hot shapes one dictionary vouched for: ``match`` (the trie's compiled ``.match``,
+    None while there are none) and ``leaves`` (number of a shape's CheckSum group ->
+    (layout, value group numbers, proof))."""
 
-    def emit(node, groups):
-        nonlocal count
-        alternatives = []
-        for piece, child in node.items():
-            if piece is None:  # a leaf: the last group was the shape's CheckSum
-                shape, proof = child
-                leaves[count] = (layout_for(shape), groups, proof)
-            else:
-                count += 1
-                alternatives.append(piece + emit(child, groups + (count,)))
-        return b"(?:%s)" % b"|".join(alternatives) if len(alternatives) > 1 else b"".join(alternatives)
+    __slots__ = ("_shapes", "match", "leaves")
 
-    pattern = re.compile(emit(trie, ()))
-    global _hot_match, _hot_leaves
-    # (A capture group inside a value pattern would shift the numbering: no hot path then.)
-    _hot_match, _hot_leaves = (pattern.match if pattern.groups == count else None), leaves
+    def __init__(self) -> None:
+        self._shapes: dict[tuple, tuple] = {}  # shape -> (value patterns, proof)
+        self.match = None
+        self.leaves: dict[int, tuple] = {}
+
+    def __len__(self) -> int:
+        return len(self._shapes)
+
+    def add(self, shape: tuple, msg_type: bytes, patterns: tuple, proof) -> None:
+        """Match messages of ``shape`` (int tags, MsgType ``msg_type``) whose values between
+        MsgType and CheckSum match ``patterns`` (regular expressions, no capture groups, that
+        never match SOH) in one call; such messages get ``proof`` (truthy) as ``_split``."""
+        if (len(shape) > MAX_CACHED_FIELDS or shape[:3] != (8, 9, 35) or shape[-1] != 10
+                or len(set(shape)) != len(shape) or min(shape) <= 0
+                or not _DATA_LENGTH_TAGS.isdisjoint(shape) or len(patterns) != len(shape) - 4):
+            return
+        shapes = self._shapes
+        shapes.pop(shape, None)
+        if len(shapes) >= MAX_HOT_SHAPES:
+            del shapes[next(iter(shapes))]  # the oldest
+        shapes[shape] = (_ENVELOPE_PATTERNS + (re.escape(msg_type),) + tuple(patterns)
+                         + (rb"[0-9]{3}",), proof)
+        self._compile()
+
+    def _compile(self) -> None:
+        trie: dict = {}
+        for shape, (patterns, proof) in self._shapes.items():
+            node = trie
+            for tag, pattern in zip(shape, patterns):
+                node = node.setdefault(b"%d=(%s)\x01" % (tag, pattern), {})
+            node[None] = (shape, proof)
+        leaves = {}
+        count = 0
+
+        def emit(node, groups):
+            nonlocal count
+            alternatives = []
+            for piece, child in node.items():
+                if piece is None:  # a leaf: the last group was the shape's CheckSum
+                    shape, proof = child
+                    leaves[count] = (layout_for(shape), groups, proof)
+                else:
+                    count += 1
+                    alternatives.append(piece + emit(child, groups + (count,)))
+            return b"(?:%s)" % b"|".join(alternatives) if len(alternatives) > 1 else b"".join(alternatives)
+
+        pattern = re.compile(emit(trie, ()))
+        # (A capture group inside a value pattern would shift the numbering: no hot path then.)
+        self.match, self.leaves = (pattern.match if pattern.groups == count else None), leaves
 
 
-def _hot_message(match, pos: int, max_size: int, max_fields: int) -> FixMessage | None:
-    """The message a hot-shape ``match`` at ``pos`` found, when its BodyLength and CheckSum
-    are right and it is within the limits; else None (the general path decides)."""
-    layout, groups, proof = _hot_leaves[match.lastindex]
+def _hot_message(leaves: dict, match, pos: int, max_size: int, max_fields: int) -> FixMessage | None:
+    """The message a hot-shape ``match`` at ``pos`` found (``leaves`` of its HotShapes), when
+    its BodyLength and CheckSum are right and it is within the limits; else None (the
+    general path decides)."""
+    layout, groups, proof = leaves[match.lastindex]
     values = match.group(*groups)
     end = match.end()
     size = end - pos
@@ -287,13 +305,15 @@ class FixParser:
     """
 
     def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-                 max_fields: int = DEFAULT_MAX_FIELDS) -> None:
+                 max_fields: int = DEFAULT_MAX_FIELDS, hot_shapes: HotShapes | None = None) -> None:
         if max_message_size < 64:
             raise ValueError("max_message_size must be at least 64 bytes")
         if max_fields < 4:
             raise ValueError("max_fields must be at least 4")
         self.max_message_size = max_message_size
         self.max_fields = max_fields
+        # the shapes of the dictionary that validates this stream (none: the split path only)
+        self._hot_shapes = hot_shapes if hot_shapes is not None else HotShapes()
         self._buffer = bytearray()
         # Bytes the buffer must hold before parsing is worth retrying (a known body length).
         self._need = 0
@@ -325,9 +345,10 @@ class FixParser:
             # are checked on the split values. Anything else takes the general path below,
             # which reaches the same result. (_whole_message, inlined.)
             size = len(data)
-            match = _hot_match(data) if _hot_match is not None else None
+            hot = self._hot_shapes
+            match = hot.match(data) if hot.match is not None else None
             if match is not None and match.end() == size:
-                message = _hot_message(match, 0, self._whole_max, self.max_fields)
+                message = _hot_message(hot.leaves, match, 0, self._whole_max, self.max_fields)
                 if message is not None:
                     return [message]
             # (No second message start inside: a read of many messages takes the general path.)
@@ -387,7 +408,8 @@ class FixParser:
         max_message_size = self.max_message_size
         max_fields = self.max_fields
         text_layouts_get = _text_layouts.get
-        hot_match = _hot_match
+        hot_match = self._hot_shapes.match
+        hot_leaves = self._hot_shapes.leaves
         while True:
             if not at_start:
                 start = self._find_start(buf, pos)
@@ -400,7 +422,7 @@ class FixParser:
             if hot_match is not None:
                 match = hot_match(buf, pos)
                 if match is not None:
-                    message = _hot_message(match, pos, max_message_size, max_fields)
+                    message = _hot_message(hot_leaves, match, pos, max_message_size, max_fields)
                     if message is not None:
                         out.append(message)
                         pos = match.end()

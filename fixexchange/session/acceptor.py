@@ -299,7 +299,8 @@ class Connection:
 
     def __init__(self, acceptor: Acceptor, now: float) -> None:
         self._acceptor = acceptor
-        self._parser = FixParser()
+        self._parser = FixParser(hot_shapes=FIX44.hot_shapes)  # (the dictionary that validates it)
+        self._sending_times = _SendingTimes()
         self._state = State.AWAITING_LOGON
         self._session: _Session | None = None
         self._out: list[bytes] = []
@@ -352,12 +353,13 @@ class Connection:
             # ends exactly as _on_message's checks would (_process_in_sequence's last lines).
             session = self._session
             store = session.store
+            times = self._sending_times
             begin_string, sender_id, target_id, sending_time = item.get_many(_CHECKED_HEADER_TAGS)
             seq = item.seq_num
             msg_type = item.msg_type
             if (seq == store.next_target_seq and begin_string == session.begin_string
                     and sender_id == session.target and target_id == session.sender
-                    and sending_time == _last_text and abs(now - _last_value) <= session.tolerance
+                    and sending_time == times.last_text and abs(now - times.last_value) <= session.tolerance
                     and msg_type not in _ADMIN_MSG_TYPES
                     and not self._queued and _FAST_PATH_EXCLUDED_TAGS.isdisjoint(item._index)
                     and FIX44.validate(item) is None):
@@ -613,13 +615,12 @@ class Connection:
         self._logout_and_close(f"Unsupported EncryptMethod(98)={shown}: only 0 (None) is supported",
                                now, events)
 
-    @staticmethod
-    def _sending_time_ok(msg: FixMessage, now: float, config: SessionConfig) -> bool:
+    def _sending_time_ok(self, msg: FixMessage, now: float, config: SessionConfig) -> bool:
         value = msg.get(SENDING_TIME)
         if value is None:
             return False
         try:
-            sent = _parse_sending_time(value)
+            sent = self._sending_times.parse(value)
         except ValueError:
             return False
         return abs(now - sent) <= config.sending_time_tolerance
@@ -645,7 +646,7 @@ class Connection:
             self._logout_and_close("CompID problem", now, events)
             return
         try:
-            sent_at = _parse_sending_time(sending_time) if sending_time is not None else None
+            sent_at = self._sending_times.parse(sending_time) if sending_time is not None else None
         except ValueError:
             sent_at = None
         if sent_at is None:
@@ -924,34 +925,41 @@ class Connection:
 
 
 _FRACTION_LENGTHS = frozenset((4, 7, 10))  # ".sss", ".ssssss", ".sssssssss"
-_last_second_text = b""
-_last_second_value = 0.0
-_last_text: bytes | None = None  # the last whole value parsed: a pipelining client repeats it
-_last_value = 0.0
 
 
-def _parse_sending_time(value: bytes) -> float:
-    """`parse_utc_timestamp` with the whole-second part cached: consecutive inbound
-    messages almost always share it, and the full parse costs more than the rest of
-    the session's per-message work. Raises ValueError like the codec does."""
-    global _last_second_text, _last_second_value, _last_text, _last_value
-    if value == _last_text:
-        return _last_value
-    second_text = value[:17]
-    if second_text == _last_second_text:
-        base = _last_second_value
-    else:
-        base = parse_utc_timestamp(second_text)
-        _last_second_text, _last_second_value = second_text, base
-    size = len(value)
-    if size == 17:
-        return base
-    digits = value[18:]
-    if size - 17 not in _FRACTION_LENGTHS or value[17] != 0x2E or not digits.isdigit():
-        raise ValueError(f"bad UTCTimestamp {value!r}")
-    _last_value = base + int(digits) / 10 ** len(digits)
-    _last_text = value
-    return _last_value
+class _SendingTimes:
+    """`parse_utc_timestamp` for one connection's SendingTimes, the whole-second part and
+    the last whole value remembered: consecutive inbound messages almost always share the
+    second (a pipelining client repeats the whole value), and the full parse costs more
+    than the rest of the session's per-message work."""
+
+    __slots__ = ("second_text", "second_value", "last_text", "last_value")
+
+    def __init__(self) -> None:
+        self.second_text = b""
+        self.second_value = 0.0
+        self.last_text: bytes | None = None
+        self.last_value = 0.0
+
+    def parse(self, value: bytes) -> float:
+        """Seconds since the epoch; ValueError like the codec's."""
+        if value == self.last_text:
+            return self.last_value
+        second_text = value[:17]
+        if second_text == self.second_text:
+            base = self.second_value
+        else:
+            base = parse_utc_timestamp(second_text)
+            self.second_text, self.second_value = second_text, base
+        size = len(value)
+        if size == 17:
+            return base
+        digits = value[18:]
+        if size - 17 not in _FRACTION_LENGTHS or value[17] != 0x2E or not digits.isdigit():
+            raise ValueError(f"bad UTCTimestamp {value!r}")
+        self.last_value = base + int(digits) / 10 ** len(digits)
+        self.last_text = value
+        return self.last_value
 
 
 def _credential_ok(given: bytes | None, expected: str | None) -> bool:

@@ -125,15 +125,11 @@ _pool = st.sampled_from([
 
 @given(st.lists(_pool, max_size=10), st.permutations(NEW_ORDER_SINGLE_BODY))
 def test_compiled_plan_agrees_with_exact_validation(extra, body):
-    from fixexchange.codec import FIX44
-    from fixexchange.codec import dictionary
+    from fixexchange.codec.dictionary import _BODIES, GROUPS, MESSAGE_NAMES, DataDictionary
+    fix44 = DataDictionary(b"FIX.4.4", _BODIES, GROUPS, MESSAGE_NAMES)  # its own plans and shapes
+    fix44.compile_after = 1
     data = encode(b"FIX.4.4", b"D", HEADER + body + extra)
-    saved = dictionary._COMPILE_AFTER
-    dictionary._COMPILE_AFTER = 1
-    try:
-        for _ in range(3):  # predicates, then (when valid) the compiled regex
-            [msg] = FixParser().feed(data)
-            assert msg._split
-            assert FIX44.validate(msg) == FIX44._validate_exactly(msg)
-    finally:
-        dictionary._COMPILE_AFTER = saved
+    for _ in range(3):  # predicates, then (when valid) the compiled regex, then a hot shape
+        [msg] = FixParser(hot_shapes=fix44.hot_shapes).feed(data)
+        assert msg._split
+        assert fix44.validate(msg) == fix44._validate_exactly(msg)

@@ -2,12 +2,10 @@
 known valid) must give exactly what the general path gives: the same messages and Garbled
 drops for any split of the stream into reads, and the same validation verdicts."""
 
-from contextlib import contextmanager
-
 from hypothesis import given, settings, strategies as st
 
 from fixexchange.codec import FIX44, FixParser
-from fixexchange.codec import dictionary, message, parser
+from fixexchange.codec import dictionary, parser
 
 from .helpers import frame, raw_fields
 
@@ -41,39 +39,38 @@ def body(msg_type, tags, values):
                                                      for tag in (49, 56, 34, 52) + tags])
 
 
-@contextmanager
-def hot_shapes(shapes, match, leaves):
-    """The parser's hot-shape registry replaced for the duration (restored after)."""
-    saved = parser._hot_shapes, parser._hot_match, parser._hot_leaves
-    parser._hot_shapes, parser._hot_match, parser._hot_leaves = shapes, match, leaves
-    try:
-        yield
-    finally:
-        parser._hot_shapes, parser._hot_match, parser._hot_leaves = saved
+def fresh_fix44():
+    """A FIX 4.4 dictionary of its own: fresh validation plans and no hot shapes yet."""
+    return dictionary.DataDictionary(b"FIX.4.4", dictionary._BODIES, dictionary.GROUPS,
+                                     dictionary.MESSAGE_NAMES)
 
 
 _registry = []
 
 
 def registry():
-    """The hot shapes the dictionary registers by itself for SHAPES: parse and validate
-    enough messages of each, on fresh layout caches, to pass its compile threshold."""
+    """A dictionary with the hot shapes it registers by itself for SHAPES: parse and
+    validate enough messages of each to pass its compile threshold."""
     if not _registry:
-        saved = message._layouts, parser._text_layouts
-        message._layouts, parser._text_layouts = {}, {}
-        try:
-            with hot_shapes({}, None, {}):
-                for msg_type, tags in SHAPES:
-                    data = frame(body(msg_type, tags, {}))
-                    for _ in range(dictionary._COMPILE_AFTER + 5):
-                        [msg] = FixParser().feed(data)
-                        assert FIX44.validate(msg) is None
-                assert len(parser._hot_shapes) == len(SHAPES)
-                _registry.append((dict(parser._hot_shapes), parser._hot_match, dict(parser._hot_leaves)))
-        finally:
-            message._layouts, parser._text_layouts = saved
-    shapes, match, leaves = _registry[0]
-    return dict(shapes), match, leaves
+        fix44 = fresh_fix44()
+        for msg_type, tags in SHAPES:
+            data = frame(body(msg_type, tags, {}))
+            for _ in range(fix44.compile_after + 5):
+                [msg] = FixParser(hot_shapes=fix44.hot_shapes).feed(data)
+                assert fix44.validate(msg) is None
+        assert len(fix44.hot_shapes) == len(SHAPES)
+        _registry.append(fix44)
+    return _registry[0]
+
+
+def test_a_parser_takes_only_the_shapes_it_is_given():
+    fix44 = registry()
+    data = frame(body(*SHAPES[0], {}))
+    [hot] = FixParser(hot_shapes=fix44.hot_shapes).feed(data)
+    [split] = FixParser().feed(data)
+    assert hot._split is fix44 and split._split is True
+    assert fix44.validate(hot) is None and FIX44.validate(hot) is None  # (another dictionary: the exact pass)
+    assert len(fresh_fix44().hot_shapes) == 0
 
 
 def summary(items):
@@ -84,12 +81,12 @@ def summary(items):
         else:
             out.append(("message", item.raw, item.fields, item.msg_type, item.seq_num,
                         item.get(44), item.get(38, b"none"), item.get_many((11, 99, 52, 10)),
-                        34 in item, item.get_all(60), FIX44.validate(item)))
+                        34 in item, item.get_all(60), registry().validate(item)))
     return out
 
 
-def parse(data, cuts, **limits):
-    p = FixParser(**limits)
+def parse(data, cuts, fix44=None, **limits):
+    p = FixParser(hot_shapes=fix44.hot_shapes if fix44 else None, **limits)
     out = []
     for start, end in zip([0] + cuts, cuts + [len(data)]):
         out += p.feed(data[start:end])
@@ -144,27 +141,23 @@ def test_hot_shapes_agree_with_the_general_path(items, data, limits):
         cuts = [sum(map(len, items[:n])) for n in range(1, len(items))]
     else:
         cuts = sorted(set(data.draw(st.lists(st.integers(1, len(stream) - 1), max_size=6))))
-    with hot_shapes(*registry()):
-        fast = parse(stream, cuts, **limits)
-        fast_summary = summary(fast)
-    with hot_shapes({}, None, {}):
-        general = summary(parse(stream, cuts, **limits))
-    assert fast_summary == general
+    fast = parse(stream, cuts, registry(), **limits)
+    general = summary(parse(stream, cuts, **limits))
+    assert summary(fast) == general
     for msg in fast:
         if not isinstance(msg, parser.Garbled):
-            assert FIX44.validate(msg) == FIX44._validate_exactly(msg)
+            assert registry().validate(msg) == registry()._validate_exactly(msg)
 
 
 def test_hot_shapes_take_the_well_formed_messages():
     stream = b"".join(frame(body(msg_type, tags, {})) for msg_type, tags in SHAPES) * 3
-    with hot_shapes(*registry()):
-        out = parse(stream, [])
-        assert [msg._split for msg in out] == [FIX44] * len(out)
-        [one] = FixParser().feed(frame(body(*SHAPES[2], {})))
-        assert one._split is FIX44
-        # A value failing its type check: the split path, and the exact verdict.
-        [bad] = FixParser().feed(frame(body(*SHAPES[0], {38: b"1a"})))
-        assert bad._split is True and FIX44.validate(bad).reason == 6
-    with hot_shapes({}, None, {}):
-        assert summary(parse(stream, [])) == summary(out)
+    fix44 = registry()
+    out = parse(stream, [], fix44)
+    assert [msg._split for msg in out] == [fix44] * len(out)
+    [one] = FixParser(hot_shapes=fix44.hot_shapes).feed(frame(body(*SHAPES[2], {})))
+    assert one._split is fix44
+    # A value failing its type check: the split path, and the exact verdict.
+    [bad] = FixParser(hot_shapes=fix44.hot_shapes).feed(frame(body(*SHAPES[0], {38: b"1a"})))
+    assert bad._split is True and fix44.validate(bad).reason == 6
+    assert summary(parse(stream, [])) == summary(out)
 

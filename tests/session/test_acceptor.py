@@ -596,23 +596,24 @@ _timestamps = st.builds(
     st.sampled_from([b"", b".1", b".123", b".123456", b".123456789", b".12a", b"x123", b".1234"]))
 
 
-def test_cached_sending_time_parse_refuses_an_empty_value_in_a_fresh_process():
-    # the whole-value cache started as b"" -> 0.0: an empty SendingTime before the first
+def test_cached_sending_time_parse_refuses_an_empty_value_when_fresh():
+    # the whole-value cache once started as b"" -> 0.0: an empty SendingTime before the first
     # fractional one parsed was taken for 1970 (accuracy Reject + Logout, not a format Reject)
-    code = ("from fixexchange.session.acceptor import _parse_sending_time as p\n"
-            "try:\n    p(b'')\nexcept ValueError:\n    pass\nelse:\n    raise SystemExit('parsed')")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    with pytest.raises(ValueError):
+        acceptor_module._SendingTimes().parse(b"")
 
 
-@given(st.one_of(_timestamps, st.binary(max_size=30)))
-def test_cached_sending_time_parse_matches_the_codec(value):
-    try:
-        expected = parse_utc_timestamp(value)
-    except ValueError:
-        with pytest.raises(ValueError):
-            acceptor_module._parse_sending_time(value)
-    else:
-        assert acceptor_module._parse_sending_time(value) == expected
+@given(st.lists(st.one_of(_timestamps, st.binary(max_size=30)), min_size=1, max_size=8))
+def test_cached_sending_time_parse_matches_the_codec(values):
+    times = acceptor_module._SendingTimes()  # one connection's cache, over a run of values
+    for value in values + values[::-1]:
+        try:
+            expected = parse_utc_timestamp(value)
+        except ValueError:
+            with pytest.raises(ValueError):
+                times.parse(value)
+        else:
+            assert times.parse(value) == expected
 
 
 def test_reset_seq_num_flag_logon_on_a_live_session_resets_both_sides():
