@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from operator import call, itemgetter
 
 from ._field_types import FIELD_TYPES
+from ._fix44_enums import ENUMS as FIX44_ENUMS
 from ._fix44_groups import GROUPS, MESSAGE_NAMES
 from .parser import HotShapes
 from .tags import RejectReasons as R
@@ -101,42 +102,19 @@ _TYPE_OVERRIDES = {75: "LOCALMKTDATE", 64: "LOCALMKTDATE", 432: "LOCALMKTDATE",
                    229: "LOCALMKTDATE", 193: "LOCALMKTDATE", 541: "LOCALMKTDATE"}
 
 
-def _chars(text: str) -> frozenset[bytes]:
-    return frozenset(char.encode() for char in text)
-
-
-def _words(*values: str) -> frozenset[bytes]:
-    return frozenset(value.encode() for value in values)
-
-
-# Enumerated values (FIX 4.4) for the fields fixexchange reads or writes.
+# Enumerated values: every enumerated FIX 4.4 field, generated from QuickFIX's FIX44.xml.
+# A multiple-value field (MULTIPLEVALUESTRING, e.g. ExecInst 18) holds a space-separated
+# list of its values.
 ENUMS: dict[int, frozenset[bytes]] = {
-    98: _chars("0123456"),                       # EncryptMethod
-    54: _chars("123456789ABCDEFG"),               # Side
-    40: _chars("123456789ABCDEFGHIJKLMP"),        # OrdType (incl. values deprecated in 4.4)
-    59: _chars("01234567"),                       # TimeInForce
-    21: _chars("123"),                            # HandlInst
-    39: _chars("0123456789ABCDE"),                # OrdStatus
-    150: _chars("0345678ABCDEFGHI"),              # ExecType
-    434: _chars("12"),                            # CxlRejResponseTo
-    102: _words("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "99"),
-    103: _words(*map(str, range(19)), "99"),      # OrdRejReason
-    263: _chars("012"),                           # SubscriptionRequestType
-    265: _chars("01"),                            # MDUpdateType
-    269: _chars("0123456789ABC"),                 # MDEntryType
-    279: _chars("012345"),                        # MDUpdateAction
-    281: _chars("0123456789ABC"),                 # MDReqRejReason
-    530: _chars("1234567"),                       # MassCancelRequestType
-    531: _chars("01234567"),                      # MassCancelResponse
-    559: _chars("01234"),                         # SecurityListRequestType
-    560: _chars("012345"),                        # SecurityRequestResult
-    385: _chars("SR"),                            # MsgDirection
-    373: _words(*map(str, range(18)), "99"),      # SessionRejectReason
-    380: _words(*map(str, range(9)), "18"),       # BusinessRejectReason
-    528: _chars("AGIPRW"),                        # OrderCapacity
-    77: _chars("OCRF"),                           # PositionEffect
-    447: _chars("BCDEFGHI123456789"),             # PartyIDSource
-}
+    tag: frozenset(value.encode() for value, _ in values) for tag, (_, _, values) in FIX44_ENUMS.items()}
+MULTIPLE_VALUE_TAGS = frozenset(tag for tag, (_, multiple, _) in FIX44_ENUMS.items() if multiple)
+
+
+def _in_list(allowed: frozenset[bytes]):
+    """Membership for a space-separated list of values, each of them allowed."""
+    def check(value: bytes) -> bool:
+        return all(item in allowed for item in value.split(b" "))
+    return check
 
 
 def _value_check(tag: int):
@@ -148,9 +126,10 @@ def _value_check(tag: int):
         return None
     if allowed is None:
         return lambda value: 0 if format_check(value) else R.INCORRECT_DATA_FORMAT
+    is_allowed = _in_list(allowed) if tag in MULTIPLE_VALUE_TAGS else allowed.__contains__
     if format_check is None:
-        return lambda value: 0 if value in allowed else R.VALUE_INCORRECT
-    return lambda value: (0 if value in allowed
+        return lambda value: 0 if is_allowed(value) else R.VALUE_INCORRECT
+    return lambda value: (0 if is_allowed(value)
                           else R.VALUE_INCORRECT if format_check(value)
                           else R.INCORRECT_DATA_FORMAT)
 
@@ -175,7 +154,7 @@ _FAST_FORMAT = {
 def _fast_check(tag: int):
     allowed = ENUMS.get(tag)
     if allowed is not None:
-        return allowed.__contains__
+        return allowed.__contains__  # (a list of several values takes the exact pass)
     return _FAST_FORMAT.get(_TYPE_OVERRIDES.get(tag) or FIELD_TYPES.get(tag, ("", "STRING"))[1])
 
 
@@ -196,6 +175,7 @@ _FAST_PATTERN = {
 def _fast_pattern(tag: int) -> bytes:
     allowed = ENUMS.get(tag)
     if allowed is not None:
+        # one value, as _fast_check (a list of several values takes the exact pass)
         if all(len(value) == 1 for value in allowed):
             return b"[" + b"".join(re.escape(value) for value in sorted(allowed)) + b"]"
         return b"(?:" + b"|".join(re.escape(value) for value in
@@ -447,15 +427,16 @@ class DataDictionary:
         while index < last:
             tag, value = fields[index]
             if not tag:
-                return _reject(R.INVALID_TAG_NUMBER, None, "tag is not a number")
+                return _invalid_tag_text(msg, index)
             if not value:
                 return _reject(R.TAG_SPECIFIED_WITHOUT_VALUE, tag)
             where = sections.get(tag)
             if where is None:
                 if not open_body:
-                    if tag in FIELD_TYPES or tag >= 5000:
+                    if tag in FIELD_TYPES:
                         return _reject(R.TAG_NOT_DEFINED_FOR_MESSAGE_TYPE, tag)
-                    return _reject(R.INVALID_TAG_NUMBER, tag)
+                    # (user-defined tags, 5000 and up, included: we define none)
+                    return _reject(R.INVALID_TAG_NUMBER, tag, "not a FIX 4.4 field")
                 where = _BODY
             if where != section:
                 if where < section:
@@ -518,6 +499,20 @@ class DataDictionary:
                     raise KeyError(f"tag {tag} is not a member of group {count_tag}")
             out.extend((tag, instance[tag]) for tag in sorted(instance, key=position.__getitem__))
         return out
+
+
+_INT_TEXT = re.compile(rb"0|-?[1-9]\d{0,8}").fullmatch
+
+
+def _invalid_tag_text(msg, index: int) -> SessionRejectInfo:
+    """Reject 0 for the field at ``index`` whose tag text is not a positive number, with
+    RefTagID naming it when the text is still an integer (``0``, ``-1``)."""
+    parts = msg.raw.split(b"\x01")
+    # (a data field holding SOH shifts the split: then the text cannot be named)
+    text = parts[index].partition(b"=")[0] if len(parts) == len(msg.fields) + 1 else b""
+    if _INT_TEXT(text):
+        return _reject(R.INVALID_TAG_NUMBER, int(text), "not a valid tag number")
+    return _reject(R.INVALID_TAG_NUMBER, None, "tag is not a number")
 
 
 def _read_group(fields, index: int, last: int, group: GroupDef, expected: int):

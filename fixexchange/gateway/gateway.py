@@ -181,10 +181,13 @@ _CANCEL_TEXT = {
 _CANCEL_TEXT_FIELD = {reason: b"58=%s\x01" % text for reason, text in _CANCEL_TEXT.items()}
 
 # Third-party routing: a request sent on behalf of a firm (OnBehalfOfCompID 115, SubID 116,
-# LocationID 144) is answered to that firm (DeliverToCompID 128, 129, 145), and so is every
-# later report of an order it entered.  These are header fields: they go first in the body,
-# which the session encodes right after SendingTime, still inside the header.
-_REVERSE_ROUTE = ((115, 128), (116, 129), (144, 145))
+# LocationID 144) is answered to that firm (DeliverToCompID 128, 129, 145), one addressed to
+# a firm (DeliverTo*) is answered on behalf of it (OnBehalfOf*), and so is every later
+# report of an order it entered.  These are header fields: they go first in the body, which
+# the session encodes right after SendingTime, still inside the header.
+# (inbound tag, tag of the answer), in the answer's header order
+_REVERSE_ROUTE = ((128, 115), (115, 128), (129, 116), (145, 144), (116, 129), (144, 145))
+_ROUTED_TAGS = frozenset((115, 128))
 
 _ZERO = b"0"
 # NewOrderSingle fields read in one get_many call
@@ -428,7 +431,7 @@ class Gateway:
         return []
 
     def on_message(self, session_id: str, message: FixMessage, now: float, _routed: bool = False) -> list[Outbound]:
-        if not _routed and message.get(115) is not None:  # sent on behalf of a firm
+        if not _routed and not _ROUTED_TAGS.isdisjoint(message._index):  # on behalf of / to a firm
             return self._answer_to_firm(session_id, message, now)
         handler = self._handlers.get(message.msg_type)
         if handler is None:
@@ -457,8 +460,8 @@ class Gateway:
         """on_message for a request with OnBehalfOfCompID: its answers, and the reports of an
         order it enters (``_Order.deliver_to``, now and later), carry DeliverTo* back to the
         firm.  (Market data, W/X/Y, is not routed: it goes to the session as such.)"""
-        routing = [(deliver_to, value) for on_behalf_of, deliver_to in _REVERSE_ROUTE
-                   if (value := message.get(on_behalf_of)) is not None]
+        routing = [(outbound, value) for inbound, outbound in _REVERSE_ROUTE
+                   if (value := message.get(inbound))]
         self._deliver_to = b"".join([b"%d=%s\x01" % field for field in routing])
         try:
             out = self.on_message(session_id, message, now, _routed=True)

@@ -97,6 +97,7 @@ class SessionDef:
     sending_time_tolerance: float = 120.0
     stp: str = "cancel_newest"
     on_behalf_of_comp_ids: tuple[str, ...] = ()  # OnBehalfOfCompID(115) values allowed (test case 18)
+    deliver_to_comp_ids: tuple[str, ...] = ()  # DeliverToCompID(128) values allowed (test case 18)
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,7 +408,7 @@ def _session_fields(v: _V, tbl: dict, key: str, base: SessionDef) -> SessionDef:
             kw[name] = v.get(tbl, key, name, str, default)
         elif name == "sending_time_tolerance":
             kw[name] = v.get(tbl, key, name, float, default)
-        elif name == "on_behalf_of_comp_ids":
+        elif name in ("on_behalf_of_comp_ids", "deliver_to_comp_ids"):
             names = v.get(tbl, key, name, (list, tuple), default)
             if not all(isinstance(n, str) and n and _fix_safe(n) for n in names):
                 raise v.err(f"{key}.{name}", "expected an array of CompID strings")

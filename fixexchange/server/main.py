@@ -54,7 +54,7 @@ def session_configs(cfg: ExchangeConfig):
             heartbeat_min=d.heartbeat_min, heartbeat_max=d.heartbeat_max,
             sending_time_tolerance=d.sending_time_tolerance,
             logon_timeout=cfg.server.logon_timeout, logout_timeout=cfg.server.logout_timeout,
-            on_behalf_of_comp_ids=d.on_behalf_of_comp_ids)
+            on_behalf_of_comp_ids=d.on_behalf_of_comp_ids, deliver_to_comp_ids=d.deliver_to_comp_ids)
 
     configs = [conv(d, d.target_comp_id) for d in cfg.sessions]
     template = None if cfg.accept_any is None else conv(cfg.accept_any, "*")

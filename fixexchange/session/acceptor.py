@@ -82,6 +82,10 @@ SENDING_TIME_ACCURACY = 10
 TEST_REQUEST_FACTOR = 1.2
 # Messages held while a ResendRequest is outstanding; past this the peer is misbehaving.
 MAX_QUEUED_MESSAGES = 10_000
+# 19a: ClOrdIDs of the messages delivered on a FIX session (until its sequence numbers are
+# reset), so that a PossResend(97)=Y copy of one can be ignored; the oldest are forgotten
+# beyond this many.
+MAX_REMEMBERED_CL_ORD_IDS = 100_000
 # Highest NewSeqNo(36) a peer may move our inbound number to: stores journal sequence
 # numbers as u64, and the number after it must fit too.
 MAX_SEQ_NUM = (1 << 64) - 2
@@ -89,15 +93,20 @@ MAX_SEQ_NUM = (1 << 64) - 2
 # Third-party addressing (test case 18): any of these in an inbound message needs a look.
 _THIRD_PARTY_TAGS = frozenset((ON_BEHALF_OF_COMP_ID, ON_BEHALF_OF_SUB_ID, ON_BEHALF_OF_LOCATION_ID,
                                DELIVER_TO_COMP_ID, DELIVER_TO_SUB_ID, DELIVER_TO_LOCATION_ID))
-# Reverse routing: OnBehalfOf* of an accepted inbound message -> DeliverTo* of our reply.
-_REVERSE_ROUTE = ((ON_BEHALF_OF_COMP_ID, DELIVER_TO_COMP_ID), (ON_BEHALF_OF_SUB_ID, DELIVER_TO_SUB_ID),
-                  (ON_BEHALF_OF_LOCATION_ID, DELIVER_TO_LOCATION_ID))
+# Reverse routing, (inbound tag, tag of our reply) in the reply's header order:
+# OnBehalfOf* of an accepted inbound message -> DeliverTo* and DeliverTo* -> OnBehalfOf*.
+_REVERSE_ROUTE = ((DELIVER_TO_COMP_ID, ON_BEHALF_OF_COMP_ID), (ON_BEHALF_OF_COMP_ID, DELIVER_TO_COMP_ID),
+                  (DELIVER_TO_SUB_ID, ON_BEHALF_OF_SUB_ID), (DELIVER_TO_LOCATION_ID, ON_BEHALF_OF_LOCATION_ID),
+                  (ON_BEHALF_OF_SUB_ID, DELIVER_TO_SUB_ID), (ON_BEHALF_OF_LOCATION_ID, DELIVER_TO_LOCATION_ID))
 
 # The session's own message types (a set: `in` on a bytes object is a slower search).
 _ADMIN_MSG_TYPES = frozenset((HEARTBEAT, TEST_REQUEST, RESEND_REQUEST, REJECT, SEQUENCE_RESET, LOGOUT, LOGON))
+CL_ORD_ID = 11
+# Messages whose ClOrdID(11) names the request itself (a status request's names an order).
+_NEW_CL_ORD_ID_TYPES = frozenset((b"D", b"F", b"G", b"q"))
 
 # Tags that keep an inbound message off _on_message's fast path (PossDupFlag, third party).
-_FAST_PATH_EXCLUDED_TAGS = _THIRD_PARTY_TAGS | frozenset((POSS_DUP_FLAG,))
+_FAST_PATH_EXCLUDED_TAGS = _THIRD_PARTY_TAGS | frozenset((POSS_DUP_FLAG, POSS_RESEND))
 
 # Header fields every message after Logon is checked against (read in one get_many call).
 _CHECKED_HEADER_TAGS = (BEGIN_STRING, SENDER_COMP_ID, TARGET_COMP_ID, SENDING_TIME)
@@ -132,7 +141,7 @@ class _Session:
     """What outlives a connection: config, store, the connection currently logged on."""
 
     __slots__ = ("config", "session_id", "store", "connection", "begin_string",
-                 "sender", "target", "on_behalf_of", "encode", "tolerance")
+                 "sender", "target", "on_behalf_of", "deliver_to", "encode", "tolerance", "cl_ord_ids")
 
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
@@ -143,9 +152,25 @@ class _Session:
         self.sender = config.sender_comp_id.encode()
         self.target = config.target_comp_id.encode()
         self.on_behalf_of = frozenset(name.encode() for name in config.on_behalf_of_comp_ids)
+        self.deliver_to = frozenset(name.encode() for name in config.deliver_to_comp_ids)
         # encode(msg_type, seq, sending_time, body): 8, 49 and 56 encoded once per session
         self.encode = header_encoder(self.begin_string, self.sender, self.target)
         self.tolerance = config.sending_time_tolerance
+        self.cl_ord_ids: dict[bytes, None] = {}  # 19a, in arrival order
+
+    def remember_cl_ord_id(self, msg: FixMessage) -> None:
+        if msg.msg_type in _NEW_CL_ORD_ID_TYPES:
+            cl_ord_id = msg.get(CL_ORD_ID)
+            if cl_ord_id is not None:
+                seen = self.cl_ord_ids
+                seen[cl_ord_id] = None
+                if len(seen) > MAX_REMEMBERED_CL_ORD_IDS:
+                    del seen[next(iter(seen))]
+
+    def reset_store(self) -> None:
+        """Both sequence numbers back to 1: a new FIX session, which has seen no ClOrdID."""
+        self.store.reset()
+        self.cl_ord_ids.clear()
 
 
 class Acceptor:
@@ -364,6 +389,8 @@ class Connection:
                     and not self._queued and _FAST_PATH_EXCLUDED_TAGS.isdisjoint(item._index)
                     and FIX44.validate(item) is None):
                 store.set_next_target_seq(seq + 1)
+                if msg_type in _NEW_CL_ORD_ID_TYPES:
+                    session.remember_cl_ord_id(item)
                 event = _new_event(ApplicationMessage)
                 _set_event_session_id(event, session.session_id)
                 _set_event_message(event, item)
@@ -468,12 +495,14 @@ class Connection:
         body: list = []
         if not _THIRD_PARTY_TAGS.isdisjoint(msg._index) and self._third_party_problem(msg) is None:
             # 18: a Reject of a message sent on behalf of a firm is delivered to that firm
+            # (and one for a firm it was to be delivered to comes on behalf of it); an
+            # empty value is no address (and would make our Reject invalid)
             for inbound, outbound in _REVERSE_ROUTE:
                 value = msg.get(inbound)
-                if value is not None:
+                if value:
                     body.append((outbound, value))
         body.append((REF_SEQ_NUM, ref_seq))
-        if ref_tag:
+        if ref_tag is not None:
             body.append((REF_TAG_ID, ref_tag))
         if msg.msg_type:
             body.append((REF_MSG_TYPE, msg.msg_type))
@@ -500,7 +529,7 @@ class Connection:
         if session is not None and session.connection is self:
             session.connection = None
             if session.config.reset_on_disconnect:
-                session.store.reset()
+                session.reset_store()
         events.append(Disconnected(self.session_id, reason))
 
     # --- Logon ---------------------------------------------------------------------
@@ -563,7 +592,7 @@ class Connection:
                                        "number", now, events)
                 return
         if reset_requested or config.reset_on_logon:
-            store.reset()
+            session.reset_store()
         expected = store.next_target_seq
         if seq < expected:
             self._logout_and_close(f"MsgSeqNum too low, expecting {expected} but received {seq}", now, events)
@@ -639,7 +668,9 @@ class Connection:
             self._logout_and_close("MsgSeqNum(34) missing or not a number", now, events)
             return
         expected = store.next_target_seq
-        if sender_id != session.target or target_id != session.sender:
+        # 14b/14d: a missing or empty CompID is the dictionary's Reject 1 / 4 (naming the
+        # tag), not a CompID mismatch: compared only when both are there.
+        if sender_id and target_id and (sender_id != session.target or target_id != session.sender):
             self._send_reject(msg, COMPID_PROBLEM, None, "CompID problem", now, events)  # 2i
             if seq == expected:
                 store.set_next_target_seq(seq + 1)
@@ -762,25 +793,37 @@ class Connection:
             # _on_message handles it whatever its number, as QuickFIX does.)
             return
         store.set_next_target_seq(seq + 1)
+        if msg_type in _NEW_CL_ORD_ID_TYPES:
+            cl_ord_id = msg.get(CL_ORD_ID)
+            if msg.get(POSS_RESEND) == b"Y" and cl_ord_id in session.cl_ord_ids:
+                # 19a: a PossResend copy of a request this FIX session already saw (answered,
+                # accepted or not): ignored, the number consumed; answering again would
+                # tell the client a live order was rejected as a duplicate.
+                return
+            session.remember_cl_ord_id(msg)
         event = _new_event(ApplicationMessage)  # the frozen dataclass's __init__ is Python code
         _set_event_session_id(event, session.session_id)
         _set_event_message(event, msg)
         events.append(event)
 
     def _third_party_problem(self, msg: FixMessage) -> tuple[int, str] | None:
-        """Test case 18: OnBehalfOfCompID(115) must be one the session allows (sub and
-        location IDs only with it); DeliverTo*(128/129/145) is never right for us."""
-        for tag, name in ((DELIVER_TO_COMP_ID, "DeliverToCompID(128)"), (DELIVER_TO_SUB_ID, "DeliverToSubID(129)"),
-                          (DELIVER_TO_LOCATION_ID, "DeliverToLocationID(145)")):
-            if msg.get(tag) is not None:
-                return tag, f"CompID problem: {name} not supported, the exchange forwards nothing"
-        on_behalf_of = msg.get(ON_BEHALF_OF_COMP_ID)
-        if on_behalf_of is None:
-            tag = ON_BEHALF_OF_SUB_ID if msg.get(ON_BEHALF_OF_SUB_ID) is not None else ON_BEHALF_OF_LOCATION_ID
-            return tag, f"CompID problem: tag {tag} without OnBehalfOfCompID(115)"
-        if on_behalf_of not in self._session.on_behalf_of:
-            return (ON_BEHALF_OF_COMP_ID, f"CompID problem: OnBehalfOfCompID(115)="
-                    f"{on_behalf_of.decode('latin-1')} not allowed for this session")
+        """Test case 18: OnBehalfOfCompID(115) must be one the session allows
+        (`on_behalf_of_comp_ids`), DeliverToCompID(128) one of its `deliver_to_comp_ids`;
+        sub and location IDs only alongside their CompID."""
+        session = self._session
+        for comp_tag, sub_tags, allowed, name, key in (
+                (ON_BEHALF_OF_COMP_ID, (ON_BEHALF_OF_SUB_ID, ON_BEHALF_OF_LOCATION_ID), session.on_behalf_of,
+                 "OnBehalfOfCompID(115)", "on_behalf_of_comp_ids"),
+                (DELIVER_TO_COMP_ID, (DELIVER_TO_SUB_ID, DELIVER_TO_LOCATION_ID), session.deliver_to,
+                 "DeliverToCompID(128)", "deliver_to_comp_ids")):
+            comp_id = msg.get(comp_tag)
+            if comp_id is None:
+                for tag in sub_tags:
+                    if msg.get(tag) is not None:
+                        return tag, f"CompID problem: tag {tag} without {name}"
+            elif comp_id not in allowed:
+                return (comp_tag, f"CompID problem: {name}={comp_id.decode('latin-1')} not allowed for "
+                        f"this session ({key})")
         return None
 
     def _drain_queue(self, now: float, events: list[Event]) -> None:
@@ -845,7 +888,7 @@ class Connection:
         """Logon with ResetSeqNumFlag=Y on a live session (e.g. a 24-hour session's daily
         reset): both sides restart at 1 and the Logon is answered with 141=Y."""
         store = self._session.store
-        store.reset()
+        self._session.reset_store()
         store.set_next_target_seq(2)
         self._queued.clear()
         self._resend_until = 0
@@ -863,7 +906,7 @@ class Connection:
             self._send_admin(LOGOUT, [], now)  # 13b: answer, then the peer or we disconnect
             reason = "client logged out" + (f": {text.decode('latin-1')}" if text else "")
         if session.config.reset_on_logout:
-            session.store.reset()
+            session.reset_store()
         self._end_session(reason, events)
 
     def _serve_resend(self, msg: FixMessage, now: float, events: list[Event]) -> None:

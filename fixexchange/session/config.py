@@ -14,8 +14,9 @@ class SessionConfig:
     bound the client's HeartBtInt(108); 0 in a Logon (no heartbeats) is accepted only
     if `heartbeat_min` is 0. `on_behalf_of_comp_ids`: the OnBehalfOfCompID(115) values this
     client may send for (third-party addressing, test case 18); empty = none, so a message
-    carrying 115 is rejected (and DeliverToCompID(128) always is: the exchange is the final
-    recipient, it forwards nothing).
+    carrying 115 is rejected. `deliver_to_comp_ids`: the DeliverToCompID(128) values it may
+    address (firms reached through the exchange; answers come back with OnBehalfOfCompID);
+    empty = none, so a message carrying 128 is rejected.
     """
 
     sender_comp_id: str
@@ -32,6 +33,7 @@ class SessionConfig:
     logon_timeout: float = 10.0
     logout_timeout: float = 2.0
     on_behalf_of_comp_ids: tuple[str, ...] = ()
+    deliver_to_comp_ids: tuple[str, ...] = ()
 
     @property
     def session_id(self) -> str:

@@ -76,9 +76,11 @@ def test_known_but_unsupported_type_passes_with_body_unchecked():
     (b"D", NEW_ORDER_SINGLE_BODY, HEADER[:3], (R.REQUIRED_TAG_MISSING, 52)),
     (b"1", [], None, (R.REQUIRED_TAG_MISSING, 112)),
     (b"V", MD_REQUEST_BODY[:3] + MD_REQUEST_BODY[6:], None, (R.REQUIRED_TAG_MISSING, 267)),
-    # 2 tag not defined for this message type (FIX tag and user-defined tag)
+    # ... a user-defined tag (5000 and up) we do not define is an invalid tag number (14a)
+    (b"0", [(5001, b"x")], None, (R.INVALID_TAG_NUMBER, 5001)),
+    (b"D", NEW_ORDER_SINGLE_BODY + [(5000, b"x")], None, (R.INVALID_TAG_NUMBER, 5000)),
+    # 2 tag not defined for this message type
     (b"D", NEW_ORDER_SINGLE_BODY + [(112, b"x")], None, (R.TAG_NOT_DEFINED_FOR_MESSAGE_TYPE, 112)),
-    (b"0", [(5001, b"x")], None, (R.TAG_NOT_DEFINED_FOR_MESSAGE_TYPE, 5001)),
     # 4 tag without value
     (b"D", [(11, b"")] + NEW_ORDER_SINGLE_BODY[1:], None, (R.TAG_SPECIFIED_WITHOUT_VALUE, 11)),
     (b"V", MD_REQUEST_BODY[:8] + [(55, b"")] + MD_REQUEST_BODY[9:], None,
@@ -139,6 +141,40 @@ def test_nested_group_valid():
 def test_non_numeric_tag_is_invalid_tag_number():
     msg = parse_one(frame(b"35=0\x01" + raw_fields(HEADER) + b"abc=1\x01"))
     assert reject(msg) == (R.INVALID_TAG_NUMBER, None)
+
+
+@pytest.mark.parametrize("text, ref_tag", [(b"0", 0), (b"-1", -1), (b"-0", None), (b"007", None),
+                                           (b"12345678901", None), (b"7a", None)])
+def test_tag_text_that_is_an_integer_is_named_in_ref_tag_id(text, ref_tag):
+    """14a: RefTagID(371) names the invalid tag where it can (an integer text)."""
+    msg = parse_one(frame(b"35=0\x01" + raw_fields(HEADER) + text + b"=1\x01"))
+    assert reject(msg) == (R.INVALID_TAG_NUMBER, ref_tag)
+
+
+@pytest.mark.parametrize("tag, value, expected", [
+    (167, b"BOO", (R.VALUE_INCORRECT, 167)),   # 14e: SecurityType is enumerated in FIX 4.4
+    (167, b"CS", None),
+    (18, b"6", None),                          # ExecInst: a space-separated list of values
+    (18, b"6 E", None),
+    (18, b"6 T", (R.VALUE_INCORRECT, 18)),     # T is no ExecInst value
+    (18, b"6  E", (R.VALUE_INCORRECT, 18)),    # an empty item
+    (18, b"6 ", (R.VALUE_INCORRECT, 18)),
+    (528, b"A", None),                         # OrderCapacity
+    (528, b"Z", (R.VALUE_INCORRECT, 528)),
+    (21, b"1", None),                          # HandlInst
+    (21, b"7", (R.VALUE_INCORRECT, 21)),
+    (77, b"O", None),                          # PositionEffect
+    (77, b"X", (R.VALUE_INCORRECT, 77)),
+])
+def test_enumerations_come_from_the_fix44_tables(tag, value, expected):
+    assert reject(message(b"D", NEW_ORDER_SINGLE_BODY + [(tag, value)])) == expected
+
+
+def test_every_enumerated_fix44_field_is_checked():
+    from fixexchange.codec._fix44_enums import ENUMS as TABLE
+    from fixexchange.codec.dictionary import ENUMS, MULTIPLE_VALUE_TAGS
+    assert len(ENUMS) == len(TABLE) >= 240
+    assert {18, 276, 277, 286, 291, 292, 529, 546} == MULTIPLE_VALUE_TAGS
 
 
 def test_first_three_fields_out_of_order_in_a_hand_made_message():

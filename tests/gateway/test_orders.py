@@ -805,6 +805,21 @@ def test_replace_with_unparseable_unchangeable_field_is_refused(h, changes):
     assert replies[0][58].startswith("invalid")
 
 
+def test_answers_and_reports_to_a_request_addressed_to_a_firm_come_on_behalf_of_it():
+    # DeliverTo* (128/129/145) of a request -> OnBehalfOf* (115/116/144) on its answers and
+    # on every later report of the order it entered
+    h = Harness()
+    to_firm = ((128, b"BROKER2"), (129, b"DESK"), (145, b"NY"))
+    [ack] = h.order("S1", "d1", "1", 5, "100", "SYM1", None, *to_firm)
+    assert (ack[150], ack[115], ack[116], ack[144]) == ("0", "BROKER2", "DESK", "NY")
+    assert 128 not in ack and 129 not in ack and 145 not in ack
+    replies = h.order("S2", "s1", "2", 5, "100")
+    [maker_fill] = [r for r in replies if r.session == "S1" and r.type == "8"]
+    assert (maker_fill[150], maker_fill[115], maker_fill[116]) == ("F", "BROKER2", "DESK")
+    [business] = h.send("S1", "R", (128, b"BROKER2"), (131, b"Q1"))
+    assert (business.type, business[115]) == ("j", "BROKER2") and 128 not in business
+
+
 def test_answers_and_reports_go_back_to_the_firm_an_order_was_sent_for():
     # OnBehalfOf* (115/116) of a request -> DeliverTo* (128/129) on its answers and on every
     # report of the order it entered, also the later ones; one session may trade for several

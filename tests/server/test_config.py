@@ -236,13 +236,14 @@ def test_price_band(tmp_path):
     assert e.key == "symbol[0].band_high"
 
 
-def test_on_behalf_of_comp_ids(tmp_path):
+@pytest.mark.parametrize("key", ["on_behalf_of_comp_ids", "deliver_to_comp_ids"])
+def test_third_party_comp_id_lists(tmp_path, key):
     from fixexchange.server.main import session_configs
-    cfg = load_config(write(tmp_path, MINIMAL.replace('password = "p"', 'password = "p"\non_behalf_of_comp_ids = ["JCD", "ACME"]')))
-    assert cfg.sessions[0].on_behalf_of_comp_ids == ("JCD", "ACME")
+    cfg = load_config(write(tmp_path, MINIMAL.replace('password = "p"', f'password = "p"\n{key} = ["JCD", "ACME"]')))
+    assert getattr(cfg.sessions[0], key) == ("JCD", "ACME")
     [config], _ = session_configs(cfg)
-    assert config.on_behalf_of_comp_ids == ("JCD", "ACME")
-    e = bad(tmp_path, MINIMAL.replace('password = "p"', 'on_behalf_of_comp_ids = ["A|B"]'))
-    assert e.key == "session[0].on_behalf_of_comp_ids"
-    e = bad(tmp_path, MINIMAL.replace('password = "p"', 'on_behalf_of_comp_ids = "JCD"'))
+    assert getattr(config, key) == ("JCD", "ACME")
+    e = bad(tmp_path, MINIMAL.replace('password = "p"', f'{key} = ["A|B"]'))
+    assert e.key == f"session[0].{key}"
+    e = bad(tmp_path, MINIMAL.replace('password = "p"', f'{key} = "JCD"'))
     assert "expected an array" in e.problem

@@ -283,3 +283,20 @@ async def test_reports_of_an_order_sent_on_behalf_of_a_firm_are_delivered_to_it(
         c1.close()
         c2.close()
         await srv.stop()
+
+
+async def test_poss_resend_of_an_order_already_seen_gets_no_second_answer(c1):
+    """19a against the daemon: a PossResend(97)=Y copy of a NewOrderSingle whose ClOrdID
+    the FIX session already saw is ignored (no "duplicate ClOrdID" reject for a live
+    order); one with a new ClOrdID is an order like any other."""
+    c1.order("pr1", "1", 5, "106")
+    await c1.expect("8", i150="0", i11="pr1")
+    c1.header_fields = [(97, "Y")]
+    c1.order("pr1", "1", 5, "106")
+    c1.order("pr2", "1", 5, "106")
+    c1.header_fields = []
+    answer = await c1.expect("8", i11="pr2", i150="0")  # the first answer after the copy
+    assert answer.get(97) is None
+    c1.send("1", [(112, "after")])
+    heartbeat = await c1.recv(admin=True)
+    assert (heartbeat.get(35), heartbeat.get(112)) == (b"0", b"after")
