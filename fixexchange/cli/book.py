@@ -61,22 +61,64 @@ def _trade_from(entry: dict[int, str], received: str = "") -> Trade:
     return Trade(stamp, price, size, side)
 
 
+class TradeStats:
+    """Last trade, volume, high, low and VWAP of the trades the book has seen (a snapshot's
+    recent trades, then every new one)."""
+
+    __slots__ = ("count", "volume", "notional", "high", "low", "last")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.volume = Decimal(0)
+        self.notional = Decimal(0)
+        self.high: Decimal | None = None
+        self.low: Decimal | None = None
+        self.last: Trade | None = None
+
+    def add(self, trade: Trade) -> None:
+        self.count += 1
+        self.volume += trade.size
+        self.notional += trade.size * trade.price
+        self.high = trade.price if self.high is None else max(self.high, trade.price)
+        self.low = trade.price if self.low is None else min(self.low, trade.price)
+        self.last = trade
+
+    @property
+    def vwap(self) -> Decimal | None:
+        return self.notional / self.volume if self.volume else None
+
+
 class Book:
     def __init__(self, symbol: str, max_trades: int = 10) -> None:
         self.symbol = symbol
         self.bids: dict[Decimal, Decimal] = {}
         self.asks: dict[Decimal, Decimal] = {}
+        # NumberOfOrders(346) per (entry type, price), when the exchange sends it
+        self.orders: dict[tuple[str, Decimal], int] = {}
         self.trades: collections.deque[Trade] = collections.deque(maxlen=max_trades)
+        self.stats = TradeStats()
+        # when (the caller's clock: `now`) each level last changed, and the last trade
+        # arrived: what a ladder highlights for a moment
+        self.changed: dict[tuple[str, Decimal], float] = {}
+        self.traded_at: float | None = None
         self.has_snapshot = False
 
     def _side(self, entry_type: str) -> dict[Decimal, Decimal]:
         return self.bids if entry_type == BID else self.asks
+
+    def _orders(self, kind: str, price: Decimal, entry: dict[int, str]) -> None:
+        count = entry.get(346)
+        if count is not None and count.isdigit():
+            self.orders[(kind, price)] = int(count)
+        else:
+            self.orders.pop((kind, price), None)
 
     def apply_snapshot(self, entries: list[dict[int, str]]) -> None:
         """Replace the book with a W's entries (trades are recent trades: kept in order)."""
         bids: dict[Decimal, Decimal] = {}
         asks: dict[Decimal, Decimal] = {}
         trades: list[Trade] = []
+        self.orders.clear()
         for entry in entries:
             kind = entry.get(269)
             if kind in (BID, OFFER):
@@ -84,23 +126,33 @@ class Book:
                 size = _decimal(entry.get(271), "MDEntrySize(271)")
                 side = bids if kind == BID else asks
                 side[price] = side.get(price, Decimal(0)) + size
+                self._orders(kind, price, entry)
             elif kind == TRADE:
                 trades.append(_trade_from(entry))
         self.bids, self.asks = bids, asks
         self.trades.clear()
         self.trades.extend(trades)
+        self.stats = TradeStats()
+        for trade in trades:
+            self.stats.add(trade)
+        self.changed.clear()
         self.has_snapshot = True
 
-    def apply_incremental(self, entry: dict[int, str], received: str = "") -> None:
+    def apply_incremental(self, entry: dict[int, str], received: str = "",
+                          now: float = 0.0) -> None:
         """One X entry. Raises BookInconsistent when it does not fit the book.
-        `received`: the arrival time (HH:MM:SS.mmm) shown for trades without MDEntryTime."""
+        `received`: the arrival time (HH:MM:SS.mmm) shown for trades without MDEntryTime;
+        `now`: the caller's clock, recorded for the levels and trades that changed."""
         if not self.has_snapshot:
             raise BookInconsistent(f"{self.symbol}: incremental update before any snapshot")
         kind = entry.get(269)
         action = entry.get(279, NEW)
         if kind == TRADE:
             if action == NEW:
-                self.trades.append(_trade_from(entry, received))
+                trade = _trade_from(entry, received)
+                self.trades.append(trade)
+                self.stats.add(trade)
+                self.traded_at = now
             return
         if kind not in (BID, OFFER):
             return
@@ -113,20 +165,27 @@ class Book:
                     f"{self.symbol}: new {name} level {_fmt(price)} already in the book"
                 )
             side[price] = _decimal(entry.get(271), "MDEntrySize(271)")
+            self._orders(kind, price, entry)
         elif action == CHANGE:
             if price not in side:
                 raise BookInconsistent(
                     f"{self.symbol}: change of {name} level {_fmt(price)} not in the book"
                 )
             side[price] = _decimal(entry.get(271), "MDEntrySize(271)")
+            self._orders(kind, price, entry)
         elif action == DELETE:
             if price not in side:
                 raise BookInconsistent(
                     f"{self.symbol}: delete of {name} level {_fmt(price)} not in the book"
                 )
             del side[price]
+            self.orders.pop((kind, price), None)
         else:
             raise BookInconsistent(f"{self.symbol}: unknown MDUpdateAction(279) {action!r}")
+        self.changed[(kind, price)] = now
+        if len(self.changed) > 1000:  # deleted levels far from the touch: keep it bounded
+            for key, _ in sorted(self.changed.items(), key=lambda kv: kv[1])[:500]:
+                del self.changed[key]
 
     def top_bids(self, depth: int) -> list[tuple[Decimal, Decimal]]:
         return sorted(self.bids.items(), key=lambda kv: -kv[0])[:depth]

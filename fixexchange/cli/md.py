@@ -1,5 +1,5 @@
-"""fix-md: a live market-data ladder for fixexchange symbols (curses), or one snapshot
-(--once).
+"""fix-md: a live market-data ladder for fixexchange symbols (full screen, see ladder.py),
+printed as it changes (--plain, for pipes), or one snapshot (--once).
 
 The book is rebuilt only from MarketDataSnapshotFullRefresh (W) and
 MarketDataIncrementalRefresh (X). A MsgSeqNum gap on fix-md's own session or an update
@@ -10,6 +10,7 @@ is not) makes fix-md drop the book, show a warning and resubscribe.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as _dt
 import itertools
 import os
@@ -40,16 +41,22 @@ DEFAULT_SENDER = "MDVIEW"
 
 EXAMPLES = """\
 examples:
-  fix-md SYM1                    live ladder, top 5 levels; q or Ctrl-C to leave
-  fix-md SYM1 SYM2 --depth 10    several symbols, top 10 levels
+  fix-md SYM1                    full-screen ladder, top 5 levels; q, Esc or Ctrl-C to leave
+  fix-md SYM1 SYM2 SYM3 --depth 10   several symbols side by side, paged when they do
+                                 not all fit (Tab/Right next page, Left previous, 1-9)
   fix-md --once SYM1             print one snapshot and exit (scriptable)
-  fix-md --plain SYM1 --duration 30   no curses: print the ladder as it changes
+  fix-md --plain SYM1 --duration 30   print the ladder as it changes (default in a pipe)
 
-The ladder shows asks above bids, the spread and the last trades (time, aggressor side,
-size @ price). Trade times are MDEntryTime(273) when the exchange sends it, otherwise the
-time the update arrived ('-' for trades already in the first snapshot); the aggressor side
-is AggressorSide(2446) or Side(54) when sent, otherwise inferred from the book side the
-trade took liquidity from in the same update ('?' when unknown).
+The ladder shows, per symbol, the last trade (price, size, aggressor side), volume, high,
+low and VWAP of the trades seen, the spread in price and ticks (tick sizes from the
+SecurityList), then per level the orders (when the exchange sends NumberOfOrders(346)),
+the cumulative size and the size, asks above bids; bids are green, asks red, a changed
+level flashes, and so does a trade's price. A tape of the latest trades of all symbols
+runs along the bottom (--trades rows). Trade times are MDEntryTime(273) when the exchange
+sends it, otherwise the time the update arrived ('-' for trades already in the first
+snapshot); the aggressor side is AggressorSide(2446) or Side(54) when sent, otherwise
+inferred from the book side the trade took liquidity from in the same update ('?' when
+unknown).
 
 environment: FIXEXCH_HOST FIXEXCH_PORT FIXEXCH_SENDER FIXEXCH_TARGET FIXEXCH_PASSWORD
   FIXEXCH_USERNAME FIXEXCH_TIMEOUT FIXEXCH_CLIENT_CONFIG
@@ -75,14 +82,14 @@ def main_parser() -> _Parser:
     parser.add_argument("symbols", nargs="*", metavar="SYMBOL")
     parser.add_argument("--once", action="store_true", help="print one snapshot and exit")
     parser.add_argument("--plain", action="store_true",
-                        help="no curses: print the ladder when it changes (default when "
+                        help="no full screen: print the ladder when it changes (default when "
                         "stdout is not a terminal)")
     parser.add_argument("--depth", type=int, default=5, metavar="N",
                         help="price levels per side (default 5)")
     parser.add_argument("--trades", type=int, default=5, metavar="N",
-                        help="last trades shown (default 5)")
-    parser.add_argument("--interval", type=float, default=0.2, metavar="SECONDS",
-                        help="minimum time between redraws (default 0.2)")
+                        help="last trades shown: the tape's rows (default 5)")
+    parser.add_argument("--interval", type=float, default=0.1, metavar="SECONDS",
+                        help="minimum time between redraws (default 0.1)")
     parser.add_argument("--duration", type=float, metavar="SECONDS",
                         help="leave after this long (default: until q or Ctrl-C)")
     add_connection_arguments(parser, DEFAULT_SENDER)
@@ -104,11 +111,18 @@ class MdRejected(ToolError):
 class MarketView:
     """The books of the subscribed symbols, fed with W/X messages (sans-IO)."""
 
-    def __init__(self, symbols: list[str], depth: int = 5, trades: int = 5) -> None:
+    def __init__(self, symbols: list[str], depth: int = 5, trades: int = 5,
+                 clock=time.monotonic) -> None:
         self.symbols = symbols
         self.depth = depth
         self.trades = trades
+        self.clock = clock
         self.books = {s: bookmod.Book(s, max_trades=max(trades, 1)) for s in symbols}
+        # the latest trades of all symbols, newest last: (symbol, Trade)
+        self.tape: collections.deque = collections.deque(maxlen=max(trades, 1))
+        # MinPriceIncrement per symbol, from the SecurityList (the spread in ticks)
+        self.ticks: dict[str, bookmod.Decimal] = {}
+        self.security_req_id = ""
         self.req_id = ""
         self.prefix = f"md-{os.getpid()}-{int(time.time())}"
         self.warnings: list[str] = []  # the last three, shown above the ladder
@@ -133,6 +147,11 @@ class MarketView:
 
     def unsubscribe_fields(self) -> list[tuple[int, object]]:
         return self.request_fields(self.req_id, "2")
+
+    def security_list_fields(self) -> list[tuple[int, object]]:
+        """SecurityListRequest (x) for every symbol: their tick sizes."""
+        self.security_req_id = f"{self.prefix}-sec"
+        return [(320, self.security_req_id), (559, "4")]
 
     # -- problems
     def gap(self, reason: str) -> None:
@@ -170,16 +189,36 @@ class MarketView:
             entries = groups(msg, 268, 279)
             _infer_aggressors(entries)
             received = _now_stamp()
+            now = self.clock()
             for entry in entries:
-                book = self.books.get(entry.get(55, ""))
+                symbol = entry.get(55, "")
+                book = self.books.get(symbol)
                 if book is None:
                     continue
                 try:
-                    book.apply_incremental(entry, received)
+                    book.apply_incremental(entry, received, now)
                 except bookmod.BookInconsistent as exc:
                     self.gap(f"inconsistent update: {exc}")
                     return
+                if entry.get(269) == bookmod.TRADE and entry.get(279, "0") == "0":
+                    self.tape.append((symbol, book.trades[-1]))
             self.dirty = True
+        elif kind == "y":
+            if field(msg, 320) != self.security_req_id or field(msg, 560, "0") != "0":
+                return  # no tick sizes: the spread is shown in price only
+            for entry in groups(msg, 146, 55):
+                tick = entry.get(969)
+                if tick is None and entry.get(58, "").startswith("MinPriceIncrement="):
+                    tick = entry[58].split("=", 1)[1]  # the exchange's FIX 4.4-clean form
+                try:
+                    value = bookmod.Decimal(tick) if tick is not None else None
+                except bookmod.InvalidOperation:
+                    value = None
+                if value is not None and value.is_finite() and value > 0:
+                    self.ticks[entry.get(55, "")] = value
+            self.dirty = True
+        elif kind == "j" and field(msg, 372) == "x":
+            return  # the security list is refused: no tick sizes, nothing else lost
         elif kind == "Y":
             if field(msg, 262) != self.req_id:
                 return  # e.g. the unsubscribe of a request the exchange already dropped
@@ -207,22 +246,6 @@ class MarketView:
         lines = list(self.warnings)
         for block in self.blocks():
             lines += block
-            lines.append("")
-        return lines
-
-    def render_grid(self, width: int) -> list[str]:
-        """Warnings, then the symbols' blocks side by side as far as `width` allows."""
-        blocks = self.blocks(pad=len(self.symbols) > 1)
-        column = max(len(line) for block in blocks for line in block) + 4
-        per_row = max(1, min(len(blocks), width // column))
-        lines = list(self.warnings)
-        for start in range(0, len(blocks), per_row):
-            row = blocks[start:start + per_row]
-            height = max(len(block) for block in row)
-            for i in range(height):
-                lines.append("".join(
-                    (block[i] if i < len(block) else "").ljust(column) for block in row
-                ).rstrip())
             lines.append("")
         return lines
 
@@ -311,56 +334,21 @@ def run_plain(client: FixClient, view: MarketView, interval: float, duration: fl
                 say(line, out)
 
 
-def run_curses(client: FixClient, view: MarketView, interval: float,
-               duration: float | None) -> None:
-    import curses
+def run_tui(client: FixClient, view: MarketView, interval: float,
+            duration: float | None) -> None:
+    """The full-screen ladder (Textual) until q, Esc, Ctrl-C or --duration."""
+    from fixexchange.cli.ladder import make_app
 
-    def loop(screen) -> None:
-        try:
-            curses.curs_set(0)
-        except curses.error:
-            pass
-        screen.nodelay(True)
-        warn_attr = curses.A_BOLD
-        if curses.has_colors():
-            curses.start_color()
-            curses.use_default_colors()
-            curses.init_pair(1, curses.COLOR_RED, -1)
-            curses.init_pair(2, curses.COLOR_GREEN, -1)
-            curses.init_pair(3, curses.COLOR_RED, -1)
-            warn_attr = curses.color_pair(1) | curses.A_BOLD
-        client.send("V", view.next_request())
-        end = time.monotonic() + duration if duration is not None else None
-        last_draw = 0.0
-        while end is None or time.monotonic() < end:
-            _pump(client, view, 0.05)
-            key = screen.getch()
-            if key in (ord("q"), ord("Q"), 27):
-                return
-            now = time.monotonic()
-            if (view.dirty or key == curses.KEY_RESIZE) and now - last_draw >= interval:
-                view.dirty = False
-                last_draw = now
-                screen.erase()
-                height, width = screen.getmaxyx()
-                header = (f"fix-md  {client.settings.sender_comp_id}@{client.settings.host}:"
-                          f"{client.settings.port}  {_now_stamp()} UTC  q/Ctrl-C: quit")
-                rows = [(header, curses.A_REVERSE)]
-                for line in view.render_grid(width):
-                    attr = curses.A_NORMAL
-                    if "WARNING" in line:
-                        attr = warn_attr
-                    elif "spread" in line:
-                        attr = curses.A_BOLD
-                    rows.append((line, attr))
-                for y, (line, attr) in enumerate(rows[: height - 1]):
-                    try:
-                        screen.addnstr(y, 0, line, max(width - 1, 1), attr)
-                    except curses.error:
-                        pass
-                screen.refresh()
-
-    curses.wrapper(loop)
+    client.send("x", view.security_list_fields())
+    client.send("V", view.next_request())
+    settings = client.settings
+    app = make_app(view, lambda wait: _pump(client, view, wait),
+                   header=f"{settings.sender_comp_id}@{settings.host}:{settings.port}",
+                   interval=interval, clock=view.clock,
+                   clock_text=lambda: f"{_now_stamp()} UTC", duration=duration)
+    app.run()
+    if app.error is not None:
+        raise app.error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -393,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.plain or args.verbose or not sys.stdout.isatty():
             run_plain(client, view, args.interval, args.duration)
         else:
-            run_curses(client, view, args.interval, args.duration)
+            run_tui(client, view, args.interval, args.duration)
         return EXIT_OK
     except ToolError as exc:
         return fail(TOOL, exc)

@@ -189,19 +189,3 @@ def test_render_one_sided_and_empty():
     assert bookmod.render(book)[0] == "S  spread -  (bid 1.5 / no asks)"
     book.apply_snapshot([{269: "1", 270: "2", 271: "2"}])
     assert bookmod.render(book)[0] == "S  spread -  (no bids / ask 2)"
-
-
-def test_grid_lines_up_symbols_side_by_side():
-    view = subscribed(("SYM1", "SYM2"))
-    view.on_message(incremental(view.req_id, [("2", "1", "SYM1", "110"),
-                                              ("2", "1", "SYM1", "111")]))
-    grid = view.render_grid(width=100)
-    assert grid[0].startswith("SYM1  spread 7  (bid 105 / ask 112)")
-    assert "SYM2  spread 5  (bid 105 / ask 110)" in grid[0]
-    # SYM1 has two asks fewer: blank rows keep the best bids on the same line
-    best_bids = [i for i, line in enumerate(grid) if re.search(r"100\s+105", line)]
-    assert len(best_bids) == 1 and grid[best_bids[0]].count("105") == 2
-    narrow = view.render_grid(width=40)
-    assert narrow[0].startswith("SYM1") and not any("SYM2  spread" in line
-                                                    for line in narrow[:12])
-    assert any(line.startswith("SYM2  spread") for line in narrow)

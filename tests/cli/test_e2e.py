@@ -332,7 +332,7 @@ def test_md_live_plain_updates_and_interrupt(env):
 
 
 class Pty:
-    """A child process on a pseudo-terminal (curses and readline need one)."""
+    """A child process on a pseudo-terminal (the full-screen ladder and the prompt need one)."""
 
     def __init__(self, env, *argv):
         import pty
@@ -384,23 +384,29 @@ class Pty:
         os.close(self.master)
 
 
-def test_md_curses_ladder_quits_on_q_and_ctrl_c(env):
+def test_md_ladder_on_a_terminal_quits_on_q_and_ctrl_c(env):
     term = Pty(env, "fixexchange.cli.md", "SYM10", "SYM1")
     try:
-        term.expect(b"q/Ctrl-C: quit")
-        term.expect(b"SYM10  spread 5  (bid 105 / ask 110)    SYM1  spread 5")
+        term.expect(b"q quit")
+        term.expect(b"SYM10")
+        # the tick size came from the SecurityList: the spread is shown in ticks too
+        term.expect(b"spread 5.00 = 500 ticks")
         term.write(b"q")
         assert term.wait() == 0
     finally:
         term.close()
-    term = Pty(env, "fixexchange.cli.md", "SYM10")
-    try:
-        term.expect(b"SYM10  spread")
-        term.proc.send_signal(signal.SIGINT)
-        assert term.wait() == 0
-        assert b"Traceback" not in term.output
-    finally:
-        term.close()
+    for stop in ("typed", "signal"):
+        term = Pty(env, "fixexchange.cli.md", "SYM10")
+        try:
+            term.expect(b"spread 5.00")
+            if stop == "typed":
+                term.write(b"\x03")  # Ctrl-C as a key: the full screen reads the keyboard raw
+            else:
+                term.proc.send_signal(signal.SIGINT)
+            assert term.wait() == 0
+            assert b"Traceback" not in term.output
+        finally:
+            term.close()
 
 
 def test_interactive_on_a_terminal(env):
