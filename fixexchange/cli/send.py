@@ -750,7 +750,7 @@ class Trader:
                 p.fragments.append(entry)
                 tick = entry.get(969)
                 if tick is None and entry.get(58, "").startswith("MinPriceIncrement="):
-                    tick = entry[58].split("=", 1)[1]  # the exchange's FIX 4.4-clean form
+                    tick = entry[58].split()[0].split("=", 1)[1]  # the exchange's FIX 4.4-clean form
                 say(f"{entry.get(55, '?'):<12} {_num(tick):>10} "
                     f"{_num(entry.get(561)):>8} {_num(entry.get(562)):>8}", self.out)
             if field(msg, 893, "Y") == "Y":

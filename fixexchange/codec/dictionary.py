@@ -108,6 +108,8 @@ _TYPE_OVERRIDES = {75: "LOCALMKTDATE", 64: "LOCALMKTDATE", 432: "LOCALMKTDATE",
 ENUMS: dict[int, frozenset[bytes]] = {
     tag: frozenset(value.encode() for value, _ in values) for tag, (_, _, values) in FIX44_ENUMS.items()}
 MULTIPLE_VALUE_TAGS = frozenset(tag for tag, (_, multiple, _) in FIX44_ENUMS.items() if multiple)
+# CancelOnDisconnect(9001) of a Logon, Y/N: a venue convention (Deribit's), not FIX 4.4
+ENUMS[9001] = frozenset((b"Y", b"N"))
 
 
 def _in_list(allowed: frozenset[bytes]):
@@ -215,7 +217,8 @@ _BODIES: dict[bytes, tuple[tuple[int, ...], tuple[int, ...]]] = {
     b"3": ((45,), (371, 372, 373) + _TEXT),
     b"4": ((36,), (123,)),
     b"5": ((), _TEXT),
-    b"A": ((98, 108), (95, 96, 141, 789, 383, 464, 553, 554)),
+    # 9001 CancelOnDisconnect (Y/N): a venue convention (Deribit's Logon), not FIX 4.4
+    b"A": ((98, 108), (95, 96, 141, 789, 383, 464, 553, 554, 9001)),
     b"D": ((11, 54, 60, 40),
            (526, 583, 229, 75, 1, 660, 581, 589, 590, 591, 70, 63, 64, 544, 635, 21, 18, 110,
             111, 100, 81, 140, 114, 854, 423, 44, 99, 15, 376, 377, 23, 117, 59, 168, 432,
@@ -241,6 +244,9 @@ _BODIES: dict[bytes, tuple[tuple[int, ...], tuple[int, ...]]] = {
     b"Y": ((262,), (281,) + _TEXT),
     b"x": ((320, 559), (15, 336, 625, 263, 668, 869) + _INSTRUMENT + _FINANCING + _TEXT),
     b"y": ((320, 322, 560), (393, 893)),
+    b"e": ((324, 263), (15, 336, 625) + _INSTRUMENT),
+    b"f": ((), (324, 15, 336, 625, 325, 326, 291, 292, 327, 328, 329, 330, 331, 332, 333, 31, 60,
+                334) + _INSTRUMENT + _TEXT),
     b"8": ((37, 17, 150, 39, 54, 151, 14, 6),
            (198, 526, 527, 11, 41, 583, 693, 790, 584, 911, 912, 229, 66, 548, 551, 549, 19,
             636, 103, 378, 1, 660, 581, 589, 63, 64, 854, 40, 423, 44, 99, 839, 845, 15, 376,

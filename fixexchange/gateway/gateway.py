@@ -65,6 +65,7 @@ from fixexchange.engine import (
 from .marketdata import ALL_ENTRY_TYPES, ENTRY_TYPE_CODES, MarketData, Subscription
 from .outbound import Outbound
 from .reject_text import reject_text
+from .status import TradingStatus
 from .units import NotOnScale, NumberFormatError, PriceFormatter, format_avg_px, parse_price, parse_qty
 
 # Final orders (and their ClOrdIDs) remembered per session: duplicate-ClOrdID detection and
@@ -148,8 +149,15 @@ _ENCODED = {field: b"%d=%s\x01" % field for field in (
     _STATUS_REJECTED, _STATUS_EXPIRED, _RESPONSE_TO_CANCEL, _RESPONSE_TO_REPLACE)}
 
 # BusinessRejectReason (380)
+BUSINESS_REJECT_OTHER = 0
+BUSINESS_REJECT_UNKNOWN_SECURITY = 2
 BUSINESS_REJECT_UNSUPPORTED_TYPE = 3
 BUSINESS_REJECT_FIELD_MISSING = 5
+BUSINESS_REJECT_NOT_AUTHORIZED = 6
+# OrdRejReason 2 "Exchange closed": the FIX 4.4 code for "this instrument does not trade now"
+ORD_REJ_EXCHANGE_CLOSED = 2
+# what a drop-copy session may not send (it observes, it does not trade)
+_TRADING_MSG_TYPES = frozenset((b"D", b"F", b"G", b"H", b"q"))
 
 # MDReqRejReason (281)
 MD_REJ_UNKNOWN_SYMBOL = b"0"
@@ -356,7 +364,7 @@ class _Request(NamedTuple):
     """The request being processed: how engine events about its order are reported.
     (A tuple: built once per request, with ``_new_tuple`` on the hot paths.)"""
 
-    kind: str  # "new", "cancel", "replace", "status", "mass", "time", "admin"
+    kind: str  # "new", "cancel", "replace", "status", "mass", "time", "admin", "operator"
     session_id: str
     cl_ord_id: bytes | None
     order: _Order | None
@@ -378,12 +386,32 @@ class Gateway:
     extension packs / FIX 5.0), so a stock FIX 4.4 client such as QuickFIX would reject the
     message; by default the tick size goes in each entry's Text(58) as
     ``MinPriceIncrement=<tick>`` and the lot size in RoundLot(561), MinQty in MinTradeVol(562).
+    ``cancel_on_disconnect``: session id -> (enabled, grace seconds); ``default_cancel_on_disconnect``
+    for the others (accept-any sessions).  ``drop_copies``: drop-copy session id -> the session
+    ids it covers (None = every other session); see "Operating" below.
     """
 
     def __init__(self, symbols: Iterable[SymbolSpec], engine: Engine, exec_id_prefix: str | None = None,
                  stp_modes: dict[str, StpMode | str] | None = None,
-                 default_stp: StpMode | str = StpMode.NONE, min_price_increment_field: bool = False) -> None:
+                 default_stp: StpMode | str = StpMode.NONE, min_price_increment_field: bool = False,
+                 cancel_on_disconnect: dict[str, tuple[bool, float]] | None = None,
+                 default_cancel_on_disconnect: tuple[bool, float] = (False, 0.0),
+                 drop_copies: dict[str, Iterable[str] | None] | None = None) -> None:
         self.engine = engine
+        # -- operating: halts, cancel-on-disconnect, drop copies (see the section below)
+        self.trading_status = TradingStatus()
+        self._halted = self.trading_status.halted  # (read on every order: a dict, empty = none)
+        self._cod_config = dict(cancel_on_disconnect or {})
+        self._cod_default = default_cancel_on_disconnect
+        self._cod_active: dict[str, bool] = {}  # per connection, from config or the Logon's 9001
+        self._cod_pending: dict[str, float] = {}  # session id -> when its orders get cancelled
+        self._online: set[str] = set()
+        self._drop_copies = {dc: (None if covered is None else frozenset(covered))
+                             for dc, covered in (drop_copies or {}).items()}
+        self._copy_targets: dict[str, tuple[str, ...]] = {}  # owner session id -> drop copies
+        self._cancel_text: bytes | None = None  # Text(58) of operator/disconnect cancels
+        # trades and traded quantity per symbol (the admin endpoint and metrics read them)
+        self.trade_counts: dict[str, list[int]] = {}
         self._symbols: dict[str, _SymbolInfo] = {}
         for spec in symbols:
             self._symbols[spec.symbol] = _SymbolInfo(spec)
@@ -416,23 +444,56 @@ class Gateway:
             b"q": self._mass_cancel,
             b"V": self._market_data_request,
             b"x": self._security_list_request,
+            b"e": self._security_status_request,
         }
 
     # ---------------------------------------------------------------- public API
 
-    def on_logon(self, session_id: str, now: float) -> list[Outbound]:
+    def on_logon(self, session_id: str, now: float, cancel_on_disconnect: bool | None = None) -> list[Outbound]:
+        """``cancel_on_disconnect``: the Logon's CancelOnDisconnect(9001), None = not sent
+        (the session's configuration decides)."""
         if session_id not in self._sessions:
             self._sessions[session_id] = _SessionOrders()
+        self._online.add(session_id)
+        self._cod_pending.pop(session_id, None)  # back within the grace period: orders stay
+        enabled = self._cod_config.get(session_id, self._cod_default)[0]
+        self._cod_active[session_id] = enabled if cancel_on_disconnect is None else cancel_on_disconnect
         return []
 
-    def on_disconnect(self, session_id: str, now: float) -> list[Outbound]:
-        """Market-data subscriptions end with the connection; orders stay on the book."""
+    def on_disconnect(self, session_id: str, now: float, reason: str = "connection ended") -> list[Outbound]:
+        """Market-data and status subscriptions end with the connection.  Orders stay on the
+        book, unless cancel-on-disconnect is on for this connection: then they are cancelled
+        now (no grace period) or by ``cancel_on_disconnect(session_id, now)`` once
+        ``cancel_on_disconnect_due(session_id)`` has come, if the session has not logged on
+        again by then."""
         self.market_data.drop_session(session_id)
-        return []
+        self.trading_status.drop_session(session_id)
+        self._online.discard(session_id)
+        if not self._cod_active.pop(session_id, False):
+            return []
+        grace = self._cod_config.get(session_id, self._cod_default)[1]
+        self._cod_pending[session_id] = now + grace
+        if grace > 0:
+            return []
+        return self.cancel_on_disconnect(session_id, now, reason)
+
+    def cancel_on_disconnect_due(self, session_id: str) -> float | None:
+        """When the disconnected session's orders are to be cancelled (None: they are not)."""
+        return self._cod_pending.get(session_id)
+
+    def cancel_on_disconnect(self, session_id: str, now: float, reason: str = "connection ended") -> list[Outbound]:
+        """Cancel the live orders of a session whose connection ended (and that has not logged
+        on again since): ExecType 4 reports, stored for it until it logs on again."""
+        if self._cod_pending.pop(session_id, None) is None or session_id in self._online:
+            return []
+        return self.cancel_orders(now, f"cancel on disconnect: {reason}", session_id=session_id)[0]
 
     def on_message(self, session_id: str, message: FixMessage, now: float, _routed: bool = False) -> list[Outbound]:
-        if not _routed and not _ROUTED_TAGS.isdisjoint(message._index):  # on behalf of / to a firm
-            return self._answer_to_firm(session_id, message, now)
+        if not _routed:
+            if self._drop_copies:
+                return self._with_copies(self._drop_copy_guard(session_id, message, now))
+            if not _ROUTED_TAGS.isdisjoint(message._index):  # on behalf of / to a firm
+                return self._answer_to_firm(session_id, message, now)
         handler = self._handlers.get(message.msg_type)
         if handler is None:
             return [self._business_reject(session_id, message, BUSINESS_REJECT_UNSUPPORTED_TYPE,
@@ -499,7 +560,7 @@ class Gateway:
         self._advance_engine_time(now, out)
         if not self.defer_market_data:
             out.extend(self.market_data.flush())
-        return out
+        return self._with_copies(out) if self._drop_copies else out
 
     def end_of_day(self, now: float) -> list[Outbound]:
         """Expire every live DAY order."""
@@ -513,7 +574,7 @@ class Gateway:
         self._route(self.engine.execute(command), _Request("admin", "", None, None, None), out)
         if not self.defer_market_data:
             out.extend(self.market_data.flush())
-        return out
+        return self._with_copies(out) if self._drop_copies else out
 
     def seed(self, owner: str, symbol: str, side: Side | str, qty: int, price: int, now: float) -> list[Outbound]:
         """Rest a GTC limit order for ``owner`` (seeded liquidity; ``side`` may be "buy"/"sell",
@@ -521,6 +582,122 @@ class Gateway:
         if isinstance(side, str):
             side = Side.BUY if side.lower() == "buy" else Side.SELL
         return self.apply(NewOrder(symbol, owner, side, qty, OrdType.LIMIT, price, tif=TimeInForce.GTC), now)
+
+    # ---------------------------------------------------------------- operating
+    # Inputs of the venue's operator and of connections ending: each takes its time and is
+    # deterministic, so a command journal can record and replay it like a FIX message.
+
+    def halt(self, symbol: str, now: float, reason: str = "halted by the exchange") -> list[Outbound]:
+        """Halt ``symbol``: new orders and replaces are rejected, cancels work, nothing
+        matches.  Returns the SecurityStatus (326=2) for its subscribers.  KeyError for an
+        unknown symbol."""
+        if symbol not in self._symbols:
+            raise KeyError(symbol)
+        self._transact_time = format_utc_timestamp(now)
+        return self.trading_status.set(symbol, True, reason or "halted", self._transact_time)
+
+    def resume(self, symbol: str, now: float) -> list[Outbound]:
+        """Resume trading in ``symbol``: SecurityStatus (326=17) for its subscribers."""
+        if symbol not in self._symbols:
+            raise KeyError(symbol)
+        self._transact_time = format_utc_timestamp(now)
+        return self.trading_status.set(symbol, False, "", self._transact_time)
+
+    def cancel_orders(self, now: float, text: str, session_id: str | None = None,
+                      symbol: str | None = None) -> tuple[list[Outbound], int]:
+        """Cancel every live order of ``session_id`` and/or ``symbol`` (None = any) on the
+        operator's behalf or on disconnect: ExecType 4 reports with ``text`` in Text(58) to
+        their owners.  Returns the messages and how many orders were cancelled.  KeyError
+        for an unknown symbol."""
+        if symbol is not None and symbol not in self._symbols:
+            raise KeyError(symbol)
+        self._transact_time = format_utc_timestamp(now)
+        self._cancel_text = b"58=%s\x01" % text.replace("\x01", " ").encode("ascii", "replace")
+        out: list[Outbound] = []
+        try:
+            events = self.engine.execute(MassCancel(session_id, symbol, None))
+            count = next((event[1] for event in events if event[0] is MassCancelDone), 0)
+            self._route(events, _Request("operator", session_id or "", None, None, None), out)
+        finally:
+            self._cancel_text = None
+        if not self.defer_market_data:
+            out.extend(self.market_data.flush())
+        return (self._with_copies(out) if self._drop_copies else out), count
+
+    def live_orders(self, session_id: str) -> int:
+        """How many of the session's orders are live (the admin endpoint's session list)."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            return 0
+        return sum(1 for order in {id(o): o for o in session.by_cl_ord_id.values()}.values() if not order.final)
+
+    def symbol_overview(self) -> list[dict]:
+        """Per symbol: trading status, best bid/ask (FIX prices), displayed depth, trades and
+        traded quantity (the admin endpoint's symbol list)."""
+        rows = []
+        for name, info in self._symbols.items():
+            book = self.engine.book(name)
+            fmt = info.fmt
+            row: dict = {"symbol": name, "status": "halted" if name in self._halted else "open"}
+            if name in self._halted:
+                row["halt_reason"] = self._halted[name]
+            for side, key in ((Side.BUY, "bid"), (Side.SELL, "ask")):
+                levels = book.depth(side, 0) if book is not None else []
+                best = levels[0] if levels else None
+                row[f"best_{key}"] = None if best is None else fmt(best[0]).decode()
+                row[f"best_{key}_qty"] = None if best is None else best[1]
+                row[f"{key}_levels"] = len(levels)
+                row[f"{key}_qty"] = sum(qty for _, qty in levels)
+            trades, volume = self.trade_counts.get(name, (0, 0))
+            row["trades"] = trades
+            row["volume"] = volume
+            last = book.last_trade_price if book is not None else None
+            row["last_price"] = None if last is None else fmt(last).decode()
+            rows.append(row)
+        return rows
+
+    def _halted_text(self, symbol: str, what: str) -> bytes:
+        reason = self._halted[symbol]
+        return f"{symbol} is halted ({reason}): {what} are refused until trading resumes".encode(
+            "ascii", "replace")
+
+    def _drop_copy_guard(self, session_id: str, message: FixMessage, now: float) -> list[Outbound]:
+        """on_message when drop copies are configured: a drop-copy session may not trade."""
+        if session_id in self._drop_copies and message.msg_type in _TRADING_MSG_TYPES:
+            return [self._business_reject(session_id, message, BUSINESS_REJECT_NOT_AUTHORIZED,
+                                          "drop copy session: order messages are not accepted")]
+        if not _ROUTED_TAGS.isdisjoint(message._index):  # on behalf of / to a firm
+            return self._answer_to_firm(session_id, message, now)
+        return self.on_message(session_id, message, now, _routed=True)
+
+    def _with_copies(self, out: list[Outbound]) -> list[Outbound]:
+        """Append, for every ExecutionReport in ``out``, a copy to each drop-copy session
+        covering its owner.  The copy is the same report (same ExecID, ClOrdID, order fields)
+        with the owner's CompID in OnBehalfOfCompID(115) of the header."""
+        copies = []
+        targets_of = self._copy_targets
+        for message in out:
+            if message.msg_type != b"8":
+                continue
+            owner = message.session_id
+            targets = targets_of.get(owner)
+            if targets is None:
+                targets = targets_of[owner] = tuple(
+                    dc for dc, covered in self._drop_copies.items()
+                    if owner not in self._drop_copies and (covered is None or owner in covered))
+            if not targets:
+                continue
+            comp_id = owner.rpartition("->")[2]
+            body = message.body
+            if type(body) is bytes:
+                body = b"115=%s\x01%s" % (comp_id.encode("ascii", "replace"), body)
+            else:
+                body = [(115, comp_id), *body]
+            for dc in targets:
+                copies.append(Outbound(dc, b"8", body, False))
+        if copies:
+            out.extend(copies)
+        return out
 
     # ---------------------------------------------------------------- helpers
 
@@ -629,7 +806,7 @@ class Gateway:
 
     def _business_reject(self, session_id: str, message: FixMessage, reason: int, text: str | bytes) -> Outbound:
         body = [(45, message.seq_num or 0), (372, message.msg_type)]
-        ref_id = message.get(11) or message.get(262) or message.get(320)
+        ref_id = message.get(11) or message.get(262) or message.get(320) or message.get(324)
         if ref_id is not None:
             body.append((379, ref_id))
         body += ((380, b"%d" % reason), (58, text))
@@ -651,6 +828,10 @@ class Gateway:
         if info is None:
             out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_UNKNOWN_SYMBOL,
                                           b"unknown symbol " + symbol))
+            return
+        if self._halted and info.name in self._halted:
+            out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_EXCHANGE_CLOSED,
+                                          self._halted_text(info.name, "new orders")))
             return
         reject = self._order_reject
         side = _SIDES.get(side_text)
@@ -798,6 +979,8 @@ class Gateway:
         if order is None:
             return refuse(CXL_REJ_UNKNOWN_ORDER, "unknown order")
         info = order.info
+        if self._halted and info.name in self._halted:
+            return refuse(CXL_REJ_EXCHANGE_OPTION, self._halted_text(info.name, "replaces"))
         if _ORD_TYPES.get(ord_type_text) is not order.ord_type:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "OrdType cannot be changed")
         side_text = message.get(54)
@@ -1033,8 +1216,41 @@ class Gateway:
                 body += (info.symbol_field, (561, b"%d" % spec.lot), (562, b"%d" % spec.min_qty))
                 if self._min_price_increment_field:
                     body.append((969, tick))
-                body.append((58, b"MinPriceIncrement=" + tick))
+                body.append((58, b"MinPriceIncrement=%s TradingStatus=%s"
+                              % (tick, b"halted" if info.name in self._halted else b"open")))
         out.append(Outbound(session_id, b"y", body))
+
+    # ---------------------------------------------------------------- e: SecurityStatusRequest
+
+    def _security_status_request(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
+        req_id = self._require(message, 324)
+        request_type = self._require(message, 263)
+        status = self.trading_status
+        if request_type == b"2":
+            if not status.unsubscribe(session_id, req_id):
+                out.append(self._business_reject(session_id, message, BUSINESS_REJECT_OTHER,
+                                                 "unknown SecurityStatusReqID"))
+            return
+        if request_type not in (b"0", b"1"):
+            out.append(self._business_reject(session_id, message, BUSINESS_REJECT_OTHER,
+                                             "SubscriptionRequestType must be 0, 1 or 2"))
+            return
+        symbol = self._require(message, 55)
+        info = self._symbols_by_bytes.get(symbol)
+        if info is None:
+            out.append(self._business_reject(session_id, message, BUSINESS_REJECT_UNKNOWN_SECURITY,
+                                             b"unknown symbol " + symbol))
+            return
+        if request_type == b"1":
+            if status.subscribed(session_id, req_id):
+                out.append(self._business_reject(session_id, message, BUSINESS_REJECT_OTHER,
+                                                 "duplicate SecurityStatusReqID"))
+                return
+            if not status.subscribe(session_id, req_id, info.name):
+                out.append(self._business_reject(session_id, message, BUSINESS_REJECT_OTHER,
+                                                 "too many SecurityStatus subscriptions"))
+                return
+        out.append(status.message(session_id, req_id, info.name, False, self._transact_time))
 
     # ---------------------------------------------------------------- engine events -> FIX
 
@@ -1063,6 +1279,11 @@ class Gateway:
                 if order is not None:
                     out.append(self._fill(order, price, qty, maker_cum, maker_leaves, maker_notional))
                 market_data.trade_printed(symbol, price, qty, self._transact_time)
+                counts = self.trade_counts.get(symbol)
+                if counts is None:
+                    counts = self.trade_counts[symbol] = [0, 0]
+                counts[0] += 1
+                counts[1] += qty
             elif kind is Accepted:
                 order = request_order
                 if order is None or request_kind != "new":
@@ -1089,7 +1310,7 @@ class Gateway:
                     cl_ord_id, orig = order.cl_ord_id, None
                 self._finish(order, _STATUS_CANCELED)
                 out.append(report(order, _EXEC_CANCELED, _STATUS_CANCELED, cl_ord_id, orig,
-                                  extra=_CANCEL_TEXT_FIELD.get(reason, b"58=canceled\x01")))
+                                  extra=self._cancel_text or _CANCEL_TEXT_FIELD.get(reason, b"58=canceled\x01")))
             elif kind is Replaced:
                 _, order_id, _, _, _, price, qty, cum_qty, leaves_qty, _, _ = event
                 order = orders.get(order_id)

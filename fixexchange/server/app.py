@@ -56,7 +56,8 @@ from typing import Any
 
 from ..session.events import (ApplicationMessage, Disconnected, GarbledMessage, LoggedOn, LoggedOut,
                               SessionRejected)
-from .config import ExchangeConfig, end_of_day_minute
+from .config import ExchangeConfig, end_of_day_minute, load_config
+from .metrics import Metrics
 
 log = logging.getLogger("fixexchange")
 
@@ -67,6 +68,7 @@ _MAX_TAIL = 65536  # the session parser's message size limit
 # the client streams and its next bytes are (nearly) waiting already, so polling would only
 # burn CPU (pipelined fix-load reads carry hundreds), as would polling after heartbeats.
 POLL_AFTER_MAX_REQUESTS = 8
+LAG_PROBE_INTERVAL = 0.25  # seconds between event-loop lag samples (metrics)
 
 
 def seconds_until(minute_of_day: int, now: float) -> float:
@@ -135,7 +137,8 @@ class FixProtocol(asyncio.BufferedProtocol):
 
     __slots__ = ("server", "transport", "conn", "session_id", "view", "dirty",
                  "write_paused", "read_paused", "conflated", "timer", "timer_at",
-                 "pre_logon_bytes", "pre_logon_data", "logon_handle", "peer", "msglog", "closing")
+                 "pre_logon_bytes", "pre_logon_data", "logon_handle", "peer", "msglog", "closing",
+                 "messages_in", "messages_out", "connected_at")
 
     def __init__(self, server: "ExchangeServer") -> None:
         self.server = server
@@ -155,6 +158,9 @@ class FixProtocol(asyncio.BufferedProtocol):
         self.peer = "?"
         self.msglog: MessageLog | None = None
         self.closing = False
+        self.messages_in = 0  # application messages on this connection (admin session list)
+        self.messages_out = 0
+        self.connected_at = 0.0
 
     # -- asyncio callbacks ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
@@ -163,9 +169,11 @@ class FixProtocol(asyncio.BufferedProtocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         if len(srv.protocols) >= srv.cfg.server.max_connections or srv.stopping:
+            srv.metrics.refused("shutting_down" if srv.stopping else "connection_limit")
             log.warning("connection from %s refused: %s", self.peer,
                         "shutting down" if srv.stopping else
-                        f"connection limit {srv.cfg.server.max_connections} reached")
+                        f"connection limit {srv.cfg.server.max_connections} reached",
+                        extra={"event": "connection_refused", "fields": {"peer": self.peer}})
             self.closing = True
             transport.abort()
             return
@@ -179,6 +187,7 @@ class FixProtocol(asyncio.BufferedProtocol):
         transport.set_write_buffer_limits(high=s.outbound_high_water, low=s.outbound_high_water // 4)  # type: ignore[attr-defined]
         srv.protocols.add(self)
         now = time.time()
+        self.connected_at = now
         self.conn = srv.acceptor.connection_made(now)
         if srv.msglog_dir is not None:
             self.pre_logon_data = []
@@ -398,6 +407,14 @@ class ExchangeServer:
         self._msglogs: dict[str, MessageLog] = {}
         self.stats = {"md_dropped": 0, "md_resyncs": 0, "unknown_session_dropped": 0}
         self._unknown_warned: set[str] = set()  # unknown session ids already warned about
+        # operating (README "Operating"): metrics, admin endpoint, cancel-on-disconnect timers
+        self.metrics = Metrics()
+        self.admin = None  # AdminEndpoint when [admin] enabled
+        self._cod_timers: dict[str, asyncio.TimerHandle] = {}
+        self._lag_probe: asyncio.TimerHandle | None = None
+        self._lag_due = 0.0
+        self._summary: asyncio.TimerHandle | None = None
+        self._summary_last = (0.0, 0, 0, 0)  # time, orders, trades, rejects at the last summary
         # market data once per loop turn (one X per subscription per turn, not per order)
         self._md_flush = getattr(gateway, "flush_market_data", None)
         # and whether it has something to send: the per-turn flush is scheduled only then
@@ -423,16 +440,30 @@ class ExchangeServer:
         if s.end_of_day:
             self._eod = self.loop.call_later(seconds_until(end_of_day_minute(s.end_of_day), time.time()),
                                              self._end_of_day)
-        log.info("listening on %s:%d as %s", s.host, self.port, s.comp_id)
+        log.info("listening on %s:%d as %s", s.host, self.port, s.comp_id,
+                 extra={"event": "listening", "fields": {"host": s.host, "port": self.port}})
+        self._lag_due = self.loop.time() + LAG_PROBE_INTERVAL
+        self._lag_probe = self.loop.call_at(self._lag_due, self._probe_lag)
+        if s.summary_interval > 0:
+            self._summary_last = (time.time(), 0, 0, 0)
+            self._summary = self.loop.call_later(s.summary_interval, self._log_summary)
+        if self.cfg.admin.enabled:
+            from .admin import AdminEndpoint
+
+            a = self.cfg.admin
+            self.admin = AdminEndpoint(self, a.host, a.port, a.token)
+            await self.admin.start()
 
     async def stop(self, reason: str = "exchange shutting down") -> None:
         """Logout to every session, wait (bounded) for the Logout replies, close, flush."""
         if self.stopping:
             return
         self.stopping = True
-        for timer in (self._gtd, self._eod):
+        for timer in (self._gtd, self._eod, self._lag_probe, self._summary):
             if timer is not None:
                 timer.cancel()
+        if self.admin is not None:
+            await self.admin.stop()
         if self.server is not None:
             self.server.close()
         now = time.time()
@@ -464,6 +495,11 @@ class ExchangeServer:
             await asyncio.sleep(0)
         if self.server is not None and not self.protocols:
             await self.server.wait_closed()
+        # cancel-on-disconnect still in its grace period: the venue closes, the orders go now
+        # (their reports are stored for the next logon)
+        for sid in list(self._cod_timers):
+            self._cod_timers.pop(sid).cancel()
+            self._cancel_on_disconnect(sid, "exchange shutting down")
         for ml in self._msglogs.values():
             ml.close()
         close = getattr(self.acceptor, "close", None)
@@ -533,12 +569,15 @@ class ExchangeServer:
         on_message = self.gateway.on_message
         send = self.acceptor.send
         by_session = self.by_session
+        metrics = self.metrics
         requests = 0
         for ev in events:
             t = type(ev)
             if t is ApplicationMessage:
                 requests += 1
                 sid = ev.session_id
+                p.messages_in += 1
+                metrics.message_in(ev.message.msg_type, ev.message)
                 try:
                     outs = on_message(sid, ev.message, now)
                 except Exception:
@@ -552,6 +591,8 @@ class ExchangeServer:
                     for out in outs:
                         if out[0] == sid and not out[3]:
                             send(sid, out[1], out[2], now, True)
+                            p.messages_out += 1
+                            metrics.message_out(out[1], out[2])
                         else:
                             self.dispatch((out,), now)
                 else:
@@ -563,26 +604,42 @@ class ExchangeServer:
                     old.abort(now)
                 self.by_session[sid] = p
                 p.logged_on(sid, now)
-                log.info("logon %s from %s", sid, p.peer)
+                metrics.logons += 1
+                timer = self._cod_timers.pop(sid, None)
+                if timer is not None:  # back within the grace period
+                    timer.cancel()
+                cod = getattr(ev, "cancel_on_disconnect", None)
+                log.info("logon %s from %s", sid, p.peer,
+                         extra={"event": "logon", "session": sid, "fields": {
+                             "peer": p.peer, **({} if cod is None else {"cancel_on_disconnect": cod})}})
                 try:
-                    outs = self.gateway.on_logon(sid, now)
+                    if cod is None:
+                        outs = self.gateway.on_logon(sid, now)
+                    else:
+                        outs = self.gateway.on_logon(sid, now, cancel_on_disconnect=cod)
                 except Exception:
                     log.exception("gateway failed on logon of %s", sid)
                     outs = None
                 if outs:
                     self.dispatch(outs, now)
             elif t is LoggedOut:
-                log.info("logout %s: %s", ev.session_id, ev.reason)
+                log.info("logout %s: %s", ev.session_id, ev.reason,
+                         extra={"event": "logout", "session": ev.session_id, "fields": {"reason": ev.reason}})
             elif t is Disconnected:
                 sid = ev.session_id
                 if sid is not None and self.by_session.get(sid) is p:
                     self.session_gone(p, sid, ev.reason, now)
                 else:
-                    log.info("disconnect %s (%s): %s", sid or "-", p.peer, ev.reason)
+                    log.info("disconnect %s (%s): %s", sid or "-", p.peer, ev.reason,
+                             extra={"event": "disconnect", "session": sid,
+                                    "fields": {"peer": p.peer, "reason": ev.reason}})
                 p.closing = True
                 p._mark_dirty()
             elif t is SessionRejected:
-                log.warning("reject %s seq %s: %s (reason %s)", ev.session_id, ev.ref_seq_num, ev.text, ev.reason)
+                metrics.reject("session", ev.reason)
+                log.warning("reject %s seq %s: %s (reason %s)", ev.session_id, ev.ref_seq_num, ev.text, ev.reason,
+                            extra={"event": "session_reject", "session": ev.session_id,
+                                   "fields": {"ref_seq_num": ev.ref_seq_num, "reason": ev.reason, "text": ev.text}})
             elif t is GarbledMessage:
                 log.debug("garbled message from %s: %s", p.peer, ev.reason)
             else:
@@ -593,14 +650,44 @@ class ExchangeServer:
 
     def session_gone(self, p: FixProtocol, sid: str, reason: str, now: float) -> None:
         del self.by_session[sid]
-        log.info("disconnect %s (%s): %s", sid, p.peer, reason)
+        self.metrics.disconnects += 1
+        log.info("disconnect %s (%s): %s", sid, p.peer, reason,
+                 extra={"event": "disconnect", "session": sid, "fields": {"peer": p.peer, "reason": reason}})
         try:
-            outs = self.gateway.on_disconnect(sid, now)
+            outs = self.gateway.on_disconnect(sid, now, reason)
         except Exception:
             log.exception("gateway failed on disconnect of %s", sid)
             outs = None
         if outs:
+            self._log_cancels(sid, outs, "cancel on disconnect")
             self.dispatch(outs, now)
+            self._schedule_flush()
+        due = getattr(self.gateway, "cancel_on_disconnect_due", None)
+        when = due(sid) if due is not None else None
+        if when is not None:  # a grace period: cancel then, unless the session is back
+            old = self._cod_timers.pop(sid, None)
+            if old is not None:
+                old.cancel()
+            self._cod_timers[sid] = self.loop.call_later(
+                max(0.0, when - now), self._cancel_on_disconnect, sid, reason)
+
+    def _cancel_on_disconnect(self, sid: str, reason: str) -> None:
+        self._cod_timers.pop(sid, None)
+        now = time.time()
+        try:
+            outs = self.gateway.cancel_on_disconnect(sid, now, reason)
+        except Exception:
+            log.exception("cancel on disconnect failed for %s", sid)
+            return
+        if outs:
+            self._log_cancels(sid, outs, "cancel on disconnect")
+            self.dispatch(outs, now)
+            self._schedule_flush()
+
+    def _log_cancels(self, sid: str, outs: list, why: str) -> None:
+        count = sum(1 for out in outs if out[0] == sid and out[1] == b"8")
+        log.info("%s %s: %d orders cancelled", why, sid, count,
+                 extra={"event": why.replace(" ", "_"), "session": sid, "fields": {"orders": count}})
 
     def dispatch(self, outs: list, now: float) -> None:
         """Route gateway Outbound messages through the acceptor (it sequences and stores).
@@ -608,6 +695,7 @@ class ExchangeServer:
         session has that id, e.g. a seed owner's) is dropped with a warning, not an exception."""
         send = self.acceptor.send
         by_session = self.by_session
+        metrics = self.metrics
         for sid, msg_type, body, market_data in outs:  # (Outbound is a NamedTuple)
             p = by_session.get(sid)
             if market_data:
@@ -626,6 +714,9 @@ class ExchangeServer:
                         raise  # a known session: a real fault, not this case
                     self._drop_unknown_session(sid, msg_type)
                     continue
+            metrics.message_out(msg_type, body)
+            if p is not None:
+                p.messages_out += 1
             if p is not None and not p.dirty:
                 p.dirty = True
                 self.mark_dirty(p)
@@ -685,3 +776,154 @@ class ExchangeServer:
         if ml is None:
             ml = self._msglogs[sid] = MessageLog(self.msglog_dir, sid)  # type: ignore[arg-type]
         return ml
+
+    # -- operating: metrics probes, summary, admin actions ----------------------------------
+    # The admin endpoint calls these on the event loop; each is short and never waits, so an
+    # operator's action cannot stall matching.  State changes go through the gateway's
+    # deterministic inputs (halt, resume, cancel_orders), which take the time as an argument.
+
+    def _probe_lag(self) -> None:
+        now = self.loop.time()
+        self.metrics.loop_lag.observe(max(0.0, now - self._lag_due))
+        self._lag_due = now + LAG_PROBE_INTERVAL
+        self._lag_probe = self.loop.call_at(self._lag_due, self._probe_lag)
+
+    def _log_summary(self) -> None:
+        now = time.time()
+        m = self.metrics
+        orders = m.total_orders()
+        trades = sum(c[0] for c in getattr(self.gateway, "trade_counts", {}).values())
+        rejects = m.total_rejects()
+        then, orders_then, trades_then, rejects_then = self._summary_last
+        elapsed = max(now - then, 1e-9)
+        self._summary_last = (now, orders, trades, rejects)
+        rate = (orders - orders_then) / elapsed
+        log.info("summary: %.1f orders/s, %d trades, %d rejects in the last %.0fs; %d sessions logged on, "
+                 "%d orders, %d trades in total", rate, trades - trades_then, rejects - rejects_then, elapsed,
+                 len(self.by_session), orders, trades,
+                 extra={"event": "summary", "fields": {
+                     "orders_per_second": round(rate, 1), "trades": trades - trades_then,
+                     "rejects": rejects - rejects_then, "interval": round(elapsed, 3),
+                     "sessions": len(self.by_session), "orders_total": orders, "trades_total": trades}})
+        self._summary = self.loop.call_later(self.cfg.server.summary_interval, self._log_summary)
+
+    def _session_id_for(self, name: str) -> str:
+        """A session id from a client CompID or a full session id (admin paths)."""
+        ids = self.acceptor.session_ids
+        if name in ids:
+            return name
+        matches = [sid for sid in ids if sid.rpartition("->")[2] == name]
+        if len(matches) == 1:
+            return matches[0]
+        from .admin import AdminError
+
+        raise AdminError(404, f"no session {name!r}")
+
+    def admin_sessions(self) -> list[dict]:
+        rows = []
+        for sid in self.acceptor.session_ids:
+            p = self.by_session.get(sid)
+            store = self.acceptor.store_for(sid) if (p is not None or self._has_store(sid)) else None
+            row: dict = {
+                "session": sid, "comp_id": sid.rpartition("->")[2],
+                "state": "logged_on" if p is not None else "disconnected",
+                "address": p.peer if p is not None else None,
+                "next_sender_seq": store.next_sender_seq if store is not None else 1,
+                "next_target_seq": store.next_target_seq if store is not None else 1,
+                "queue_bytes": (p.transport.get_write_buffer_size()
+                                if p is not None and p.transport is not None else 0),
+                "messages_in": p.messages_in if p is not None else 0,
+                "messages_out": p.messages_out if p is not None else 0,
+                "connected_since": p.connected_at if p is not None else None,
+            }
+            live = getattr(self.gateway, "live_orders", None)
+            if live is not None:
+                row["live_orders"] = live(sid)
+            if sid in self._cod_timers:
+                row["cancel_on_disconnect_pending"] = True
+            rows.append(row)
+        return rows
+
+    def _has_store(self, sid: str) -> bool:
+        session = self.acceptor._sessions.get(sid)
+        return session is not None and session.store is not None
+
+    def admin_symbols(self) -> list[dict]:
+        return self.gateway.symbol_overview()
+
+    def _admin_dispatch(self, outs: list, now: float) -> None:
+        if outs:
+            self.dispatch(outs, now)
+        self._schedule_flush()
+
+    def _symbol(self, symbol: str) -> str:
+        if symbol not in {s.name for s in self.cfg.symbols}:
+            from .admin import AdminError
+
+            raise AdminError(404, f"no symbol {symbol!r}")
+        return symbol
+
+    def admin_halt(self, symbol: str, reason: str) -> dict:
+        now = time.time()
+        outs = self.gateway.halt(self._symbol(symbol), now, reason)
+        self._admin_dispatch(outs, now)
+        log.warning("halt %s: %s", symbol, reason,
+                    extra={"event": "halt", "fields": {"symbol": symbol, "reason": reason}})
+        return {"symbol": symbol, "status": "halted", "reason": reason, "subscribers_notified": len(outs)}
+
+    def admin_resume(self, symbol: str) -> dict:
+        now = time.time()
+        outs = self.gateway.resume(self._symbol(symbol), now)
+        self._admin_dispatch(outs, now)
+        log.warning("resume %s", symbol, extra={"event": "resume", "fields": {"symbol": symbol}})
+        return {"symbol": symbol, "status": "open", "subscribers_notified": len(outs)}
+
+    def admin_cancel(self, session: str | None = None, symbol: str | None = None) -> dict:
+        now = time.time()
+        sid = None if session is None else self._session_id_for(session)
+        sym = None if symbol is None else self._symbol(symbol)
+        outs, count = self.gateway.cancel_orders(now, "canceled by the exchange operator", session_id=sid, symbol=sym)
+        self._admin_dispatch(outs, now)
+        log.warning("operator cancel-all %s: %d orders cancelled", sid or sym, count,
+                    extra={"event": "operator_cancel", "session": sid,
+                           "fields": {"symbol": sym, "orders": count}})
+        return {"session": sid, "symbol": sym, "cancelled": count}
+
+    def admin_logout(self, session: str, reason: str) -> dict:
+        from .admin import AdminError
+
+        sid = self._session_id_for(session)
+        p = self.by_session.get(sid)
+        if p is None or p.conn is None:
+            raise AdminError(409, f"{sid} is not logged on")
+        now = time.time()
+        p.conn.logout(reason, now)
+        p._mark_dirty()
+        log.warning("operator logout %s: %s", sid, reason,
+                    extra={"event": "operator_logout", "session": sid, "fields": {"reason": reason}})
+        return {"session": sid, "logout_sent": True, "reason": reason}
+
+    def admin_reload_passwords(self) -> dict:
+        """Re-read usernames and passwords from the config file: they apply from the next
+        Logon (connections logged on stay).  Sessions added to the file are not created."""
+        from .admin import AdminError
+        from .config import ConfigError
+
+        try:
+            fresh = load_config(self.cfg.path)
+        except ConfigError as e:
+            raise AdminError(409, f"config not reloaded: {e}") from None
+        updated, unknown = [], []
+        comp_id = self.cfg.server.comp_id
+        for d in fresh.sessions:
+            sid = f"{d.begin_string}:{comp_id}->{d.target_comp_id}"
+            if self.acceptor.set_credentials(sid, d.username, d.password):
+                updated.append(sid)
+            else:
+                unknown.append(sid)
+        if fresh.accept_any is not None:
+            self.acceptor.set_template_credentials(fresh.accept_any.username, fresh.accept_any.password)
+        log.warning("passwords reloaded from %s: %d sessions", self.cfg.path, len(updated),
+                    extra={"event": "passwords_reloaded", "fields": {"updated": len(updated),
+                                                                     "not_configured": unknown}})
+        return {"updated": updated, "not_configured_at_start": unknown}

@@ -12,6 +12,7 @@ Layout::
     [symbol_defaults]   defaults for every [[symbol]]
     [[symbol]]          one per tradable symbol
     [seed]              seeded liquidity: default rule, owner; [seed.symbols.SYMx] overrides
+    [admin]             the local admin/metrics HTTP endpoint (off by default)
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "STP_MODES",
     "ALGORITHMS",
+    "AdminConfig",
+    "SESSION_ROLES",
 ]
 
 # The bundled config: `exchange.toml` next to this file is a symlink to config/exchange.toml in
@@ -43,6 +46,8 @@ DEFAULT_CONFIG_PATH = (Path(__file__).resolve().parent / "exchange.toml").resolv
 STP_MODES = ("none", "cancel_newest", "cancel_oldest", "cancel_both", "decrement")
 ALGORITHMS = ("fifo", "pro_rata")
 BEGIN_STRINGS = ("FIX.4.4",)
+SESSION_ROLES = ("trading", "drop_copy")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -81,6 +86,10 @@ class ServerConfig:
     # (no sleep in epoll_wait) for this many microseconds; 0 = off.  Trades CPU for
     # round-trip time while a client has few orders in flight (see README).
     busy_poll_us: int = 0  # latency mode, opt-in (README: Daemon, Benchmarks)
+    # operating (README "Operating"): "text" or "json" (one JSON object per line) event logs,
+    # and a one-line activity summary on the console every summary_interval seconds (0 = off)
+    log_format: str = "text"
+    summary_interval: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +107,14 @@ class SessionDef:
     stp: str = "cancel_newest"
     on_behalf_of_comp_ids: tuple[str, ...] = ()  # OnBehalfOfCompID(115) values allowed (test case 18)
     deliver_to_comp_ids: tuple[str, ...] = ()  # DeliverToCompID(128) values allowed (test case 18)
+    # operating: live orders are cancelled when the connection ends (after the grace period,
+    # seconds, unless the session logs on again); a Logon's CancelOnDisconnect(9001) overrides
+    cancel_on_disconnect: bool = False
+    cancel_on_disconnect_grace: float = 0.0
+    # "drop_copy": receives a copy of every ExecutionReport of the sessions in drop_copy_of
+    # (their client CompIDs; empty = every trading session) and may not trade
+    role: str = "trading"
+    drop_copy_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +144,16 @@ class SymbolDef:
 
 
 @dataclass(frozen=True, slots=True)
+class AdminConfig:
+    """The admin/metrics HTTP endpoint: off by default, loopback only, bearer token."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9879
+    token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ExchangeConfig:
     path: str
     server: ServerConfig
@@ -134,6 +161,7 @@ class ExchangeConfig:
     accept_any: SessionDef | None  # template for unknown CompIDs, None = off
     symbols: tuple[SymbolDef, ...]
     seed_owner: str = "HOUSE"
+    admin: AdminConfig = AdminConfig()
 
     def symbol(self, name: str) -> SymbolDef:
         for s in self.symbols:
@@ -221,7 +249,10 @@ _SESSION_DEFAULT_KEYS = _SESSION_KEYS - {"target_comp_id"}
 _SYMBOL_KEYS = {f for f in SymbolDef.__dataclass_fields__} - {"seed"}
 _SYMBOL_DEFAULT_KEYS = _SYMBOL_KEYS - {"name"}
 _TOP_KEYS = {"server", "session_defaults", "session", "accept_any", "symbol_defaults",
-             "symbol", "seed"}
+             "symbol", "seed", "admin"}
+_ADMIN_KEYS = {f for f in AdminConfig.__dataclass_fields__}
+_LOOPBACK_HOSTS = ("localhost", "::1")
+_MIN_ADMIN_TOKEN = 16
 _SEED_KEYS = {"owner", "bids", "asks", "symbols"}
 _MAX_READ_CHUNK = 16 * 1024 * 1024
 _MAX_BUSY_POLL_US = 100_000  # beyond this it is a spinning daemon, not a latency mode
@@ -292,6 +323,8 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
     if server.end_of_day and end_of_day_minute(server.end_of_day) is None:
         raise v.err("server.end_of_day", f'must be "HH:MM" (UTC, 00:00 to 23:59) or "" (never), '
                                          f"got {server.end_of_day!r}")
+    v.choice(server.log_format, "server.log_format", LOG_FORMATS)
+    v.positive(server.summary_interval, "server.summary_interval", zero_ok=True)
     if server.outbound_hard_limit <= server.outbound_high_water:
         raise v.err("server.outbound_hard_limit",
                     f"must be greater than server.outbound_high_water ({server.outbound_high_water})")
@@ -392,8 +425,48 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
             raise v.err(key, f"seeded book of {s.name} is crossed (best bid {max(bids)} >= best ask {min(asks)})")
         final_symbols.append(replace(s, seed=tuple(orders)))
 
+    # drop copies cover configured trading sessions (or every trading session)
+    trading = {s.target_comp_id for s in sessions if s.role == "trading"}
+    for i, s in enumerate(sessions):
+        if s.role != "drop_copy":
+            continue
+        for name in s.drop_copy_of:
+            if name not in trading:
+                raise v.err(f"session[{i}].drop_copy_of",
+                            f"{name!r} is not the target_comp_id of a trading [[session]]")
+
+    admin = _admin(v, v.table(data.get("admin", {}), "admin"))
     return ExchangeConfig(path=file, server=server, sessions=tuple(sessions), accept_any=accept_any,
-                          symbols=tuple(final_symbols), seed_owner=owner)
+                          symbols=tuple(final_symbols), seed_owner=owner, admin=admin)
+
+
+def _admin(v: _V, tbl: dict) -> AdminConfig:
+    v.check_keys(tbl, "admin", _ADMIN_KEYS)
+    kw = {name: v.get(tbl, "admin", name, type(f.default), f.default)
+          for name, f in AdminConfig.__dataclass_fields__.items()}
+    admin = AdminConfig(**kw)
+    if not 0 <= admin.port <= 65535:
+        raise v.err("admin.port", f"must be 0..65535, got {admin.port}")
+    if not is_loopback(admin.host):
+        raise v.err("admin.host", f"must be a loopback address (127.0.0.0/8, ::1, localhost), got {admin.host!r}")
+    if admin.enabled and len(admin.token) < _MIN_ADMIN_TOKEN:
+        raise v.err("admin.token", f"must be at least {_MIN_ADMIN_TOKEN} characters when the admin "
+                                   f"endpoint is enabled (clients send it as 'Authorization: Bearer <token>')")
+    if any(not 32 < ord(c) < 127 for c in admin.token):
+        raise v.err("admin.token", "must be printable ASCII without spaces")
+    return admin
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: the admin endpoint is never reachable off the machine."""
+    import ipaddress
+
+    if host in _LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _fix_safe(s: str) -> bool:
@@ -406,9 +479,9 @@ def _session_fields(v: _V, tbl: dict, key: str, base: SessionDef) -> SessionDef:
         default = getattr(base, name)
         if name in ("username", "password"):
             kw[name] = v.get(tbl, key, name, str, default)
-        elif name == "sending_time_tolerance":
+        elif name in ("sending_time_tolerance", "cancel_on_disconnect_grace"):
             kw[name] = v.get(tbl, key, name, float, default)
-        elif name in ("on_behalf_of_comp_ids", "deliver_to_comp_ids"):
+        elif name in ("on_behalf_of_comp_ids", "deliver_to_comp_ids", "drop_copy_of"):
             names = v.get(tbl, key, name, (list, tuple), default)
             if not all(isinstance(n, str) and n and _fix_safe(n) for n in names):
                 raise v.err(f"{key}.{name}", "expected an array of CompID strings")
@@ -423,6 +496,10 @@ def _session_fields(v: _V, tbl: dict, key: str, base: SessionDef) -> SessionDef:
     if s.heartbeat_max < s.heartbeat_min:
         raise v.err(f"{key}.heartbeat_max", f"smaller than heartbeat_min ({s.heartbeat_min})")
     v.positive(s.sending_time_tolerance, f"{key}.sending_time_tolerance")
+    v.choice(s.role, f"{key}.role", SESSION_ROLES)
+    v.positive(s.cancel_on_disconnect_grace, f"{key}.cancel_on_disconnect_grace", zero_ok=True)
+    if s.drop_copy_of and s.role != "drop_copy":
+        raise v.err(f"{key}.drop_copy_of", 'only for role = "drop_copy"')
     return s
 
 

@@ -91,8 +91,17 @@ def build(cfg: ExchangeConfig, now: float | None = None):
     engine = Engine(specs)
     stp = {c.session_id: d.stp for c, d in zip(configs, cfg.sessions)}
     # accept-any sessions (not in stp) get the template's mode
-    options = {} if cfg.accept_any is None else {"default_stp": cfg.accept_any.stp}
-    gateway = Gateway(specs, engine, stp_modes=stp, **options)
+    options: dict[str, Any] = {} if cfg.accept_any is None else {
+        "default_stp": cfg.accept_any.stp,
+        "default_cancel_on_disconnect": (cfg.accept_any.cancel_on_disconnect,
+                                         cfg.accept_any.cancel_on_disconnect_grace)}
+    cod = {c.session_id: (d.cancel_on_disconnect, d.cancel_on_disconnect_grace)
+           for c, d in zip(configs, cfg.sessions)}
+    by_comp_id = {d.target_comp_id: c.session_id for c, d in zip(configs, cfg.sessions)}
+    drop_copies = {c.session_id: (tuple(by_comp_id[name] for name in d.drop_copy_of) or None)
+                   for c, d in zip(configs, cfg.sessions) if d.role == "drop_copy"}
+    gateway = Gateway(specs, engine, stp_modes=stp, cancel_on_disconnect=cod, drop_copies=drop_copies,
+                      **options)
     for s in cfg.symbols:
         for o in s.seed:
             gateway.seed(cfg.seed_owner, s.name, o.side, o.qty, _units(o.price, s.price_scale), now)
@@ -124,10 +133,13 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
-def setup_logging(level: int, log_dir: str) -> None:
+def setup_logging(level: int, log_dir: str, log_format: str = "text") -> None:
     """Event lines (logon, logout, reject, disconnect...) on stderr and appended to
-    ``<log_dir>/fixexchange.log``."""
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    ``<log_dir>/fixexchange.log``: text, or one JSON object per line (``server.log_format``)."""
+    from .logs import JsonFormatter
+
+    fmt: logging.Formatter = (JsonFormatter() if log_format == "json"
+                              else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.setLevel(level)
     err = logging.StreamHandler(sys.stderr)
@@ -154,6 +166,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--log-dir", default=None, help="override server.log_dir")
     ap.add_argument("--message-log", action="store_true", help="per-session FIX message logs")
     ap.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    ap.add_argument("--log-format", choices=("text", "json"), default=None, help="override server.log_format")
     ap.add_argument("--no-uvloop", action="store_true", help="use the stdlib event loop even if uvloop is installed")
     return ap.parse_args(argv)
 
@@ -179,6 +192,8 @@ def resolve_config(args: argparse.Namespace) -> ExchangeConfig:
         over["log_dir"] = args.log_dir
     if args.message_log:
         over["message_log"] = True
+    if args.log_format is not None:
+        over["log_format"] = args.log_format
     if over:
         cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, **over))
     return cfg
@@ -201,6 +216,9 @@ async def serve(cfg: ExchangeConfig, ready=None) -> None:
             pass
     print(f"fixexchange: listening on {cfg.server.host}:{server.port} as {cfg.server.comp_id} "
           f"({len(cfg.symbols)} symbols, {len(cfg.sessions)} sessions, config {cfg.path})", flush=True)
+    if server.admin is not None:
+        print(f"fixexchange: admin endpoint on http://{cfg.admin.host}:{server.admin.port}/ "
+              f"(fix-admin --port {server.admin.port})", flush=True)
     if ready is not None:
         ready(server)
     await stop.wait()
@@ -223,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         return 2
-    setup_logging(level, cfg.server.log_dir)
+    setup_logging(level, cfg.server.log_dir, cfg.server.log_format)
     runner = asyncio.run
     if not args.no_uvloop:
         try:

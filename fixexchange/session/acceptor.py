@@ -61,6 +61,8 @@ SESSION_REJECT_REASON = 373
 USERNAME = 553
 PASSWORD = 554
 NEXT_EXPECTED_MSG_SEQ_NUM = 789
+# CancelOnDisconnect (Y/N) in a Logon: a venue convention (Deribit), see README "Operating"
+CANCEL_ON_DISCONNECT = 9001
 
 HEARTBEAT = b"0"
 TEST_REQUEST = b"1"
@@ -304,6 +306,20 @@ class Acceptor:
                 connection._resend_until = 0
         store.flush()
         return logged_on
+
+    def set_credentials(self, session_id: str, username: str | None, password: str | None) -> bool:
+        """New Username/Password for a session's next Logons (the operator's password reload);
+        False if there is no such session."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            return False
+        session.config = dataclasses.replace(session.config, username=username, password=password)
+        return True
+
+    def set_template_credentials(self, username: str | None, password: str | None) -> None:
+        """The same for sessions the accept-any template creates from now on."""
+        if self._template is not None:
+            self._template = dataclasses.replace(self._template, username=username, password=password)
 
     def close(self) -> None:
         """Flush and close every open store (server shutdown)."""
@@ -614,7 +630,9 @@ class Connection:
             reply.append((NEXT_EXPECTED_MSG_SEQ_NUM, seq + 1 if seq == expected else expected))
         logon_seq = store.next_sender_seq
         self._send_admin(LOGON, reply, now)
-        events.append(LoggedOn(session.session_id))
+        cancel_on_disconnect = msg.get(CANCEL_ON_DISCONNECT)
+        events.append(LoggedOn(session.session_id, None if cancel_on_disconnect is None
+                               else cancel_on_disconnect == b"Y"))
         if seq == expected:
             store.set_next_target_seq(seq + 1)
         elif next_expected is not None:

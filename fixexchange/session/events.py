@@ -15,7 +15,11 @@ from ..codec import FixMessage
 
 @dataclass(frozen=True, slots=True)
 class LoggedOn:
+    """``cancel_on_disconnect``: the Logon's CancelOnDisconnect(9001), Y -> True, N ->
+    False, absent -> None (the session's configuration decides)."""
+
     session_id: str
+    cancel_on_disconnect: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -275,8 +275,8 @@ def test_security_list_all_symbols(h):
             groups.append({})
         if groups:
             groups[-1][tag] = value.decode()
-    assert groups == [{55: "SYM1", 561: "1", 562: "1", 58: "MinPriceIncrement=0.01"},
-                      {55: "SYM2", 561: "10", 562: "10", 58: "MinPriceIncrement=0.05"}]
+    assert groups == [{55: "SYM1", 561: "1", 562: "1", 58: "MinPriceIncrement=0.01 TradingStatus=open"},
+                      {55: "SYM2", 561: "10", 562: "10", 58: "MinPriceIncrement=0.05 TradingStatus=open"}]
 
 
 def test_security_list_with_min_price_increment_field():
@@ -287,7 +287,7 @@ def test_security_list_with_min_price_increment_field():
 
 def test_security_list_one_symbol_and_errors(h):
     [one] = h.send("S1", "x", (320, "SL1"), (559, "0"), (55, "SYM2"))
-    assert (one[560], one[146], one[55], one[58]) == ("0", "1", "SYM2", "MinPriceIncrement=0.05")
+    assert (one[560], one[146], one[55], one[58]) == ("0", "1", "SYM2", "MinPriceIncrement=0.05 TradingStatus=open")
     [unknown] = h.send("S1", "x", (320, "SL2"), (559, "0"), (55, "NOPE"))
     assert (unknown.type, unknown[560]) == ("y", "2")
     [unsupported] = h.send("S1", "x", (320, "SL3"), (559, "2"))

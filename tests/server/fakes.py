@@ -6,6 +6,15 @@ from fixexchange.gateway.outbound import Outbound
 from fixexchange.session.events import ApplicationMessage, Disconnected, LoggedOn, LoggedOut
 
 
+class Line(bytes):
+    """One command line, standing in for a FixMessage where the server reads one."""
+
+    msg_type = b"L"
+
+    def get(self, tag, default=None):
+        return default
+
+
 class FakeConn:
     def __init__(self, acc: "FakeAcceptor", now: float) -> None:
         self.acc = acc
@@ -36,7 +45,7 @@ class FakeConn:
                 self.closed = True
                 events.append(LoggedOut(self.session_id, "client logout"))
             elif self.session_id is not None:
-                events.append(ApplicationMessage(self.session_id, line))
+                events.append(ApplicationMessage(self.session_id, Line(line)))
         return events
 
     def data_to_send(self) -> bytes:
@@ -112,7 +121,7 @@ class FakeGateway:
         self.logons.append(sid)
         return []
 
-    def on_disconnect(self, sid, now):
+    def on_disconnect(self, sid, now, reason=""):
         self.disconnects.append(sid)
         self.subs.discard(sid)
         return []

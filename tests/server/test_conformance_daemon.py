@@ -89,7 +89,7 @@ class SilentApplication:
     def on_logon(self, session_id, now):
         return []
 
-    def on_disconnect(self, session_id, now):
+    def on_disconnect(self, session_id, now, reason=""):
         return []
 
     def snapshot_for(self, session_id, now):
