@@ -146,7 +146,7 @@ def load_config_file(path: str, tool: str) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
     result: dict = {}
-    tables = ("fix-send", "fix-md")
+    tables = ("fix-send", "fix-md", "fix-admin")  # (fix-admin reads its own table)
     for key, value in data.items():
         if key in tables:
             if not isinstance(value, dict):
