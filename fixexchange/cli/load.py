@@ -168,7 +168,8 @@ class Daemon:
         base = Path(args.config) if args.config else bundled
         text = base.read_text()
         # turn accept-any on, with a wide heartbeat range
-        text = re.sub(r"(?m)^enabled = false", "enabled = true", text)
+        # (the one of [accept_any]: [admin] has an `enabled` too, and stays off)
+        text = re.sub(r"(?ms)(^\[accept_any\]$.*?^)enabled = false", r"\1enabled = true", text, count=1)
         if args.daemon_busy_poll_us is not None:
             text = re.sub(r"(?m)^busy_poll_us = .*$", "", text)
             text, found = re.subn(r"(?m)^\[server\]$", f"[server]\nbusy_poll_us = {args.daemon_busy_poll_us}",
