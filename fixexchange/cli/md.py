@@ -209,7 +209,7 @@ class MarketView:
             for entry in groups(msg, 146, 55):
                 tick = entry.get(969)
                 if tick is None and entry.get(58, "").startswith("MinPriceIncrement="):
-                    tick = entry[58].split("=", 1)[1]  # the exchange's FIX 4.4-clean form
+                    tick = entry[58].split()[0].split("=", 1)[1]  # the exchange's FIX 4.4-clean form
                 try:
                     value = bookmod.Decimal(tick) if tick is not None else None
                 except bookmod.InvalidOperation:
