@@ -236,9 +236,9 @@ def run(args, settings: dict, out) -> int:
         out.write(_table(result["symbols"], SYMBOL_COLUMNS) + "\n")
     elif command == "halt":
         out.write(f"{result['symbol']} halted ({result['reason']}); "
-                  f"{result['subscribers_notified']} SecurityStatus subscribers told\n")
+                  f"SecurityStatus sent to {result['subscribers_notified']} subscribers\n")
     elif command == "resume":
-        out.write(f"{result['symbol']} trading again; {result['subscribers_notified']} SecurityStatus subscribers told\n")
+        out.write(f"{result['symbol']} trading again; SecurityStatus sent to {result['subscribers_notified']} subscribers\n")
     elif command in ("cancel-symbol", "cancel-session"):
         out.write(f"{result['cancelled']} orders cancelled\n")
     elif command == "logout":

@@ -38,7 +38,7 @@ async def test_walk_through(srv, capsys):
     md_row = next(line for line in lines if line.startswith("MD "))
     assert "logged_on" in md_row and "127.0.0.1:" in md_row
     code, out = await run("halt", "SYM1", "--reason", "fat finger", "--port", port, "--token", TOKEN)
-    assert code == 0 and out == "SYM1 halted (fat finger); 1 SecurityStatus subscribers told\n"
+    assert code == 0 and out == "SYM1 halted (fat finger); SecurityStatus sent to 1 subscribers\n"
     await md.expect("f", i326="2", i58="fat finger")
     code, out = await run("symbols", "--port", port, "--token", TOKEN)
     row = next(line for line in out.splitlines() if line.startswith("SYM1 "))
