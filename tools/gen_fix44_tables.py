@@ -10,8 +10,8 @@ Run: python3 tools/gen_fix44_tables.py SITE_PACKAGES_DIR
 
 ``_fix44_enums.py`` (every enumerated field: its values and their names, and whether the
 field is a space-separated list of them, MULTIPLEVALUESTRING) comes from QuickFIX's
-FIX44.xml itself (committed under tests/server/data/ with its licence):
-Run: python3 tools/gen_fix44_tables.py --enums tests/server/data/FIX44.xml
+FIX44.xml itself (shipped under fixexchange/server/fix44/ with its licence):
+Run: python3 tools/gen_fix44_tables.py --enums fixexchange/server/fix44/FIX44.xml
 """
 
 import re

@@ -94,6 +94,13 @@ _EXEC_RESTATED = (150, b"D")
 _EXEC_TRADE = (150, b"F")
 _EXEC_STATUS = (150, b"I")
 _EXEC_TRIGGERED = (150, b"L")
+# The default report of an elected stop (FIX 4.4 has no ExecType L): Restated, by the market
+_STOP_TRIGGERED_FIELDS = b"378=8\x0158=stop triggered\x01"
+# LastLiquidityInd(851) of a fill
+_ADDED_LIQUIDITY = b"851=1\x01"
+_REMOVED_LIQUIDITY = b"851=2\x01"
+# Wire extensions beyond FIX 4.4 a session may opt into (see Gateway)
+EXTENSIONS = frozenset(("exec_type_triggered", "aggressor_side", "min_price_increment"))
 # OrdStatus (39)
 _STATUS_NEW = (39, b"0")
 _STATUS_PARTIAL = (39, b"1")
@@ -381,11 +388,20 @@ class Gateway:
     base 36), which differs from one run to the next.
     ``stp_modes``: self-trade prevention mode per session id, as StpMode or its name
     (``"cancel_newest"``); ``default_stp`` for the others.
-    ``min_price_increment_field``: SecurityList entries carry the tick size as
-    MinPriceIncrement(969).  That tag is not in the FIX 4.4 dictionary (it came with the 4.4
-    extension packs / FIX 5.0), so a stock FIX 4.4 client such as QuickFIX would reject the
-    message; by default the tick size goes in each entry's Text(58) as
-    ``MinPriceIncrement=<tick>`` and the lot size in RoundLot(561), MinQty in MinTradeVol(562).
+    ``extensions``: per session id, the wire extensions beyond FIX 4.4 it opted into
+    (``EXTENSIONS``); ``default_extensions`` for the others.  By default every message is
+    FIX 4.4: a stock FIX 4.4 client such as QuickFIX with the standard FIX44.xml accepts it.
+    - ``exec_type_triggered``: an elected stop is reported with ExecType L (Triggered or
+      Activated by System, FIX 5.0).  Without it: ExecType D (Restated) with
+      ExecRestatementReason(378) 8 (Market option) and Text "stop triggered".
+    - ``aggressor_side``: trade entries of market data carry AggressorSide(2446, FIX 5.0
+      SP2); FIX 4.4's entries have no field for it.  (Every fill's ExecutionReport says
+      which side its order was on: LastLiquidityInd(851) 1 added liquidity, 2 removed it.)
+    - ``min_price_increment``: SecurityList entries carry the tick size as
+      MinPriceIncrement(969) (FIX 4.4 extension packs / FIX 5.0).  Without it the tick size
+      goes in each entry's Text(58) as ``MinPriceIncrement=<tick>`` (always sent), the lot
+      size in RoundLot(561), MinQty in MinTradeVol(562).
+    ``min_price_increment_field=True`` is ``min_price_increment`` for every session.
     ``cancel_on_disconnect``: session id -> (enabled, grace seconds); ``default_cancel_on_disconnect``
     for the others (accept-any sessions).  ``drop_copies``: drop-copy session id -> the session
     ids it covers (None = every other session); see "Operating" below.
@@ -396,7 +412,8 @@ class Gateway:
                  default_stp: StpMode | str = StpMode.NONE, min_price_increment_field: bool = False,
                  cancel_on_disconnect: dict[str, tuple[bool, float]] | None = None,
                  default_cancel_on_disconnect: tuple[bool, float] = (False, 0.0),
-                 drop_copies: dict[str, Iterable[str] | None] | None = None) -> None:
+                 drop_copies: dict[str, Iterable[str] | None] | None = None,
+                 extensions: dict[str, Iterable[str]] | None = None, default_extensions: Iterable[str] = ()) -> None:
         self.engine = engine
         # -- operating: halts, cancel-on-disconnect, drop copies (see the section below)
         self.trading_status = TradingStatus()
@@ -424,7 +441,12 @@ class Gateway:
         self._exec_seq = 0
         self._stp_by_session = {session_id: _stp_mode(mode) for session_id, mode in (stp_modes or {}).items()}
         self._default_stp = _stp_mode(default_stp)
-        self._min_price_increment_field = min_price_increment_field
+        self._default_extensions = frozenset(default_extensions) | (
+            {"min_price_increment"} if min_price_increment_field else frozenset())
+        self._extensions = {session_id: frozenset(names) for session_id, names in (extensions or {}).items()}
+        for names in (self._default_extensions, *self._extensions.values()):
+            if not names <= EXTENSIONS:
+                raise ValueError(f"unknown extension(s): {', '.join(sorted(names - EXTENSIONS))}")
         self._orders: dict[int, _Order] = {}
         self._sessions: dict[str, _SessionOrders] = {}
         self._transact_time = b""
@@ -1182,12 +1204,14 @@ class Gateway:
         if wanted == ALL_ENTRY_TYPES:
             wanted = ALL_ENTRY_TYPES
         if subscription_type == b"0":
-            out.extend(self.market_data.snapshot(session_id, md_req_id, tuple(symbols), depth, wanted))
+            out.extend(self.market_data.snapshot(session_id, md_req_id, tuple(symbols), depth, wanted,
+                                                 "aggressor_side" in self._extensions_of(session_id)))
             return
         if self.market_data.subscription(session_id, md_req_id) is not None:
             return refuse(MD_REJ_DUPLICATE_ID, "duplicate MDReqID")
         out.extend(self.market_data.subscribe(
-            Subscription(session_id, md_req_id, tuple(symbols), depth, wanted, update_type == b"1")))
+            Subscription(session_id, md_req_id, tuple(symbols), depth, wanted, update_type == b"1",
+                         "aggressor_side" in self._extensions_of(session_id))))
 
     # ---------------------------------------------------------------- x: SecurityListRequest
 
@@ -1210,11 +1234,12 @@ class Gateway:
             body.append((560, b"2"))  # no instruments found
         else:
             body += ((560, b"0"), (393, len(infos)), (893, b"Y"), (146, len(infos)))
+            min_price_increment = "min_price_increment" in self._extensions_of(session_id)
             for info in infos:
                 spec = info.spec
                 tick = info.fmt(spec.tick)
                 body += (info.symbol_field, (561, b"%d" % spec.lot), (562, b"%d" % spec.min_qty))
-                if self._min_price_increment_field:
+                if min_price_increment:
                     body.append((969, tick))
                 body.append((58, b"MinPriceIncrement=%s TradingStatus=%s"
                               % (tick, b"halted" if info.name in self._halted else b"open")))
@@ -1274,11 +1299,13 @@ class Gateway:
                 # FIX, not seeded liquidity), then the trade print
                 order = orders.get(taker_id)
                 if order is not None:
-                    out.append(self._fill(order, price, qty, taker_cum, taker_leaves, taker_notional))
+                    out.append(self._fill(order, price, qty, taker_cum, taker_leaves, taker_notional,
+                                          _REMOVED_LIQUIDITY))
                 order = orders.get(maker_id)
                 if order is not None:
-                    out.append(self._fill(order, price, qty, maker_cum, maker_leaves, maker_notional))
-                market_data.trade_printed(symbol, price, qty, self._transact_time)
+                    out.append(self._fill(order, price, qty, maker_cum, maker_leaves, maker_notional,
+                                          _ADDED_LIQUIDITY))
+                market_data.trade_printed(symbol, price, qty, self._transact_time, event[5])
                 counts = self.trade_counts.get(symbol)
                 if counts is None:
                     counts = self.trade_counts[symbol] = [0, 0]
@@ -1346,7 +1373,11 @@ class Gateway:
                 order = orders.get(event[1])
                 if order is None:
                     continue
-                out.append(report(order, _EXEC_TRIGGERED, order.live_status(), order.cl_ord_id, None))
+                if "exec_type_triggered" in self._extensions_of(order.session_id):
+                    out.append(report(order, _EXEC_TRIGGERED, order.live_status(), order.cl_ord_id, None))
+                else:  # FIX 4.4 has no ExecType for it: the order was restated by the market
+                    out.append(report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
+                                      extra=_STOP_TRIGGERED_FIELDS))
             elif kind is Expired:
                 _, order_id, _, _, _, _, cum_qty, _, qty = event
                 order = orders.get(order_id)
@@ -1378,8 +1409,13 @@ class Gateway:
                 _, _, reason, text = event
                 self._rejected(reason, text, request, out)
 
-    def _fill(self, order: _Order, price: int, qty: int, cum_qty: int, leaves: int, cum_notional: int) -> Outbound:
-        """The ER (ExecType F) for one side of a trade."""
+    def _extensions_of(self, session_id: str) -> frozenset[str]:
+        return self._extensions.get(session_id, self._default_extensions)
+
+    def _fill(self, order: _Order, price: int, qty: int, cum_qty: int, leaves: int, cum_notional: int,
+              liquidity: bytes) -> Outbound:
+        """The ER (ExecType F) for one side of a trade; ``liquidity``: its LastLiquidityInd
+        field, added (the resting order) or removed (the aggressor)."""
         order.cum_qty = cum_qty
         order.leaves = leaves
         order.cum_notional = cum_notional
@@ -1387,7 +1423,7 @@ class Gateway:
         fmt = info.fmt
         average, remainder = divmod(cum_notional, cum_qty)
         order.avg_px = format_avg_px(cum_notional, cum_qty, info.scale) if remainder else fmt(average)
-        last = b"32=%d\x0131=%s\x01" % (qty, fmt(price))
+        last = b"32=%d\x0131=%s\x01%s" % (qty, fmt(price), liquidity)
         if leaves:
             return self._report(order, _EXEC_TRADE, _STATUS_PARTIAL, order.cl_ord_id, None, last)
         self._finish(order, _STATUS_FILLED)

@@ -45,6 +45,8 @@ _NEW = (279, b"0")
 _CHANGE = (279, b"1")
 _DELETE = (279, b"2")
 _ENTRY_TYPE_FIELD = ((269, b"0"), (269, b"1"), (269, b"2"))
+# AggressorSide(2446, FIX 5.0 SP2; FIX 4.4's entries have no field for it), by Side 1/2
+_AGGRESSOR_FIELD = {1: ((2446, b"1"),), 2: ((2446, b"2"),)}
 
 FULL_DEPTH = 0
 _new_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new__
@@ -81,17 +83,22 @@ class _SymbolData:
         self.symbol_field = (55, symbol.encode("ascii"))
         self.fmt = PriceFormatter(scale)
         self.sides = (_SideLevels(negate=True), _SideLevels(negate=False))  # bid, offer
-        self.trades: deque[tuple[tuple[int, bytes], ...]] = deque(maxlen=TRADE_HISTORY)
+        # (the entry's fields, its AggressorSide field) per trade
+        self.trades: deque[tuple[tuple, tuple]] = deque(maxlen=TRADE_HISTORY)
         # depth -> number of live subscriptions using it: the depths to compute X entries for
         self.depth_users: dict[int, int] = {}
         self.subscriptions: dict[tuple[str, bytes], Subscription] = {}
 
 
 class Subscription:
-    __slots__ = ("session_id", "md_req_id", "symbols", "depth", "entry_types", "incremental")
+    """``aggressor_side``: trade entries carry AggressorSide(2446), not a FIX 4.4 field (the
+    session's ``aggressor_side`` extension)."""
+
+    __slots__ = ("session_id", "md_req_id", "symbols", "depth", "entry_types", "incremental", "aggressor_side")
 
     def __init__(self, session_id: str, md_req_id: bytes, symbols: tuple[str, ...], depth: int,
-                 entry_types: frozenset[int], incremental: bool) -> None:
+                 entry_types: frozenset[int], incremental: bool, aggressor_side: bool = False) -> None:
+        self.aggressor_side = aggressor_side
         self.session_id = session_id
         self.md_req_id = md_req_id
         self.symbols = symbols
@@ -175,18 +182,21 @@ class MarketData:
                 entries.append((entry_type, _entry(_NEW, type_field, symbol_field, fmt(pulled_in),
                                                    levels.qty[pulled_in])))
 
-    def trade_printed(self, symbol: str, price: int, qty: int, transact_time: bytes) -> None:
+    def trade_printed(self, symbol: str, price: int, qty: int, transact_time: bytes,
+                      aggressor_side: int = 0) -> None:
         """``transact_time`` (YYYYMMDD-HH:MM:SS.sss) becomes MDEntryDate/MDEntryTime, so a
-        trade in a later snapshot still says when it happened."""
+        trade in a later snapshot still says when it happened; ``aggressor_side`` (Side
+        1/2, the taker's) AggressorSide(2446) for the subscriptions that want it."""
         data = self._symbols[symbol]
         fields = (_ENTRY_TYPE_FIELD[TRADE], (270, data.fmt(price)), (271, b"%d" % qty),
                   (272, transact_time[:8]), (273, transact_time[9:]))
-        data.trades.append(fields)
+        aggressor = _AGGRESSOR_FIELD.get(aggressor_side, ())
+        data.trades.append((fields, aggressor))
         if data.subscriptions:
             pending = self._pending_trades.get(symbol)
             if pending is None:
                 pending = self._pending_trades[symbol] = []
-            pending.append((TRADE, (_NEW, fields[0], data.symbol_field, *fields[1:])))
+            pending.append((TRADE, (_NEW, fields[0], data.symbol_field, *fields[1:]), aggressor))
 
     def pending(self) -> bool:
         """Whether ``flush`` has anything to send (entries collected since the last flush)."""
@@ -210,11 +220,12 @@ class MarketData:
             trades = pending_trades.get(symbol)
             shared: dict[tuple[int, frozenset[int]], tuple[int, list]] = {}
             for subscription in data.subscriptions.values():
-                key = (subscription.depth, subscription.entry_types)
+                key = (subscription.depth, subscription.entry_types, subscription.aggressor_side)
                 update = shared.get(key)
                 if update is None:
                     update = shared[key] = _preencode(_flatten(by_depth.get(subscription.depth) if by_depth
-                                                               else None, trades, subscription.entry_types))
+                                                               else None, trades, subscription.entry_types,
+                                                               subscription.aggressor_side))
                 if update[0]:
                     per_symbol = touched.get(subscription)
                     if per_symbol is None:
@@ -235,7 +246,8 @@ class MarketData:
             else:
                 for data, _ in per_symbol:
                     out.append(self._snapshot(subscription.session_id, subscription.md_req_id, data,
-                                              subscription.depth, subscription.entry_types))
+                                              subscription.depth, subscription.entry_types,
+                                              subscription.aggressor_side))
         return out
 
     # ---------------------------------------------------------------- requests
@@ -290,9 +302,9 @@ class MarketData:
             self.unsubscribe(session_id, md_req_id)
 
     def snapshot(self, session_id: str, md_req_id: bytes, symbols: tuple[str, ...], depth: int,
-                 entry_types: frozenset[int]) -> list[Outbound]:
+                 entry_types: frozenset[int], aggressor_side: bool = False) -> list[Outbound]:
         """One W per symbol without subscribing (SubscriptionRequestType 0)."""
-        return [self._snapshot(session_id, md_req_id, self._symbols[symbol], depth, entry_types)
+        return [self._snapshot(session_id, md_req_id, self._symbols[symbol], depth, entry_types, aggressor_side)
                 for symbol in symbols]
 
     def snapshots_for(self, session_id: str) -> list[Outbound]:
@@ -312,10 +324,10 @@ class MarketData:
 
     def _snapshots(self, subscription: Subscription) -> list[Outbound]:
         return self.snapshot(subscription.session_id, subscription.md_req_id, subscription.symbols,
-                             subscription.depth, subscription.entry_types)
+                             subscription.depth, subscription.entry_types, subscription.aggressor_side)
 
     def _snapshot(self, session_id: str, md_req_id: bytes, data: _SymbolData, depth: int,
-                  entry_types: frozenset[int]) -> Outbound:
+                  entry_types: frozenset[int], aggressor_side: bool = False) -> Outbound:
         body: list = [(262, md_req_id), data.symbol_field, (268, 0)]
         fmt = data.fmt
         count = 0
@@ -326,14 +338,17 @@ class MarketData:
                     body += (type_field, (270, fmt(price)), (271, b"%d" % qty))
                     count += 1
         if TRADE in entry_types:
-            for fields in data.trades:
+            for fields, aggressor in data.trades:
                 body += fields
+                if aggressor_side:
+                    body += aggressor
             count += len(data.trades)
         body[2] = (268, count)
         return Outbound(session_id, b"W", body, True)
 
 
-def _flatten(level_entries: list | None, trades: list | None, wanted: frozenset[int]) -> tuple[int, list]:
+def _flatten(level_entries: list | None, trades: list | None, wanted: frozenset[int],
+             aggressor_side: bool = False) -> tuple[int, list]:
     """(entry count, the entries' fields in order) for subscribers wanting ``wanted`` types."""
     fields: list = []
     count = 0
@@ -343,8 +358,10 @@ def _flatten(level_entries: list | None, trades: list | None, wanted: frozenset[
                 fields += entry_fields
                 count += 1
     if trades and TRADE in wanted:
-        for _, entry_fields in trades:
+        for _, entry_fields, aggressor in trades:
             fields += entry_fields
+            if aggressor_side:
+                fields += aggressor
         count += len(trades)
     return count, fields
 

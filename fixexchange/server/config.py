@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from ..gateway import EXTENSIONS
 
 __all__ = [
     "ConfigError",
@@ -115,6 +116,7 @@ class SessionDef:
     # (their client CompIDs; empty = every trading session) and may not trade
     role: str = "trading"
     drop_copy_of: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = ()  # wire extensions beyond FIX 4.4 (gateway.EXTENSIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,6 +483,13 @@ def _session_fields(v: _V, tbl: dict, key: str, base: SessionDef) -> SessionDef:
             kw[name] = v.get(tbl, key, name, str, default)
         elif name in ("sending_time_tolerance", "cancel_on_disconnect_grace"):
             kw[name] = v.get(tbl, key, name, float, default)
+        elif name == "extensions":
+            names = v.get(tbl, key, name, (list, tuple), default)
+            for n in names:
+                if not isinstance(n, str) or n not in EXTENSIONS:
+                    raise v.err(f"{key}.{name}", f"unknown extension {n!r} (expected some of "
+                                f"{', '.join(sorted(EXTENSIONS))})")
+            kw[name] = tuple(names)
         elif name in ("on_behalf_of_comp_ids", "deliver_to_comp_ids", "drop_copy_of"):
             names = v.get(tbl, key, name, (list, tuple), default)
             if not all(isinstance(n, str) and n and _fix_safe(n) for n in names):

@@ -2,6 +2,7 @@
 
     fixexchange [-c CONFIG] [--host H] [--port N] [--memory-store] [--message-log]
                 [--log-level LEVEL]
+    fixexchange dictionary [-o FILE]     # the data dictionary of our FIX dialect (QuickFIX XML)
 
 Exit codes: 0 clean shutdown (SIGINT/SIGTERM), 2 bad configuration or arguments (one line
 on stderr: ``file: key: problem``), 1 cannot listen / unexpected failure.
@@ -92,7 +93,7 @@ def build(cfg: ExchangeConfig, now: float | None = None):
     stp = {c.session_id: d.stp for c, d in zip(configs, cfg.sessions)}
     # accept-any sessions (not in stp) get the template's mode
     options: dict[str, Any] = {} if cfg.accept_any is None else {
-        "default_stp": cfg.accept_any.stp,
+        "default_stp": cfg.accept_any.stp, "default_extensions": cfg.accept_any.extensions,
         "default_cancel_on_disconnect": (cfg.accept_any.cancel_on_disconnect,
                                          cfg.accept_any.cancel_on_disconnect_grace)}
     cod = {c.session_id: (d.cancel_on_disconnect, d.cancel_on_disconnect_grace)
@@ -100,8 +101,9 @@ def build(cfg: ExchangeConfig, now: float | None = None):
     by_comp_id = {d.target_comp_id: c.session_id for c, d in zip(configs, cfg.sessions)}
     drop_copies = {c.session_id: (tuple(by_comp_id[name] for name in d.drop_copy_of) or None)
                    for c, d in zip(configs, cfg.sessions) if d.role == "drop_copy"}
+    extensions = {c.session_id: d.extensions for c, d in zip(configs, cfg.sessions)}
     gateway = Gateway(specs, engine, stp_modes=stp, cancel_on_disconnect=cod, drop_copies=drop_copies,
-                      **options)
+                      extensions=extensions, **options)
     for s in cfg.symbols:
         for o in s.seed:
             gateway.seed(cfg.seed_owner, s.name, o.side, o.qty, _units(o.price, s.price_scale), now)
@@ -227,7 +229,38 @@ async def serve(cfg: ExchangeConfig, ready=None) -> None:
     logging.shutdown()
 
 
+def dictionary_main(argv: list[str]) -> int:
+    """``fixexchange dictionary``: write the dialect's QuickFIX-format data dictionary."""
+    from .dialect import dialect_xml
+
+    ap = argparse.ArgumentParser(
+        prog="fixexchange dictionary",
+        description="Write the data dictionary of fixexchange's FIX dialect in QuickFIX's XML format: "
+                    "FIX44.xml plus what the wire extensions (config key `extensions`) add. "
+                    "Point a QuickFIX client's DataDictionary= at it.")
+    ap.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    data = dialect_xml()
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    try:
+        Path(args.output).write_bytes(data)
+    except OSError as e:
+        print(f"fixexchange dictionary: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["dictionary"]:
+        return dictionary_main(argv[1:])
     try:
         args = parse_args(argv)
     except SystemExit as e:

@@ -493,3 +493,37 @@ def test_one_engine_trade_is_taker_er_maker_er_then_the_trade_print(stp):
     [update] = of_type(replies, "X")
     trades = [(e[270], e[271]) for e in x_entries(update) if e[269] == "2"]
     assert trades == [("107", "2"), ("107", "3"), ("107.5", "3")]
+
+
+def test_security_list_min_price_increment_per_session():
+    h = Harness(extensions={"S1": ["min_price_increment"]})
+    [with_field] = h.send("S1", "x", (320, "SL1"), (559, "4"))
+    [without] = h.send("S2", "x", (320, "SL1"), (559, "4"))
+    assert [value for tag, value in with_field.fields if tag == 969] == [b"0.01", b"0.05"]
+    assert 969 not in without.message
+
+
+@pytest.mark.parametrize("update_type", ["1", "0"])
+def test_aggressor_side_on_trade_entries_for_sessions_that_opted_in(update_type):
+    """AggressorSide(2446) is no FIX 4.4 field: only sessions with the `aggressor_side`
+    extension get it, on every trade entry (X, W and the trades a later W repeats)."""
+    h = Harness(extensions={"MDX": ["aggressor_side"]})
+    h.seed("SYM1", "sell", 8, 10800)
+    h.seed("SYM1", "buy", 10, 10500)
+    subscribe(h, "MDX", "a", update_type=update_type)
+    subscribe(h, "MD", "b", update_type=update_type)
+    replies = h.order("S1", "T1", BUY, 3, "108") + h.order("S2", "T2", SELL, 4, "105")
+    md = {r.session: [] for r in replies if r.market_data}
+    for r in replies:
+        if r.market_data:
+            md[r.session].append(r)
+    sides = [v for r in md["MDX"] for tag, v in r.fields if tag == 2446]
+    if update_type == "1":
+        assert sides == [b"1", b"2"]  # a buy took the offer, then a sell hit the bid
+    else:  # each W repeats the trades so far
+        assert sides == [b"1", b"1", b"2"]
+    assert not [v for r in md["MD"] for tag, v in r.fields if tag == 2446]
+    [snapshot] = subscribe(h, "MDX", "c", subscription_type="0")
+    assert [v for tag, v in snapshot.fields if tag == 2446] == [b"1", b"2"]
+    [plain] = subscribe(h, "MD", "d", subscription_type="0")
+    assert 2446 not in plain.message

@@ -25,7 +25,10 @@ BUY, SELL = "1", "2"
 
 @pytest.fixture
 def h():
-    harness = Harness()
+    return seeded(Harness())
+
+
+def seeded(harness: Harness) -> Harness:
     harness.seed("SYM1", "sell", 8, 10800)
     harness.seed("SYM1", "sell", 12, 11000)
     harness.seed("SYM1", "buy", 10, 10500)
@@ -92,14 +95,40 @@ def test_avg_px_inexact_is_rounded_decimal():
 # ---------------------------------------------------------------- order types and instructions
 
 
-def test_stop_order_triggers_with_exec_type_L(h):
+def test_stop_order_triggers_with_a_fix44_restated_report():
+    """FIX 4.4 has no ExecType for an elected stop: by default ExecType D (Restated),
+    ExecRestatementReason 8 (market option), Text "stop triggered" (valid FIX 4.4)."""
+    h = seeded(Harness())
     accepted = h.order("S1", "STOP", BUY, 5, None, "SYM1", "3", (99, "110"))
     assert er_summary(accepted) == [("0", "0", None, None, "5", "0", "0")]
     assert accepted[0][99] == "110" and accepted[0][40] == "3"
     replies = h.order("S2", "TAKER", BUY, 9, "110")  # 8@108, 1@110 -> last trade 110 elects the stop
     stop_reports = [r for r in replies if r[11] == "STOP"]
-    assert [r[150] for r in stop_reports] == ["L", "F"]
+    assert [(r[150], r[39]) for r in stop_reports] == [("D", "0"), ("F", "2")]
+    assert (stop_reports[0][378], stop_reports[0][58]) == ("8", "stop triggered")
     assert stop_reports[-1][31] == "110" and stop_reports[-1][32] == "5"
+
+
+def test_stop_order_triggers_with_exec_type_L_for_a_session_that_opted_in():
+    h = seeded(Harness(extensions={"S1": ["exec_type_triggered"]}))
+    h.order("S1", "STOP", BUY, 5, None, "SYM1", "3", (99, "110"))
+    h.order("S3", "STOP3", BUY, 5, None, "SYM1", "3", (99, "110"))
+    replies = h.order("S2", "TAKER", BUY, 9, "110")
+    triggered = {r[11]: r for r in replies if r[150] in ("L", "D")}
+    assert triggered["STOP"][150] == "L" and 378 not in triggered["STOP"].message
+    assert triggered["STOP3"][150] == "D"  # other sessions: FIX 4.4
+
+
+def test_unknown_extension_is_refused():
+    with pytest.raises(ValueError, match="bogus"):
+        Harness(extensions={"S1": ["bogus"]})
+
+
+def test_fills_say_which_side_took_liquidity(h):
+    h.order("S1", "MAKER", SELL, 5, "107")
+    replies = h.order("S2", "TAKER", BUY, 5, "107")
+    fills = {r[11]: r for r in replies if r.type == "8" and r[150] == "F"}
+    assert (fills["MAKER"][851], fills["TAKER"][851]) == ("1", "2")  # added, removed
 
 
 def test_stop_limit_needs_both_prices(h):

@@ -247,3 +247,22 @@ def test_third_party_comp_id_lists(tmp_path, key):
     assert e.key == f"session[0].{key}"
     e = bad(tmp_path, MINIMAL.replace('password = "p"', f'{key} = "JCD"'))
     assert "expected an array" in e.problem
+
+
+def test_extensions(tmp_path):
+    from fixexchange.server.main import build
+    cfg = load_config(write(tmp_path, MINIMAL.replace('password = "p"', 'password = "p"\nextensions = ["aggressor_side"]')))
+    assert cfg.sessions[0].extensions == ("aggressor_side",)
+    _, gateway = build(cfg)
+    assert gateway._extensions_of("FIX.4.4:" + cfg.server.comp_id + "->" + cfg.sessions[0].target_comp_id) == {
+        "aggressor_side"}
+    e = bad(tmp_path, MINIMAL.replace('password = "p"', 'extensions = ["aggressor"]'))
+    assert e.key == "session[0].extensions" and "unknown extension 'aggressor'" in e.problem
+    e = bad(tmp_path, MINIMAL.replace('password = "p"', 'extensions = "aggressor_side"'))
+    assert e.key == "session[0].extensions"
+
+
+def test_bundled_config_is_fix44_but_for_the_market_data_viewer():
+    c = load_config(DEFAULT_CONFIG_PATH)
+    assert {s.target_comp_id: s.extensions for s in c.sessions} == {
+        "CLIENT1": (), "CLIENT2": (), "CLIENT3": (), "MDVIEW": ("aggressor_side",)}

@@ -1,6 +1,7 @@
 """A non-editable install (`pip install .`) runs with the bundled config: the wheel carries
 config/exchange.toml as package data, and the daemon started from the unpacked wheel, in a
-directory without ./config, finds it, listens and exits cleanly on SIGTERM."""
+directory without ./config, finds it, listens and exits cleanly on SIGTERM; `fixexchange
+dictionary` finds the FIX44.xml it builds on."""
 from __future__ import annotations
 
 import os
@@ -56,3 +57,10 @@ def test_wheel_ships_the_bundled_config_and_the_daemon_runs_from_it(tmp_path):
             if proc.poll() is None:
                 proc.kill()
     assert rc == 0, proc.stderr.read()
+    # QuickFIX's FIX44.xml ships too: `fixexchange dictionary` works from the wheel
+    out = tmp_path / "fixexchange.xml"
+    done = subprocess.run([sys.executable, "-c", "import sys; from fixexchange.server.main import main; "
+                           "sys.exit(main())", "dictionary", "-o", str(out)],
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert b'name="AggressorSide"' in out.read_bytes()

@@ -1,6 +1,6 @@
 """Interop: QuickFIX (PyPI quickfix-tls, a real FIX engine) as the initiator, validating every
-message fixexchange sends against QuickFIX's own FIX44.xml (tests/server/data, from the
-quickfix 1.16.0 source distribution; licence in data/QUICKFIX_LICENSE).  It trades and must
+message fixexchange sends against QuickFIX's own FIX44.xml (fixexchange/server/fix44, from
+the quickfix 1.16.0 source distribution; licence in fix44/QUICKFIX_LICENSE).  It trades and must
 send zero Rejects (35=3) and zero BusinessMessageRejects (35=j)."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .fixclient import start_server
 
 fix = pytest.importorskip("quickfix")
 
-DATA = Path(__file__).parent / "data"
+from fixexchange.server.dialect import FIX44_XML
 
 
 class App(fix.Application):
@@ -72,7 +72,7 @@ FileLogPath={tmp / 'qf-log'}
 StartTime=00:00:00
 EndTime=00:00:00
 UseDataDictionary=Y
-DataDictionary={DATA / 'FIX44.xml'}
+DataDictionary={FIX44_XML}
 ValidateUserDefinedFields=Y
 ValidateFieldsOutOfOrder=Y
 ValidateFieldsHaveValues=Y
