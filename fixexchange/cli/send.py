@@ -460,6 +460,8 @@ def _nonzero(value: str) -> bool:
 
 def format_exec_report(msg) -> str:
     exec_type = field(msg, 150, "?")
+    if exec_type == "D" and field(msg, 378) == "8" and field(msg, 99) is not None:
+        exec_type = "L"  # FIX 4.4's report of an elected stop: Restated by the market
     status = field(msg, 39, "?")
     side = SIDE_NAMES.get(field(msg, 54, ""), field(msg, 54, "?"))
     symbol = field(msg, 55, "?")
