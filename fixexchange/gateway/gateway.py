@@ -427,8 +427,11 @@ class Gateway:
                              for dc, covered in (drop_copies or {}).items()}
         self._copy_targets: dict[str, tuple[str, ...]] = {}  # owner session id -> drop copies
         self._cancel_text: bytes | None = None  # Text(58) of operator/disconnect cancels
-        # trades and traded quantity per symbol (the admin endpoint and metrics read them)
+        # counters the metrics read: trades and traded quantity per symbol, ExecutionReports
+        # by ExecType (b"0", b"F", ...), rejects by (kind, reason code)
         self.trade_counts: dict[str, list[int]] = {}
+        self.report_counts: dict[bytes, int] = {}
+        self.reject_counts: dict[tuple[str, int], int] = {}
         self._symbols: dict[str, _SymbolInfo] = {}
         for spec in symbols:
             self._symbols[spec.symbol] = _SymbolInfo(spec)
@@ -678,6 +681,12 @@ class Gateway:
             rows.append(row)
         return rows
 
+    def _count_reject(self, kind: str, reason: int, exec_type: bytes | None = None) -> None:
+        key = (kind, reason)
+        self.reject_counts[key] = self.reject_counts.get(key, 0) + 1
+        if exec_type is not None:
+            self.report_counts[exec_type] = self.report_counts.get(exec_type, 0) + 1
+
     def _halted_text(self, symbol: str, what: str) -> bytes:
         reason = self._halted[symbol]
         return f"{symbol} is halted ({reason}): {what} are refused until trading resumes".encode(
@@ -786,6 +795,8 @@ class Gateway:
         (LastQty/LastPx), 151, 14, 6, 60, ``extra``; ``last`` and ``extra`` are encoded
         fields too.  Every value is ours or a field the parser split at SOH: none holds one."""
         self._exec_seq = exec_seq = self._exec_seq + 1
+        counts = self.report_counts
+        counts[exec_type[1]] = counts.get(exec_type[1], 0) + 1
         body = b"%s37=%s\x0111=%s\x01%s17=%s%d\x01%s%s%s%s151=%d\x0114=%d\x016=%s\x0160=%s\x01%s" % (
             order.deliver_to, order.order_id_text, cl_ord_id, b"" if orig_cl_ord_id is None else b"41=%s\x01" % orig_cl_ord_id,
             self._exec_id_prefix, exec_seq, _ENCODED[exec_type], _ENCODED[status],
@@ -796,6 +807,7 @@ class Gateway:
     def _order_reject(self, session_id: str, message: FixMessage, cl_ord_id: bytes, reason: int,
                       text: str | bytes) -> Outbound:
         """ER ExecType=8 for an order that never reached the book."""
+        self._count_reject("order", reason, b"8")
         body = [(37, b"NONE"), (11, cl_ord_id), (17, self._next_exec_id()), _EXEC_REJECTED, _STATUS_REJECTED,
                 (55, message.get(55) or b"?"), (54, message.get(54) or b"?")]
         # echo the order's fields only when they are valid FIX values (a garbled echo would
@@ -810,6 +822,7 @@ class Gateway:
 
     def _cancel_reject(self, session_id: str, order: _Order | None, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,
                        response_to, reason: int, text: str | bytes) -> Outbound:
+        self._count_reject("cancel", reason)
         if order is None:
             order_id, status = b"NONE", _STATUS_REJECTED
         else:
@@ -827,6 +840,7 @@ class Gateway:
         return Outbound(session_id, b"9", body)
 
     def _business_reject(self, session_id: str, message: FixMessage, reason: int, text: str | bytes) -> Outbound:
+        self._count_reject("business", reason)
         body = [(45, message.seq_num or 0), (372, message.msg_type)]
         ref_id = message.get(11) or message.get(262) or message.get(320) or message.get(324)
         if ref_id is not None:

@@ -570,6 +570,8 @@ class ExchangeServer:
         send = self.acceptor.send
         by_session = self.by_session
         metrics = self.metrics
+        messages_in = metrics.messages_in
+        messages_out = metrics.messages_out
         requests = 0
         for ev in events:
             t = type(ev)
@@ -577,7 +579,11 @@ class ExchangeServer:
                 requests += 1
                 sid = ev.session_id
                 p.messages_in += 1
-                metrics.message_in(ev.message.msg_type, ev.message)
+                msg_type = ev.message.msg_type
+                messages_in[msg_type] = messages_in.get(msg_type, 0) + 1
+                if msg_type == b"D":
+                    ord_type = ev.message.get(40) or b"?"
+                    metrics.orders_in[ord_type] = metrics.orders_in.get(ord_type, 0) + 1
                 try:
                     outs = on_message(sid, ev.message, now)
                 except Exception:
@@ -592,7 +598,7 @@ class ExchangeServer:
                         if out[0] == sid and not out[3]:
                             send(sid, out[1], out[2], now, True)
                             p.messages_out += 1
-                            metrics.message_out(out[1], out[2])
+                            messages_out[out[1]] = messages_out.get(out[1], 0) + 1
                         else:
                             self.dispatch((out,), now)
                 else:
@@ -636,7 +642,7 @@ class ExchangeServer:
                 p.closing = True
                 p._mark_dirty()
             elif t is SessionRejected:
-                metrics.reject("session", ev.reason)
+                metrics.session_reject(ev.reason)
                 log.warning("reject %s seq %s: %s (reason %s)", ev.session_id, ev.ref_seq_num, ev.text, ev.reason,
                             extra={"event": "session_reject", "session": ev.session_id,
                                    "fields": {"ref_seq_num": ev.ref_seq_num, "reason": ev.reason, "text": ev.text}})
@@ -695,7 +701,7 @@ class ExchangeServer:
         session has that id, e.g. a seed owner's) is dropped with a warning, not an exception."""
         send = self.acceptor.send
         by_session = self.by_session
-        metrics = self.metrics
+        messages_out = self.metrics.messages_out
         for sid, msg_type, body, market_data in outs:  # (Outbound is a NamedTuple)
             p = by_session.get(sid)
             if market_data:
@@ -714,7 +720,7 @@ class ExchangeServer:
                         raise  # a known session: a real fault, not this case
                     self._drop_unknown_session(sid, msg_type)
                     continue
-            metrics.message_out(msg_type, body)
+            messages_out[msg_type] = messages_out.get(msg_type, 0) + 1
             if p is not None:
                 p.messages_out += 1
             if p is not None and not p.dirty:
@@ -793,7 +799,7 @@ class ExchangeServer:
         m = self.metrics
         orders = m.total_orders()
         trades = sum(c[0] for c in getattr(self.gateway, "trade_counts", {}).values())
-        rejects = m.total_rejects()
+        rejects = m.total_rejects(self.gateway)
         then, orders_then, trades_then, rejects_then = self._summary_last
         elapsed = max(now - then, 1e-9)
         self._summary_last = (now, orders, trades, rejects)
@@ -823,13 +829,13 @@ class ExchangeServer:
         rows = []
         for sid in self.acceptor.session_ids:
             p = self.by_session.get(sid)
-            store = self.acceptor.store_for(sid) if (p is not None or self._has_store(sid)) else None
+            numbers = self.acceptor.sequence_numbers(sid) or (1, 1)
             row: dict = {
                 "session": sid, "comp_id": sid.rpartition("->")[2],
                 "state": "logged_on" if p is not None else "disconnected",
                 "address": p.peer if p is not None else None,
-                "next_sender_seq": store.next_sender_seq if store is not None else 1,
-                "next_target_seq": store.next_target_seq if store is not None else 1,
+                "next_sender_seq": numbers[0],
+                "next_target_seq": numbers[1],
                 "queue_bytes": (p.transport.get_write_buffer_size()
                                 if p is not None and p.transport is not None else 0),
                 "messages_in": p.messages_in if p is not None else 0,
@@ -843,10 +849,6 @@ class ExchangeServer:
                 row["cancel_on_disconnect_pending"] = True
             rows.append(row)
         return rows
-
-    def _has_store(self, sid: str) -> bool:
-        session = self.acceptor._sessions.get(sid)
-        return session is not None and session.store is not None
 
     def admin_symbols(self) -> list[dict]:
         return self.gateway.symbol_overview()

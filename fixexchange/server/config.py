@@ -364,6 +364,8 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
     enabled = v.get(aa, "accept_any", "enabled", bool, False)
     aa_fields = {k: x for k, x in aa.items() if k != "enabled"}
     accept_any = _session_fields(v, aa_fields, "accept_any", sess_defaults) if enabled else None
+    if accept_any is not None and accept_any.role != "trading":
+        raise v.err("accept_any.role", 'must be "trading" (a drop copy is a configured [[session]])')
 
     # [symbol_defaults], [[symbol]]
     symd = v.table(data.get("symbol_defaults", {}), "symbol_defaults")

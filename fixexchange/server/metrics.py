@@ -1,8 +1,10 @@
 """Counters and histograms of the running daemon, rendered in the Prometheus text format
 (exposition format 0.0.4) for ``GET /metrics`` on the admin endpoint.
 
-Counting is a few dict increments per message on the event loop's thread (no locks: every
-reader and writer runs on the loop).  Rendering walks the counters once per scrape.
+Counting is one dict increment per message, inlined where the server reads and sends (no
+locks: every reader and writer runs on the event loop); ExecutionReports by ExecType, rejects
+by reason and trades are counted by the gateway where it builds them (``report_counts``,
+``reject_counts``, ``trade_counts``).  Rendering walks the counters once per scrape.
 """
 from __future__ import annotations
 
@@ -51,22 +53,6 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _field(body, tag: bytes, tag_number: int) -> bytes | None:
-    """A field of an outbound body (encoded bytes or (tag, value) pairs); rare paths only."""
-    if type(body) is bytes:
-        start = body.find(b"\x01" + tag + b"=")
-        if start < 0:
-            if not body.startswith(tag + b"="):
-                return None
-            start = -1
-        start += len(tag) + 2
-        return body[start:body.index(b"\x01", start)]
-    for t, value in body:
-        if t == tag_number:
-            return value if type(value) is bytes else str(value).encode()
-    return None
-
-
 class Metrics:
     """What ``/metrics`` shows; the server feeds it."""
 
@@ -75,8 +61,7 @@ class Metrics:
         self.messages_in: dict[bytes, int] = {}
         self.messages_out: dict[bytes, int] = {}
         self.orders_in: dict[bytes, int] = {}  # by OrdType
-        self.reports_out: dict[bytes, int] = {}  # ExecutionReports by ExecType
-        self.rejects: dict[tuple[str, str], int] = {}  # (kind, reason code)
+        self.session_rejects: dict[int, int] = {}  # by SessionRejectReason
         self.refusals: dict[str, int] = {}
         self.logons = 0
         self.disconnects = 0
@@ -85,37 +70,9 @@ class Metrics:
         self.journal_write = Histogram(WRITE_BUCKETS)
         self.journal_enabled = False
 
-    # -- feeding (the event loop's thread) ----------------------------------------------
-    def message_in(self, msg_type: bytes, message) -> None:
-        counts = self.messages_in
-        counts[msg_type] = counts.get(msg_type, 0) + 1
-        if msg_type == b"D":
-            ord_type = message.get(40) or b"?"
-            self.orders_in[ord_type] = self.orders_in.get(ord_type, 0) + 1
-
-    def message_out(self, msg_type: bytes, body) -> None:
-        counts = self.messages_out
-        counts[msg_type] = counts.get(msg_type, 0) + 1
-        if msg_type == b"8":
-            exec_type = _field(body, b"150", 150) or b"?"
-            reports = self.reports_out
-            reports[exec_type] = reports.get(exec_type, 0) + 1
-            if exec_type == b"8":
-                self.reject("order", _field(body, b"103", 103))
-        elif msg_type == b"9":
-            self.reject("cancel", _field(body, b"102", 102))
-        elif msg_type == b"j":
-            self.reject("business", _field(body, b"380", 380))
-
-    def reject(self, kind: str, reason: bytes | int | None) -> None:
-        if reason is None:
-            code = "none"
-        elif isinstance(reason, bytes):
-            code = reason.decode("ascii", "replace")
-        else:
-            code = str(reason)
-        key = (kind, code)
-        self.rejects[key] = self.rejects.get(key, 0) + 1
+    # -- feeding (the event loop's thread; messages in and out are counted inline) -------
+    def session_reject(self, reason: int) -> None:
+        self.session_rejects[reason] = self.session_rejects.get(reason, 0) + 1
 
     def refused(self, reason: str) -> None:
         self.refusals[reason] = self.refusals.get(reason, 0) + 1
@@ -123,8 +80,8 @@ class Metrics:
     def total_orders(self) -> int:
         return sum(self.orders_in.values())
 
-    def total_rejects(self) -> int:
-        return sum(self.rejects.values())
+    def total_rejects(self, gateway) -> int:
+        return sum(self.session_rejects.values()) + sum(getattr(gateway, "reject_counts", {}).values())
 
     # -- rendering ------------------------------------------------------------------------
     def render(self, server) -> str:
@@ -159,14 +116,17 @@ class Metrics:
                 by("msg_type", self.messages_out))
         counter("fixexchange_orders_received_total", "NewOrderSingle (D) received, by OrdType(40).",
                 by("ord_type", self.orders_in, _ORD_TYPE_NAMES))
-        counter("fixexchange_execution_reports_sent_total", "ExecutionReports sent, by ExecType(150).",
-                by("exec_type", self.reports_out, _EXEC_TYPE_NAMES))
+        gateway = server.gateway
+        counter("fixexchange_execution_reports_sent_total",
+                "ExecutionReports built for their owners (drop copies not counted), by ExecType(150).",
+                by("exec_type", getattr(gateway, "report_counts", {}), _EXEC_TYPE_NAMES))
+        rejects = dict(getattr(gateway, "reject_counts", {}))
+        for reason, n in self.session_rejects.items():
+            rejects[("session", reason)] = n
         counter("fixexchange_rejects_total",
                 "Rejects sent: kind order (ER 150=8, reason OrdRejReason 103), cancel (9, CxlRejReason "
                 "102), business (j, BusinessRejectReason 380), session (3, SessionRejectReason 373).",
-                [(f'{{kind="{kind}",reason="{_label(reason)}"}}', n)
-                 for (kind, reason), n in sorted(self.rejects.items())])
-        gateway = server.gateway
+                [(f'{{kind="{kind}",reason="{reason}"}}', n) for (kind, reason), n in sorted(rejects.items())])
         trade_counts = getattr(gateway, "trade_counts", {})
         counter("fixexchange_trades_total", "Trades (executions) per symbol.",
                 [(f'{{symbol="{_label(sym)}"}}', c[0]) for sym, c in sorted(trade_counts.items())])

@@ -307,6 +307,14 @@ class Acceptor:
         store.flush()
         return logged_on
 
+    def sequence_numbers(self, session_id: str) -> tuple[int, int] | None:
+        """(next outbound, next inbound) of a session whose store is open; None if it has not
+        been opened yet (the operator's session list: looking must not create store files)."""
+        session = self._sessions.get(session_id)
+        if session is None or session.store is None:
+            return None
+        return session.store.next_sender_seq, session.store.next_target_seq
+
     def set_credentials(self, session_id: str, username: str | None, password: str | None) -> bool:
         """New Username/Password for a session's next Logons (the operator's password reload);
         False if there is no such session."""

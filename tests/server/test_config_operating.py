@@ -21,6 +21,7 @@ TOKEN = 'token = "0123456789abcdef"'
     ("[server]\nlog_format = \"xml\"\n", "server.log_format", "text, json"),
     ("[server]\nsummary_interval = -1\n", "server.summary_interval", ">= 0"),
     ("[session_defaults]\nrole = \"observer\"\n", "session_defaults.role", "trading, drop_copy"),
+    ("[accept_any]\nenabled = true\nrole = \"drop_copy\"\n", "accept_any.role", "trading"),
     ("[session_defaults]\ncancel_on_disconnect = \"yes\"\n", "session_defaults.cancel_on_disconnect", "a boolean"),
     ("[session_defaults]\ncancel_on_disconnect_grace = -0.5\n",
      "session_defaults.cancel_on_disconnect_grace", ">= 0"),

@@ -326,7 +326,12 @@ async def test_security_status_request_errors(srv):
     unknown = await md.expect("j", i380="0")
     assert unknown.get(58) == b"unknown SecurityStatusReqID"
     md.send("e", [(324, "bad"), (263, "5"), (55, "TEST")])
-    await md.expect("3", i371="263")  # SubscriptionRequestType 5 is not a FIX 4.4 value
+    await md.expect("3", i371="263", i373="5")  # SubscriptionRequestType 5 is not a FIX 4.4 value
+    _, payload, _ = await http(srv.admin.port, "GET", "/metrics")
+    m = samples(payload.decode())
+    assert m[("fixexchange_rejects_total", (("kind", "session"), ("reason", "5")))] == 1
+    assert m[("fixexchange_rejects_total", (("kind", "business"), ("reason", "0")))] == 2
+    assert m[("fixexchange_rejects_total", (("kind", "business"), ("reason", "2")))] == 1
     md.close()
 
 
@@ -486,13 +491,15 @@ async def test_metrics_parse_as_prometheus_text_and_count_what_was_sent(srv):
     assert m[("fixexchange_messages_received_total", (("msg_type", "F"),))] == 1
     assert m[("fixexchange_orders_received_total", (("name", "limit"), ("ord_type", "2")))] == 2
     assert m[("fixexchange_orders_received_total", (("name", "market"), ("ord_type", "1")))] == 1
-    # (every report to C2 went twice: DCALL, a drop copy of every session, got a copy)
-    assert m[("fixexchange_execution_reports_sent_total", (("exec_type", "0"), ("name", "new")))] == 2 * 2
-    assert m[("fixexchange_execution_reports_sent_total", (("exec_type", "F"), ("name", "trade")))] == 2 * 2
+    assert m[("fixexchange_execution_reports_sent_total", (("exec_type", "0"), ("name", "new")))] == 2
+    assert m[("fixexchange_execution_reports_sent_total", (("exec_type", "F"), ("name", "trade")))] == 2
+    assert m[("fixexchange_execution_reports_sent_total", (("exec_type", "8"), ("name", "rejected")))] == 1
+    # messages sent: every report to C2 went twice (DCALL, a drop copy of every session)
     assert m[("fixexchange_messages_sent_total", (("msg_type", "8"),))] == 5 * 2
-    assert m[("fixexchange_rejects_total", (("kind", "order"), ("reason", "1")))] == 1 * 2
+    assert m[("fixexchange_rejects_total", (("kind", "order"), ("reason", "1")))] == 1
     assert m[("fixexchange_rejects_total", (("kind", "cancel"), ("reason", "1")))] == 1
     assert m[("fixexchange_rejects_total", (("kind", "business"), ("reason", "3")))] == 1
+    assert sum(v for (name, _), v in m.items() if name == "fixexchange_rejects_total") == 3
     assert m[("fixexchange_trades_total", (("symbol", "TEST"),))] == 2
     assert m[("fixexchange_traded_quantity_total", (("symbol", "TEST"),))] == 5
     assert m[("fixexchange_sessions_logged_on", ())] == 1
