@@ -4,6 +4,8 @@ interactively (-i)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import dataclasses
 import itertools
 import os
@@ -584,6 +586,18 @@ class Trader:
         self._lock = threading.RLock()
         self._sent: dict[str, OrderRecord] = {}
         self._unrecorded: set[str] = set()  # cancel/replace ClOrdIDs not yet accepted
+        # for the interactive prompt's completion: the exchange's symbols (asked for in the
+        # background by `request_symbols`) and this session's live orders, OrderID -> text
+        self.symbols: list[str] = []
+        self._symbols_req: str | None = None
+        self._symbols_seq: int | None = None
+        self.live: dict[str, str] = {}
+
+    def request_symbols(self) -> None:
+        """A SecurityListRequest whose answer only feeds `symbols` (nothing printed)."""
+        with self._lock:
+            self._symbols_req = new_id()
+            self._symbols_seq = self.client.send("x", [(320, self._symbols_req), (559, "4")])
 
     # -- sending
     def start(self, command: Command) -> Pending:
@@ -704,6 +718,7 @@ class Trader:
         if kind == "8":
             say(format_exec_report(msg), self.out)
             self._learn(msg)
+            self._track_live(msg)
             cl = field(msg, 11)
             if not self._mine(cl, field(msg, 790), field(msg, 41)):
                 return
@@ -738,6 +753,10 @@ class Trader:
                 p.finish()
             return
         if kind == "y":
+            if self._symbols_req is not None and field(msg, 320) == self._symbols_req:
+                if field(msg, 560, "0") == "0":
+                    self.symbols += [e[55] for e in groups(msg, 146, 55) if e.get(55)]
+                return
             if not self._mine(field(msg, 320)):
                 return
             if field(msg, 560, "0") != "0":
@@ -759,6 +778,8 @@ class Trader:
                 p.finish()
             return
         if kind in ("3", "j", "Y"):
+            if self._symbols_seq is not None and field(msg, 45) == str(self._symbols_seq):
+                return  # the background symbol list was refused: no symbol completion
             say(format_reject(msg), self.out)
             ref_seq = field(msg, 45)
             ref_id = field(msg, 379) if kind == "j" else field(msg, 262)
@@ -769,6 +790,18 @@ class Trader:
             return
         raw = "|".join(f"{t}={v}" for t, v in pairs(msg))
         say(f"{'MESSAGE':<9} unexpected {kind}: {raw}", self.out)
+
+    def _track_live(self, msg) -> None:
+        oid = field(msg, 37)
+        if not oid or oid == "NONE":
+            return
+        if field(msg, 39) in TERMINAL or field(msg, 150) == "8":
+            self.live.pop(oid, None)
+            return
+        side = SIDE_NAMES.get(field(msg, 54, ""), "?")
+        price = field(msg, 44)
+        self.live[oid] = (f"{field(msg, 55, '?')} {side} {_num(field(msg, 151))}"
+                          + (f" @ {_num(price)}" if price and field(msg, 40) not in ("1", "3") else ""))
 
     def _learn(self, msg) -> None:
         cl, oid = field(msg, 11), field(msg, 37)
@@ -859,35 +892,97 @@ class _PipedLines:
         return line.decode("utf-8", "replace") + "\n"
 
 
-def run_interactive(settings, orders: OrderBookFile, verbose: bool, stdin=None) -> int:
-    stdin = stdin if stdin is not None else sys.stdin
-    tty = stdin.isatty()
-    history = None
-    if tty:
+COMMANDS = ("buy", "sell", "cancel", "replace", "status", "cancel-all", "book", "symbols",
+            "help", "quit")
+ORDER_FLAGS = ("--tif", "--expire", "--stop", "--post-only", "--display", "--min-qty")
+FLAGS = {"buy": ORDER_FLAGS, "sell": ORDER_FLAGS,
+         "cancel": ("--symbol", "--side"), "status": ("--symbol", "--side"),
+         "replace": ("--qty", "--price", "--symbol", "--side"), "book": ("--depth",)}
+FLAG_VALUES = {"--tif": tuple(TIFS), "--side": tuple(SIDES)}
+VALUE_FLAGS = {"--tif", "--expire", "--stop", "--display", "--min-qty", "--qty", "--price",
+               "--depth", "--symbol", "--side"}
+
+
+def completions(text: str, symbols: list[str], live: dict[str, str]) -> list[tuple[str, str]]:
+    """What may come next on an interactive line typed up to the cursor: (word, what it
+    is) for commands, their flags and flag values, symbols (from the SecurityList) and this
+    session's live orders (OrderIDs)."""
+    words = text.split()
+    if not text or text[-1].isspace():
+        words.append("")
+    current, before = words[-1], words[:-1]
+    if not before:
+        candidates = [(c, "") for c in COMMANDS]
+    else:
+        verb = before[0].lower()
+        previous = before[-1]
+        positional = [w for k, w in enumerate(before[1:], 1)
+                      if not w.startswith("--") and before[k - 1] not in VALUE_FLAGS]
+        if previous in FLAG_VALUES:
+            candidates = [(v, "") for v in FLAG_VALUES[previous]]
+        elif previous == "--symbol":
+            candidates = [(sym, "symbol") for sym in symbols]
+        elif current.startswith("-"):
+            candidates = [(f, "") for f in FLAGS.get(verb, ()) if f not in before]
+        elif verb in ("buy", "sell", "book", "cancel-all") and not positional:
+            candidates = [(sym, "symbol") for sym in symbols]
+        elif verb in ("cancel", "replace", "status") and not positional:
+            candidates = sorted(live.items())
+        else:
+            candidates = []
+    return [(word, meta) for word, meta in candidates if word.startswith(current) and word != current]
+
+
+def _completer(trader: "Trader"):
+    from prompt_toolkit.completion import Completer, Completion
+
+    class FixSendCompleter(Completer):
+        def get_completions(self, document, complete_event):
+            text = document.text_before_cursor
+            current = "" if not text or text[-1].isspace() else text.split()[-1]
+            for word, meta in completions(text, trader.symbols, dict(trader.live)):
+                yield Completion(word, start_position=-len(current), display_meta=meta)
+
+    return FixSendCompleter()
+
+
+@contextlib.contextmanager
+def _reports_above_the_prompt():
+    """prompt_toolkit's patch_stdout, with its writer thread in this thread's context: it
+    must see the app session the prompt runs in to erase and redraw the prompt around
+    what it prints (a new thread starts with an empty context, which names no app)."""
+    from prompt_toolkit.patch_stdout import StdoutProxy
+
+    class Proxy(StdoutProxy):
+        def _start_write_thread(self) -> threading.Thread:
+            context = contextvars.copy_context()
+            thread = threading.Thread(target=context.run, args=(self._write_thread,),
+                                      name="fix-send-prompt-writer", daemon=True)
+            thread.start()
+            return thread
+
+    with Proxy() as proxy:
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = proxy  # type: ignore[assignment]
         try:
-            import readline  # noqa: F401  (line editing and history for input())
-            history = os.path.join(os.path.dirname(orders.path), "fix-send_history")
-            try:
-                readline.read_history_file(history)
-            except OSError:
-                pass
-            words = ["buy", "sell", "cancel", "replace", "status", "cancel-all", "book",
-                     "symbols", "help", "quit", "--tif", "--stop", "--post-only",
-                     "--display", "--qty", "--price", "--depth", "--min-qty", "--expire"]
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
 
-            def complete(text, state):
-                matches = [w for w in words if w.startswith(text)]
-                return matches[state] if state < len(matches) else None
 
-            readline.set_completer(complete)
-            readline.parse_and_bind("tab: complete")
-        except ImportError:
-            readline = None  # type: ignore[assignment]
+def run_interactive(settings, orders: OrderBookFile, verbose: bool, stdin=None,
+                    pt_input=None, pt_output=None) -> int:
+    """One session, commands read at a prompt (a terminal: prompt_toolkit, with completion,
+    history across runs, reports printed above the prompt; `pt_input`/`pt_output` for
+    tests) or from piped stdin, one per line."""
+    stdin = stdin if stdin is not None else sys.stdin
+    tty = pt_input is not None or stdin.isatty()
     client = FixClient(settings, verbose=verbose)
     client.start()
     trader = Trader(client, orders)
     lost: list[str] = []
     stop = threading.Event()
+    on_lost: list = []
 
     def reader() -> None:
         while not stop.is_set():
@@ -897,72 +992,104 @@ def run_interactive(settings, orders: OrderBookFile, verbose: bool, stdin=None) 
                 if not stop.is_set():
                     lost.append(str(exc))
                     say(f"{TOOL}: error: {exc}", sys.stderr)
-                    if tty:
-                        os.kill(os.getpid(), __import__("signal").SIGINT)
+                    for wake in on_lost:
+                        wake()
                 return
             if msg is not None:
                 trader.handle(msg)
 
+    session = None
+    screen = contextlib.ExitStack()
+    if tty:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.application import create_app_session
+        from prompt_toolkit.history import FileHistory
+
+        # the terminal (or the tests' pipe input and output); reports from the reader
+        # thread are printed above the prompt, which is redrawn with the line typed so far
+        screen.enter_context(create_app_session(input=pt_input, output=pt_output))
+        screen.enter_context(_reports_above_the_prompt())
+        trader.out = client.out = sys.stdout
+
+        history = os.path.join(os.path.dirname(os.path.abspath(orders.path)), "fix-send_history")
+        try:
+            os.makedirs(os.path.dirname(history), exist_ok=True)
+            history_store = FileHistory(history)
+        except OSError:
+            history_store = None
+        session = PromptSession(history=history_store, completer=_completer(trader),
+                                complete_while_typing=False)
+
+        def wake_prompt() -> None:
+            app = session.app
+            if app.is_running and app.loop is not None:
+                app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()))
+
+        on_lost.append(wake_prompt)
+        trader.request_symbols()
     thread = threading.Thread(target=reader, name="fix-send-reader", daemon=True)
     thread.start()
     say(f"logged on as {settings.sender_comp_id} to {settings.target_comp_id} at "
         f"{settings.host}:{settings.port}; 'help' for commands, 'quit' to leave")
-    prompt = "fix-send> " if tty else ""
     piped = _PipedLines(stdin)
-    try:
+
+    def next_line() -> str | None:
+        if session is None:
+            return piped.readline(lost)
         while not lost:
             try:
-                if tty:
-                    line = input(prompt)
-                else:
-                    line = piped.readline(lost)
-                    if line is None:
-                        break
+                return session.prompt("fix-send> ")
+            except KeyboardInterrupt:
+                continue  # Ctrl-C: the line is cleared, the session stays
             except EOFError:
-                break
-            if lost:
+                return None  # Ctrl-D, or the connection is gone
+        return None
+
+    def loop() -> None:
+        while not lost:
+            line = next_line()
+            if line is None or lost:
                 break
             try:
                 command = parse_line(line)
             except UsageError as exc:
-                say(f"error: {exc}".replace(f" (see {TOOL} --help)", " (try 'help')"))
+                say(f"error: {exc}".replace(f" (see {TOOL} --help)", " (try 'help')"), trader.out)
                 continue
             if command is None:
                 continue
             if command.action == "help":
-                say(HELP)
+                say(HELP, trader.out)
                 continue
             if command.action == "quit":
                 break
             try:
                 pending = trader.start(command)
             except UsageError as exc:
-                say(f"error: {exc}")
+                say(f"error: {exc}", trader.out)
                 continue
             deadline = time.monotonic() + settings.timeout
             while not pending.finished() and not lost:
                 if time.monotonic() >= deadline:
-                    say(f"error: no answer from the exchange within {settings.timeout:g}s")
+                    say(f"error: no answer from the exchange within {settings.timeout:g}s",
+                        trader.out)
                     pending.finish(EXIT_TIMEOUT)
                     break
                 time.sleep(0.02)
-        if not tty and not lost:
+        if session is None and not lost:
             # Piped input: give resting orders' reports a moment before leaving.
             time.sleep(SETTLE)
+
+    try:
+        with screen:
+            loop()
     except KeyboardInterrupt:
         say("")
     finally:
         stop.set()
         thread.join(timeout=2.0)
+        screen.close()
+        trader.out = client.out = sys.stdout
         client.logout(on_message=trader.handle)
-        if history is not None:
-            try:
-                import readline
-
-                readline.set_history_length(1000)
-                readline.write_history_file(history)
-            except (ImportError, OSError):
-                pass
     if lost:
         return EXIT_CONNECTION
     say("logged out")
