@@ -649,6 +649,32 @@ class Gateway:
             out.extend(self.market_data.flush())
         return (self._with_copies(out) if self._drop_copies else out), count
 
+    def live_order_ids(self, session_id: str | None = None, symbol: str | None = None) -> list[int]:
+        """Engine ids of the live orders entered through FIX, of a session and/or symbol (None
+        = any), oldest first: an operator's cancel-all goes through them a slice at a time."""
+        return [order_id for order_id, order in self._orders.items()
+                if not order.final and (session_id is None or order.session_id == session_id)
+                and (symbol is None or order.info.name == symbol)]
+
+    def cancel_order_ids(self, order_ids: Iterable[int], now: float, text: str) -> tuple[list[Outbound], int]:
+        """Cancel these orders (those still live) on the operator's behalf, Text(58) = ``text``;
+        the messages and how many were cancelled."""
+        self._transact_time = format_utc_timestamp(now)
+        self._cancel_text = b"58=%s\x01" % text.replace("\x01", " ").encode("ascii", "replace")
+        out: list[Outbound] = []
+        count = 0
+        request = _Request("operator", "", None, None, None)
+        try:
+            for order_id in order_ids:
+                events = self.engine.execute(CancelOrder(order_id))
+                count += events[0][0] is not Rejected
+                self._route(events, request, out)
+        finally:
+            self._cancel_text = None
+        if not self.defer_market_data:
+            out.extend(self.market_data.flush())
+        return (self._with_copies(out) if self._drop_copies else out), count
+
     def live_orders(self, session_id: str) -> int:
         """How many of the session's orders are live (the admin endpoint's session list)."""
         session = self._sessions.get(session_id)

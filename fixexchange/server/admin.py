@@ -89,6 +89,8 @@ class AdminEndpoint:
                 return
             try:
                 status, result = self._route(method, path, body)
+                if asyncio.iscoroutine(result):  # an action that yields to the loop between slices
+                    result = await result
             except AdminError as e:
                 status, result = e.status, {"error": str(e)}
             except Exception:  # a bug in an action must not take the daemon down
