@@ -229,3 +229,49 @@ async def test_quickfix_security_list_validates(tmp_path):
     finally:
         await asyncio.get_running_loop().run_in_executor(None, init.stop)
         await srv.stop()
+
+
+async def test_quickfix_drop_copy_and_security_status_validate(tmp_path):
+    """QuickFIX as a drop-copy session (C3 covering C1) subscribed to SecurityStatus: the
+    copies (OnBehalfOfCompID in the header) and the SecurityStatus of a halt and a resume
+    pass its FIX44.xml validation."""
+    from .fixclient import FixClient, config_dict
+
+    cfg = config_dict()
+    cfg["session"][2].update(role="drop_copy", drop_copy_of=["C1"])
+    srv = await start_server(cfg)
+    app = App()
+    s = settings(srv.port, tmp_path)
+    init = fix.SocketInitiator(app, fix.FileStoreFactory(s), s, fix.FileLogFactory(s))
+    init.start()
+    c1 = FixClient("C1")
+    try:
+        await wait_for(app.logged_on.is_set)
+        e = fix.Message()
+        e.getHeader().setField(fix.MsgType("e"))
+        e.setField(fix.SecurityStatusReqID("st"))
+        e.setField(fix.SubscriptionRequestType("1"))
+        e.setField(fix.Symbol("TEST"))
+        fix.Session.sendToTarget(e, app.session_id)
+        await wait_for(lambda: app.of_type("f"), 5)
+        await c1.logon(srv.port)
+        c1.order("d1", "1", 3, "108")
+        await c1.expect("8", i150="0")
+        await c1.expect("8", i150="F")
+        srv.admin_halt("TEST", "news pending")
+        c1.order("d2", "1", 1, "100")
+        await c1.expect("8", i150="8")
+        srv.admin_resume("TEST")
+        await wait_for(lambda: len(app.of_type("8")) >= 3 and len(app.of_type("f")) >= 3, 5)
+        copies = app.of_type("8")
+        assert all("\x01115=C1\x01" in m for m in copies)
+        assert [m.split("\x01326=")[1].split("\x01")[0] for m in app.of_type("f")] == ["17", "2", "17"]
+        await asyncio.sleep(1.2)
+        assert app.rejects_sent == [], app.rejects_sent
+        assert not [m for m in app.admin_received if "\x0135=3\x01" in m]
+    finally:
+        c1.close()
+        await asyncio.get_running_loop().run_in_executor(None, init.stop)
+        await srv.stop()
+    events = "".join(p.read_text() for p in (tmp_path / "qf-log").glob("*event*"))
+    assert "Reject" not in events and "invalid" not in events.lower(), events
