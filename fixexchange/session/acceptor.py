@@ -23,7 +23,8 @@ from ..codec import FixMessage, FixParser, Garbled, encode, format_utc_timestamp
 from ..codec.encoder import header_encoder
 from .config import SessionConfig
 from .events import (ApplicationMessage, Disconnected, Event, GarbledMessage, LoggedOn, LoggedOut,
-                     SessionRejected)
+                     LogonRefused, SessionRejected, ThrottledMessage)
+from .limits import LogonThrottle, TokenBucket
 from .store import MessageStore, StoreCorrupted
 
 from ..codec.dictionary import FIX44
@@ -82,12 +83,22 @@ SENDING_TIME_ACCURACY = 10
 
 # Spec test case 6: a TestRequest after HeartBtInt plus "some reasonable period" (20%).
 TEST_REQUEST_FACTOR = 1.2
-# Messages held while a ResendRequest is outstanding; past this the peer is misbehaving.
+# Messages held while a ResendRequest is outstanding; past this the peer is misbehaving
+# (their bytes are bounded too: SessionConfig.max_queued_bytes).
 MAX_QUEUED_MESSAGES = 10_000
 # 19a: ClOrdIDs of the messages delivered on a FIX session (until its sequence numbers are
 # reset), so that a PossResend(97)=Y copy of one can be ignored; the oldest are forgotten
 # beyond this many.
 MAX_REMEMBERED_CL_ORD_IDS = 100_000
+# SessionRejectReason 99 (Other): a message refused by a session's rate limit.
+OTHER = 99
+# Order entry for SessionConfig.max_order_rate: NewOrderSingle, OrderCancelRequest,
+# OrderCancelReplaceRequest, OrderMassCancelRequest, NewOrderCross, CrossOrderCancelRequest.
+_ORDER_ENTRY_MSG_TYPES = frozenset((b"D", b"F", b"G", b"q", b"s", b"u"))
+# What an honest client is told about a refused Logon.  Unknown CompID and wrong
+# Username/Password get the same text (it must not tell a guesser which CompIDs exist);
+# what does not help a guesser is said plainly (see README "Security and limits").
+INVALID_CREDENTIALS = "Logon refused: invalid credentials"
 # Highest NewSeqNo(36) a peer may move our inbound number to: stores journal sequence
 # numbers as u64, and the number after it must fit too.
 MAX_SEQ_NUM = (1 << 64) - 2
@@ -106,6 +117,8 @@ _ADMIN_MSG_TYPES = frozenset((HEARTBEAT, TEST_REQUEST, RESEND_REQUEST, REJECT, S
 CL_ORD_ID = 11
 # Messages whose ClOrdID(11) names the request itself (a status request's names an order).
 _NEW_CL_ORD_ID_TYPES = frozenset((b"D", b"F", b"G", b"q"))
+# Never refused by a rate limit: ending, recovering or keeping the session alive.
+_UNTHROTTLED_MSG_TYPES = frozenset((HEARTBEAT, SEQUENCE_RESET, LOGOUT, LOGON))
 
 # Tags that keep an inbound message off _on_message's fast path (PossDupFlag, third party).
 _FAST_PATH_EXCLUDED_TAGS = _THIRD_PARTY_TAGS | frozenset((POSS_DUP_FLAG, POSS_RESEND))
@@ -143,7 +156,8 @@ class _Session:
     """What outlives a connection: config, store, the connection currently logged on."""
 
     __slots__ = ("config", "session_id", "store", "connection", "begin_string",
-                 "sender", "target", "on_behalf_of", "deliver_to", "encode", "tolerance", "cl_ord_ids")
+                 "sender", "target", "on_behalf_of", "deliver_to", "encode", "tolerance", "cl_ord_ids",
+                 "throttled", "message_bucket", "order_bucket", "strikes", "strikes_at")
 
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
@@ -159,6 +173,14 @@ class _Session:
         self.encode = header_encoder(self.begin_string, self.sender, self.target)
         self.tolerance = config.sending_time_tolerance
         self.cl_ord_ids: dict[bytes, None] = {}  # 19a, in arrival order
+        # rate limits (kept across reconnects: logging on again refills nothing)
+        self.throttled = config.max_message_rate > 0 or config.max_order_rate > 0
+        self.message_bucket = (TokenBucket(config.max_message_rate, max(1, config.message_burst))
+                               if config.max_message_rate > 0 else None)
+        self.order_bucket = (TokenBucket(config.max_order_rate, max(1, config.order_burst))
+                             if config.max_order_rate > 0 else None)
+        self.strikes = 0.0  # recent refusals, decaying (throttle_logout_rejects)
+        self.strikes_at = 0.0
 
     def remember_cl_ord_id(self, msg: FixMessage) -> None:
         if msg.msg_type in _NEW_CL_ORD_ID_TYPES:
@@ -186,8 +208,10 @@ class Acceptor:
 
     def __init__(self, configs: Iterable[SessionConfig],
                  store_factory: Callable[[str], MessageStore],
-                 accept_any_template: SessionConfig | None = None) -> None:
+                 accept_any_template: SessionConfig | None = None,
+                 logon_throttle: LogonThrottle | None = None) -> None:
         self._store_factory = store_factory
+        self.logon_throttle = logon_throttle
         self._template = accept_any_template
         self._sessions: dict[str, _Session] = {}
         self._by_key: dict[tuple[bytes, bytes, bytes], _Session] = {}
@@ -238,8 +262,12 @@ class Acceptor:
                 session = _Session(dataclasses.replace(template, target_comp_id=name))
         return session
 
-    def connection_made(self, now: float) -> Connection:
-        return Connection(self, now)
+    def connection_made(self, now: float, source: str | None = None,
+                        cert_names: frozenset[str] | None = None) -> Connection:
+        """A new transport connection.  ``source``: the peer's address (the logon throttle
+        counts failures by it); ``cert_names``: the names of a verified client certificate
+        (TLS), one of which must then be the Logon's SenderCompID."""
+        return Connection(self, now, source, cert_names)
 
     def send(self, session_id: str, msg_type: bytes, body: list[tuple[int, bytes | str | int]] | bytes,
              now: float, resendable: bool = True) -> bool:
@@ -303,6 +331,7 @@ class Acceptor:
             store.set_next_target_seq(next_target_seq)
             if connection is not None:
                 connection._queued.clear()
+                connection._queued_bytes = 0
                 connection._resend_until = 0
         store.flush()
         return logged_on
@@ -346,10 +375,17 @@ _set_event_message = ApplicationMessage.message.__set__
 class Connection:
     """One transport connection; logs on to at most one session."""
 
-    def __init__(self, acceptor: Acceptor, now: float) -> None:
+    def __init__(self, acceptor: Acceptor, now: float, source: str | None = None,
+                 cert_names: frozenset[str] | None = None) -> None:
         self._acceptor = acceptor
         self._parser = FixParser(hot_shapes=FIX44.hot_shapes)  # (the dictionary that validates it)
         self._sending_times = _SendingTimes()
+        self._source = source
+        self._cert_names = cert_names
+        # Parsed messages not processed yet: receive_data(max_messages=N) processes at most
+        # N per call (the server's fair scheduling) and keeps the rest here.
+        self._backlog: list = []
+        self._queued_bytes = 0  # raw bytes of the messages in _queued
         self._state = State.AWAITING_LOGON
         self._session: _Session | None = None
         self._out: list[bytes] = []
@@ -381,13 +417,30 @@ class Connection:
             self.closed = True
 
     # --- the server's entry points -------------------------------------------------
-    def receive_data(self, data: bytes, now: float) -> list[Event]:
+    @property
+    def backlog(self) -> int:
+        """Messages received but not processed yet (see ``receive_data``'s max_messages)."""
+        return len(self._backlog)
+
+    def receive_data(self, data: bytes, now: float, max_messages: int = 0) -> list[Event]:
+        """Parse ``data`` and process the messages it completes.  With ``max_messages``,
+        at most that many (after those left over from earlier calls); the rest wait in
+        ``backlog`` for the next call (``data`` may be empty then)."""
         events: list[Event] = []
         if self.closed:
+            self._backlog = []
             return events
         append = events.append
-        for item in self._parser.feed(data):
+        items = self._parser.feed(data) if data else []
+        if self._backlog:
+            items = self._backlog + items
+            self._backlog = []
+        if max_messages and len(items) > max_messages:
+            self._backlog = items[max_messages:]
+            items = items[:max_messages]
+        for item in items:
             if self.closed:
+                self._backlog = []
                 break  # bytes after a disconnect decision are not ours to act on
             if type(item) is Garbled:
                 append(GarbledMessage(item.reason))
@@ -395,6 +448,8 @@ class Connection:
             self._last_received = now
             if self._state is _AWAITING_LOGON:
                 self._on_logon(item, now, events)
+                continue
+            if self._session.throttled and self._throttle(item, now, events):
                 continue
             # Fast path, the common case: an application message carrying the next number,
             # its header right, its SendingTime the one last parsed (a pipelining client
@@ -562,22 +617,48 @@ class Connection:
         if msg.msg_type != LOGON:
             self._close(f"first message is not a Logon (MsgType {msg.msg_type.decode('latin-1')})", events)
             return
-        session = self._acceptor._find(msg.get(BEGIN_STRING), msg.get(TARGET_COMP_ID), msg.get(SENDER_COMP_ID))
+        acceptor = self._acceptor
+        their_id = msg.get(SENDER_COMP_ID)
+        comp_id = (their_id or b"").decode("latin-1")
+        throttle = acceptor.logon_throttle
+        if throttle is not None:
+            locked = throttle.locked_for(self._source, comp_id, now)
+            if locked:
+                # not even looked at: a locked address or CompID learns nothing from a guess
+                self._refuse_logon(msg, comp_id, f"Logon refused: {comp_id!r} or its address is locked out "
+                                   f"for {locked:.0f} s after failed logons",
+                                   f"Logon refused: too many failed logons, retry in {locked:.0f} s", False,
+                                   now, events, throttle.config.max_delay)
+                return
+        session = acceptor._find(msg.get(BEGIN_STRING), msg.get(TARGET_COMP_ID), their_id)
         if session is None:
-            # 1S c: unknown identity -> disconnect without a message (it would use a seq number).
-            self._close("Logon for an unknown session (BeginString/CompIDs)", events)
+            # 1S c: unknown identity.  The Logout uses none of a session's sequence numbers
+            # and reads exactly like a wrong password's.
+            self._refuse_logon(msg, comp_id, "Logon for an unknown session (BeginString/CompIDs)",
+                               INVALID_CREDENTIALS, True, now, events)
             return
         config = session.config
         # Credentials before anything stateful: a refused Logon must not touch the store.
         if not (_credential_ok(msg.get(USERNAME), config.username)
                 and _credential_ok(msg.get(PASSWORD), config.password)):
-            self._close(f"Logon refused for {session.session_id}: bad Username/Password", events)
+            self._refuse_logon(msg, comp_id, f"Logon refused for {session.session_id}: bad Username/Password",
+                               INVALID_CREDENTIALS, True, now, events)
             return
-        if session.session_id not in self._acceptor._sessions:
-            self._acceptor._add(session)  # a new client of the accept-any template
+        if self._cert_names is not None and comp_id not in self._cert_names:
+            self._refuse_logon(msg, comp_id, f"Logon refused for {session.session_id}: the client certificate "
+                               f"names {', '.join(sorted(self._cert_names)) or 'nothing'}",
+                               "Logon refused: the client certificate does not name this SenderCompID", True,
+                               now, events)
+            return
+        if throttle is not None:
+            throttle.succeeded(self._source, comp_id)
+        if session.session_id not in acceptor._sessions:
+            acceptor._add(session)  # a new client of the accept-any template
         if session.connection is not None:
-            # 1S b: duplicate identity -> drop only this new connection, send nothing.
-            self._close(f"Logon refused: {session.session_id} is already logged on", events)
+            # 1S b: duplicate identity -> drop only this new connection, the established one
+            # untouched (the Logout, outside the session's numbering, says why).
+            self._refuse_logon(msg, comp_id, f"Logon refused: {session.session_id} is already logged on",
+                               "Logon refused: this session is already logged on", False, now, events)
             return
         self._session = session
         store = self._acceptor._open_store(session)
@@ -658,6 +739,24 @@ class Connection:
             # messages again, admin ones and the Logon's number as GapFill), unasked.
             self._resend_range(their_next, logon_seq, now)
 
+    def _refuse_logon(self, msg: FixMessage, comp_id: str, reason: str, text: str, failed: bool,
+                      now: float, events: list[Event], delay: float = 0.0) -> None:
+        """Logout with ``text`` and close, before any session is chosen: the Logout carries
+        MsgSeqNum 1 and is not stored (a refused connection must not use a session's
+        numbers; a FIX engine reads a Logout's Text whatever its number).  A failed
+        credential check counts in the logon throttle, which says how long the server
+        holds the answer."""
+        throttle = self._acceptor.logon_throttle
+        if failed and throttle is not None:
+            delay = throttle.failed(self._source, comp_id, now)
+        ours, theirs = msg.get(TARGET_COMP_ID), msg.get(SENDER_COMP_ID)
+        if ours and theirs:  # (without both there is no one to address it to)
+            self._out.append(encode(msg.get(BEGIN_STRING) or b"FIX.4.4", LOGOUT,
+                                    [(SENDER_COMP_ID, ours), (TARGET_COMP_ID, theirs), (MSG_SEQ_NUM, 1),
+                                     (SENDING_TIME, format_utc_timestamp(now)), (TEXT, text)]))
+        events.append(LogonRefused(comp_id, self._source, reason, text, failed, delay))
+        self._close(reason, events)
+
     def _refuse_encryption(self, msg: FixMessage, encrypt_method: bytes, store: MessageStore,
                            now: float, events: list[Event]) -> None:
         """Test case 17 b: only EncryptMethod(98)=0 (none) is supported. Reject 7
@@ -681,6 +780,44 @@ class Connection:
         return abs(now - sent) <= config.sending_time_tolerance
 
     # --- after Logon -----------------------------------------------------------------
+    def _throttle(self, msg: FixMessage, now: float, events: list[Event]) -> bool:
+        """The session's rate limits: True if ``msg`` was refused (its number consumed, a
+        Reject, or a ThrottledMessage for the gateway to answer).  Only a message carrying
+        the next number is refused (no gap is made); Logout, SequenceReset, Logon and
+        Heartbeat never are."""
+        msg_type = msg.msg_type
+        session = self._session
+        store = session.store
+        seq = msg.seq_num
+        if msg_type in _UNTHROTTLED_MSG_TYPES or seq != store.next_target_seq or self._queued:
+            return False
+        config = session.config
+        bucket = session.message_bucket
+        if bucket is not None and not bucket.take(now):
+            limit = f"more than {config.max_message_rate:g} messages a second (max_message_rate)"
+        else:
+            bucket = session.order_bucket
+            if bucket is None or msg_type not in _ORDER_ENTRY_MSG_TYPES or bucket.take(now):
+                return False
+            limit = f"more than {config.max_order_rate:g} orders a second (max_order_rate)"
+        text = "Throttle: " + limit
+        store.set_next_target_seq(seq + 1)
+        if msg_type in _ADMIN_MSG_TYPES:
+            self._send_reject(msg, OTHER, None, text, now, events)
+        else:
+            events.append(ThrottledMessage(session.session_id, msg, text))
+        most = config.throttle_logout_rejects
+        if most:
+            # refusals decay by a tenth a second: a burst of `most`, or most/10 a second for
+            # about ten seconds, is abuse
+            session.strikes = session.strikes * 0.9 ** max(0.0, now - session.strikes_at) + 1
+            session.strikes_at = now
+            if session.strikes > most:
+                session.strikes = 0.0
+                self._logout_and_close(f"Throttle: sustained rate above the session's limit ({limit})", now,
+                                       events)
+        return True
+
     def _on_message(self, msg: FixMessage, now: float, events: list[Event]) -> None:
         session = self._session
         store = session.store
@@ -742,7 +879,17 @@ class Connection:
                 self._request_resend(expected, seq, now)
                 self._serve_resend(msg, now, events)
             else:
+                size = len(msg.raw)
+                limit = session.config.max_queued_bytes
+                if self._queued_bytes + size > limit:
+                    self._logout_and_close(f"more than {limit} bytes received ahead of a sequence gap "
+                                           f"(limit max_queued_bytes)", now, events)
+                    return
+                previous = self._queued.get(seq)
+                if previous is not None:
+                    self._queued_bytes -= len(previous.raw)
                 self._queued[seq] = msg
+                self._queued_bytes += size
                 self._request_resend(expected, seq, now)
             return
         if seq < expected:
@@ -860,10 +1007,14 @@ class Connection:
             expected = store.next_target_seq
             stale = [seq for seq in queued if seq < expected]  # skipped by a gap fill
             for seq in stale:
-                del queued[seq]
+                dropped = queued.pop(seq)
+                if dropped is not None:
+                    self._queued_bytes -= len(dropped.raw)
             msg = queued.pop(expected, _MISSING)
             if msg is _MISSING:
                 break
+            if msg is not None:
+                self._queued_bytes -= len(msg.raw)
             if msg is None:
                 store.set_next_target_seq(expected + 1)
             else:
@@ -917,6 +1068,7 @@ class Connection:
         self._session.reset_store()
         store.set_next_target_seq(2)
         self._queued.clear()
+        self._queued_bytes = 0
         self._resend_until = 0
         self._send_admin(LOGON, [(ENCRYPT_METHOD, 0), (HEART_BT_INT, self._heartbeat_interval),
                                  (RESET_SEQ_NUM_FLAG, b"Y")], now)

@@ -17,6 +17,14 @@ class SessionConfig:
     carrying 115 is rejected. `deliver_to_comp_ids`: the DeliverToCompID(128) values it may
     address (firms reached through the exchange; answers come back with OnBehalfOfCompID);
     empty = none, so a message carrying 128 is rejected.
+
+    Limits (0 = off): `max_message_rate` inbound messages a second over all message types
+    (`message_burst` saved up), `max_order_rate` for order entry (NewOrderSingle, cancel,
+    replace, mass cancel; `order_burst` saved up).  A message over a limit is refused (its
+    number consumed, nothing executed); more than `throttle_logout_rejects` refusals, a count
+    that decays by a tenth of itself a second (so: a burst that large, or a tenth of it a
+    second for ten seconds), end the session with a Logout (0 = never).
+    `max_queued_bytes` bounds the messages held ahead of a sequence gap.
     """
 
     sender_comp_id: str
@@ -34,6 +42,12 @@ class SessionConfig:
     logout_timeout: float = 2.0
     on_behalf_of_comp_ids: tuple[str, ...] = ()
     deliver_to_comp_ids: tuple[str, ...] = ()
+    max_message_rate: float = 0.0
+    message_burst: int = 0
+    max_order_rate: float = 0.0
+    order_burst: int = 0
+    throttle_logout_rejects: int = 200
+    max_queued_bytes: int = 4 * 1024 * 1024
 
     @property
     def session_id(self) -> str:

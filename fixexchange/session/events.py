@@ -51,10 +51,36 @@ class SessionRejected:
 
 
 @dataclass(frozen=True, slots=True)
+class LogonRefused:
+    """A Logon was refused (a ``Disconnected(None, ...)`` follows).  ``reason`` is for the
+    log (it says whether the CompID exists); ``text`` is what the client's Logout says.
+    ``failed`` is True for a failed credential check (counted by the logon throttle), and
+    ``delay`` the seconds the server holds the answer (the throttle's back-off)."""
+
+    comp_id: str
+    source: str | None
+    reason: str
+    text: str
+    failed: bool
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottledMessage:
+    """An application message over a session's rate limit: its number is consumed, it is not
+    executed; the gateway answers it with a reject carrying ``text``."""
+
+    session_id: str
+    message: FixMessage
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class GarbledMessage:
     """Inbound bytes dropped for bad framing; no sequence number consumed."""
 
     reason: str
 
 
-Event = LoggedOn | ApplicationMessage | LoggedOut | Disconnected | SessionRejected | GarbledMessage
+Event = (LoggedOn | ApplicationMessage | LoggedOut | Disconnected | SessionRejected | GarbledMessage
+         | LogonRefused | ThrottledMessage)

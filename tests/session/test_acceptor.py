@@ -10,6 +10,7 @@ from fixexchange.codec import FixParser, encode, parse_utc_timestamp
 from fixexchange.session import (Acceptor, ApplicationMessage, Disconnected, FileStore, GarbledMessage,
                                  LoggedOn, LoggedOut, MemoryStore, SessionRejected, State, StoreCorrupted)
 from fixexchange.session import acceptor as acceptor_module
+from fixexchange.session.events import LogonRefused
 from fixexchange.session.store import SENDER_RESERVE, store_file_name
 
 from .helpers import SESSION_ID, T0, Client, acceptor, config, logged_on, logon, message
@@ -146,8 +147,13 @@ def test_failed_authentication_leaves_the_file_store_byte_for_byte(tmp_path):
         client = Client(exchange)
         events = client.send(logon(1 if credentials and credentials[0][0] == 141 else 7, T0,
                                    extra=credentials))
-        assert events == [Disconnected(None, "Logon refused for FIX.4.4:EXCH->CLIENT: bad Username/Password")]
-        assert client.received() == []  # 1S c: nothing sent, no sequence number used
+        reason = "Logon refused for FIX.4.4:EXCH->CLIENT: bad Username/Password"
+        assert events == [LogonRefused("CLIENT", None, reason, "Logon refused: invalid credentials", True, 0.0),
+                          Disconnected(None, reason)]
+        # 1S c: a Logout saying why, outside the session's numbering (no number used)
+        [logout] = client.received()
+        assert logout.msg_type == b"5" and logout.seq_num == 1
+        assert logout.get(58) == b"Logon refused: invalid credentials"
         assert path.read_bytes() == before
     client = Client(exchange)
     assert client.send(logon(7, T0, extra=[(553, "u"), (554, "p")])) == [LoggedOn(SESSION_ID)]
@@ -165,8 +171,13 @@ def test_failed_authentication_creates_no_store_file(tmp_path):
 def test_duplicate_logon_drops_only_the_new_connection():
     first = logged_on()
     second = Client(first.acceptor)
-    assert second.send(logon(1, T0)) == [Disconnected(None, "Logon refused: FIX.4.4:EXCH->CLIENT is already logged on")]
-    assert second.received() == [] and second.connection.closed
+    reason = "Logon refused: FIX.4.4:EXCH->CLIENT is already logged on"
+    assert second.send(logon(1, T0)) == [
+        LogonRefused("CLIENT", None, reason, "Logon refused: this session is already logged on", False, 0.0),
+        Disconnected(None, reason)]
+    [logout] = second.received()
+    assert logout.get(58) == b"Logon refused: this session is already logged on" and logout.seq_num == 1
+    assert second.connection.closed
     assert first.acceptor.is_logged_on(SESSION_ID) and not first.connection.closed
     # the refused connection going away does not touch the session
     assert second.connection.connection_lost(T0) == []

@@ -5,6 +5,7 @@ addressing) and NextExpectedMsgSeqNum(789) on Logon."""
 import pytest
 
 from fixexchange.codec.dictionary import FIX44
+from fixexchange.session.events import LogonRefused
 from fixexchange.session import (ApplicationMessage, Disconnected, FileStore, LoggedOn, MemoryStore,
                                  SessionRejected)
 
@@ -89,7 +90,8 @@ def test_encryption_refusal_after_credentials_and_duplicate_checks():
     store = MemoryStore()
     client = Client(acceptor(store, password="p"))
     events = client.send(message(b"A", 1, T0, [(98, 1), (108, 30), (554, "wrong")]))
-    assert [type(e) for e in events] == [Disconnected] and client.received() == []
+    assert [type(e) for e in events] == [LogonRefused, Disconnected]
+    assert [m.msg_type for m in client.received()] == [b"5"]  # invalid credentials, unsequenced
     assert store.next_target_seq == 1 and store.next_sender_seq == 1
 
 
