@@ -542,6 +542,29 @@ class Gateway:
             out.extend(self.market_data.flush())
         return out
 
+    def reject_throttled(self, session_id: str, message: FixMessage, text: str, now: float) -> list[Outbound]:
+        """The answer to a message the session layer refused for its rate limit (nothing is
+        executed, no engine work): NewOrderSingle -> ExecutionReport OrdStatus=Rejected,
+        cancel / replace -> OrderCancelReject, anything else -> BusinessMessageReject; each
+        with ``text`` naming the limit."""
+        if self._prefix_pending:
+            self._set_prefix(_base36(int(now * 1000)) + "-")
+        if now != self._transact_now:
+            self._transact_now = now
+            self._transact_time = format_utc_timestamp(now)
+        msg_type = message.msg_type
+        cl_ord_id = message.get(11) or b"NONE"
+        if msg_type == b"D":
+            return [self._order_reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, text)]
+        if msg_type in (b"F", b"G"):
+            cl_ord_id, order_id_text, orig, _symbol, _side = message.get_many(_CANCEL_TAGS)
+            session = self._sessions.get(session_id)
+            order = None if session is None else self._find_order(session_id, session, order_id_text, orig)
+            return [self._cancel_reject(session_id, order, cl_ord_id or b"NONE", orig,
+                                        _RESPONSE_TO_CANCEL if msg_type == b"F" else _RESPONSE_TO_REPLACE,
+                                        CXL_REJ_OTHER, text)]
+        return [self._business_reject(session_id, message, BUSINESS_REJECT_OTHER, text)]
+
     def _answer_to_firm(self, session_id: str, message: FixMessage, now: float) -> list[Outbound]:
         """on_message for a request with OnBehalfOfCompID: its answers, and the reports of an
         order it enters (``_Order.deliver_to``, now and later), carry DeliverTo* back to the
