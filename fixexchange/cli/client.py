@@ -30,6 +30,8 @@ from typing import Callable, Iterable
 
 import simplefix
 
+from ..codec.secrets import mask_secrets
+
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
@@ -59,6 +61,10 @@ ENV_VARS = {
     "password": "FIXEXCH_PASSWORD",
     "username": "FIXEXCH_USERNAME",
     "timeout": "FIXEXCH_TIMEOUT",
+    "tls": "FIXEXCH_TLS",
+    "tls_ca_file": "FIXEXCH_TLS_CA",
+    "tls_cert_file": "FIXEXCH_TLS_CERT",
+    "tls_key_file": "FIXEXCH_TLS_KEY",
 }
 CONFIG_ENV = "FIXEXCH_CLIENT_CONFIG"
 SETTING_KEYS = tuple(ENV_VARS)
@@ -100,6 +106,24 @@ class Settings:
     username: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     heartbeat: int = DEFAULT_HEARTBEAT
+    tls: bool = False
+    tls_ca_file: str | None = None  # CA bundle the exchange's certificate is checked against
+    tls_cert_file: str | None = None  # a client certificate (and its key), if the exchange asks
+    tls_key_file: str | None = None
+
+
+def tls_context(settings: Settings):
+    """The client's ssl context: the exchange's certificate verified (against
+    ``tls_ca_file``, else the system's CAs) and its host name checked."""
+    import ssl
+
+    try:
+        context = ssl.create_default_context(cafile=settings.tls_ca_file)
+        if settings.tls_cert_file:
+            context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"TLS settings: {exc}") from None
+    return context
 
 
 def default_config_path(environ: dict[str, str]) -> str:
@@ -110,6 +134,15 @@ def default_config_path(environ: dict[str, str]) -> str:
 
 
 def _convert(key: str, value, source: str):
+    if key == "tls":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise UsageError(f"{source}: tls: expected true or false, got {value!r}")
     try:
         if key == "port":
             if isinstance(value, bool):
@@ -214,6 +247,15 @@ def add_connection_arguments(parser, default_sender: str) -> None:
         "--timeout", metavar="SECONDS",
         help=f"connect/logon/answer timeout [$FIXEXCH_TIMEOUT, default {DEFAULT_TIMEOUT:g}]",
     )
+    group.add_argument("--tls", action="store_true", default=None,
+                       help="connect with TLS [$FIXEXCH_TLS, default off]")
+    group.add_argument("--tls-ca", dest="tls_ca_file", metavar="FILE",
+                       help="CA file the exchange's certificate is checked against "
+                       "[$FIXEXCH_TLS_CA, default: the system's CAs]")
+    group.add_argument("--tls-cert", dest="tls_cert_file", metavar="FILE",
+                       help="client certificate (PEM), if the exchange asks for one [$FIXEXCH_TLS_CERT]")
+    group.add_argument("--tls-key", dest="tls_key_file", metavar="FILE",
+                       help="its private key (default: in the --tls-cert file) [$FIXEXCH_TLS_KEY]")
     group.add_argument(
         "--config", metavar="FILE",
         help="client config file [$FIXEXCH_CLIENT_CONFIG, "
@@ -328,7 +370,7 @@ class FixClient:
     def _trace(self, direction: str, raw: bytes) -> None:
         if self.verbose:
             with _print_lock:
-                print(f"{direction} {to_text(raw)}", file=self.out, flush=True)
+                print(f"{direction} {to_text(mask_secrets(raw))}", file=self.out, flush=True)
 
     def send(self, msg_type_: str, fields: Iterable[tuple[int, object]] = ()) -> int:
         with self._send_lock:
@@ -391,6 +433,16 @@ class FixClient:
                 f"cannot connect to {host}:{port}: {reason} (is the exchange running?)"
             ) from None
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.settings.tls:
+            import ssl
+
+            context = tls_context(self.settings)
+            try:
+                self.sock = context.wrap_socket(self.sock, server_hostname=host)
+            except (OSError, ssl.SSLError) as exc:
+                self.close()
+                raise ConnectionFailed(f"TLS handshake with {host}:{port} failed: "
+                                       f"{getattr(exc, 'reason', None) or exc}") from None
         self.sock.settimeout(None)
 
     def logon(self) -> None:
@@ -446,14 +498,20 @@ class FixClient:
             return self._received(msg)
         if self.sock is None or self.closed:
             raise SessionClosed("not connected to the exchange")
+        pending = getattr(self.sock, "pending", None)  # TLS: decrypted bytes select cannot see
         try:
-            ready, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
+            ready = (pending is not None and pending()) or \
+                select.select([self.sock], [], [], max(0.0, timeout))[0]
         except (OSError, ValueError):
             raise SessionClosed("connection closed") from None
         if not ready:
             return None
         try:
-            data = self.sock.recv(65536)
+            if pending is not None:
+                with self._send_lock:  # one TLS connection is not read and written at once
+                    data = self.sock.recv(65536)
+            else:
+                data = self.sock.recv(65536)
         except OSError as exc:
             self.closed = True
             raise SessionClosed(f"connection lost: {exc.strerror or exc}") from None

@@ -283,10 +283,15 @@ class Session(asyncio.Protocol):
             self.closed.set_result(True)
 
 
+# --tls: the client ssl context every connection uses (None: plain TCP)
+TLS_CONTEXT = None
+
+
 async def connect(host: str, port: int, comp_id: str, target: str, password: str | None,
                   heartbeat: int = 30) -> Session:
     loop = asyncio.get_running_loop()
-    _, s = await loop.create_connection(lambda: Session(comp_id, target, password, heartbeat), host, port)
+    _, s = await loop.create_connection(lambda: Session(comp_id, target, password, heartbeat), host, port,
+                                        ssl=TLS_CONTEXT, server_hostname=host if TLS_CONTEXT else None)
     await asyncio.wait_for(s.logged_on, 30)
     return s
 
@@ -455,7 +460,8 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
         md_proc = subprocess.Popen(
             [sys.executable, "-m", "fixexchange.cli.load", "md-subscribers", "--host", host, "--port", str(port),
              "--md-subscribers", str(args.md_subscribers), "--symbols", args.symbols, "--prefix", args.prefix,
-             "--target", args.target] + (["--md-password", args.md_password] if args.md_password else []),
+             "--target", args.target] + (["--md-password", args.md_password] if args.md_password else [])
+            + (["--tls"] if args.tls else []) + (["--tls-ca", args.tls_ca] if args.tls_ca else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = await loop.run_in_executor(None, md_proc.stdout.readline)
         if not line.startswith("ready"):
@@ -686,6 +692,9 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--host", default="127.0.0.1", help="host of a running daemon (default 127.0.0.1)")
     conn.add_argument("--port", type=int, default=None, help="port of a running daemon (else one is started)")
     conn.add_argument("--pid", type=int, default=None, help="pid of that daemon (for its CPU time / RSS)")
+    conn.add_argument("--tls", action="store_true", help="connect with TLS (needs --port: a running daemon)")
+    conn.add_argument("--tls-ca", default=None, metavar="FILE",
+                      help="CA file the exchange's certificate is checked against (default: the system's)")
     conn.add_argument("--target", default="FIXEXCH", metavar="COMPID", help="the exchange's CompID (default FIXEXCH)")
     conn.add_argument("--comp-id", default=None, metavar="ID[,ID...]",
                       help="comma-separated client CompIDs (default LOAD1..LOADn via accept-any)")
@@ -729,6 +738,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         missing = load_report.available()
         if missing:
             ap.error(missing)
+    if args.tls and args.port is None:
+        ap.error("--tls needs --port (a daemon with a TLS listener; the one fix-load starts has none)")
     return args
 
 
@@ -760,6 +771,15 @@ def main(argv: list[str] | None = None) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except (ValueError, OSError):
         pass
+    if args.tls:
+        import ssl
+
+        global TLS_CONTEXT
+        try:
+            TLS_CONTEXT = ssl.create_default_context(cafile=args.tls_ca)
+        except (OSError, ssl.SSLError) as e:
+            print(f"fix-load: --tls-ca: {e}", file=sys.stderr)
+            return 2
     if args.mode == "md-subscribers":  # internal: the subscriber process of --md-subscribers
         asyncio.run(run_md_subscribers(args))
         return 0

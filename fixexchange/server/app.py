@@ -47,17 +47,21 @@ Back-pressure
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import os
 import re
 import socket
 import time
 from pathlib import Path
 from typing import Any
 
+from ..codec.secrets import mask_secrets
 from ..session.events import (ApplicationMessage, Disconnected, GarbledMessage, LoggedOn, LoggedOut,
-                              SessionRejected)
+                              LogonRefused, SessionRejected, ThrottledMessage)
 from .config import ExchangeConfig, end_of_day_minute, load_config
 from .metrics import Metrics
+from .tls import client_cert_names
 
 log = logging.getLogger("fixexchange")
 
@@ -95,10 +99,10 @@ class MessageLog:
     its end arrives (the unfinished tail is kept per direction, at most a message long)."""
 
     def __init__(self, directory: Path, session_id: str) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(directory)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "-", session_id.replace("->", "-"))
         self.path = directory / f"{name}.messages.log"
-        self._f = open(self.path, "ab", buffering=64 * 1024)
+        self._f = open_private(self.path, buffering=64 * 1024)
         self._tails: dict[bytes, bytes] = {}
 
     def new_connection(self) -> None:
@@ -112,7 +116,7 @@ class MessageLog:
         stamp = _stamp(now).encode()
         end = 0
         for m in _MSG_RE.finditer(data):
-            self._f.write(b"%s %s %s\n" % (stamp, direction, m[0].replace(b"\x01", b"|")))
+            self._f.write(b"%s %s %s\n" % (stamp, direction, mask_secrets(m[0]).replace(b"\x01", b"|")))
             end = m.end()
         start = data.find(b"8=", end)
         if start < 0 and data.endswith(b"8"):
@@ -133,16 +137,46 @@ def _always() -> bool:
     return True
 
 
+def open_private(path: Path, binary: bool = True, buffering: int = -1):
+    """Open ``path`` for appending, created owner-only (0600) and made so if it exists: logs
+    and stores hold orders, and message logs hold CompIDs."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except OSError:
+        pass
+    return os.fdopen(fd, "ab" if binary else "a", buffering=buffering)
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` (and parents) owner-only (0700); an existing one is left as is."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+# Individual log lines per kind (failed logon, refused connection...) per
+# server.refusal_log_interval; beyond that they are only counted in the summary line.
+LOG_LINES_PER_INTERVAL = 10
+# Disconnected(None, reason) of a connection that never logged on, counted as a refusal
+# (a refused Logon is counted by its LogonRefused); keyed by the reason's start.
+_UNLOGGED_DISCONNECTS = {"first message is not a Logon"[:20]: "not a logon",
+                         "no Logon received in time"[:20]: "logon timeout"}
+
+
 class FixProtocol(asyncio.BufferedProtocol):
     """One TCP connection <-> one session ``Connection``."""
 
     __slots__ = ("server", "transport", "conn", "session_id", "view", "dirty",
                  "write_paused", "read_paused", "conflated", "timer", "timer_at",
                  "pre_logon_bytes", "pre_logon_data", "logon_handle", "peer", "msglog", "closing",
-                 "messages_in", "messages_out", "connected_at")
+                 "messages_in", "messages_out", "connected_at",
+                 "source", "tls", "backlogged", "held")
 
-    def __init__(self, server: "ExchangeServer") -> None:
+    def __init__(self, server: "ExchangeServer", tls: bool = False) -> None:
         self.server = server
+        self.tls = tls
+        self.source: str | None = None  # the peer's address (budgets and logon throttle)
+        self.backlogged = False  # messages left for the next loop turn (fair scheduling)
+        self.held = False  # a refused Logon's answer held back (logon throttle)
         self.transport: asyncio.Transport | None = None
         self.conn: Any = None
         self.session_id: str | None = None
@@ -169,15 +203,12 @@ class FixProtocol(asyncio.BufferedProtocol):
         srv = self.server
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        if len(srv.protocols) >= srv.cfg.server.max_connections or srv.stopping:
-            srv.metrics.refused("shutting_down" if srv.stopping else "connection_limit")
-            log.warning("connection from %s refused: %s", self.peer,
-                        "shutting down" if srv.stopping else
-                        f"connection limit {srv.cfg.server.max_connections} reached",
-                        extra={"event": "connection_refused", "fields": {"peer": self.peer}})
+        self.source = peer[0] if peer else None
+        if not srv.admit(self):
             self.closing = True
             transport.abort()
             return
+        cert_names = client_cert_names(transport) if self.tls else None
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -189,7 +220,7 @@ class FixProtocol(asyncio.BufferedProtocol):
         srv.protocols.add(self)
         now = time.time()
         self.connected_at = now
-        self.conn = srv.acceptor.connection_made(now)
+        self.conn = srv.acceptor.connection_made(now, self.source, cert_names)
         if srv.msglog_dir is not None:
             self.pre_logon_data = []
         self.logon_handle = srv.loop.call_later(s.logon_timeout, self._logon_timeout)
@@ -212,9 +243,10 @@ class FixProtocol(asyncio.BufferedProtocol):
                 self.pre_logon_data.append(data)
             if self.pre_logon_bytes > srv.cfg.server.max_bytes_before_logon:
                 self._receive(data, now)  # the Logon may be in this very read
-                if self.session_id is None:
-                    log.warning("disconnect %s: %d bytes without a Logon (limit %d)", self.peer,
-                                self.pre_logon_bytes, srv.cfg.server.max_bytes_before_logon)
+                if self.session_id is None and not self.held:
+                    srv.refused("too much before a Logon", self.source, "disconnect %s: %d bytes without a "
+                                "Logon (limit %d)", self.peer, self.pre_logon_bytes,
+                                srv.cfg.server.max_bytes_before_logon)
                     self.abort(now)
                     self.flush(now)  # (aborted: journals the store, writes nothing)
                     return
@@ -227,6 +259,51 @@ class FixProtocol(asyncio.BufferedProtocol):
         if srv.busy_poll and 0 < requests <= POLL_AFTER_MAX_REQUESTS:
             srv.keep_polling()
 
+    def _continue_backlog(self) -> None:
+        """The next ``max_messages_per_turn`` messages of a read that carried more, one loop
+        turn later: every other ready connection has had its turn in between."""
+        self.backlogged = False  # (this is the scheduled call; _receive may schedule the next)
+        if self.conn is None or self.closing:
+            return
+        now = time.time()
+        self._receive(b"", now)
+        self.flush(now)
+        if not self.backlogged:
+            self._set_reading()
+
+    def _schedule_backlog(self) -> None:
+        """Reading stops while a backlog is left (the next read waits until it is done) and
+        the rest is scheduled for the next loop turn."""
+        if not self.backlogged and not self.closing:
+            self.backlogged = True
+            self.server.loop.call_soon(self._continue_backlog)
+            self._set_reading()
+
+    def _set_reading(self) -> None:
+        want_paused = self.write_paused or self.backlogged or self.held
+        tr = self.transport
+        if tr is None or want_paused == self.read_paused or (not want_paused and self.closing):
+            return
+        self.read_paused = want_paused
+        if want_paused:
+            tr.pause_reading()
+        else:
+            tr.resume_reading()
+
+    def hold(self, delay: float) -> None:
+        """Answer a refused Logon ``delay`` seconds later (logon throttle); nothing is read
+        meanwhile."""
+        self.held = True
+        self._set_reading()
+        if self.logon_handle is not None:
+            self.logon_handle.cancel()
+            self.logon_handle = None
+        self.server.loop.call_later(delay, self._release)
+
+    def _release(self) -> None:
+        self.held = False
+        self.flush(time.time())
+
     def _receive(self, data: bytes, now: float) -> int:
         """Feed one read to the session and dispatch its events; the caller then writes
         this connection's bytes with ``flush``.  Returns the number of application
@@ -237,7 +314,7 @@ class FixProtocol(asyncio.BufferedProtocol):
         # connection itself, so dispatch must not schedule it (nor the turn's flush).
         self.dirty = True
         try:
-            events = conn.receive_data(data, now)
+            events = conn.receive_data(data, now, srv.max_messages_per_turn)
         except Exception:  # a bug below must not take the daemon down
             log.exception("session layer failed on data from %s; disconnecting", self.peer)
             self.abort(now)
@@ -245,6 +322,8 @@ class FixProtocol(asyncio.BufferedProtocol):
         requests = srv.handle_events(self, events, now) if events else 0
         if conn.closed and not self.closing:
             self.closing = True  # flush will close after writing what is queued
+        if conn.backlog:
+            self._schedule_backlog()
         d = conn.next_deadline()
         if d is not None and (self.timer is None or d < self.timer_at):
             self._arm_timer(now)
@@ -256,6 +335,7 @@ class FixProtocol(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         srv = self.server
         srv.protocols.discard(self)
+        srv.unpend(self)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -283,15 +363,11 @@ class FixProtocol(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
-        if not self.read_paused and self.transport is not None:
-            self.read_paused = True
-            self.transport.pause_reading()
+        self._set_reading()
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        if self.read_paused and self.transport is not None and not self.closing:
-            self.read_paused = False
-            self.transport.resume_reading()
+        self._set_reading()
         if self.conflated:
             self.conflated = False
             sid = self.session_id
@@ -341,11 +417,13 @@ class FixProtocol(asyncio.BufferedProtocol):
     def _logon_timeout(self) -> None:
         self.logon_handle = None
         if self.session_id is None and self.transport is not None and not self.transport.is_closing():
-            log.warning("disconnect %s: no Logon within %.1fs", self.peer, self.server.cfg.server.logon_timeout)
+            self.server.refused("logon timeout", self.source, "disconnect %s: no Logon within %.1fs", self.peer,
+                                self.server.cfg.server.logon_timeout)
             self.abort(time.time())
 
     def logged_on(self, sid: str, now: float) -> None:
         self.session_id = sid
+        self.server.unpend(self)
         if self.logon_handle is not None:
             self.logon_handle.cancel()
             self.logon_handle = None
@@ -360,6 +438,8 @@ class FixProtocol(asyncio.BufferedProtocol):
     def flush(self, now: float) -> None:
         """Write what the session queued, once; close if the session is done."""
         self.dirty = False
+        if self.held:
+            return  # (_release flushes)
         conn = self.conn
         tr = self.transport
         if conn is None or tr is None:
@@ -406,7 +486,20 @@ class ExchangeServer:
         self._all_closed = asyncio.Event()
         self.msglog_dir = Path(cfg.server.log_dir) if cfg.server.message_log else None
         self._msglogs: dict[str, MessageLog] = {}
-        self.stats = {"md_dropped": 0, "md_resyncs": 0, "unknown_session_dropped": 0}
+        self.stats = {"md_dropped": 0, "md_resyncs": 0, "unknown_session_dropped": 0,
+                      "throttled": 0}
+        # connections without a Logon yet, oldest first (their own budget), and per address
+        self.pending: dict[FixProtocol, None] = {}
+        self.pending_by_source: collections.Counter[str] = collections.Counter()
+        # refusals (connections, logons) by kind: totals, and since the last summary line
+        self.refusals: collections.Counter[str] = collections.Counter()
+        self._refusals_logged: collections.Counter[str] = collections.Counter()
+        self._refusals_interval: collections.Counter[str] = collections.Counter()
+        self._refusal_sources: collections.Counter[str] = collections.Counter()
+        self._refusal_timer: asyncio.TimerHandle | None = None
+        self.max_messages_per_turn = cfg.server.max_messages_per_turn
+        self.tls_server: asyncio.base_events.Server | None = None
+        self.tls_port = 0
         self._unknown_warned: set[str] = set()  # unknown session ids already warned about
         # operating (README "Operating"): metrics, admin endpoint, cancel-on-disconnect timers
         self.metrics = Metrics()
@@ -434,9 +527,20 @@ class ExchangeServer:
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         s = self.cfg.server
-        self.server = await self.loop.create_server(lambda: FixProtocol(self), s.host, s.port,
-                                                    reuse_address=True, backlog=1024)
-        self.port = self.server.sockets[0].getsockname()[1]
+        if s.tls:
+            from .tls import server_context
+
+            context = server_context(self.cfg)  # (a ConfigError naming the key if unusable)
+            self.tls_server = await self.loop.create_server(
+                lambda: FixProtocol(self, tls=True), s.host, s.tls_port, reuse_address=True, backlog=1024,
+                ssl=context, ssl_handshake_timeout=s.logon_timeout)
+            self.tls_port = self.tls_server.sockets[0].getsockname()[1]
+            log.info("TLS listening on %s:%d", s.host, self.tls_port)
+        if s.plain_listener:
+            self.server = await self.loop.create_server(lambda: FixProtocol(self), s.host, s.port,
+                                                        reuse_address=True, backlog=1024)
+            self.port = self.server.sockets[0].getsockname()[1]
+        self._refusal_timer = self.loop.call_later(s.refusal_log_interval, self._refusal_summary)
         self._gtd = self.loop.call_later(s.gtd_interval, self._gtd_tick)
         if s.end_of_day:
             self._eod = self.loop.call_later(seconds_until(end_of_day_minute(s.end_of_day), time.time()),
@@ -460,13 +564,14 @@ class ExchangeServer:
         if self.stopping:
             return
         self.stopping = True
-        for timer in (self._gtd, self._eod, self._lag_probe, self._summary):
+        for timer in (self._gtd, self._eod, self._lag_probe, self._summary, self._refusal_timer):
             if timer is not None:
                 timer.cancel()
         if self.admin is not None:
             await self.admin.stop()
-        if self.server is not None:
-            self.server.close()
+        for listener in (self.server, self.tls_server):
+            if listener is not None:
+                listener.close()
         now = time.time()
         for p in list(self.protocols):
             if p.conn is not None and p.session_id is not None:
@@ -494,8 +599,10 @@ class ExchangeServer:
             if not self.protocols:
                 break
             await asyncio.sleep(0)
-        if self.server is not None and not self.protocols:
-            await self.server.wait_closed()
+        if not self.protocols:
+            for listener in (self.server, self.tls_server):
+                if listener is not None:
+                    await listener.wait_closed()
         # cancel-on-disconnect still in its grace period: the venue closes, the orders go now
         # (their reports are stored for the next logon)
         for sid in list(self._cod_timers):
@@ -512,6 +619,70 @@ class ExchangeServer:
     def connection_closed(self) -> None:
         if not self.protocols:
             self._all_closed.set()
+
+    # -- connection budget -----------------------------------------------------------------
+    def admit(self, p: FixProtocol) -> bool:
+        """A new connection: refused if shutting down or its address has
+        ``max_pending_per_source`` connections without a Logon; when the pending budget
+        (or ``max_connections``) is full the OLDEST connection without a Logon is dropped
+        to make room, so an idle flood cannot keep a configured session out."""
+        s = self.cfg.server
+        source = p.source or "?"
+        if self.stopping:
+            self.refused("shutting down", source, "connection from %s refused: shutting down", p.peer)
+            return False
+        if self.pending_by_source[source] >= s.max_pending_per_source:
+            self.refused("per-source limit", source, "connection from %s refused: %d connections without a "
+                         "Logon from this address (server.max_pending_per_source)", p.peer, s.max_pending_per_source)
+            return False
+        while len(self.pending) >= s.max_pending_connections or len(self.protocols) >= s.max_connections:
+            if not self.pending:
+                self.refused("connection limit", source, "connection from %s refused: %d connections, all "
+                             "logged on (server.max_connections)", p.peer, s.max_connections)
+                return False
+            oldest = next(iter(self.pending))
+            self.unpend(oldest)
+            self.refused("evicted", oldest.source, "disconnect %s: dropped without a Logon to make room "
+                         "(server.max_pending_connections %d)", oldest.peer, s.max_pending_connections)
+            oldest.abort(time.time())
+        self.pending[p] = None
+        self.pending_by_source[source] += 1
+        return True
+
+    def unpend(self, p: FixProtocol) -> None:
+        """``p`` logged on or went away: out of the pending budget."""
+        if self.pending.pop(p, 0) is None:
+            source = p.source or "?"
+            left = self.pending_by_source[source] - 1
+            if left > 0:
+                self.pending_by_source[source] = left
+            else:
+                del self.pending_by_source[source]
+
+    def refused(self, kind: str, source: str | None, fmt: str, *args: Any) -> None:
+        """Count a refusal; its WARNING line is written only for the first
+        ``LOG_LINES_PER_INTERVAL`` of its kind per ``refusal_log_interval`` (the summary
+        line counts the rest), so a flood cannot fill the disk with log."""
+        self.refusals[kind] += 1
+        self.metrics.refused(kind.replace(" ", "_").replace("-", "_"))
+        self._refusals_interval[kind] += 1
+        self._refusal_sources[source or "?"] += 1
+        if self._refusals_logged[kind] < LOG_LINES_PER_INTERVAL:
+            self._refusals_logged[kind] += 1
+            log.warning(fmt, *args)
+
+    def _refusal_summary(self) -> None:
+        interval = self.cfg.server.refusal_log_interval
+        counts = self._refusals_interval
+        if counts:
+            top = ", ".join(f"{a} {n}" for a, n in self._refusal_sources.most_common(3))
+            log.warning("refused in the last %gs: %s (top sources: %s)", interval,
+                        ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())), top)
+        self._refusals_interval = collections.Counter()
+        self._refusals_logged = collections.Counter()
+        self._refusal_sources = collections.Counter()
+        if not self.stopping:
+            self._refusal_timer = self.loop.call_later(interval, self._refusal_summary)
 
     # -- latency mode ----------------------------------------------------------------------
     def keep_polling(self) -> None:
@@ -636,12 +807,31 @@ class ExchangeServer:
                 sid = ev.session_id
                 if sid is not None and self.by_session.get(sid) is p:
                     self.session_gone(p, sid, ev.reason, now)
-                else:
-                    log.info("disconnect %s (%s): %s", sid or "-", p.peer, ev.reason,
+                elif sid is not None:
+                    log.info("disconnect %s (%s): %s", sid, p.peer, ev.reason,
                              extra={"event": "disconnect", "session": sid,
                                     "fields": {"peer": p.peer, "reason": ev.reason}})
+                else:  # never logged on: a refusal, counted (and logged) as such
+                    log.debug("disconnect - (%s): %s", p.peer, ev.reason)
+                    kind = _UNLOGGED_DISCONNECTS.get(ev.reason[:20])
+                    if kind is not None and not p.closing:  # (not already counted by the server)
+                        self.refused(kind, p.source, "disconnect %s: %s", p.peer, ev.reason)
                 p.closing = True
                 p._mark_dirty()
+            elif t is ThrottledMessage:
+                self.stats["throttled"] += 1
+                try:
+                    outs = self.gateway.reject_throttled(ev.session_id, ev.message, ev.text, now)
+                except Exception:
+                    log.exception("gateway failed on a throttled message from %s", ev.session_id)
+                    outs = None
+                if outs:
+                    self.dispatch(outs, now)
+            elif t is LogonRefused:
+                kind = "failed logon" if ev.failed else "refused logon"
+                self.refused(kind, p.source, "%s from %s (CompID %r): %s", kind, p.peer, ev.comp_id, ev.reason)
+                if ev.delay > 0:
+                    p.hold(ev.delay)
             elif t is SessionRejected:
                 metrics.session_reject(ev.reason)
                 log.warning("reject %s seq %s: %s (reason %s)", ev.session_id, ev.ref_seq_num, ev.text, ev.reason,

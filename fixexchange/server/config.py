@@ -91,6 +91,35 @@ class ServerConfig:
     # and a one-line activity summary on the console every summary_interval seconds (0 = off)
     log_format: str = "text"
     summary_interval: float = 60.0
+    # -- hardening (README "Security and limits") ------------------------------------------
+    # connections that have not logged on yet: their own budget (the oldest is dropped to
+    # make room, so a configured session can always log on) and a cap per source address
+    # (above it a new connection is refused at once); refusals are counted and logged as
+    # one summary line per refusal_log_interval seconds
+    max_pending_connections: int = 1000
+    max_pending_per_source: int = 100
+    refusal_log_interval: float = 10.0
+    # failed logons per source address and per CompID: answered at once up to
+    # logon_free_failures, then after logon_failure_delay doubled per failure (at most
+    # logon_max_delay); locked out for logon_lockout_seconds after logon_lockout_after
+    # failures from one address (logon_lockout_after_comp_id for one CompID)
+    logon_free_failures: int = 3
+    logon_failure_delay: float = 0.5
+    logon_max_delay: float = 4.0
+    logon_lockout_after: int = 10
+    logon_lockout_after_comp_id: int = 20
+    logon_lockout_seconds: float = 60.0
+    # fairness: at most this many inbound messages are processed per connection per loop turn
+    max_messages_per_turn: int = 32
+    # TLS listener (stdlib ssl), beside the plain one unless plain_listener = false
+    tls: bool = False
+    tls_port: int = 9879
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_min_version: str = "1.2"  # "1.2" or "1.3"
+    tls_client_ca_file: str = ""  # CA bundle that signs client certificates
+    tls_client_cert: str = "none"  # none | optional | required; a verified one must name the SenderCompID
+    plain_listener: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +146,13 @@ class SessionDef:
     role: str = "trading"
     drop_copy_of: tuple[str, ...] = ()
     extensions: tuple[str, ...] = ()  # wire extensions beyond FIX 4.4 (gateway.EXTENSIONS)
+    # throttles (0 = off) and per-session memory bound: see SessionConfig
+    max_message_rate: float = 0.0
+    message_burst: int = 0
+    max_order_rate: float = 0.0
+    order_burst: int = 0
+    throttle_logout_rejects: int = 200
+    max_queued_bytes: int = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,8 +350,13 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
     v.choice(server.store, "server.store", ("file", "memory"))
     for name in ("max_connections", "logon_timeout", "logout_timeout", "max_bytes_before_logon",
                  "outbound_high_water", "outbound_hard_limit", "read_chunk",
-                 "gtd_interval"):
+                 "gtd_interval", "max_pending_connections", "max_pending_per_source",
+                 "refusal_log_interval", "logon_lockout_after", "logon_lockout_after_comp_id",
+                 "max_messages_per_turn"):
         v.positive(getattr(server, name), f"server.{name}")
+    for name in ("logon_free_failures", "logon_failure_delay", "logon_max_delay", "logon_lockout_seconds"):
+        v.positive(getattr(server, name), f"server.{name}", zero_ok=True)
+    _check_tls(v, server)
     v.positive(server.busy_poll_us, "server.busy_poll_us", zero_ok=True)
     if server.busy_poll_us > _MAX_BUSY_POLL_US:
         raise v.err("server.busy_poll_us",
@@ -473,6 +514,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _check_tls(v: _V, server: ServerConfig) -> None:
+    if not 0 <= server.tls_port <= 65535:
+        raise v.err("server.tls_port", f"must be 0..65535, got {server.tls_port}")
+    v.choice(server.tls_min_version, "server.tls_min_version", ("1.2", "1.3"))
+    v.choice(server.tls_client_cert, "server.tls_client_cert", ("none", "optional", "required"))
+    if not server.tls:
+        if not server.plain_listener:
+            raise v.err("server.plain_listener", "false needs server.tls = true (no listener at all)")
+        return
+    for name in ("tls_cert_file", "tls_key_file"):
+        if not getattr(server, name):
+            raise v.err(f"server.{name}", "required when server.tls = true")
+    if server.tls_client_cert != "none" and not server.tls_client_ca_file:
+        raise v.err("server.tls_client_ca_file", f"required when server.tls_client_cert = "
+                                                 f"{server.tls_client_cert!r}")
+    if server.plain_listener and server.port == server.tls_port and server.port != 0:
+        raise v.err("server.tls_port", f"equals server.port ({server.port})")
+
+
 def _fix_safe(s: str) -> bool:
     return all(32 < ord(c) < 127 and c not in "=|" for c in s)
 
@@ -511,6 +571,9 @@ def _session_fields(v: _V, tbl: dict, key: str, base: SessionDef) -> SessionDef:
     v.positive(s.cancel_on_disconnect_grace, f"{key}.cancel_on_disconnect_grace", zero_ok=True)
     if s.drop_copy_of and s.role != "drop_copy":
         raise v.err(f"{key}.drop_copy_of", 'only for role = "drop_copy"')
+    for name in ("max_message_rate", "message_burst", "max_order_rate", "order_burst", "throttle_logout_rejects"):
+        v.positive(getattr(s, name), f"{key}.{name}", zero_ok=True)
+    v.positive(s.max_queued_bytes, f"{key}.max_queued_bytes")
     return s
 
 

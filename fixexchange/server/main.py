@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import gc
 import logging
+import os
 import signal
 import sys
 from decimal import Decimal
@@ -55,7 +56,10 @@ def session_configs(cfg: ExchangeConfig):
             heartbeat_min=d.heartbeat_min, heartbeat_max=d.heartbeat_max,
             sending_time_tolerance=d.sending_time_tolerance,
             logon_timeout=cfg.server.logon_timeout, logout_timeout=cfg.server.logout_timeout,
-            on_behalf_of_comp_ids=d.on_behalf_of_comp_ids, deliver_to_comp_ids=d.deliver_to_comp_ids)
+            on_behalf_of_comp_ids=d.on_behalf_of_comp_ids, deliver_to_comp_ids=d.deliver_to_comp_ids,
+            max_message_rate=d.max_message_rate, message_burst=d.message_burst or int(d.max_message_rate) or 1,
+            max_order_rate=d.max_order_rate, order_burst=d.order_burst or int(d.max_order_rate) or 1,
+            throttle_logout_rejects=d.throttle_logout_rejects, max_queued_bytes=d.max_queued_bytes)
 
     configs = [conv(d, d.target_comp_id) for d in cfg.sessions]
     template = None if cfg.accept_any is None else conv(cfg.accept_any, "*")
@@ -87,7 +91,8 @@ def build(cfg: ExchangeConfig, now: float | None = None):
             return MemoryStore()
 
     configs, template = session_configs(cfg)
-    acceptor = Acceptor(configs, store_factory, accept_any_template=template)
+    acceptor = Acceptor(configs, store_factory, accept_any_template=template,
+                        logon_throttle=logon_throttle(cfg))
     specs = symbol_specs(cfg)
     engine = Engine(specs)
     stp = {c.session_id: d.stp for c, d in zip(configs, cfg.sessions)}
@@ -108,6 +113,16 @@ def build(cfg: ExchangeConfig, now: float | None = None):
         for o in s.seed:
             gateway.seed(cfg.seed_owner, s.name, o.side, o.qty, _units(o.price, s.price_scale), now)
     return acceptor, gateway
+
+
+def logon_throttle(cfg: ExchangeConfig):
+    from ..session.limits import LogonThrottle, LogonThrottleConfig
+
+    s = cfg.server
+    return LogonThrottle(LogonThrottleConfig(
+        free_failures=s.logon_free_failures, base_delay=s.logon_failure_delay, max_delay=s.logon_max_delay,
+        lockout_after=s.logon_lockout_after, lockout_after_comp_id=s.logon_lockout_after_comp_id,
+        lockout_seconds=s.logon_lockout_seconds))
 
 
 def raise_fd_limit(max_connections: int) -> None:
@@ -148,8 +163,10 @@ def setup_logging(level: int, log_dir: str, log_format: str = "text") -> None:
     err.setFormatter(fmt)
     root.addHandler(err)
     try:
-        Path(log_dir).mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(Path(log_dir) / "fixexchange.log")
+        Path(log_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = Path(log_dir) / "fixexchange.log"
+        fh = logging.FileHandler(path)
+        os.chmod(path, 0o600)  # (one made by an older version may be world-readable)
     except OSError as e:
         log.warning("no log file in %s: %s", log_dir, e.strerror or e)
     else:
@@ -274,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         return 2
+    # Everything the daemon creates (stores, journals, logs, message logs) is owner-only:
+    # they hold orders, CompIDs and session state.
+    os.umask(0o077)
     setup_logging(level, cfg.server.log_dir, cfg.server.log_format)
     runner = asyncio.run
     if not args.no_uvloop:

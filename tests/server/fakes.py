@@ -26,11 +26,16 @@ class FakeConn:
         self.last_sent = now
         self.writes = 0
         self.drains = 0  # data_to_send calls, output or not (the real one flushes the store)
+        self.backlog = 0  # lines left for the next call (max_messages)
+        self.source: str | None = None
+        self.calls: list[int] = []  # lines processed per receive_data call
 
-    def receive_data(self, data: bytes, now: float):
+    def receive_data(self, data: bytes, now: float, max_messages: int = 0):
         self.buf += data
         events = []
-        while b"\n" in self.buf:
+        done = 0
+        while b"\n" in self.buf and not (max_messages and done >= max_messages):
+            done += 1
             line, self.buf = self.buf.split(b"\n", 1)
             cmd, _, arg = line.partition(b" ")
             if cmd == b"LOGON":
@@ -46,6 +51,8 @@ class FakeConn:
                 events.append(LoggedOut(self.session_id, "client logout"))
             elif self.session_id is not None:
                 events.append(ApplicationMessage(self.session_id, Line(line)))
+        self.backlog = self.buf.count(b"\n")
+        self.calls.append(done)
         return events
 
     def data_to_send(self) -> bytes:
@@ -87,7 +94,7 @@ class FakeAcceptor:
     def session_ids(self) -> list[str]:
         return sorted(self.known if self.known is not None else self.conns)
 
-    def connection_made(self, now: float) -> FakeConn:
+    def connection_made(self, now: float, source: str | None = None, cert_names=None) -> FakeConn:
         return FakeConn(self, now)
 
     def send(self, sid, msg_type, body, now, resendable=True) -> bool:

@@ -59,9 +59,15 @@ class FixClient:
         self.inbox: list[simplefix.FixMessage] = []
         self.header_fields: list = []  # extra header fields of every message sent
         self.all: list[simplefix.FixMessage] = []
+        self.ssl = None
+        self.source: str | None = None
 
     async def connect(self, port: int) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
+        # (self.ssl: a client ssl context for a TLS listener; self.source: a loopback address to
+        # connect from, e.g. "127.0.0.7", for the per-address limits)
+        self.reader, self.writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=self.ssl, server_hostname="127.0.0.1" if self.ssl else None,
+            local_addr=(self.source, 0) if self.source else None)
 
     def build(self, msg_type: bytes | str, fields: list, seq: int | None = None, poss_dup: bool = False) -> bytes:
         m = simplefix.FixMessage()
