@@ -751,7 +751,9 @@ class Connection:
             delay = throttle.failed(self._source, comp_id, now)
         ours, theirs = msg.get(TARGET_COMP_ID), msg.get(SENDER_COMP_ID)
         if ours and theirs:  # (without both there is no one to address it to)
-            self._out.append(encode(msg.get(BEGIN_STRING) or b"FIX.4.4", LOGOUT,
+            # (in the exchange's BeginString even to another version's Logon: a refusal of
+            # "FIX.4.2" explains itself in a message the exchange speaks)
+            self._out.append(encode(b"FIX.4.4", LOGOUT,
                                     [(SENDER_COMP_ID, ours), (TARGET_COMP_ID, theirs), (MSG_SEQ_NUM, 1),
                                      (SENDING_TIME, format_utc_timestamp(now)), (TEXT, text)]))
         events.append(LogonRefused(comp_id, self._source, reason, text, failed, delay))
