@@ -452,11 +452,13 @@ class Gateway:
                 raise ValueError(f"unknown extension(s): {', '.join(sorted(names - EXTENSIONS))}")
         self._orders: dict[int, _Order] = {}
         self._sessions: dict[str, _SessionOrders] = {}
+        self.final_orders_per_session = RECENT_FINAL_ORDERS_PER_SESSION
         self._transact_time = b""
         self._transact_now: float | None = None
         self._deliver_to = b""  # DeliverTo* of the request being answered, encoded (_answer_to_firm)
+        # (a bound method, not a lambda: the gateway is pickled for snapshots)
         self.market_data = MarketData({name: info.scale for name, info in self._symbols.items()},
-                                      lambda symbol, side: engine.book(symbol).depth(side, 0))
+                                      self._book_depth)
         # True (the server sets it): market data is not flushed per message but when the
         # server calls flush_market_data() (once per event-loop turn), so a pipelined burst
         # of orders becomes one X per subscription instead of one per order.
@@ -786,6 +788,9 @@ class Gateway:
         self._order_id_prefix = self._exec_id_prefix + b"O"
         self._prefix_pending = False
 
+    def _book_depth(self, symbol: str, side: Side) -> list[tuple[int, int]]:
+        return self.engine.book(symbol).depth(side, 0)
+
     def _session(self, session_id: str) -> _SessionOrders:
         session = self._sessions.get(session_id)
         if session is None:
@@ -821,7 +826,7 @@ class Gateway:
         session = self._sessions.get(order.session_id) or self._session(order.session_id)
         finished = session.finished
         finished.append(order)
-        if len(finished) > RECENT_FINAL_ORDERS_PER_SESSION:
+        if len(finished) > self.final_orders_per_session:
             forgotten = finished.popleft()
             for cl_ord_id in (forgotten.cl_ord_id, *forgotten.earlier_cl_ord_ids):
                 if session.by_cl_ord_id.get(cl_ord_id) is forgotten:

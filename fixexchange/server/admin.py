@@ -93,6 +93,9 @@ class AdminEndpoint:
                     result = await result
             except AdminError as e:
                 status, result = e.status, {"error": str(e)}
+            except OSError as e:  # the command journal cannot be written: nothing was done
+                status, result = 503, {"error": f"not done: the exchange cannot write its journal "
+                                                f"({e.strerror or e})"}
             except Exception:  # a bug in an action must not take the daemon down
                 log.exception("admin: %s %s failed", method, path)
                 status, result = 500, {"error": "internal error (see the daemon's log)"}

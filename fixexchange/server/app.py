@@ -74,6 +74,10 @@ _MAX_TAIL = 65536  # the session parser's message size limit
 POLL_AFTER_MAX_REQUESTS = 8
 LAG_PROBE_INTERVAL = 0.25  # seconds between event-loop lag samples (metrics)
 ADMIN_CANCEL_SLICE = 500  # orders an operator's cancel-all cancels per event-loop turn
+# seconds between retries of a journal commit that failed (replies held meanwhile)
+COMMIT_RETRY = 0.5
+# seconds between checks for a due snapshot / a finished snapshot writer
+HOUSEKEEPING_INTERVAL = 0.2
 
 
 def seconds_until(minute_of_day: int, now: float) -> float:
@@ -255,7 +259,12 @@ class FixProtocol(asyncio.BufferedProtocol):
         elif self.msglog is not None:
             self.msglog.write(b"IN ", data, now)
         requests = self._receive(data, now)
-        self.flush(now)  # this read's replies: now, not a loop iteration later
+        if srv.group_commit and srv.durable.journal.pending:
+            # fsync "batch": the replies of every read in this loop turn wait for one
+            # commit (write + fdatasync) in the turn's flush
+            srv.mark_dirty(self)
+        else:
+            self.flush(now)  # this read's replies: now, not a loop iteration later
         if srv.busy_poll and 0 < requests <= POLL_AFTER_MAX_REQUESTS:
             srv.keep_polling()
 
@@ -443,7 +452,13 @@ class FixProtocol(asyncio.BufferedProtocol):
         conn = self.conn
         tr = self.transport
         if conn is None or tr is None:
+            self.dirty = False
             return
+        srv = self.server
+        if srv.durable is not None and not srv.durable.commit():
+            srv.hold_for_journal(self)  # replies leave only after the journal records behind them
+            return
+        self.dirty = False
         data = conn.data_to_send()
         if data:
             if self.msglog is not None:
@@ -519,6 +534,14 @@ class ExchangeServer:
             if self._md_pending is None:
                 self._md_pending = _always
         self.read_view = memoryview(bytearray(cfg.server.read_chunk))
+        # the command journal (server.durability.Durable), when journaling to files
+        self.durable = getattr(gateway, "durable", None)
+        if self.durable is not None:
+            self.durable.acceptor = acceptor
+        self.group_commit = self.durable is not None and self.durable.journal.fsync == "batch"
+        self._journal_held: list[FixProtocol] = []  # replies waiting for a journal commit that failed
+        self._retry: asyncio.TimerHandle | None = None
+        self._housekeeping: asyncio.TimerHandle | None = None
         # latency mode (server.busy_poll_us): see keep_polling
         self.busy_poll = cfg.server.busy_poll_us / 1e6
         self._poll_until = 0.0
@@ -545,6 +568,8 @@ class ExchangeServer:
         if s.end_of_day:
             self._eod = self.loop.call_later(seconds_until(end_of_day_minute(s.end_of_day), time.time()),
                                              self._end_of_day)
+        if self.durable is not None:
+            self._housekeeping = self.loop.call_later(HOUSEKEEPING_INTERVAL, self._housekeep)
         log.info("listening on %s:%d as %s", s.host, self.port, s.comp_id,
                  extra={"event": "listening", "fields": {"host": s.host, "port": self.port}})
         self._lag_due = self.loop.time() + LAG_PROBE_INTERVAL
@@ -563,8 +588,11 @@ class ExchangeServer:
         """Logout to every session, wait (bounded) for the Logout replies, close, flush."""
         if self.stopping:
             return
+        # From here application messages are refused (handle_events), so nothing read
+        # after the Logout below is executed; what was read before is done and journaled.
         self.stopping = True
-        for timer in (self._gtd, self._eod, self._lag_probe, self._summary, self._refusal_timer):
+        for timer in (self._gtd, self._eod, self._lag_probe, self._summary, self._refusal_timer,
+                      self._housekeeping):
             if timer is not None:
                 timer.cancel()
         if self.admin is not None:
@@ -573,6 +601,7 @@ class ExchangeServer:
             if listener is not None:
                 listener.close()
         now = time.time()
+        self._flush()  # in-flight replies (and their journal commit) before the Logout
         for p in list(self.protocols):
             if p.conn is not None and p.session_id is not None:
                 try:
@@ -613,6 +642,8 @@ class ExchangeServer:
         close = getattr(self.acceptor, "close", None)
         if close is not None:
             close()
+        if self.durable is not None:
+            self.durable.close()
         log.info("stopped (market data dropped for slow readers: %d, conflation snapshots: %d)",
                  self.stats["md_dropped"], self.stats["md_resyncs"])
 
@@ -732,6 +763,10 @@ class ExchangeServer:
         if not dirty:
             return
         self._dirty = []
+        if self.durable is not None and not self.durable.commit():  # one commit for the turn
+            for p in dirty:
+                self.hold_for_journal(p)
+            return
         for p in dirty:
             p.flush(now)
 
@@ -756,6 +791,9 @@ class ExchangeServer:
                 if msg_type == b"D":
                     ord_type = ev.message.get(40) or b"?"
                     metrics.orders_in[ord_type] = metrics.orders_in.get(ord_type, 0) + 1
+                if self.stopping:
+                    self.dispatch([self._refuse_stopping(sid, ev.message)], now)
+                    continue
                 try:
                     outs = on_message(sid, ev.message, now)
                 except Exception:
@@ -844,6 +882,42 @@ class ExchangeServer:
         if requests and not self._flush_scheduled and self._md_pending is not None and self._md_pending():
             self._schedule_flush()  # the market data the gateway deferred, once per turn
         return requests
+
+    def _refuse_stopping(self, sid: str, message) -> Any:
+        from .sequencer import Sequencer
+        return Sequencer.reject_unavailable(sid, message, "not executed: the exchange is shutting down")
+
+    # -- journal ---------------------------------------------------------------------------
+    def hold_for_journal(self, p: FixProtocol) -> None:
+        """Keep ``p``'s replies until the journal can be written (retried every
+        ``COMMIT_RETRY`` seconds)."""
+        p.dirty = True
+        if p not in self._journal_held:
+            self._journal_held.append(p)
+        if self._retry is None:
+            self._retry = self.loop.call_later(COMMIT_RETRY, self._retry_commit)
+
+    def _retry_commit(self) -> None:
+        self._retry = None
+        if not self.durable.commit():
+            self._retry = self.loop.call_later(COMMIT_RETRY, self._retry_commit)
+            return
+        held, self._journal_held = self._journal_held, []
+        now = time.time()
+        for p in held:
+            p.flush(now)
+
+    def _housekeep(self) -> None:
+        """Reap a finished snapshot writer; start a snapshot when one is due."""
+        durable = self.durable
+        try:
+            durable.poll_snapshot()
+            if durable.snapshot_due() and durable.failed is None:
+                durable.start_snapshot()
+        except Exception:
+            log.exception("snapshot housekeeping failed")
+        if not self.stopping:
+            self._housekeeping = self.loop.call_later(HOUSEKEEPING_INTERVAL, self._housekeep)
 
     def session_gone(self, p: FixProtocol, sid: str, reason: str, now: float) -> None:
         del self.by_session[sid]
@@ -945,6 +1019,9 @@ class ExchangeServer:
         data goes out with this turn's flush."""
         try:
             outs = getattr(self.gateway, name)(now)
+        except OSError as e:  # its journal record could not be written: not applied
+            log.debug("%s not applied: journal: %s", name, e.strerror or e)
+            return None
         except Exception:
             log.exception("gateway.%s failed", name)
             outs = []
@@ -961,6 +1038,10 @@ class ExchangeServer:
         """server.end_of_day: every live DAY order expires (ExecType C to its session)."""
         now = time.time()
         outs = self._run_gateway_timer("end_of_day", now)
+        if outs is None:
+            log.error("end of day not applied yet: the journal cannot be written; retrying")
+            self._eod = self.loop.call_later(COMMIT_RETRY * 2, self._end_of_day)
+            return
         log.info("end of day %s UTC: %d DAY orders expired", self.cfg.server.end_of_day,
                  sum(1 for out in outs if out.msg_type == b"8"))
         # the next one a day later: from a minute on, so a timer firing a little early

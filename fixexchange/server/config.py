@@ -30,6 +30,7 @@ __all__ = [
     "SymbolDef",
     "SeedOrder",
     "ExchangeConfig",
+    "JournalConfig",
     "load_config",
     "parse_config",
     "DEFAULT_CONFIG_PATH",
@@ -123,6 +124,25 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalConfig:
+    """[journal]: the command journal and snapshots (docs/DESIGN.md, "Durability")."""
+    enabled: bool = True
+    # journal segments and snapshots; "" = <server.store_dir>/journal (the session stores
+    # and the journal must come from the same run: keep them together)
+    directory: str = ""
+    # "off": write() before replies (survives a crash of the process); "batch": plus one
+    # fdatasync per event-loop turn before its replies (survives losing the machine);
+    # "always": every command written and fdatasynced before it runs
+    fsync: str = "off"
+    snapshot_every_commands: int = 1_000_000  # 0 = never by count
+    snapshot_every_seconds: float = 3600.0  # 0 = never by time (only if commands came in)
+    # final orders remembered for status requests and too-late-to-cancel (engine, all
+    # sessions) and for duplicate-ClOrdID detection (gateway, per session)
+    final_orders: int = 100_000
+    final_orders_per_session: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
 class SessionDef:
     target_comp_id: str
     begin_string: str = "FIX.4.4"
@@ -200,6 +220,7 @@ class ExchangeConfig:
     symbols: tuple[SymbolDef, ...]
     seed_owner: str = "HOUSE"
     admin: AdminConfig = AdminConfig()
+    journal: JournalConfig = JournalConfig()
 
     def symbol(self, name: str) -> SymbolDef:
         for s in self.symbols:
@@ -287,10 +308,11 @@ _SESSION_DEFAULT_KEYS = _SESSION_KEYS - {"target_comp_id"}
 _SYMBOL_KEYS = {f for f in SymbolDef.__dataclass_fields__} - {"seed"}
 _SYMBOL_DEFAULT_KEYS = _SYMBOL_KEYS - {"name"}
 _TOP_KEYS = {"server", "session_defaults", "session", "accept_any", "symbol_defaults",
-             "symbol", "seed", "admin"}
+             "symbol", "seed", "admin", "journal"}
 _ADMIN_KEYS = {f for f in AdminConfig.__dataclass_fields__}
 _LOOPBACK_HOSTS = ("localhost", "::1")
 _MIN_ADMIN_TOKEN = 16
+_JOURNAL_KEYS = {f for f in JournalConfig.__dataclass_fields__}
 _SEED_KEYS = {"owner", "bids", "asks", "symbols"}
 _MAX_READ_CHUNK = 16 * 1024 * 1024
 _MAX_BUSY_POLL_US = 100_000  # beyond this it is a spinning daemon, not a latency mode
@@ -482,7 +504,8 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
 
     admin = _admin(v, v.table(data.get("admin", {}), "admin"))
     return ExchangeConfig(path=file, server=server, sessions=tuple(sessions), accept_any=accept_any,
-                          symbols=tuple(final_symbols), seed_owner=owner, admin=admin)
+                          symbols=tuple(final_symbols), seed_owner=owner, admin=admin,
+                          journal=_journal(v, data))
 
 
 def _admin(v: _V, tbl: dict) -> AdminConfig:
@@ -531,6 +554,22 @@ def _check_tls(v: _V, server: ServerConfig) -> None:
                                                  f"{server.tls_client_cert!r}")
     if server.plain_listener and server.port == server.tls_port and server.port != 0:
         raise v.err("server.tls_port", f"equals server.port ({server.port})")
+
+
+def _journal(v: "_V", data: dict) -> JournalConfig:
+    tbl = v.table(data.get("journal", {}), "journal")
+    v.check_keys(tbl, "journal", _JOURNAL_KEYS)
+    kw: dict[str, Any] = {}
+    for name, f in JournalConfig.__dataclass_fields__.items():
+        typ = type(f.default)
+        kw[name] = v.get(tbl, "journal", name, float if typ is float else typ, f.default)
+    journal = JournalConfig(**kw)
+    v.choice(journal.fsync, "journal.fsync", ("off", "batch", "always"))
+    v.positive(journal.snapshot_every_commands, "journal.snapshot_every_commands", zero_ok=True)
+    v.positive(journal.snapshot_every_seconds, "journal.snapshot_every_seconds", zero_ok=True)
+    v.positive(journal.final_orders, "journal.final_orders", zero_ok=True)
+    v.positive(journal.final_orders_per_session, "journal.final_orders_per_session")
+    return journal
 
 
 def _fix_safe(s: str) -> bool:

@@ -67,34 +67,25 @@ def session_configs(cfg: ExchangeConfig):
 
 
 def build(cfg: ExchangeConfig, now: float | None = None):
-    """Make the (acceptor, gateway) pair for ``cfg``: stores, engine, seeded books."""
+    """Make the (acceptor, gateway) pair for ``cfg``: stores, engine, seeded books.  The
+    "gateway" is the journal entry point (``Sequencer``) in front of the ``Gateway``; with
+    ``server.store = "file"`` and ``journal.enabled`` it journals to ``journal.directory``
+    and this recovers the state the journal holds (``sequencer.durable`` then)."""
     import time
 
     from ..engine import Engine
     from ..gateway import Gateway
     from ..session import Acceptor
-    from ..session.store import FileStore, MemoryStore
+    from ..session.store import MemoryStore
+    from ..storage.filestore import FileStore
+    from .sequencer import Sequencer
 
     now = time.time() if now is None else now
-    if cfg.server.store == "file":
-        store_dir = Path(cfg.server.store_dir)
-        try:
-            store_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConfigError(cfg.path, "server.store_dir",
-                              f"cannot create {store_dir}: {e.strerror or e}") from None
-
-        def store_factory(session_id: str):
-            return FileStore(store_dir, session_id)
-    else:
-        def store_factory(session_id: str):
-            return MemoryStore()
-
+    durable = None
     configs, template = session_configs(cfg)
-    acceptor = Acceptor(configs, store_factory, accept_any_template=template,
-                        logon_throttle=logon_throttle(cfg))
     specs = symbol_specs(cfg)
-    engine = Engine(specs)
+    journal_cfg = cfg.journal
+    engine = Engine(specs, retain_final=journal_cfg.final_orders)
     stp = {c.session_id: d.stp for c, d in zip(configs, cfg.sessions)}
     # accept-any sessions (not in stp) get the template's mode
     options: dict[str, Any] = {} if cfg.accept_any is None else {
@@ -109,10 +100,68 @@ def build(cfg: ExchangeConfig, now: float | None = None):
     extensions = {c.session_id: d.extensions for c, d in zip(configs, cfg.sessions)}
     gateway = Gateway(specs, engine, stp_modes=stp, cancel_on_disconnect=cod, drop_copies=drop_copies,
                       extensions=extensions, **options)
-    for s in cfg.symbols:
-        for o in s.seed:
-            gateway.seed(cfg.seed_owner, s.name, o.side, o.qty, _units(o.price, s.price_scale), now)
-    return acceptor, gateway
+    gateway.final_orders_per_session = journal_cfg.final_orders_per_session
+    sequencer = Sequencer(gateway)
+    if cfg.server.store == "file":
+        store_dir = Path(cfg.server.store_dir)
+        try:
+            store_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(cfg.path, "server.store_dir",
+                              f"cannot create {store_dir}: {e.strerror or e}") from None
+        if journal_cfg.enabled:
+            durable = open_journal(cfg, sequencer)
+
+        def store_factory(session_id: str):
+            return FileStore(store_dir, session_id, gate=None if durable is None else durable.gate)
+    else:
+        def store_factory(session_id: str):
+            return MemoryStore()
+
+    acceptor = Acceptor(configs, store_factory, accept_any_template=template,
+                        logon_throttle=logon_throttle(cfg))
+
+    def seed(target, at: float) -> None:
+        for s in cfg.symbols:
+            for o in s.seed:
+                target.seed(cfg.seed_owner, s.name, o.side, o.qty, _units(o.price, s.price_scale), at)
+
+    if durable is None:
+        seed(sequencer, now)
+        return acceptor, sequencer
+    from .durability import RecoveryError, recover
+
+    def configure(restored) -> None:  # limits from the config, not from the snapshot
+        restored.final_orders_per_session = journal_cfg.final_orders_per_session
+        restored.engine._retain = journal_cfg.final_orders
+
+    durable.acceptor = acceptor
+    try:
+        stats = recover(sequencer, durable.journal, durable.snapshots, acceptor, seed, now, configure)
+    except RecoveryError as e:
+        raise ConfigError(cfg.path, "journal.directory", str(e)) from None
+    durable.snapshot_seq = stats["snapshot"]
+    durable.recovery = stats
+    return acceptor, sequencer
+
+
+def open_journal(cfg: ExchangeConfig, sequencer):
+    from ..storage.journal import FileJournal
+    from ..storage.snapshot import SnapshotStore
+    from .durability import Durable
+
+    j = cfg.journal
+    directory = j.directory or str(Path(cfg.server.store_dir) / "journal")
+    try:
+        journal = FileJournal(directory, j.fsync)
+        snapshots = SnapshotStore(directory)
+    except OSError as e:
+        raise ConfigError(cfg.path, "journal.directory", f"cannot open {directory}: {e.strerror or e}") from None
+    sequencer.journal = journal
+    sequencer._append = journal.append
+    durable = sequencer.durable = Durable(sequencer, journal, snapshots, j.snapshot_every_commands,
+                                          j.snapshot_every_seconds)
+    return durable
 
 
 def logon_throttle(cfg: ExchangeConfig):

@@ -4,11 +4,11 @@ from .acceptor import Acceptor, Connection, State
 from .config import SessionConfig
 from .events import (ApplicationMessage, Disconnected, Event, GarbledMessage, LoggedOn, LoggedOut,
                      SessionRejected)
-from .store import FileStore, MemoryStore, MessageStore, StoreCorrupted
+from .store import MemoryStore, MessageStore, StoreCorrupted
 
 __all__ = [
     "Acceptor", "Connection", "State", "SessionConfig",
     "ApplicationMessage", "Disconnected", "Event", "GarbledMessage", "LoggedOn", "LoggedOut",
     "SessionRejected",
-    "FileStore", "MemoryStore", "MessageStore", "StoreCorrupted",
+    "MemoryStore", "MessageStore", "StoreCorrupted",
 ]

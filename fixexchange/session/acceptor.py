@@ -358,6 +358,12 @@ class Acceptor:
         if self._template is not None:
             self._template = dataclasses.replace(self._template, username=username, password=password)
 
+    def flush_stores(self) -> None:
+        """Flush every open store (before a snapshot of the application's state)."""
+        for session in self._sessions.values():
+            if session.store is not None:
+                session.store.flush()
+
     def close(self) -> None:
         """Flush and close every open store (server shutdown)."""
         for session in self._sessions.values():

@@ -281,7 +281,7 @@ def test_rejected_cl_ord_id_is_not_remembered(h):
 
 
 def test_forgotten_final_orders_free_their_cl_ord_id(h, monkeypatch):
-    monkeypatch.setattr("fixexchange.gateway.gateway.RECENT_FINAL_ORDERS_PER_SESSION", 2)
+    h.gateway.final_orders_per_session = 2  # (journal.final_orders_per_session)
     for index in range(3):
         h.order("S1", f"IOC{index}", BUY, 1, "100", "SYM1", "2", (59, "3"))
     assert h.order("S1", "IOC0", BUY, 1, "100")[0][150] == "0"  # forgotten: reusable

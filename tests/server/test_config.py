@@ -254,7 +254,7 @@ def test_extensions(tmp_path):
     cfg = load_config(write(tmp_path, MINIMAL.replace('password = "p"', 'password = "p"\nextensions = ["aggressor_side"]')))
     assert cfg.sessions[0].extensions == ("aggressor_side",)
     _, gateway = build(cfg)
-    assert gateway._extensions_of("FIX.4.4:" + cfg.server.comp_id + "->" + cfg.sessions[0].target_comp_id) == {
+    assert gateway.gateway._extensions_of("FIX.4.4:" + cfg.server.comp_id + "->" + cfg.sessions[0].target_comp_id) == {
         "aggressor_side"}
     e = bad(tmp_path, MINIMAL.replace('password = "p"', 'extensions = ["aggressor"]'))
     assert e.key == "session[0].extensions" and "unknown extension 'aggressor'" in e.problem
@@ -266,3 +266,25 @@ def test_bundled_config_is_fix44_but_for_the_market_data_viewer():
     c = load_config(DEFAULT_CONFIG_PATH)
     assert {s.target_comp_id: s.extensions for s in c.sessions} == {
         "CLIENT1": (), "CLIENT2": (), "CLIENT3": (), "MDVIEW": ("aggressor_side",)}
+
+
+@pytest.mark.parametrize("text,key,problem", [
+    ('fsync = "sometimes"', "journal.fsync", "must be one of off, batch, always"),
+    ("fsync = true", "journal.fsync", "expected a string"),
+    ("snapshot_every_commands = -1", "journal.snapshot_every_commands", ">= 0"),
+    ('snapshot_every_seconds = "1h"', "journal.snapshot_every_seconds", "expected a number"),
+    ("snapshot_every_seconds = nan", "journal.snapshot_every_seconds", "finite"),
+    ("final_orders_per_session = 0", "journal.final_orders_per_session", "> 0"),
+    ("enabled = 1", "journal.enabled", "expected a boolean"),
+    ("rotate = 5", "journal.rotate", "unknown key"),
+])
+def test_journal_config_errors_name_the_key(tmp_path, text, key, problem):
+    e = bad(tmp_path, MINIMAL + "[journal]\n" + text + "\n")
+    assert e.key == key and problem in e.problem, str(e)
+
+
+def test_journal_defaults(tmp_path):
+    c = load_config(write(tmp_path, MINIMAL))
+    assert (c.journal.enabled, c.journal.fsync, c.journal.directory) == (True, "off", "")
+    c = load_config(write(tmp_path, MINIMAL + '[journal]\nfsync = "batch"\ndirectory = "j"\n'))
+    assert (c.journal.fsync, c.journal.directory) == ("batch", "j")

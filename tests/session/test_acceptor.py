@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 from fixexchange.codec import FixParser, encode, parse_utc_timestamp
-from fixexchange.session import (Acceptor, ApplicationMessage, Disconnected, FileStore, GarbledMessage,
+from fixexchange.session import (Acceptor, ApplicationMessage, Disconnected, GarbledMessage,
                                  LoggedOn, LoggedOut, MemoryStore, SessionRejected, State, StoreCorrupted)
 from fixexchange.session import acceptor as acceptor_module
 from fixexchange.session.events import LogonRefused
-from fixexchange.session.store import SENDER_RESERVE, store_file_name
+from fixexchange.storage.filestore import SENDER_RESERVE, FileStore, store_file_name
 
 from .helpers import SESSION_ID, T0, Client, acceptor, config, logged_on, logon, message
 
@@ -289,12 +289,26 @@ def test_duplicate_session_configs_are_refused():
         Acceptor([config(), config()], lambda sid: MemoryStore())
 
 
-def test_corrupt_store_is_reported_at_logon(tmp_path):
+@pytest.mark.parametrize("damage", ["garbage", "torn"])
+@pytest.mark.parametrize("reset", [False, True])
+def test_corrupt_store_never_locks_the_session_out(tmp_path, damage, reset):
     path = tmp_path / store_file_name(SESSION_ID)
-    path.write_bytes(b"garbage")
+    if damage == "garbage":
+        path.write_bytes(b"garbage")
+    else:  # a crash while the disk was full: the last record half written
+        store = FileStore(tmp_path, SESSION_ID)
+        store.set_next_target_seq(2)
+        store.save_sent(1, b"x" * 50)
+        store.close()
+        path.write_bytes(path.read_bytes()[:-20])
     exchange = Acceptor([config()], lambda sid: FileStore(tmp_path, sid))
-    with pytest.raises(StoreCorrupted):
-        Client(exchange).send(logon(1, T0))
+    client = Client(exchange)
+    # (the torn store kept its inbound number: the client's next is 2)
+    seq = 2 if damage == "torn" and not reset else 1
+    client.send(logon(seq, T0, extra=[(141, "Y")] if reset else []))
+    [reply] = client.received()
+    assert reply.msg_type == b"A"
+    assert client.events and type(client.events[-1]).__name__ == "LoggedOn"
 
 
 # --- after logon ---------------------------------------------------------------------
@@ -645,15 +659,15 @@ def test_store_file_is_never_left_empty(tmp_path, monkeypatch):
     # The header is renamed into place: no window where the journal exists but is empty.
     store = FileStore(tmp_path, SESSION_ID)
     store.save_sent(1, None)
+    store.flush()
     path = tmp_path / store_file_name(SESSION_ID)
     assert path.read_bytes().startswith(b"FIXEXCHANGE-STORE-1\n")
     assert not (tmp_path / (store_file_name(SESSION_ID) + ".tmp")).exists()
 
 
-def test_empty_store_file_is_reported(tmp_path):
+def test_empty_store_file_is_set_aside(tmp_path):
     (tmp_path / store_file_name(SESSION_ID)).write_bytes(b"")
-    with pytest.raises(StoreCorrupted, match="bad magic"):
-        FileStore(tmp_path, SESSION_ID)
+    assert FileStore(tmp_path, SESSION_ID).next_sender_seq == 1
 
 
 def test_logon_without_msg_seq_num_is_refused():

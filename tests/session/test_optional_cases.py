@@ -6,7 +6,8 @@ import pytest
 
 from fixexchange.codec.dictionary import FIX44
 from fixexchange.session.events import LogonRefused
-from fixexchange.session import (ApplicationMessage, Disconnected, FileStore, LoggedOn, MemoryStore,
+from fixexchange.storage.filestore import FileStore
+from fixexchange.session import (ApplicationMessage, Disconnected, LoggedOn, MemoryStore,
                                  SessionRejected)
 
 from .helpers import SESSION_ID, T0, Client, acceptor, logged_on, logon, message

@@ -1,0 +1,278 @@
+"""Durability wiring: open the journal, recover (snapshot + replay), commit, snapshot.
+
+See docs/DESIGN.md, "Durability".  ``Durable`` owns the journal and the snapshot store
+for the server: ``commit()`` before replies leave (group commit), ``gate()`` for the
+session stores (nothing they write may precede the journal records that produced it),
+``maybe_snapshot()`` after commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import re
+import time
+from typing import Any
+
+from ..gateway.outbound import Outbound
+from ..storage.journal import FileJournal
+from ..storage.snapshot import SnapshotStore
+from .sequencer import KIND_MESSAGE, Sequencer
+
+log = logging.getLogger("fixexchange")
+
+_EXEC_ID = re.compile(rb"(?:^|\x01)17=([^\x01]*)\x01")
+_SEQ_NUM = re.compile(rb"\x0134=(\d+)\x01")
+
+
+class RecoveryError(Exception):
+    """The journal and snapshots cannot be put together (files missing or damaged)."""
+
+
+def _exec_id(body: Any) -> bytes | None:
+    if type(body) is bytes:
+        m = _EXEC_ID.search(body)
+        return m.group(1) if m else None
+    for tag, value in body:
+        if tag == 17:
+            return value if type(value) is bytes else str(value).encode()
+    return None
+
+
+class Durable:
+    """The journal, snapshots and their policies for one running exchange."""
+
+    def __init__(self, sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore,
+                 every_commands: int = 0, every_seconds: float = 0.0) -> None:
+        self.sequencer = sequencer
+        self.journal = journal
+        self.snapshots = snapshots
+        self.every_commands = every_commands
+        self.every_seconds = every_seconds
+        self.acceptor: Any = None
+        self.snapshot_seq = 0  # the journal sequence of the latest snapshot
+        self.snapshot_at = time.monotonic()
+        self.failed: OSError | None = None  # the commit error of the current failure burst
+        self._child: int | None = None  # the forked snapshot writer
+        self._child_seq = 0
+        self._child_started = 0.0
+        self.last_pause = 0.0  # seconds matching stopped for the last snapshot
+        self.last_snapshot_seconds = 0.0
+
+    # -- commits ---------------------------------------------------------------------------
+    def commit(self) -> bool:
+        """Write (and fsync per policy) what is buffered.  False: it failed, the records stay
+        buffered, new commands are refused and replies must wait (logged once per burst)."""
+        try:
+            self.journal.commit()
+        except OSError as e:
+            if self.failed is None:
+                self.failed = e
+                if not self.sequencer.in_burst:
+                    log.error("journal %s: cannot write: %s; replies are held and new commands "
+                              "refused until it can (logged once per burst)", self.journal.directory,
+                              e.strerror or e)
+                self.sequencer.in_burst = True
+            self.sequencer.unavailable = e.strerror or str(e)
+            return False
+        if self.failed is not None:
+            self.failed = None
+            self.sequencer.unavailable = None
+            self.sequencer.burst_over()
+        return True
+
+    def gate(self) -> int | None:
+        """For the session stores: the last journal sequence on disk, None if the journal
+        cannot be written (then neither may what it produced)."""
+        if not self.commit():
+            return None
+        return self.journal.next_seq - 1
+
+    # -- snapshots -------------------------------------------------------------------------
+    def snapshot_due(self) -> bool:
+        if self._child is not None:
+            return False
+        pending = self.journal.next_seq - 1 - self.snapshot_seq
+        if pending <= 0:
+            return False
+        if self.every_commands and pending >= self.every_commands:
+            return True
+        return bool(self.every_seconds) and time.monotonic() - self.snapshot_at >= self.every_seconds
+
+    def start_snapshot(self) -> bool:
+        """Write a snapshot of the gateway (books included) as of the last journal record.
+        With ``os.fork`` the child writes it while matching goes on (the pause is the fork);
+        else it is written here.  Returns False if one is running or it could not start."""
+        if self._child is not None:
+            return False
+        started = time.perf_counter()
+        try:
+            self.journal.rotate()  # commit; later segments hold only records after the snapshot
+        except OSError as e:
+            log.error("snapshot skipped: journal commit failed: %s", e.strerror or e)
+            return False
+        if self.acceptor is not None:
+            self.acceptor.flush_stores()  # the outputs of every record up to seq are on disk
+        seq = self.journal.next_seq - 1
+        self.snapshot_at = time.monotonic()
+        fork = getattr(os, "fork", None)
+        if fork is None:
+            self._write_snapshot(seq)
+            self.last_pause = time.perf_counter() - started
+            self._snapshot_done(seq, self.last_pause)
+            return True
+        pid = fork()
+        if pid == 0:  # the child: write and leave without running anything of the parent's
+            code = 1
+            try:
+                self._write_snapshot(seq)
+                code = 0
+            finally:
+                os._exit(code)
+        self._child, self._child_seq = pid, seq
+        self._child_started = time.perf_counter()
+        self.last_pause = self._child_started - started
+        return True
+
+    def _write_snapshot(self, seq: int) -> None:
+        self.snapshots.write(seq, pickle.dumps(self.sequencer.gateway, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def poll_snapshot(self, block: bool = False) -> bool | None:
+        """Reap the snapshot child: None while it runs, True/False when it ended."""
+        if self._child is None:
+            return None
+        pid, status = os.waitpid(self._child, 0 if block else os.WNOHANG)
+        if pid == 0:
+            return None
+        self._child = None
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            log.error("snapshot %d failed (writer exit code %d); the journal is kept", self._child_seq, code)
+            return False
+        self._snapshot_done(self._child_seq, time.perf_counter() - self._child_started)
+        return True
+
+    def _snapshot_done(self, seq: int, seconds: float) -> None:
+        self.snapshot_seq = seq
+        self.last_snapshot_seconds = seconds
+        oldest = self.snapshots.prune()
+        if oldest is not None:
+            self.journal.truncate_before(oldest + 1)
+        log.info("snapshot at journal sequence %d written in %.3fs (matching paused %.1f ms)",
+                 seq, seconds, self.last_pause * 1000)
+
+    def close(self) -> None:
+        self.poll_snapshot(block=True)
+        try:
+            self.journal.close()
+        except OSError as e:
+            log.error("journal %s: final write failed: %s", self.journal.directory, e.strerror or e)
+
+
+def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore, acceptor: Any,
+            seed: Any, now: float, configure: Any = None) -> dict:
+    """Make ``sequencer.gateway`` the state after the journal's last record: the newest
+    snapshot that checks out, then the records after it.  A fresh journal is seeded
+    (``seed(sequencer, now)``, journaled).  Outputs that records produced but a crash kept
+    from the session stores are sent again (stored; the client gets them by resend), and
+    inbound numbers the stores missed are moved on.  Returns figures for the log."""
+    started = time.perf_counter()
+    snapshot_seq = 0
+    for seq, data in snapshots.latest():
+        try:
+            gateway = pickle.loads(data)
+        except Exception as e:  # a snapshot of another version: try the previous one
+            log.warning("snapshot %d cannot be loaded (%s); trying an older one", seq, e)
+            continue
+        if configure is not None:
+            configure(gateway)
+        sequencer.gateway = gateway
+        snapshot_seq = seq
+        break
+    if journal.first_seq > snapshot_seq + 1:
+        raise RecoveryError(f"journal {journal.directory} starts at record {journal.first_seq} but the newest "
+                            f"usable snapshot is at {snapshot_seq}: records in between are missing")
+    if snapshot_seq == 0 and journal.next_seq == 1:
+        seed(sequencer, now)
+        journal.commit()
+        return {"snapshot": 0, "replayed": 0, "seconds": time.perf_counter() - started, "resent": 0}
+    gateway = sequencer.gateway
+    stores: dict[str, Any] = {}
+    owed: list[tuple[str, bytes, Any]] = []
+    inbound: dict[str, int] = {}
+
+    def store_info(sid: str):
+        info = stores.get(sid, False)
+        if info is False:
+            info = None
+            try:
+                store = acceptor.store_for(sid)
+            except KeyError:  # (an accept-any session that has not logged on in this run)
+                store = None
+            if store is not None and hasattr(store, "mark"):
+                have = set()
+                if store.after_mark:
+                    for _, raw in store.get_sent(store.after_mark[0], store.after_mark[-1]):
+                        exec_id = _exec_id(raw)
+                        if exec_id is not None:
+                            have.add(exec_id)
+                info = (max(store.mark, snapshot_seq), have, store)
+            stores[sid] = info
+        return info
+
+    def on_outputs(seq: int, outs: list) -> None:
+        for out in outs:
+            if out[3]:
+                continue  # market data: not stored, never owed
+            info = store_info(out[0])
+            if info is None or seq <= info[0]:
+                continue
+            if out[1] == b"8":
+                exec_id = _exec_id(out[2])
+                if exec_id is not None and exec_id in info[1]:
+                    continue  # stored before the crash (after the store's last mark)
+            owed.append(out)
+        if gateway.market_data_pending():
+            gateway.flush_market_data()
+
+    def records():
+        for seq, payload in journal.read_from(snapshot_seq + 1):
+            if payload[:1] == KIND_MESSAGE:
+                m = _SEQ_NUM.search(payload)
+                if m:
+                    length = int.from_bytes(payload[9:11], "big")
+                    sid = payload[11:11 + length].decode()
+                    inbound[sid] = int(m.group(1))
+            yield seq, payload
+
+    count = sequencer.replay(records(), on_outputs)
+    gateway = sequencer.gateway
+    gateway.flush_market_data()
+    # every connection ended with the old process: journaled like any disconnect (market
+    # data subscriptions end, cancel-on-disconnect applies)
+    online = set(getattr(gateway, "_online", ())) | set(gateway.market_data._by_session)
+    for sid in sorted(online):
+        for out in sequencer.on_disconnect(sid, now, "exchange restarted"):
+            if not out[3]:
+                owed.append(out)
+    gateway.flush_market_data()
+    for sid, last in inbound.items():
+        info = store_info(sid)
+        if info is not None and info[2].next_target_seq <= last:
+            log.warning("session %s: inbound message %d was journaled but its number not stored: "
+                        "next expected inbound number moved to %d", sid, last, last + 1)
+            info[2].set_next_target_seq(last + 1)
+    journal.commit()
+    for out in owed:
+        try:
+            acceptor.send(out[0], out[1], out[2], now, True)
+        except KeyError:
+            log.warning("recovery: a %s for unknown session %s could not be stored", out[1], out[0])
+    if owed:
+        log.warning("recovery: %d reports produced before the crash but not stored were stored now "
+                    "(the clients get them by resend)", len(owed))
+    acceptor.flush_stores()
+    seconds = time.perf_counter() - started
+    log.info("recovered from snapshot %d + %d journal records in %.2fs", snapshot_seq, count, seconds)
+    return {"snapshot": snapshot_seq, "replayed": count, "seconds": seconds, "resent": len(owed)}

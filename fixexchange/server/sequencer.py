@@ -1,0 +1,218 @@
+"""The journal entry point: every state-changing input passes here, is journaled, then applied.
+
+The engine and the gateway are deterministic given their inputs, ``now`` included, so the
+journal holds the *inputs* (a FIX application message as its wire bytes with the session id
+and the time it was applied; timer ticks, logons, disconnects, seeding and admin calls as a
+method name with JSON arguments) and recovery = latest snapshot + replay of the records
+after it: the same events, OrderIDs, ExecIDs, ClOrdID sets, owners and reports.
+
+The ``Sequencer`` has the gateway's interface, so the server talks to it as to the gateway.
+To add a journaled input: give ``Gateway`` a method ``name(..., now, ...)`` (``now`` a
+parameter of that name) that is deterministic given its arguments (JSON values: str, int,
+float, bool, None, lists) and the gateway's state, add a method of the same signature here
+that returns ``self.call("name", *args, now=now, **kwargs)``, and call that (never
+``sequencer.gateway.name`` directly: an input that bypasses the journal is lost on restart
+and breaks the replay of everything after it).  ``call`` raises ``OSError`` when the record cannot be written, before anything
+is applied.
+
+Record payload: ``kind:1 now:f64`` then, for ``M`` (a FIX message),
+``len:u16 session_id raw``; for ``C`` (a call), the JSON ``[name, args, kwargs]``, replayed
+as ``gateway.name(*args, now=now, **kwargs)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from typing import Any, Callable, Iterable
+
+from ..codec import FixParser
+from ..gateway.outbound import Outbound
+
+log = logging.getLogger("fixexchange")
+
+KIND_MESSAGE = b"M"
+KIND_CALL = b"C"
+_NOW = struct.Struct(">d")
+_SID_LEN = struct.Struct(">H")
+_pack_now = _NOW.pack
+
+# BusinessRejectReason 4: Application not available
+_APPLICATION_NOT_AVAILABLE = b"4"
+
+
+class Sequencer:
+    """Journal, then apply.  ``journal`` None: apply only (``journal.enabled = false``)."""
+
+    def __init__(self, gateway: Any, journal: Any = None) -> None:
+        self.gateway = gateway
+        self.journal = journal
+        self._sid_prefix: dict[str, bytes] = {}
+        self._append = journal.append if journal is not None else None
+        # Set by the server while a commit fails (records buffered, replies held): every new
+        # command is refused until the journal can be written again.
+        self.unavailable: str | None = None
+        self.refused = 0  # commands refused during the current failure burst
+        self.in_burst = False  # a failure was logged (at ERROR, once per burst)
+        self.durable: Any = None  # the server's server.durability.Durable, if journaling to files
+
+    # -- the gateway's interface ----------------------------------------------------------
+    @property
+    def defer_market_data(self) -> bool:
+        return self.gateway.defer_market_data
+
+    @defer_market_data.setter
+    def defer_market_data(self, value: bool) -> None:
+        self.gateway.defer_market_data = value
+
+    def on_message(self, session_id: str, message: Any, now: float) -> list[Outbound]:
+        append = self._append
+        if append is not None:
+            prefix = self._sid_prefix.get(session_id)
+            if prefix is None:
+                sid = session_id.encode()
+                prefix = self._sid_prefix[session_id] = _SID_LEN.pack(len(sid)) + sid
+            try:
+                if self.unavailable is not None:
+                    raise OSError(self.unavailable)
+                append(KIND_MESSAGE + _pack_now(now) + prefix + message.raw)
+            except OSError as e:
+                return [self._refuse(session_id, message, e)]
+            if self.in_burst:
+                self.burst_over()
+        return self.gateway.on_message(session_id, message, now)
+
+    def call(self, name: str, *args: Any, now: float, **kwargs: Any) -> Any:
+        """Journal ``gateway.name(*args, now=now, **kwargs)``, then apply it and return what
+        it returns (``OSError``: the record cannot be written and nothing is applied)."""
+        if self._append is not None:
+            if self.unavailable is not None:
+                raise OSError(self.unavailable)
+            self._append(KIND_CALL + _pack_now(now) + json.dumps([name, args, kwargs], separators=(",", ":")).encode())
+            if self.in_burst:
+                self.burst_over()
+        return getattr(self.gateway, name)(*args, now=now, **kwargs)
+
+    # Inputs other than FIX messages: one journaled call each, with the gateway's signature.
+    def on_logon(self, session_id: str, now: float, cancel_on_disconnect: bool | None = None) -> list[Outbound]:
+        if cancel_on_disconnect is None:
+            return self.call("on_logon", session_id, now=now)
+        return self.call("on_logon", session_id, now=now, cancel_on_disconnect=cancel_on_disconnect)
+
+    def on_disconnect(self, session_id: str, now: float, reason: str = "connection ended") -> list[Outbound]:
+        return self.call("on_disconnect", session_id, now=now, reason=reason)
+
+    def cancel_on_disconnect(self, session_id: str, now: float, reason: str = "connection ended") -> list[Outbound]:
+        return self.call("cancel_on_disconnect", session_id, now=now, reason=reason)
+
+    def advance_time(self, now: float) -> list[Outbound]:
+        return self.call("advance_time", now=now)
+
+    def end_of_day(self, now: float) -> list[Outbound]:
+        return self.call("end_of_day", now=now)
+
+    def seed(self, owner: str, symbol: str, side: Any, qty: int, price: int, now: float) -> list[Outbound]:
+        side = side if isinstance(side, str) else ("buy" if int(side) == 1 else "sell")
+        return self.call("seed", owner, symbol, side, qty, price, now=now)
+
+    def halt(self, symbol: str, now: float, reason: str = "halted by the exchange") -> list[Outbound]:
+        return self.call("halt", symbol, now=now, reason=reason)
+
+    def resume(self, symbol: str, now: float) -> list[Outbound]:
+        return self.call("resume", symbol, now=now)
+
+    def cancel_orders(self, now: float, text: str, session_id: str | None = None,
+                      symbol: str | None = None) -> tuple[list[Outbound], int]:
+        return self.call("cancel_orders", now=now, text=text, session_id=session_id, symbol=symbol)
+
+    # Read-only: straight to the gateway.
+    def cancel_on_disconnect_due(self, session_id: str) -> float | None:
+        return self.gateway.cancel_on_disconnect_due(session_id)
+
+    def live_orders(self, session_id: str) -> int:
+        return self.gateway.live_orders(session_id)
+
+    def symbol_overview(self) -> list[dict]:
+        return self.gateway.symbol_overview()
+
+    @property
+    def engine(self) -> Any:
+        """The engine, for reading (tools and tests); commands go through the journal."""
+        return self.gateway.engine
+
+    @property
+    def trade_counts(self) -> dict:
+        return self.gateway.trade_counts
+
+    @property
+    def trading_status(self) -> Any:
+        return self.gateway.trading_status
+
+    def snapshot_for(self, session_id: str, now: float) -> list[Outbound]:
+        return self.gateway.snapshot_for(session_id, now)  # read-only
+
+    def flush_market_data(self) -> list[Outbound]:
+        return self.gateway.flush_market_data()
+
+    def market_data_pending(self) -> bool:
+        return self.gateway.market_data_pending()
+
+    # -- refusals --------------------------------------------------------------------------
+    def burst_over(self) -> None:
+        log.warning("journal writable again (%d commands were refused)", self.refused)
+        self.in_burst = False
+        self.refused = 0
+
+    def _refuse(self, session_id: str, message: Any, error: OSError) -> Outbound:
+        """BusinessMessageReject (380=4, application not available): the request was not
+        executed because its journal record could not be written."""
+        self.refused += 1
+        reason = error.strerror or str(error) or type(error).__name__
+        if not self.in_burst:
+            self.in_burst = True
+            log.error("journal: cannot write a command's record (%s): commands are refused until "
+                      "it can (logged once per burst)", reason)
+        return self.reject_unavailable(
+            session_id, message, f"not executed: the exchange cannot write its journal ({reason}); try again later")
+
+    @staticmethod
+    def reject_unavailable(session_id: str, message: Any, text: str) -> Outbound:
+        """BusinessMessageReject 380=4 (application not available) for a request that was
+        not executed (journal unwritable, exchange shutting down)."""
+        body = [(45, message.seq_num or 0), (372, message.msg_type)]
+        ref_id = message.get(11) or message.get(262) or message.get(320)
+        if ref_id is not None:
+            body.append((379, ref_id))
+        body += ((380, _APPLICATION_NOT_AVAILABLE), (58, text))
+        return Outbound(session_id, b"j", body)
+
+    # -- recovery --------------------------------------------------------------------------
+    def replay(self, records: Iterable[tuple[int, bytes]],
+               on_outputs: Callable[[int, list], None] | None = None) -> int:
+        """Apply journal records (not journaling them again); ``on_outputs(seq, outs)`` sees
+        what each produced.  Returns the number applied."""
+        gateway = self.gateway
+        parser = FixParser(max_message_size=1 << 24)
+        count = 0
+        for seq, payload in records:
+            kind = payload[:1]
+            now = _NOW.unpack_from(payload, 1)[0]
+            if kind == KIND_MESSAGE:
+                (length,) = _SID_LEN.unpack_from(payload, 9)
+                session_id = payload[11:11 + length].decode()
+                parsed = parser.feed(payload[11 + length:])
+                if len(parsed) != 1 or not hasattr(parsed[0], "msg_type"):
+                    raise ValueError(f"journal record {seq}: the FIX message does not parse")
+                outs = gateway.on_message(session_id, parsed[0], now)
+            elif kind == KIND_CALL:
+                name, args, kwargs = json.loads(payload[9:])
+                outs = getattr(gateway, name)(*args, now=now, **kwargs)
+                if type(outs) is tuple:  # (cancel_orders: the messages and a count)
+                    outs = outs[0]
+            else:
+                raise ValueError(f"journal record {seq}: unknown kind {kind!r}")
+            if on_outputs is not None:
+                on_outputs(seq, outs)
+            count += 1
+        return count
