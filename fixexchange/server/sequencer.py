@@ -136,6 +136,18 @@ class Sequencer:
     def symbol_overview(self) -> list[dict]:
         return self.gateway.symbol_overview()
 
+    def __getattr__(self, name: str) -> Any:
+        """Other gateway attributes that are data (counters the metrics read) are delegated;
+        a gateway *method* not defined here is refused: it may change state, and then it
+        must be journaled (see the module docstring)."""
+        if name.startswith("__") or name == "gateway":
+            raise AttributeError(name)
+        value = getattr(self.gateway, name)
+        if callable(value):
+            raise AttributeError(f"Gateway.{name} is not available through the journal entry point: "
+                                 f"add a Sequencer method (journaled if it changes state)")
+        return value
+
     @property
     def engine(self) -> Any:
         """The engine, for reading (tools and tests); commands go through the journal."""
