@@ -126,7 +126,13 @@ class Sequencer:
                       symbol: str | None = None) -> tuple[list[Outbound], int]:
         return self.call("cancel_orders", now=now, text=text, session_id=session_id, symbol=symbol)
 
+    def cancel_order_ids(self, order_ids: Iterable[int], now: float, text: str) -> tuple[list[Outbound], int]:
+        return self.call("cancel_order_ids", list(order_ids), now=now, text=text)
+
     # Read-only: straight to the gateway.
+    def live_order_ids(self, session_id: str | None = None, symbol: str | None = None) -> list[int]:
+        return self.gateway.live_order_ids(session_id, symbol)
+
     def cancel_on_disconnect_due(self, session_id: str) -> float | None:
         return self.gateway.cancel_on_disconnect_due(session_id)
 
