@@ -126,7 +126,8 @@ Order rules
   the allocation.
 """
 
-from .engine import Engine, Book
+from .book import Book
+from .engine import Engine
 from .types import (
     Accepted,
     AdvanceTime,

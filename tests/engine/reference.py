@@ -14,7 +14,7 @@ from fixexchange.engine import (
     OrderStatusQuery, OrderView, OrdType, Rejected, RejectReason, Replaced, ReplaceOrder,
     Restated, Side, StpMode, TimeInForce, Trade, Triggered,
 )
-from fixexchange.engine.engine import Book, _check_price, _check_qty, validate_new_order
+from fixexchange.engine.book import Book, _check_price, _check_qty, validate_new_order
 
 R = RejectReason
 C = CancelReason

@@ -11,7 +11,7 @@ from fixexchange.engine import (
     OrderStatus, OrderStatusQuery, OrdType, ReplaceOrder, Side, StpMode, SymbolSpec, TimeInForce,
     Trade, Triggered,
 )
-from fixexchange.engine import engine as engine_module
+from fixexchange.engine import book as book_module
 
 from .invariants import check_invariants
 from .reference import RefEngine
@@ -161,13 +161,13 @@ def test_level_deque_compacts_dead_orders():
 
 def test_side_compacts_when_empty_levels_pile_up(monkeypatch):
     calls = []
-    original = engine_module._Half.compact
+    original = book_module._Half.compact
 
     def spy(self):
         calls.append(len(self.levels))
         original(self)
 
-    monkeypatch.setattr(engine_module._Half, "compact", spy)
+    monkeypatch.setattr(book_module._Half, "compact", spy)
     e = Engine([SymbolSpec("X")])
     for price in range(1, 301):
         e.apply(NewOrder("X", "o", BUY, 1, price=price))

@@ -818,7 +818,7 @@ def test_fast_path_with_stp_gives_the_general_paths_events(stp, kind):
 def test_stp_orders_take_the_fast_path():
     """Guard for the benchmark-relevant dispatch: a plain limit with an STP mode is a
     _StpOrder (fast path), the same order with a plain int STP value an _XOrder (general)."""
-    from fixexchange.engine.engine import _StpOrder, _XOrder
+    from fixexchange.engine.orders import _StpOrder, _XOrder
 
     e = make(Engine)
     run(e, limit(BUY, 5, 90, "me", stp=StpMode.CANCEL_NEWEST))
@@ -831,7 +831,7 @@ def test_unbanded_prices_beyond_one_cpython_digit_take_the_general_path():
     """Without a band the fast path takes prices up to 2**30 - 1 (its comparisons stay
     specialised); a higher price is just as valid and takes the general path: the same
     events as a fast-path order, and it trades, replaces and cancels like one."""
-    from fixexchange.engine.engine import _Order, _XOrder
+    from fixexchange.engine.orders import _Order, _XOrder
 
     big = (1 << 30) + 7
     e = make(Engine)
