@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from zlib import adler32
 
 from .parser import DATA_FIELDS, checksum
 
@@ -182,8 +181,6 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
                 # One SOH per field exactly (8, 9 and 35 included); more means an SOH
                 # inside a value, which the loop below reports.
                 if message.count(b"\x01") == soh_count:
-                    if len(message) <= 256:  # checksum() inlined for the common size
-                        return message + _TRAILERS[((adler32(message) & 0xFFFF) - 1) & 0xFF]
                     return message + _TRAILERS[checksum(message)]
     parts = [b"35=", msg_type]
     append = parts.append
@@ -276,8 +273,6 @@ def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: b
                 raise ValueError("an encoded body must end with SOH (\\x01)")
             middle = b"%s%s%d\x0152=%s\x01%s" % (msg_type, head, seq_num, sending_time, fields)
             message = b"%s%d\x0135=%s" % (start, len(middle) + 3, middle)
-            if len(message) <= 256:
-                return message + trailers[((adler32(message) & 0xFFFF) - 1) & 0xFF]
             return message + trailers[checksum(message)]
         if type(fields) is not list:
             fields = list(fields)
@@ -326,8 +321,6 @@ def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: b
         # one SOH per field exactly, else a value holds one: the general path reports it
         if message.count(b"\x01") != soh_count:
             return enc_general(msg_type, seq_num, sending_time, given)
-        if len(message) <= 256:  # checksum() inlined for the common size
-            return message + trailers[((adler32(message) & 0xFFFF) - 1) & 0xFF]
         return message + trailers[checksum(message)]
 
     return enc

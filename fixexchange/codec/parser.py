@@ -149,9 +149,6 @@ MAX_HOT_SHAPES = 16  # (the trie shares prefixes: rebuilding it for 16 costs ~1-
 # The values of 8, 9 and 10 as the split path accepts them (no leading zero in BodyLength).
 _ENVELOPE_PATTERNS = (rb"FIX[^\x01]{0,%d}+" % (_MAX_BEGIN_STRING_LEN - 3),
                       rb"[1-9][0-9]{0,%d}+" % (_MAX_BODY_LENGTH_DIGITS - 1))
-# CheckSum text -> the byte sum (mod 256) of a message ending in it, trailer included.
-_SUM_WITH_TRAILER = {text: (total + sum(b"10=\x01") + sum(text)) & 0xFF
-                     for total, text in enumerate(_CHECKSUM_TEXTS)}
 
 
 class HotShapes:
@@ -224,8 +221,7 @@ def _hot_message(leaves: dict, match, pos: int, max_size: int, max_fields: int) 
     if (int(length_text) == size - 13 - len(values[0]) - len(length_text)
             and size <= max_size and len(values) <= max_fields):
         raw = match.string[pos:end]
-        if (_SUM_WITH_TRAILER.get(values[-1]) == ((adler32(raw) & 0xFFFF) - 1) & 0xFF if size <= 256
-                else values[-1] == _CHECKSUM_TEXTS[checksum(raw, 0, size - 7)]):
+        if values[-1] == _CHECKSUM_TEXTS[checksum(raw, 0, size - 7)]:
             return message_from_parts(layout, values, raw, proof)
     return None
 
@@ -233,7 +229,7 @@ def _hot_message(leaves: dict, match, pos: int, max_size: int, max_fields: int) 
 def _whole_message(data: bytes, max_fields: int) -> FixMessage | None:
     """The message when ``data`` (at a message start) is exactly one well-formed message
     whose fields one C-level split gives; None sends it down the careful path, which
-    reaches the same result for everything this accepts. (FixParser.feed inlines this.)"""
+    reaches the same result for everything this accepts."""
     # When every field has exactly one '=', splitting on both separators alternates tag,
     # value (and the final SOH leaves an empty last part).
     if data[-1] != SOH:
@@ -256,8 +252,7 @@ def _whole_message(data: bytes, max_fields: int) -> FixMessage | None:
     if (begin[:3] == b"FIX" and len(begin) <= _MAX_BEGIN_STRING_LEN
             and length_text == b"%d" % (size - 13 - len(begin) - len(length_text))
             and len(values) <= max_fields
-            and values[-1] == _CHECKSUM_TEXTS[((adler32(data[:-7]) & 0xFFFF) - 1) & 0xFF
-                                              if size <= 263 else checksum(data, 0, size - 7)]):
+            and values[-1] == _CHECKSUM_TEXTS[checksum(data, 0, size - 7)]):
         return message_from_parts(layout, values, data)
     return None
 
@@ -340,10 +335,9 @@ class FixParser:
             if type(data) is not bytes:
                 data = bytes(data)
             # Hot path: ``data`` is exactly one well-formed message (one per read is the
-            # common case). One C-level split gives every field; the layout cache (keyed by
-            # the tag texts) vouches for the tags, and the envelope, BodyLength and CheckSum
-            # are checked on the split values. Anything else takes the general path below,
-            # which reaches the same result. (_whole_message, inlined.)
+            # common case): a hot shape of the dictionary, else one C-level split
+            # (_whole_message). Anything else takes the general path below, which reaches
+            # the same result.
             size = len(data)
             hot = self._hot_shapes
             match = hot.match(data) if hot.match is not None else None
@@ -352,26 +346,10 @@ class FixParser:
                 if message is not None:
                     return [message]
             # (No second message start inside: a read of many messages takes the general path.)
-            if data[-1] == SOH and size <= self._whole_max and data.find(b"\x018=FIX") < 0:
-                parts = data.replace(b"\x01", b"=").split(b"=")
-                if len(parts) == 2 * data.count(b"\x01") + 1:
-                    texts = tuple(parts[0:-1:2])
-                    layout = _text_layouts.get(texts, _MISSING)
-                    if layout is _MISSING:
-                        layout = _layout_of_texts(texts)
-                    if layout is not None:
-                        values = parts[1::2]
-                        begin = values[0]
-                        length_text = values[1]
-                        # 8=FIX...<SOH>9=<length><SOH>, the body, 10=ddd<SOH>. (A BodyLength
-                        # with leading zeros is fine but left to the general path.)
-                        if (begin[:3] == b"FIX" and len(begin) <= _MAX_BEGIN_STRING_LEN
-                                and length_text == b"%d" % (size - 13 - len(begin) - len(length_text))
-                                and len(values) <= self.max_fields
-                                and values[-1] == _CHECKSUM_TEXTS[
-                                    ((adler32(data[:-7]) & 0xFFFF) - 1) & 0xFF if size <= 263
-                                    else checksum(data, 0, size - 7)]):
-                            return [message_from_parts(layout, values, data)]
+            if size <= self._whole_max and data.find(b"\x018=FIX") < 0:
+                message = _whole_message(data, self.max_fields)
+                if message is not None:
+                    return [message]
         if self._buffer:
             self._buffer += data
             if len(self._buffer) < self._need:
@@ -405,11 +383,6 @@ class FixParser:
         length = len(buf)
         at_start = self._at_start
         self._need = 0
-        max_message_size = self.max_message_size
-        max_fields = self.max_fields
-        text_layouts_get = _text_layouts.get
-        hot_match = self._hot_shapes.match
-        hot_leaves = self._hot_shapes.leaves
         while True:
             if not at_start:
                 start = self._find_start(buf, pos)
@@ -418,160 +391,124 @@ class FixParser:
                     self._at_start = False
                     return max(pos, length - (len(_START) - 1))
                 pos = start
-                at_start = True
-            if hot_match is not None:
-                match = hot_match(buf, pos)
-                if match is not None:
-                    message = _hot_message(hot_leaves, match, pos, max_message_size, max_fields)
-                    if message is not None:
-                        out.append(message)
-                        pos = match.end()
-                        # It ended with SOH, so "8=FIX" right here is the next start.
-                        at_start = buf.startswith(_START, pos)
-                        if pos >= length:
-                            break
-                        continue
-            # Hot path: a complete, well-formed message. Anything else goes through the
-            # careful checks below, which reach the same verdicts step by step.
-            envelope = _FULL_ENVELOPE(buf, pos)
-            if envelope is not None:
-                body_start = envelope.end()
-                body_end = body_start + int(envelope[2])
-                end = body_end + _TRAILER_LEN
-                if end <= length and end - pos <= max_message_size:
-                    raw = buf[pos:end]
-                    # _whole_message inlined, less what the envelope match already proved
-                    # (8=FIX... first, BeginString length, BodyLength placing 10= at the end)
-                    message = None
-                    if raw[-1] == SOH and envelope[2][0] != 0x30:  # (leading zeros: below)
-                        parts = raw.replace(b"\x01", b"=").split(b"=")
-                        if len(parts) == 2 * raw.count(b"\x01") + 1:
-                            texts = tuple(parts[0:-1:2])
-                            layout = text_layouts_get(texts, _MISSING)
-                            if layout is _MISSING:
-                                layout = _layout_of_texts(texts)
-                            if layout is not None:
-                                values = parts[1::2]
-                                # (a BeginString holding '=' would shift the split)
-                                if (values[0] == envelope[1] and len(values) <= max_fields
-                                        and values[-1] == _CHECKSUM_TEXTS[
-                                            ((adler32(raw[:-7]) & 0xFFFF) - 1) & 0xFF if end - pos <= 263
-                                            else checksum(raw, 0, end - pos - 7)]):
-                                    message = message_from_parts(layout, values, raw)
-                    else:
-                        message = _whole_message(raw, max_fields)
-                    if message is not None:
-                        out.append(message)
-                        pos = end
-                        # It ended with SOH, so "8=FIX" right here is the next start.
-                        at_start = buf.startswith(_START, pos)
-                        if pos >= length:
-                            break
-                        continue
-                    trailer = _TRAILER(buf, body_end - 1)
-                    if trailer is not None:
-                        checksum_text = trailer[1]
-                        if body_end - pos <= 256:  # checksum() inlined for the common size
-                            total = ((adler32(buf[pos:body_end]) & 0xFFFF) - 1) & 0xFF
-                        else:
-                            total = checksum(buf, pos, body_end)
-                        if int(checksum_text) == total:
-                            fields = parse_fields(buf[body_start:body_end - 1])
-                            if len(fields) + 3 <= max_fields:
-                                fields[0:0] = ((8, envelope[1]), (9, envelope[2]))
-                                fields.append((10, checksum_text))
-                                out.append(FixMessage(fields, raw))
-                                pos = end
-                                # It ended with SOH, so "8=FIX" right here is the next start.
-                                at_start = buf.startswith(_START, pos)
-                                if pos >= length:
-                                    break
-                                continue
-            # buf[pos:] begins with b"8=FIX".
-            envelope = _ENVELOPE(buf, pos)
-            if envelope is not None:
-                begin_string, length_text = envelope.groups()
-                body_start = envelope.end()
-            else:
-                first_soh = buf.find(b"\x01", pos + 2, pos + 3 + _MAX_BEGIN_STRING_LEN)
-                if first_soh < 0:
-                    if length - pos > 2 + _MAX_BEGIN_STRING_LEN:
-                        out.append(Garbled("BeginString(8) has no end",
-                                           buf[pos:pos + 3 + _MAX_BEGIN_STRING_LEN]))
-                        pos += 1
-                        at_start = False
-                        continue
-                    break
-                if length < first_soh + 3:
-                    break
-                if buf[first_soh + 1:first_soh + 3] != b"9=":
-                    out.append(Garbled("BodyLength(9) is not the second field", buf[pos:first_soh + 3]))
-                    pos += 1
-                    at_start = False
-                    continue
-                length_start = first_soh + 3
-                second_soh = buf.find(b"\x01", length_start, length_start + _MAX_BODY_LENGTH_DIGITS + 1)
-                if second_soh < 0:
-                    if length - length_start > _MAX_BODY_LENGTH_DIGITS:
-                        out.append(Garbled("BodyLength(9) is not a number",
-                                           buf[pos:length_start + _MAX_BODY_LENGTH_DIGITS + 1]))
-                        pos += 1
-                        at_start = False
-                        continue
-                    break
-                length_text = buf[length_start:second_soh]
-                if not length_text.isdigit():
-                    out.append(Garbled("BodyLength(9) is not a number", buf[pos:second_soh + 1]))
-                    pos += 1
-                    at_start = False
-                    continue
-                begin_string = buf[pos + 2:first_soh]
-                body_start = second_soh + 1
-            body_end = body_start + int(length_text)
-            end = body_end + _TRAILER_LEN
-            if end - pos > max_message_size:
-                out.append(Garbled(f"BodyLength(9) {int(length_text)} exceeds the "
-                                   f"{self.max_message_size}-byte message limit",
-                                   buf[pos:body_start]))
-                pos += 1
-                at_start = False
+            end = self._take_well_formed(buf, pos, length, out)
+            if end >= 0:
+                pos = end
+                # It ended with SOH, so "8=FIX" right here is the next start.
+                at_start = buf.startswith(_START, pos)
                 continue
-            if length < end:
-                self._need = end - pos
-                break
-            raw = buf[pos:end]
+            step = self._take_carefully(buf, pos, length, out)
+            if step is None:  # an incomplete message: wait for more bytes
+                self._at_start = True
+                return pos
+            pos, at_start = step
+
+    def _take_well_formed(self, buf: bytes, pos: int, length: int, out: list) -> int:
+        """The message at ``pos`` (a message start) appended to ``out`` when it is complete
+        and well formed (a hot shape, one C-level split, or a checked field split); returns
+        its end, or -1 for the careful checks to decide."""
+        max_fields = self.max_fields
+        hot = self._hot_shapes
+        if hot.match is not None:
+            match = hot.match(buf, pos)
+            if match is not None:
+                message = _hot_message(hot.leaves, match, pos, self.max_message_size, max_fields)
+                if message is not None:
+                    out.append(message)
+                    return match.end()
+        envelope = _FULL_ENVELOPE(buf, pos)
+        if envelope is None:
+            return -1
+        body_start = envelope.end()
+        body_end = body_start + int(envelope[2])
+        end = body_end + _TRAILER_LEN
+        if end > length or end - pos > self.max_message_size:
+            return -1
+        message = _whole_message(buf[pos:end], max_fields)
+        if message is None:
             trailer = _TRAILER(buf, body_end - 1)
             if trailer is None:
-                reason = ("CheckSum(10) is wrong" if buf.startswith(b"\x0110=", body_end - 1)
-                          and buf[end - 1] == SOH else "BodyLength(9) does not end at CheckSum(10)")
-                out.append(Garbled(reason, raw))
-                pos += 1
-                at_start = False
-                continue
-            if not buf.startswith(b"35=", body_start):
-                out.append(Garbled("MsgType(35) is not the third field", raw))
-                pos += 1
-                at_start = False
-                continue
-            checksum_text = trailer.group(1)
+                return -1
+            checksum_text = trailer[1]
             if int(checksum_text) != checksum(buf, pos, body_end):
-                out.append(Garbled("CheckSum(10) is wrong", raw))
-                pos += 1
-                at_start = False
-                continue
+                return -1
             fields = parse_fields(buf[body_start:body_end - 1])
             if len(fields) + 3 > max_fields:
-                out.append(Garbled(f"more than {self.max_fields} fields", raw))
-                pos = end
-                at_start = False
-                continue
-            fields[0:0] = ((8, begin_string), (9, length_text))
+                return -1
+            fields[0:0] = ((8, envelope[1]), (9, envelope[2]))
             fields.append((10, checksum_text))
-            out.append(FixMessage(fields, raw))
-            pos = end
-            # The message ended with SOH, so "8=FIX" right here is the next start.
-            at_start = buf.startswith(_START, pos)
-            if pos >= length:
-                break
-        self._at_start = at_start
-        return pos
+            message = FixMessage(fields, buf[pos:end])
+        out.append(message)
+        return end
+
+    def _take_carefully(self, buf: bytes, pos: int, length: int, out: list):
+        """The careful checks of the message at ``pos``, one step at a time: appends the
+        message or a Garbled to ``out`` and returns ``(next position, whether a message
+        starts there)``, or None while the message is incomplete."""
+        max_fields = self.max_fields
+        max_message_size = self.max_message_size
+        # buf[pos:] begins with b"8=FIX".
+        envelope = _ENVELOPE(buf, pos)
+        if envelope is not None:
+            begin_string, length_text = envelope.groups()
+            body_start = envelope.end()
+        else:
+            first_soh = buf.find(b"\x01", pos + 2, pos + 3 + _MAX_BEGIN_STRING_LEN)
+            if first_soh < 0:
+                if length - pos > 2 + _MAX_BEGIN_STRING_LEN:
+                    out.append(Garbled("BeginString(8) has no end",
+                                       buf[pos:pos + 3 + _MAX_BEGIN_STRING_LEN]))
+                    return pos + 1, False
+                return None
+            if length < first_soh + 3:
+                return None
+            if buf[first_soh + 1:first_soh + 3] != b"9=":
+                out.append(Garbled("BodyLength(9) is not the second field", buf[pos:first_soh + 3]))
+                return pos + 1, False
+            length_start = first_soh + 3
+            second_soh = buf.find(b"\x01", length_start, length_start + _MAX_BODY_LENGTH_DIGITS + 1)
+            if second_soh < 0:
+                if length - length_start > _MAX_BODY_LENGTH_DIGITS:
+                    out.append(Garbled("BodyLength(9) is not a number",
+                                       buf[pos:length_start + _MAX_BODY_LENGTH_DIGITS + 1]))
+                    return pos + 1, False
+                return None
+            length_text = buf[length_start:second_soh]
+            if not length_text.isdigit():
+                out.append(Garbled("BodyLength(9) is not a number", buf[pos:second_soh + 1]))
+                return pos + 1, False
+            begin_string = buf[pos + 2:first_soh]
+            body_start = second_soh + 1
+        body_end = body_start + int(length_text)
+        end = body_end + _TRAILER_LEN
+        if end - pos > max_message_size:
+            out.append(Garbled(f"BodyLength(9) {int(length_text)} exceeds the "
+                               f"{self.max_message_size}-byte message limit",
+                               buf[pos:body_start]))
+            return pos + 1, False
+        if length < end:
+            self._need = end - pos
+            return None
+        raw = buf[pos:end]
+        trailer = _TRAILER(buf, body_end - 1)
+        if trailer is None:
+            reason = ("CheckSum(10) is wrong" if buf.startswith(b"\x0110=", body_end - 1)
+                      and buf[end - 1] == SOH else "BodyLength(9) does not end at CheckSum(10)")
+            out.append(Garbled(reason, raw))
+            return pos + 1, False
+        if not buf.startswith(b"35=", body_start):
+            out.append(Garbled("MsgType(35) is not the third field", raw))
+            return pos + 1, False
+        checksum_text = trailer.group(1)
+        if int(checksum_text) != checksum(buf, pos, body_end):
+            out.append(Garbled("CheckSum(10) is wrong", raw))
+            return pos + 1, False
+        fields = parse_fields(buf[body_start:body_end - 1])
+        if len(fields) + 3 > max_fields:
+            out.append(Garbled(f"more than {self.max_fields} fields", raw))
+            return end, False
+        fields[0:0] = ((8, begin_string), (9, length_text))
+        fields.append((10, checksum_text))
+        out.append(FixMessage(fields, raw))
+        # The message ended with SOH, so "8=FIX" right here is the next start.
+        return end, buf.startswith(_START, end)
