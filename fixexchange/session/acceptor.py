@@ -20,6 +20,7 @@ import hmac
 from typing import Callable, Iterable
 
 from ..codec import FixMessage, FixParser, Garbled, encode, format_utc_timestamp, parse_utc_timestamp
+from ..codec import tags
 from ..codec.encoder import header_encoder
 from .config import SessionConfig
 from .events import (ApplicationMessage, Disconnected, Event, GarbledMessage, LoggedOn, LoggedOut,
@@ -31,55 +32,56 @@ from ..codec.dictionary import FIX44
 
 __all__ = ["Acceptor", "Connection", "State"]
 
-# Tags (kept local: the session needs few and reads them on every message).
-BEGIN_SEQ_NO = 7
-BEGIN_STRING = 8
-END_SEQ_NO = 16
-NEW_SEQ_NO = 36
-POSS_DUP_FLAG = 43
-REF_SEQ_NUM = 45
-ON_BEHALF_OF_COMP_ID = 115
-ON_BEHALF_OF_SUB_ID = 116
-DELIVER_TO_COMP_ID = 128
-DELIVER_TO_SUB_ID = 129
-ON_BEHALF_OF_LOCATION_ID = 144
-DELIVER_TO_LOCATION_ID = 145
-SENDER_COMP_ID = 49
-SENDING_TIME = 52
-TARGET_COMP_ID = 56
-TEXT = 58
-MSG_SEQ_NUM = 34
-POSS_RESEND = 97
-ENCRYPT_METHOD = 98
-HEART_BT_INT = 108
-TEST_REQ_ID = 112
-ORIG_SENDING_TIME = 122
-GAP_FILL_FLAG = 123
-RESET_SEQ_NUM_FLAG = 141
-REF_TAG_ID = 371
-REF_MSG_TYPE = 372
-SESSION_REJECT_REASON = 373
-USERNAME = 553
-PASSWORD = 554
-NEXT_EXPECTED_MSG_SEQ_NUM = 789
+# The FIX vocabulary is codec.tags (one home for tag numbers, message types and reject
+# reasons); the session binds the few it reads on every message to module names.
+BEGIN_SEQ_NO = tags.BeginSeqNo
+BEGIN_STRING = tags.BeginString
+END_SEQ_NO = tags.EndSeqNo
+NEW_SEQ_NO = tags.NewSeqNo
+POSS_DUP_FLAG = tags.PossDupFlag
+REF_SEQ_NUM = tags.RefSeqNum
+ON_BEHALF_OF_COMP_ID = tags.OnBehalfOfCompID
+ON_BEHALF_OF_SUB_ID = tags.OnBehalfOfSubID
+DELIVER_TO_COMP_ID = tags.DeliverToCompID
+DELIVER_TO_SUB_ID = tags.DeliverToSubID
+ON_BEHALF_OF_LOCATION_ID = tags.OnBehalfOfLocationID
+DELIVER_TO_LOCATION_ID = tags.DeliverToLocationID
+SENDER_COMP_ID = tags.SenderCompID
+SENDING_TIME = tags.SendingTime
+TARGET_COMP_ID = tags.TargetCompID
+TEXT = tags.Text
+MSG_SEQ_NUM = tags.MsgSeqNum
+POSS_RESEND = tags.PossResend
+ENCRYPT_METHOD = tags.EncryptMethod
+HEART_BT_INT = tags.HeartBtInt
+TEST_REQ_ID = tags.TestReqID
+ORIG_SENDING_TIME = tags.OrigSendingTime
+GAP_FILL_FLAG = tags.GapFillFlag
+RESET_SEQ_NUM_FLAG = tags.ResetSeqNumFlag
+REF_TAG_ID = tags.RefTagID
+REF_MSG_TYPE = tags.RefMsgType
+SESSION_REJECT_REASON = tags.SessionRejectReason
+USERNAME = tags.Username
+PASSWORD = tags.Password
+NEXT_EXPECTED_MSG_SEQ_NUM = tags.NextExpectedMsgSeqNum
 # CancelOnDisconnect (Y/N) in a Logon: a venue convention (Deribit), see README "Operating"
 CANCEL_ON_DISCONNECT = 9001
 
-HEARTBEAT = b"0"
-TEST_REQUEST = b"1"
-RESEND_REQUEST = b"2"
-REJECT = b"3"
-SEQUENCE_RESET = b"4"
-LOGOUT = b"5"
-LOGON = b"A"
+HEARTBEAT = tags.MsgTypes.HEARTBEAT
+TEST_REQUEST = tags.MsgTypes.TEST_REQUEST
+RESEND_REQUEST = tags.MsgTypes.RESEND_REQUEST
+REJECT = tags.MsgTypes.REJECT
+SEQUENCE_RESET = tags.MsgTypes.SEQUENCE_RESET
+LOGOUT = tags.MsgTypes.LOGOUT
+LOGON = tags.MsgTypes.LOGON
 
 # SessionRejectReason(373) values the session itself decides.
-REQUIRED_TAG_MISSING = 1
-VALUE_INCORRECT = 5
-INCORRECT_DATA_FORMAT = 6
-DECRYPTION_PROBLEM = 7
-COMPID_PROBLEM = 9
-SENDING_TIME_ACCURACY = 10
+REQUIRED_TAG_MISSING = tags.RejectReasons.REQUIRED_TAG_MISSING
+VALUE_INCORRECT = tags.RejectReasons.VALUE_INCORRECT
+INCORRECT_DATA_FORMAT = tags.RejectReasons.INCORRECT_DATA_FORMAT
+DECRYPTION_PROBLEM = tags.RejectReasons.DECRYPTION_PROBLEM
+COMPID_PROBLEM = tags.RejectReasons.COMPID_PROBLEM
+SENDING_TIME_ACCURACY = tags.RejectReasons.SENDING_TIME_ACCURACY_PROBLEM
 
 # Spec test case 6: a TestRequest after HeartBtInt plus "some reasonable period" (20%).
 TEST_REQUEST_FACTOR = 1.2
@@ -114,7 +116,7 @@ _REVERSE_ROUTE = ((DELIVER_TO_COMP_ID, ON_BEHALF_OF_COMP_ID), (ON_BEHALF_OF_COMP
 
 # The session's own message types (a set: `in` on a bytes object is a slower search).
 _ADMIN_MSG_TYPES = frozenset((HEARTBEAT, TEST_REQUEST, RESEND_REQUEST, REJECT, SEQUENCE_RESET, LOGOUT, LOGON))
-CL_ORD_ID = 11
+CL_ORD_ID = tags.ClOrdID
 # Messages whose ClOrdID(11) names the request itself (a status request's names an order).
 _NEW_CL_ORD_ID_TYPES = frozenset((b"D", b"F", b"G", b"q"))
 # Never refused by a rate limit: ending, recovering or keeping the session alive.
