@@ -383,6 +383,10 @@ class FixParser:
         length = len(buf)
         at_start = self._at_start
         self._need = 0
+        hot_match = self._hot_shapes.match
+        hot_leaves = self._hot_shapes.leaves
+        max_message_size = self.max_message_size
+        max_fields = self.max_fields
         while True:
             if not at_start:
                 start = self._find_start(buf, pos)
@@ -391,6 +395,17 @@ class FixParser:
                     self._at_start = False
                     return max(pos, length - (len(_START) - 1))
                 pos = start
+            if hot_match is not None:
+                # a hot shape, tried here rather than in _take_well_formed: one call less
+                # per message of a pipelined stream (about 1,000 instructions, <1% of an order)
+                match = hot_match(buf, pos)
+                if match is not None:
+                    message = _hot_message(hot_leaves, match, pos, max_message_size, max_fields)
+                    if message is not None:
+                        out.append(message)
+                        pos = match.end()
+                        at_start = buf.startswith(_START, pos)  # (it ended with SOH)
+                        continue
             end = self._take_well_formed(buf, pos, length, out)
             if end >= 0:
                 pos = end
@@ -405,17 +420,9 @@ class FixParser:
 
     def _take_well_formed(self, buf: bytes, pos: int, length: int, out: list) -> int:
         """The message at ``pos`` (a message start) appended to ``out`` when it is complete
-        and well formed (a hot shape, one C-level split, or a checked field split); returns
-        its end, or -1 for the careful checks to decide."""
+        and well formed (one C-level split, or a checked field split; _parse tried the hot
+        shapes); returns its end, or -1 for the careful checks to decide."""
         max_fields = self.max_fields
-        hot = self._hot_shapes
-        if hot.match is not None:
-            match = hot.match(buf, pos)
-            if match is not None:
-                message = _hot_message(hot.leaves, match, pos, self.max_message_size, max_fields)
-                if message is not None:
-                    out.append(message)
-                    return match.end()
         envelope = _FULL_ENVELOPE(buf, pos)
         if envelope is None:
             return -1
