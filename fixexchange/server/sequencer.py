@@ -34,6 +34,7 @@ log = logging.getLogger("fixexchange")
 
 KIND_MESSAGE = b"M"
 KIND_CALL = b"C"
+KIND_THROTTLED = b"R"  # a FIX message refused for a rate limit: answered, ExecID used
 _NOW = struct.Struct(">d")
 _SID_LEN = struct.Struct(">H")
 _pack_now = _NOW.pack
@@ -82,6 +83,24 @@ class Sequencer:
             if self.in_burst:
                 self.burst_over()
         return self.gateway.on_message(session_id, message, now)
+
+    def _sid(self, session_id: str) -> bytes:
+        prefix = self._sid_prefix.get(session_id)
+        if prefix is None:
+            sid = session_id.encode()
+            prefix = self._sid_prefix[session_id] = _SID_LEN.pack(len(sid)) + sid
+        return prefix
+
+    def reject_throttled(self, session_id: str, message: Any, text: str, now: float) -> list[Outbound]:
+        """The answer to a message refused for a rate limit: nothing runs, but the answer uses
+        an ExecID, so it is journaled (``R``: session, text, wire bytes)."""
+        if self._append is not None:
+            if self.unavailable is not None:
+                raise OSError(self.unavailable)
+            encoded = text.encode()
+            self._append(KIND_THROTTLED + _pack_now(now) + self._sid(session_id) + _SID_LEN.pack(len(encoded))
+                         + encoded + message.raw)
+        return self.gateway.reject_throttled(session_id, message, text, now)
 
     def call(self, name: str, *args: Any, now: float, **kwargs: Any) -> Any:
         """Journal ``gateway.name(*args, now=now, **kwargs)``, then apply it and return what
@@ -223,6 +242,16 @@ class Sequencer:
                 if len(parsed) != 1 or not hasattr(parsed[0], "msg_type"):
                     raise ValueError(f"journal record {seq}: the FIX message does not parse")
                 outs = gateway.on_message(session_id, parsed[0], now)
+            elif kind == KIND_THROTTLED:
+                (length,) = _SID_LEN.unpack_from(payload, 9)
+                session_id = payload[11:11 + length].decode()
+                at = 11 + length
+                (text_length,) = _SID_LEN.unpack_from(payload, at)
+                text = payload[at + 2:at + 2 + text_length].decode()
+                parsed = parser.feed(payload[at + 2 + text_length:])
+                if len(parsed) != 1 or not hasattr(parsed[0], "msg_type"):
+                    raise ValueError(f"journal record {seq}: the FIX message does not parse")
+                outs = gateway.reject_throttled(session_id, parsed[0], text, now)
             elif kind == KIND_CALL:
                 name, args, kwargs = json.loads(payload[9:])
                 outs = getattr(gateway, name)(*args, now=now, **kwargs)

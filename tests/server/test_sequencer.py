@@ -163,3 +163,17 @@ def test_a_command_whose_record_cannot_be_written_is_refused_not_executed(caplog
         assert "No space left on device" in fields[58] and "not executed" in fields[58]
     assert gateway.engine.book("SYM1").depth(1, 0) == [] and not gateway._orders
     assert sum("cannot write" in r.message for r in caplog.records if r.levelno == logging.ERROR) == 1
+
+
+def test_a_throttled_message_answer_is_journaled_and_replays_with_the_same_exec_id():
+    journal = MemoryJournal()
+    live = Driver(Sequencer(fresh_gateway(), journal))
+    live.run(("new", 0, 1, 1, 1), T0)
+    message = live.message(SESSIONS[0], b"D", [(11, b"t1"), (55, b"SYM1"), (54, b"1"), (60, SENDING_TIME),
+                                               (38, 1), (40, b"2"), (44, b"100")])
+    [answer] = live.seq.reject_throttled(SESSIONS[0], message, "over 10 orders per second", T0 + 1)
+    live.run(("new", 1, 2, 2, 2), T0 + 2)
+    replayed: list = []
+    Sequencer(fresh_gateway()).replay(journal.read_from(1), lambda seq, outs: replayed.append(outs))
+    assert replayed[1] == [answer]
+    assert replayed[2] == live.outputs[-1]
