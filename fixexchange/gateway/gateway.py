@@ -557,7 +557,8 @@ class Gateway:
         msg_type = message.msg_type
         cl_ord_id = message.get(11) or b"NONE"
         if msg_type == b"D":
-            return [self._order_reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, text)]
+            out = [self._order_reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, text)]
+            return self._with_copies(out) if self._drop_copies else out
         if msg_type in (b"F", b"G"):
             cl_ord_id, order_id_text, orig, _symbol, _side = message.get_many(_CANCEL_TAGS)
             session = self._sessions.get(session_id)

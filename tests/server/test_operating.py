@@ -594,3 +594,18 @@ async def test_admin_cancel_all_goes_a_slice_per_loop_turn(srv, monkeypatch):
     cancels = [await c.expect("8", i150="4") for _ in range(1000)]
     assert {m.get(11) for m in cancels} == {f"o{i}".encode() for i in range(1000)}
     c.close()
+
+
+def test_a_throttled_order_reject_is_copied_too():
+    from fixexchange.codec import FixParser, encode
+    from fixexchange.server.config import parse_config
+    from fixexchange.server.main import build
+
+    _, gateway = build(parse_config(operating_config(), "<test>"))
+    raw = encode(b"FIX.4.4", b"D", [(49, "C1"), (56, "EX"), (34, 2), (52, "20260101-00:00:00"), (11, "t1"),
+                                  (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, 1), (40, "2"), (44, "100")])
+    (message,) = FixParser().feed(raw)
+    outs = gateway.reject_throttled("FIX.4.4:EX->C1", message, "order rate limit", 1.0e9)
+    assert [(o.session_id, o.msg_type) for o in outs] == [
+        ("FIX.4.4:EX->C1", b"8"), ("FIX.4.4:EX->DC", b"8"), ("FIX.4.4:EX->DCALL", b"8")]
+    assert outs[1].body[0] == (115, "C1")
