@@ -536,6 +536,9 @@ class ExchangeServer:
         self.read_view = memoryview(bytearray(cfg.server.read_chunk))
         # the command journal (server.durability.Durable), when journaling to files
         self.durable = getattr(gateway, "durable", None)
+        if self.durable is not None:  # the journal's write latency, a /metrics histogram
+            self.metrics.journal_enabled = True
+            self.durable.on_commit = self.metrics.journal_write.observe
         if self.durable is not None:
             self.durable.acceptor = acceptor
         self.group_commit = self.durable is not None and self.durable.journal.fsync == "batch"

@@ -58,6 +58,9 @@ class Durable:
         self._child_seq = 0
         self._child_started = 0.0
         self.last_pause = 0.0  # seconds matching stopped for the last snapshot
+        # called with the seconds of each commit that wrote records (the journal write
+        # latency histogram of /metrics)
+        self.on_commit: Any = None
         self.last_snapshot_seconds = 0.0
 
     # -- commits ---------------------------------------------------------------------------
@@ -65,7 +68,9 @@ class Durable:
         """Write (and fsync per policy) what is buffered.  False: it failed, the records stay
         buffered, new commands are refused and replies must wait (logged once per burst)."""
         try:
-            self.journal.commit()
+            started = time.perf_counter()
+            if self.journal.commit() and self.on_commit is not None:
+                self.on_commit(time.perf_counter() - started)
         except OSError as e:
             if self.failed is None:
                 self.failed = e

@@ -609,3 +609,21 @@ def test_a_throttled_order_reject_is_copied_too():
     assert [(o.session_id, o.msg_type) for o in outs] == [
         ("FIX.4.4:EX->C1", b"8"), ("FIX.4.4:EX->DC", b"8"), ("FIX.4.4:EX->DCALL", b"8")]
     assert outs[1].body[0] == (115, "C1")
+
+
+async def test_journal_write_latency_histogram(tmp_path):
+    srv = await start_server(operating_config(store="file", store_dir=str(tmp_path / "store")))
+    try:
+        assert srv.durable is not None
+        c = await logon(srv, "C2")
+        for i in range(3):
+            await rest_order(c, f"j{i}")
+        _, payload, _ = await http(srv.admin.port, "GET", "/metrics")
+        m = samples(payload.decode())
+        count = m[("fixexchange_journal_write_seconds_count", ())]
+        assert count >= 3  # one commit per read at least (logon, three orders)
+        assert m[("fixexchange_journal_write_seconds_bucket", (("le", "+Inf"),))] == count
+        assert 0 < m[("fixexchange_journal_write_seconds_sum", ())] < count  # seconds, each well under 1
+        c.close()
+    finally:
+        await srv.stop()
