@@ -627,3 +627,27 @@ async def test_journal_write_latency_histogram(tmp_path):
         c.close()
     finally:
         await srv.stop()
+
+
+def test_setup_logging_json_writes_one_object_per_line(tmp_path):
+    from fixexchange.server.main import setup_logging
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    level = root.level
+    try:
+        setup_logging(logging.INFO, str(tmp_path), "json")
+        logging.getLogger("fixexchange").warning("halt %s: %s", "SYM1", "news",
+                                                 extra={"event": "halt", "fields": {"symbol": "SYM1"}})
+        for handler in root.handlers:
+            handler.flush()
+        lines = (tmp_path / "fixexchange.log").read_text().splitlines()
+        entry = json.loads(lines[-1])
+        assert entry["event"] == "halt" and entry["level"] == "WARNING" and entry["message"] == "halt SYM1: news"
+        assert entry["fields"] == {"symbol": "SYM1"}
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in before:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(level)
