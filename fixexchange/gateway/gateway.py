@@ -504,6 +504,12 @@ class Gateway:
             return []
         return self.cancel_on_disconnect(session_id, now, reason)
 
+    @property
+    def cancel_on_disconnect_pending(self) -> dict[str, float]:
+        """Every session whose grace period runs: when its orders are to be cancelled (the
+        server schedules these after a restart)."""
+        return dict(self._cod_pending)
+
     def cancel_on_disconnect_due(self, session_id: str) -> float | None:
         """When the disconnected session's orders are to be cancelled (None: they are not)."""
         return self._cod_pending.get(session_id)

@@ -580,6 +580,11 @@ class ExchangeServer:
         if s.summary_interval > 0:
             self._summary_last = (time.time(), 0, 0, 0)
             self._summary = self.loop.call_later(s.summary_interval, self._log_summary)
+        # grace periods that ran when the previous process stopped (the journal restored
+        # them): their timers start again
+        for sid, when in (getattr(self.gateway, "cancel_on_disconnect_pending", None) or {}).items():
+            self._cod_timers[sid] = self.loop.call_later(max(0.0, when - time.time()),
+                                                         self._cancel_on_disconnect, sid, "exchange restarted")
         if self.cfg.admin.enabled:
             from .admin import AdminEndpoint
 

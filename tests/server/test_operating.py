@@ -651,3 +651,35 @@ def test_setup_logging_json_writes_one_object_per_line(tmp_path):
                 root.removeHandler(handler)
                 handler.close()
         root.setLevel(level)
+
+
+async def test_grace_periods_restored_with_the_gateway_start_again():
+    """A grace period that ran when the daemon stopped (the journal restores the gateway
+    with it) gets its timer again when the server starts."""
+    from fixexchange.codec import FixParser, encode
+    from fixexchange.server.app import ExchangeServer
+    from fixexchange.server.config import parse_config
+    from fixexchange.server.main import build
+
+    import time as _time
+
+    cfg = parse_config(operating_config(), "<test>")
+    acceptor, gateway = build(cfg)
+    sid = "FIX.4.4:EX->C3"  # grace 0.4 s
+    now = _time.time()
+    gateway.on_logon(sid, now)
+    raw = encode(b"FIX.4.4", b"D", [(49, "C3"), (56, "EX"), (34, 2), (52, "20260101-00:00:00"), (11, "g"),
+                                  (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, 1), (40, "2"), (44, "100")])
+    (message,) = FixParser().feed(raw)
+    gateway.on_message(sid, message, now)
+    assert gateway.on_disconnect(sid, now - 0.2, "connection lost") == []
+    assert gateway.cancel_on_disconnect_pending == {sid: pytest.approx(now + 0.2)}
+    srv = ExchangeServer(cfg, acceptor, gateway)
+    await srv.start()
+    try:
+        assert gateway.live_orders(sid) == 1
+        await asyncio.sleep(0.4)
+        assert gateway.live_orders(sid) == 0
+        assert acceptor.sequence_numbers(sid)[0] > 1  # the report is stored for the next logon
+    finally:
+        await srv.stop()
