@@ -683,3 +683,28 @@ async def test_grace_periods_restored_with_the_gateway_start_again():
         assert acceptor.sequence_numbers(sid)[0] > 1  # the report is stored for the next logon
     finally:
         await srv.stop()
+
+
+async def test_halt_and_operator_cancels_survive_a_restart_with_the_journal(tmp_path):
+    cfg = operating_config(store="file", store_dir=str(tmp_path / "store"))
+    srv = await start_server(cfg)
+    try:
+        c = await logon(srv, "C2")
+        await rest_order(c, "keep", price="99")
+        await rest_order(c, "x", price="100", symbol="SYM1")
+        assert (await admin(srv, "POST", "/symbols/TEST/halt", body=b'{"reason": "overnight"}'))[0] == 200
+        assert (await admin(srv, "POST", "/symbols/SYM1/cancel-all"))[1]["cancelled"] == 1 + 10  # C2's and the seeded book
+        c.close()
+    finally:
+        await srv.stop()
+    again = await start_server(cfg)
+    try:
+        assert again.gateway.trading_status.halted == {"TEST": "overnight"}
+        rows = {row["symbol"]: row for row in again.admin_symbols()}
+        assert rows["SYM1"]["bid_levels"] == rows["SYM1"]["ask_levels"] == 0 and rows["TEST"]["best_bid"] == "99"
+        c = await logon(again, "C2")
+        c.order("late", "1", 1, "100")
+        await c.expect("8", i150="8", i103="2")
+        c.close()
+    finally:
+        await again.stop()
