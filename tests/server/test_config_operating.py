@@ -14,7 +14,7 @@ TOKEN = 'token = "0123456789abcdef"'
     ("[admin]\nenabled = true\n", "admin.token", "at least 16 characters"),
     ("[admin]\nenabled = true\ntoken = \"short\"\n", "admin.token", "at least 16"),
     (f"[admin]\nenabled = true\n{TOKEN}\nhost = \"0.0.0.0\"\n", "admin.host", "loopback"),
-    (f"[admin]\nhost = \"10.1.2.3\"\n", "admin.host", "loopback"),
+    ("[admin]\nhost = \"10.1.2.3\"\n", "admin.host", "loopback"),
     ("[admin]\nport = 70000\n", "admin.port", "0..65535"),
     ("[admin]\ntoken = \"with space inside!!\"\n", "admin.token", "printable ASCII"),
     ("[admin]\ncolour = 1\n", "admin.colour", "unknown key"),
