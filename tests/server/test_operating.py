@@ -420,7 +420,6 @@ async def test_admin_endpoint_not_reachable_when_off():
 
 
 async def test_admin_reload_passwords(tmp_path):
-
     from fixexchange.server.app import ExchangeServer
     from fixexchange.server.config import load_config
     from fixexchange.server.main import build
