@@ -65,14 +65,18 @@ def spectrum(hist) -> list[list[float]]:
     return points
 
 
+_BIN_WIDTHS = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0,
+               600.0, 1800.0, 3600.0, float("inf"))
+
+
 def timeline(done_at_s: list[float], rtts_s: list[float], wall_s: float, bins: int = 60) -> dict:
     """Throughput and p50/p99 per time bin: each answer counted when it arrived
     (`done_at_s`, seconds since the start, paired with its round trip in `rtts_s`).
-    At most `bins` bins of at least 50 ms (answers come in bursts of a window: shorter
-    bins would show the bursts, not the rate)."""
+    At most `bins` bins of a round width of at least 50 ms (answers come in bursts of a
+    window: shorter bins would show the bursts, not the rate)."""
     if not done_at_s or wall_s <= 0:
         return {"bin_s": 0.0, "t_s": [], "orders_per_s": [], "p50_us": [], "p99_us": []}
-    width = max(wall_s / bins, 0.05)
+    width = next(w for w in _BIN_WIDTHS if w >= wall_s / bins)
     count = max(1, math.ceil(wall_s / width))
     per_bin: list[list[float]] = [[] for _ in range(count)]
     for at, rtt in zip(done_at_s, rtts_s):
@@ -158,15 +162,19 @@ def plot(report: dict, out: Path) -> list[Path]:
         for p, v in marks:
             x = 1 / (1 - p / 100)
             ax.plot([x], [v], "o", color="tab:red", ms=4)
+            first = p == PERCENTILES[0]  # at the left edge: its label goes to the right
             ax.annotate(f"{percentile_name(p)} {v:,} us", (x, v), textcoords="offset points",
-                        xytext=(4, -12 if p < 99.9 else 4), fontsize=8)
+                        xytext=(6, -12) if first else (-6, 6), ha="left" if first else "right",
+                        fontsize=8)
     ax.set_xscale("log")
+    # a log scale: the median and a tail 100 times longer are both readable
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ticks = [1, 2, 10, 100, 1000, 10000]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(
         lambda x, _: f"{100 - 100 / x:g}%" if x > 0 else ""))
     ax.set_xlim(1, 10000 * 1.5)
-    ax.set_ylim(bottom=0)
     ax.set_xlabel("percentile")
     ax.set_ylabel("round trip (us)")
     ax.set_title(_title(report), fontsize=9)
