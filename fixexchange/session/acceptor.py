@@ -457,31 +457,26 @@ class Connection:
             if self._state is _AWAITING_LOGON:
                 self._on_logon(item, now, events)
                 continue
-            if self._session.throttled and self._throttle(item, now, events):
-                continue
-            # Fast path, the common case: an application message carrying the next number,
-            # its header right, its SendingTime the one last parsed (a pipelining client
-            # repeats it), no PossDupFlag or third-party tags, nothing queued, valid.  It
-            # ends exactly as _on_message's checks would (_process_in_sequence's last lines).
             session = self._session
+            if session.throttled and self._throttle(item, now, events):
+                continue
+            # Fast path, the common case: a precondition of _on_message's checks (the next
+            # number, the header right, the SendingTime the one last parsed (a pipelining
+            # client repeats it), no PossDupFlag or third-party tags, nothing queued, an
+            # application message, valid) under which they all pass; it ends in the same
+            # step, _deliver, so a new check of an in-sequence message has one home.
             store = session.store
             times = self._sending_times
             begin_string, sender_id, target_id, sending_time = item.get_many(_CHECKED_HEADER_TAGS)
             seq = item.seq_num
-            msg_type = item.msg_type
             if (seq == store.next_target_seq and begin_string == session.begin_string
                     and sender_id == session.target and target_id == session.sender
                     and sending_time == times.last_text and abs(now - times.last_value) <= session.tolerance
-                    and msg_type not in _ADMIN_MSG_TYPES
+                    and item.msg_type not in _ADMIN_MSG_TYPES
                     and not self._queued and _FAST_PATH_EXCLUDED_TAGS.isdisjoint(item._index)
                     and FIX44.validate(item) is None):
                 store.set_next_target_seq(seq + 1)
-                if msg_type in _NEW_CL_ORD_ID_TYPES:
-                    session.remember_cl_ord_id(item)
-                event = _new_event(ApplicationMessage)
-                _set_event_session_id(event, session.session_id)
-                _set_event_message(event, item)
-                append(event)
+                self._deliver(session, item, events)
             else:
                 self._on_message(item, now, events)
         # (The store is not flushed here: data_to_send, which the server calls after every
@@ -621,10 +616,43 @@ class Connection:
 
     # --- Logon ---------------------------------------------------------------------
     def _on_logon(self, msg: FixMessage, now: float, events: list[Event]) -> None:
-        """First message on the connection (test case 1S)."""
+        """First message on the connection (test case 1S): who it is (_authenticate), the
+        Logon's own checks (_logon_values), the sequence numbers, then the session starts
+        (_start_session)."""
         if msg.msg_type != LOGON:
             self._close(f"first message is not a Logon (MsgType {msg.msg_type.decode('latin-1')})", events)
             return
+        session = self._authenticate(msg, now, events)
+        if session is None:
+            return
+        config = session.config
+        self._session = session
+        store = self._acceptor._open_store(session)
+        encrypt_method = msg.get(ENCRYPT_METHOD)
+        if encrypt_method is not None and encrypt_method != b"0":
+            self._refuse_encryption(msg, encrypt_method, store, now, events)
+            return
+        values = self._logon_values(msg, config, now)
+        if type(values) is str:
+            self._logout_and_close(values, now, events)
+            return
+        interval, seq, reset_requested, their_next = values
+        if reset_requested or config.reset_on_logon:
+            session.reset_store()
+        expected = store.next_target_seq
+        if seq < expected:
+            self._logout_and_close(f"MsgSeqNum too low, expecting {expected} but received {seq}", now, events)
+            return
+        if their_next is not None and their_next > store.next_sender_seq:
+            # They expect a number we never sent: the spec says abort the session.
+            self._logout_and_close(f"NextExpectedMsgSeqNum(789) too high, expecting at most "
+                                   f"{store.next_sender_seq} but received {their_next}", now, events)
+            return
+        self._start_session(msg, interval, seq, expected, reset_requested, their_next, now, events)
+
+    def _authenticate(self, msg: FixMessage, now: float, events: list[Event]) -> _Session | None:
+        """The session a Logon is for, when its identity, credentials and certificate check
+        out and it is not logged on already; else None (the Logon refused)."""
         acceptor = self._acceptor
         their_id = msg.get(SENDER_COMP_ID)
         comp_id = (their_id or b"").decode("latin-1")
@@ -637,27 +665,27 @@ class Connection:
                                    f"for {locked:.0f} s after failed logons",
                                    f"Logon refused: too many failed logons, retry in {locked:.0f} s", False,
                                    now, events, throttle.config.max_delay)
-                return
+                return None
         session = acceptor._find(msg.get(BEGIN_STRING), msg.get(TARGET_COMP_ID), their_id)
         if session is None:
             # 1S c: unknown identity.  The Logout uses none of a session's sequence numbers
             # and reads exactly like a wrong password's.
             self._refuse_logon(msg, comp_id, "Logon for an unknown session (BeginString/CompIDs)",
                                INVALID_CREDENTIALS, True, now, events)
-            return
+            return None
         config = session.config
         # Credentials before anything stateful: a refused Logon must not touch the store.
         if not (_credential_ok(msg.get(USERNAME), config.username)
                 and _credential_ok(msg.get(PASSWORD), config.password)):
             self._refuse_logon(msg, comp_id, f"Logon refused for {session.session_id}: bad Username/Password",
                                INVALID_CREDENTIALS, True, now, events)
-            return
+            return None
         if self._cert_names is not None and comp_id not in self._cert_names:
             self._refuse_logon(msg, comp_id, f"Logon refused for {session.session_id}: the client certificate "
                                f"names {', '.join(sorted(self._cert_names)) or 'nothing'}",
                                "Logon refused: the client certificate does not name this SenderCompID", True,
                                now, events)
-            return
+            return None
         if throttle is not None:
             throttle.succeeded(self._source, comp_id)
         if session.session_id not in acceptor._sessions:
@@ -667,54 +695,44 @@ class Connection:
             # untouched (the Logout, outside the session's numbering, says why).
             self._refuse_logon(msg, comp_id, f"Logon refused: {session.session_id} is already logged on",
                                "Logon refused: this session is already logged on", False, now, events)
-            return
-        self._session = session
-        store = self._acceptor._open_store(session)
-        encrypt_method = msg.get(ENCRYPT_METHOD)
-        if encrypt_method is not None and encrypt_method != b"0":
-            self._refuse_encryption(msg, encrypt_method, store, now, events)
-            return
+            return None
+        return session
+
+    def _logon_values(self, msg: FixMessage, config: SessionConfig, now: float):
+        """``(HeartBtInt, MsgSeqNum, ResetSeqNumFlag=Y, NextExpectedMsgSeqNum or None)`` of a
+        valid Logon, else the reason to log out (a str)."""
         problem = FIX44.validate(msg)
         if problem is not None:
-            self._logout_and_close(f"Invalid Logon: {problem.text}", now, events)
-            return
+            return f"Invalid Logon: {problem.text}"
         if not self._sending_time_ok(msg, now, config):
-            self._logout_and_close("SendingTime accuracy problem", now, events)
-            return
+            return "SendingTime accuracy problem"
         try:
             interval = int(msg.get(HEART_BT_INT, b""))
         except ValueError:
             interval = -1
         if not config.heartbeat_min <= interval <= config.heartbeat_max:
-            self._logout_and_close(f"HeartBtInt must be between {config.heartbeat_min} and "
-                                   f"{config.heartbeat_max}", now, events)
-            return
+            return f"HeartBtInt must be between {config.heartbeat_min} and {config.heartbeat_max}"
         seq = msg.seq_num
         if seq is None:
-            self._logout_and_close("MsgSeqNum(34) missing", now, events)
-            return
+            return "MsgSeqNum(34) missing"
         reset_requested = msg.get(RESET_SEQ_NUM_FLAG) == b"Y"
         if reset_requested and seq != 1:
-            self._logout_and_close("ResetSeqNumFlag=Y requires MsgSeqNum=1", now, events)
-            return
+            return "ResetSeqNumFlag=Y requires MsgSeqNum=1"
         next_expected = msg.get(NEXT_EXPECTED_MSG_SEQ_NUM)
+        their_next = None
         if next_expected is not None:
             their_next = _int_or_none(next_expected)
             if their_next is None or their_next < 1:
-                self._logout_and_close("Invalid Logon: NextExpectedMsgSeqNum(789) must be a positive "
-                                       "number", now, events)
-                return
-        if reset_requested or config.reset_on_logon:
-            session.reset_store()
-        expected = store.next_target_seq
-        if seq < expected:
-            self._logout_and_close(f"MsgSeqNum too low, expecting {expected} but received {seq}", now, events)
-            return
-        if next_expected is not None and their_next > store.next_sender_seq:
-            # They expect a number we never sent: the spec says abort the session.
-            self._logout_and_close(f"NextExpectedMsgSeqNum(789) too high, expecting at most "
-                                   f"{store.next_sender_seq} but received {their_next}", now, events)
-            return
+                return "Invalid Logon: NextExpectedMsgSeqNum(789) must be a positive number"
+        return interval, seq, reset_requested, their_next
+
+    def _start_session(self, msg: FixMessage, interval: int, seq: int, expected: int,
+                       reset_requested: bool, their_next: int | None, now: float,
+                       events: list[Event]) -> None:
+        """The Logon is accepted: the reply, LoggedOn, and the sequence gap either way."""
+        session = self._session
+        store = session.store
+        next_expected = their_next
         session.connection = self
         self.session_id = session.session_id
         self._heartbeat_interval = interval
@@ -880,46 +898,58 @@ class Connection:
             self._on_logout(msg, seq == expected, now, events)
             return
         if seq > expected:
-            if len(self._queued) >= MAX_QUEUED_MESSAGES:
-                self._logout_and_close("too many messages received ahead of a sequence gap", now, events)
-                return
-            if msg_type == RESEND_REQUEST:
-                # 20: serve the peer's ResendRequest now, or both sides wait for each other.
-                self._queued[seq] = None
-                self._request_resend(expected, seq, now)
-                self._serve_resend(msg, now, events)
-            else:
-                size = len(msg.raw)
-                limit = session.config.max_queued_bytes
-                if self._queued_bytes + size > limit:
-                    self._logout_and_close(f"more than {limit} bytes received ahead of a sequence gap "
-                                           f"(limit max_queued_bytes)", now, events)
-                    return
-                previous = self._queued.get(seq)
-                if previous is not None:
-                    self._queued_bytes -= len(previous.raw)
-                self._queued[seq] = msg
-                self._queued_bytes += size
-                self._request_resend(expected, seq, now)
+            self._on_gap(msg, seq, expected, now, events)
             return
         if seq < expected:
-            if msg.get(POSS_DUP_FLAG) == b"Y":
-                orig = msg.get(ORIG_SENDING_TIME)
-                if orig is None:
-                    self._send_reject(msg, REQUIRED_TAG_MISSING, ORIG_SENDING_TIME,
-                                      "Required tag missing", now, events)  # 2g
-                elif not self._orig_sending_time_ok(orig, sent_at):
-                    self._send_reject(msg, SENDING_TIME_ACCURACY, ORIG_SENDING_TIME,
-                                      "SendingTime accuracy problem", now, events)  # 2f
-                    self._logout_and_close("SendingTime accuracy problem", now, events)
-                # 2e: otherwise a duplicate of what we already processed: ignore.
-                return
-            self._logout_and_close(f"MsgSeqNum too low, expecting {expected} but received {seq}",
-                                   now, events)  # 2c
+            self._on_seq_too_low(msg, seq, expected, sent_at, now, events)
             return
         self._process_in_sequence(msg, sent_at, now, events)
         if self._queued:
             self._drain_queue(now, events)
+
+    def _on_gap(self, msg: FixMessage, seq: int, expected: int, now: float, events: list[Event]) -> None:
+        """A number above the expected one: queue the message and ask for the gap."""
+        session = self._session
+        msg_type = msg.msg_type
+        if len(self._queued) >= MAX_QUEUED_MESSAGES:
+            self._logout_and_close("too many messages received ahead of a sequence gap", now, events)
+            return
+        if msg_type == RESEND_REQUEST:
+            # 20: serve the peer's ResendRequest now, or both sides wait for each other.
+            self._queued[seq] = None
+            self._request_resend(expected, seq, now)
+            self._serve_resend(msg, now, events)
+        else:
+            size = len(msg.raw)
+            limit = session.config.max_queued_bytes
+            if self._queued_bytes + size > limit:
+                self._logout_and_close(f"more than {limit} bytes received ahead of a sequence gap "
+                                       f"(limit max_queued_bytes)", now, events)
+                return
+            previous = self._queued.get(seq)
+            if previous is not None:
+                self._queued_bytes -= len(previous.raw)
+            self._queued[seq] = msg
+            self._queued_bytes += size
+            self._request_resend(expected, seq, now)
+
+    def _on_seq_too_low(self, msg: FixMessage, seq: int, expected: int, sent_at: float, now: float,
+                        events: list[Event]) -> None:
+        """A number below the expected one: a possible duplicate is checked and ignored,
+        anything else ends the session (2c, 2e-2g)."""
+        if msg.get(POSS_DUP_FLAG) == b"Y":
+            orig = msg.get(ORIG_SENDING_TIME)
+            if orig is None:
+                self._send_reject(msg, REQUIRED_TAG_MISSING, ORIG_SENDING_TIME,
+                                  "Required tag missing", now, events)  # 2g
+            elif not self._orig_sending_time_ok(orig, sent_at):
+                self._send_reject(msg, SENDING_TIME_ACCURACY, ORIG_SENDING_TIME,
+                                  "SendingTime accuracy problem", now, events)  # 2f
+                self._logout_and_close("SendingTime accuracy problem", now, events)
+            # 2e: otherwise a duplicate of what we already processed: ignore.
+            return
+        self._logout_and_close(f"MsgSeqNum too low, expecting {expected} but received {seq}",
+                               now, events)  # 2c
 
     @staticmethod
     def _orig_sending_time_ok(orig: bytes, sent_at: float) -> bool:
@@ -958,27 +988,18 @@ class Connection:
                 store.set_next_target_seq(seq + 1)
                 self._logout_and_close("SendingTime accuracy problem", now, events)
                 return
-        msg_type = msg.msg_type
-        if msg_type in _ADMIN_MSG_TYPES:
-            store.set_next_target_seq(seq + 1)
-            if msg_type == HEARTBEAT:
-                if self._test_request_id is not None and msg.get(TEST_REQ_ID) == self._test_request_id:
-                    self._test_request_id = None
-            elif msg_type == TEST_REQUEST:
-                self._send_admin(HEARTBEAT, [(TEST_REQ_ID, msg.get(TEST_REQ_ID, b""))], now)  # 4b
-            elif msg_type == RESEND_REQUEST:
-                self._serve_resend(msg, now, events)  # 8
-            elif msg_type == SEQUENCE_RESET:
-                self._on_gap_fill(msg, now, events)  # 10
-            elif msg_type == LOGON:
-                self._logout_and_close("Logon received on a session already logged on", now, events)
-            # REJECT (7): nothing to do but consume the number. (LOGOUT never gets here:
-            # _on_message handles it whatever its number, as QuickFIX does.)
-            return
         store.set_next_target_seq(seq + 1)
-        if msg_type in _NEW_CL_ORD_ID_TYPES:
-            cl_ord_id = msg.get(CL_ORD_ID)
-            if msg.get(POSS_RESEND) == b"Y" and cl_ord_id in session.cl_ord_ids:
+        handler = _IN_SEQUENCE_ADMIN.get(msg.msg_type)
+        if handler is not None:
+            handler(self, msg, now, events)
+            return
+        self._deliver(session, msg, events)
+
+    def _deliver(self, session: _Session, msg: FixMessage, events: list[Event]) -> None:
+        """The last step of every in-sequence application message (the fast path's too):
+        the checks that concern delivery, then the ApplicationMessage event."""
+        if msg.msg_type in _NEW_CL_ORD_ID_TYPES:
+            if msg.get(POSS_RESEND) == b"Y" and msg.get(CL_ORD_ID) in session.cl_ord_ids:
                 # 19a: a PossResend copy of a request this FIX session already saw (answered,
                 # accepted or not): ignored, the number consumed; answering again would
                 # tell the client a live order was rejected as a duplicate.
@@ -988,6 +1009,21 @@ class Connection:
         _set_event_session_id(event, session.session_id)
         _set_event_message(event, msg)
         events.append(event)
+
+    # --- in-sequence session messages (_IN_SEQUENCE_ADMIN); the number is consumed ---------
+    def _on_heartbeat(self, msg: FixMessage, now: float, events: list[Event]) -> None:
+        if self._test_request_id is not None and msg.get(TEST_REQ_ID) == self._test_request_id:
+            self._test_request_id = None
+
+    def _on_test_request(self, msg: FixMessage, now: float, events: list[Event]) -> None:
+        self._send_admin(HEARTBEAT, [(TEST_REQ_ID, msg.get(TEST_REQ_ID, b""))], now)  # 4b
+
+    def _consume_only(self, msg: FixMessage, now: float, events: list[Event]) -> None:
+        """Reject (7): nothing to do but consume the number.  (Logout never gets here:
+        _on_message handles it whatever its number, as QuickFIX does.)"""
+
+    def _on_second_logon(self, msg: FixMessage, now: float, events: list[Event]) -> None:
+        self._logout_and_close("Logon received on a session already logged on", now, events)
 
     def _third_party_problem(self, msg: FixMessage) -> tuple[int, str] | None:
         """Test case 18: OnBehalfOfCompID(115) must be one the session allows
@@ -1153,6 +1189,22 @@ class Connection:
                       [(SENDER_COMP_ID, session.sender), (TARGET_COMP_ID, session.target),
                        (MSG_SEQ_NUM, seq), (POSS_DUP_FLAG, b"Y"), (SENDING_TIME, timestamp),
                        (ORIG_SENDING_TIME, original.get(SENDING_TIME, timestamp)), *body])
+
+
+# Session messages carrying the next expected number, by MsgType (Connection._process_in_sequence;
+# application messages go to Connection._deliver).  Which messages reach it depends on the
+# state: AWAITING_LOGON takes only a Logon (Connection._on_logon), LOGGED_ON and LOGOUT_SENT
+# go through Connection._on_message (or its fast-path precondition).
+_IN_SEQUENCE_ADMIN = {
+    HEARTBEAT: Connection._on_heartbeat,
+    TEST_REQUEST: Connection._on_test_request,
+    RESEND_REQUEST: Connection._serve_resend,  # 8
+    SEQUENCE_RESET: Connection._on_gap_fill,  # 10 (a Reset-mode one never gets here)
+    LOGON: Connection._on_second_logon,
+    REJECT: Connection._consume_only,
+    LOGOUT: Connection._consume_only,
+}
+assert _IN_SEQUENCE_ADMIN.keys() == _ADMIN_MSG_TYPES
 
 
 _FRACTION_LENGTHS = frozenset((4, 7, 10))  # ".sss", ".ssssss", ".sssssssss"
