@@ -1,0 +1,85 @@
+"""MarketDataRequest (V): validation and subscriptions (the market-data model is
+``marketdata.py``).
+"""
+
+from __future__ import annotations
+
+from fixexchange.codec import FixMessage
+
+from .common import (
+    _MissingField,
+    MD_REJ_DUPLICATE_ID,
+    MD_REJ_UNKNOWN_SYMBOL,
+    MD_REJ_UNSUPPORTED_AGGREGATION,
+    MD_REJ_UNSUPPORTED_DEPTH,
+    MD_REJ_UNSUPPORTED_ENTRY_TYPE,
+    MD_REJ_UNSUPPORTED_SUBSCRIPTION_TYPE,
+    MD_REJ_UNSUPPORTED_UPDATE_TYPE,
+)
+from .marketdata import ALL_ENTRY_TYPES, ENTRY_TYPE_CODES, Subscription
+from .outbound import Outbound
+
+class MarketDataRequests:
+    """Part of ``Gateway`` (a mixin: the methods use its state)."""
+
+    # ---------------------------------------------------------------- V: MarketDataRequest
+
+    def _market_data_request(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
+        md_req_id = self._require(message, 262)
+        subscription_type = self._require(message, 263)
+
+        def refuse(reason: bytes | None, text: str | bytes) -> None:
+            body = [(262, md_req_id)]
+            if reason is not None:
+                body.append((281, reason))
+            body.append((58, text))
+            out.append(Outbound(session_id, b"Y", body, True))
+
+        if subscription_type == b"2":
+            if not self.market_data.unsubscribe(session_id, md_req_id):
+                # No MDReqRejReason fits "unknown MDReqID": the field is optional, Text says it.
+                refuse(None, "unknown MDReqID")
+            return
+        if subscription_type not in (b"0", b"1"):
+            return refuse(MD_REJ_UNSUPPORTED_SUBSCRIPTION_TYPE, "SubscriptionRequestType must be 0, 1 or 2")
+        depth_text = self._require(message, 264)
+        if not depth_text.isdigit() or len(depth_text) > 18:  # (int() refuses 4300+ digits)
+            return refuse(MD_REJ_UNSUPPORTED_DEPTH, "MarketDepth must be 0 (full book) or N")
+        depth = int(depth_text)
+        # MDUpdateType is required for subscriptions; a missing one means incremental (lenient).
+        update_type = message.get(265, b"1")
+        if update_type not in (b"0", b"1"):
+            return refuse(MD_REJ_UNSUPPORTED_UPDATE_TYPE, "MDUpdateType must be 0 (full) or 1 (incremental)")
+        if message.get(266, b"Y") != b"Y":
+            return refuse(MD_REJ_UNSUPPORTED_AGGREGATION, "only aggregated books (AggregatedBook=Y)")
+        entry_types = []
+        symbols = []
+        for tag, value in message.fields:
+            if tag == 269:
+                code = ENTRY_TYPE_CODES.get(value)
+                if code is None:
+                    return refuse(MD_REJ_UNSUPPORTED_ENTRY_TYPE,
+                                  b"unsupported MDEntryType %s (0, 1, 2 only)" % value)
+                entry_types.append(code)
+            elif tag == 55:
+                info = self._symbols_by_bytes.get(value)
+                if info is None:
+                    return refuse(MD_REJ_UNKNOWN_SYMBOL, b"unknown symbol " + value)
+                if info.name not in symbols:
+                    symbols.append(info.name)
+        if not entry_types:
+            raise _MissingField(269, "NoMDEntryTypes group with at least one MDEntryType")
+        if not symbols:
+            raise _MissingField(55, "NoRelatedSym group with at least one Symbol")
+        wanted = frozenset(entry_types)
+        if wanted == ALL_ENTRY_TYPES:
+            wanted = ALL_ENTRY_TYPES
+        if subscription_type == b"0":
+            out.extend(self.market_data.snapshot(session_id, md_req_id, tuple(symbols), depth, wanted,
+                                                 "aggressor_side" in self._extensions_of(session_id)))
+            return
+        if self.market_data.subscription(session_id, md_req_id) is not None:
+            return refuse(MD_REJ_DUPLICATE_ID, "duplicate MDReqID")
+        out.extend(self.market_data.subscribe(
+            Subscription(session_id, md_req_id, tuple(symbols), depth, wanted, update_type == b"1",
+                         "aggressor_side" in self._extensions_of(session_id))))
