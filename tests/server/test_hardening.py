@@ -115,7 +115,8 @@ async def test_logon_timeouts_are_counted():
     socks = idle_sockets(srv.port, ["127.0.0.11"], 5)
     try:
         await until(lambda: srv.refusals["logon timeout"] == 5, 3)
-        assert not srv.pending
+        await until(lambda: not srv.pending, 1)  # (out of the budget once the sockets are gone)
+        assert srv.refusals["logon timeout"] == 5  # each counted once
     finally:
         for s in socks:
             s.close()
@@ -314,3 +315,60 @@ async def test_big_messages_past_a_sequence_gap_are_bounded_in_bytes():
         assert await c1.closed()
     finally:
         await srv.stop()
+
+
+# --- secrets and file permissions -------------------------------------------------------------
+
+async def test_passwords_are_masked_in_every_log_and_files_are_owner_only(tmp_path):
+    import os
+    import signal
+    import stat
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = tmp_path / "ex.toml"
+    cfg.write_text((root / "config" / "exchange.toml").read_text())
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "fixexchange.server.main", "-c", str(cfg), "--port", "0",
+                             "--message-log", "--log-level", "DEBUG"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    loop = asyncio.get_running_loop()
+    try:
+        line = await loop.run_in_executor(None, proc.stdout.readline)
+        port = int(line.split("listening on 127.0.0.1:")[1].split()[0])
+        bad = FixClient("CLIENT2", target="FIXEXCH")
+        await bad.logon(port, password="wrong-Secret-1", expect_ok=False)
+        c = FixClient("CLIENT1", target="FIXEXCH")
+        await c.connect(port)
+        c.send("A", [(98, 0), (108, 30), (141, "Y"), (553, "u"), (554, "pass1")])
+        answer = await c.recv(admin=True)
+        assert answer.get(35) == b"A", answer.encode(raw=True)
+        # a UserRequest changing the password (NewPassword 925): answered, and masked in the log
+        c.send("BE", [(923, "u1"), (924, 3), (553, "u"), (554, "pass1"), (925, "new-Secret-2")])
+        await c.recv()
+        c.order("s", "1", 1, "100", symbol="SYM1")
+        await c.expect("8", i150="0")
+        proc.send_signal(signal.SIGTERM)
+        lo = await c.recv(5, admin=True)
+        c.send("5", [])
+        await c.closed()
+        assert await loop.run_in_executor(None, proc.wait, 10) == 0
+        stderr = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    files = [p for p in (tmp_path / "var").rglob("*") if p.is_file()]
+    assert any(p.name.endswith(".messages.log") for p in files) and any(p.name == "fixexchange.log" for p in files)
+    for secret in ("pass1", "wrong-Secret-1", "new-Secret-2"):
+        assert secret not in stderr
+        for p in files:
+            assert secret.encode() not in p.read_bytes(), (secret, p)
+    msglog = next(p for p in files if p.name.endswith("CLIENT1.messages.log")).read_text()
+    assert "|554=********|" in msglog and "|554=********|925=********|" in msglog
+    for p in (tmp_path / "var").rglob("*"):
+        mode = stat.S_IMODE(p.stat().st_mode)
+        assert mode & 0o077 == 0, (p, oct(mode))  # owner-only: stores, logs, their directories
+    del lo
