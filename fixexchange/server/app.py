@@ -505,7 +505,9 @@ class ExchangeServer:
                       "throttled": 0}
         # connections without a Logon yet, oldest first (their own budget), and per address
         self.pending: dict[FixProtocol, None] = {}
-        self.pending_by_source: collections.Counter[str] = collections.Counter()
+        self.pending_by_source: dict[str, dict[FixProtocol, None]] = {}  # (oldest first)
+        # addresses by how many pending connections they hold: [count] -> {address: None}
+        self._sources_by_count: list[dict[str, None]] = [{}]
         # refusals (connections, logons) by kind: totals, and since the last summary line
         self.refusals: collections.Counter[str] = collections.Counter()
         self._refusals_logged: collections.Counter[str] = collections.Counter()
@@ -662,40 +664,62 @@ class ExchangeServer:
     # -- connection budget -----------------------------------------------------------------
     def admit(self, p: FixProtocol) -> bool:
         """A new connection: refused if shutting down or its address has
-        ``max_pending_per_source`` connections without a Logon; when the pending budget
-        (or ``max_connections``) is full the OLDEST connection without a Logon is dropped
-        to make room, so an idle flood cannot keep a configured session out."""
+        ``max_pending_per_source`` connections without a Logon.  When the pending budget (or
+        ``max_connections``) is full, a connection without a Logon is dropped to make room:
+        the oldest one of the address holding the most (an idle flood from many addresses
+        pays for itself, and a client's own connection, one of few from its address, is
+        not the one dropped while its Logon is on the way)."""
         s = self.cfg.server
         source = p.source or "?"
         if self.stopping:
             self.refused("shutting down", source, "connection from %s refused: shutting down", p.peer)
             return False
-        if self.pending_by_source[source] >= s.max_pending_per_source:
+        own = self.pending_by_source.get(source)
+        if own is not None and len(own) >= s.max_pending_per_source:
             self.refused("per-source limit", source, "connection from %s refused: %d connections without a "
                          "Logon from this address (server.max_pending_per_source)", p.peer, s.max_pending_per_source)
             return False
         while len(self.pending) >= s.max_pending_connections or len(self.protocols) >= s.max_connections:
-            if not self.pending:
+            victim = self._eviction_victim()
+            if victim is None:
                 self.refused("connection limit", source, "connection from %s refused: %d connections, all "
                              "logged on (server.max_connections)", p.peer, s.max_connections)
                 return False
-            oldest = next(iter(self.pending))
-            self.unpend(oldest)
-            self.refused("evicted", oldest.source, "disconnect %s: dropped without a Logon to make room "
-                         "(server.max_pending_connections %d)", oldest.peer, s.max_pending_connections)
-            oldest.abort(time.time())
+            self.unpend(victim)
+            self.refused("evicted", victim.source, "disconnect %s: dropped without a Logon to make room "
+                         "(server.max_pending_connections %d)", victim.peer, s.max_pending_connections)
+            victim.abort(time.time())
         self.pending[p] = None
-        self.pending_by_source[source] += 1
+        own = self.pending_by_source.setdefault(source, {})
+        self._move_source(source, len(own), len(own) + 1)
+        own[p] = None
         return True
+
+    def _eviction_victim(self) -> FixProtocol | None:
+        """The oldest pending connection of the address with the most of them."""
+        buckets = self._sources_by_count
+        for count in range(len(buckets) - 1, 0, -1):
+            if buckets[count]:
+                return next(iter(self.pending_by_source[next(iter(buckets[count]))]))
+        return None
+
+    def _move_source(self, source: str, old: int, new: int) -> None:
+        buckets = self._sources_by_count
+        while new >= len(buckets):
+            buckets.append({})
+        if old:
+            del buckets[old][source]
+        if new:
+            buckets[new][source] = None
 
     def unpend(self, p: FixProtocol) -> None:
         """``p`` logged on or went away: out of the pending budget."""
         if self.pending.pop(p, 0) is None:
             source = p.source or "?"
-            left = self.pending_by_source[source] - 1
-            if left > 0:
-                self.pending_by_source[source] = left
-            else:
+            own = self.pending_by_source[source]
+            del own[p]
+            self._move_source(source, len(own) + 1, len(own))
+            if not own:
                 del self.pending_by_source[source]
 
     def refused(self, kind: str, source: str | None, fmt: str, *args: Any) -> None:

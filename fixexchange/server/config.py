@@ -114,7 +114,7 @@ class ServerConfig:
     max_messages_per_turn: int = 32
     # TLS listener (stdlib ssl), beside the plain one unless plain_listener = false
     tls: bool = False
-    tls_port: int = 9879
+    tls_port: int = 9880
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_min_version: str = "1.2"  # "1.2" or "1.3"

@@ -92,6 +92,9 @@ MAX_QUEUED_MESSAGES = 10_000
 # reset), so that a PossResend(97)=Y copy of one can be ignored; the oldest are forgotten
 # beyond this many.
 MAX_REMEMBERED_CL_ORD_IDS = 100_000
+# receive_data(max_messages=N) feeds the parser this many bytes at a time until it has N
+# messages (about 24 NewOrderSingles): the parse of one call stays small, too.
+_PARSE_SLICE = 4096
 # SessionRejectReason 99 (Other): a message refused by a session's rate limit.
 OTHER = 99
 # Order entry for SessionConfig.max_order_rate: NewOrderSingle, OrderCancelRequest,
@@ -393,6 +396,7 @@ class Connection:
         # Parsed messages not processed yet: receive_data(max_messages=N) processes at most
         # N per call (the server's fair scheduling) and keeps the rest here.
         self._backlog: list = []
+        self._unparsed = b""  # received bytes not fed to the parser yet (same reason)
         self._queued_bytes = 0  # raw bytes of the messages in _queued
         self._state = State.AWAITING_LOGON
         self._session: _Session | None = None
@@ -427,8 +431,9 @@ class Connection:
     # --- the server's entry points -------------------------------------------------
     @property
     def backlog(self) -> int:
-        """Messages received but not processed yet (see ``receive_data``'s max_messages)."""
-        return len(self._backlog)
+        """Messages received but not processed yet (see ``receive_data``'s max_messages):
+        parsed ones, plus one for bytes not parsed yet."""
+        return len(self._backlog) + (1 if self._unparsed else 0)
 
     def receive_data(self, data: bytes, now: float, max_messages: int = 0) -> list[Event]:
         """Parse ``data`` and process the messages it completes.  With ``max_messages``,
@@ -437,18 +442,34 @@ class Connection:
         events: list[Event] = []
         if self.closed:
             self._backlog = []
+            self._unparsed = b""
             return events
         append = events.append
-        items = self._parser.feed(data) if data else []
-        if self._backlog:
-            items = self._backlog + items
+        if not max_messages:
+            items = self._parser.feed(data) if data else []
+            if self._backlog:
+                items = self._backlog + items
+                self._backlog = []
+        else:
+            # Parsed only as far as this call's messages need (slices of _PARSE_SLICE bytes):
+            # a 64 KB read of small orders is parsed over several calls, not all in the first.
+            items = self._backlog
             self._backlog = []
+            if self._unparsed:
+                data = self._unparsed + data
+            end = len(data)
+            position = 0
+            while position < end and len(items) < max_messages:
+                items = items + self._parser.feed(data[position:position + _PARSE_SLICE])
+                position += _PARSE_SLICE
+            self._unparsed = data[position:] if position < end else b""
         if max_messages and len(items) > max_messages:
             self._backlog = items[max_messages:]
             items = items[:max_messages]
         for item in items:
             if self.closed:
                 self._backlog = []
+                self._unparsed = b""
                 break  # bytes after a disconnect decision are not ours to act on
             if type(item) is Garbled:
                 append(GarbledMessage(item.reason))

@@ -372,3 +372,24 @@ async def test_passwords_are_masked_in_every_log_and_files_are_owner_only(tmp_pa
         mode = stat.S_IMODE(p.stat().st_mode)
         assert mode & 0o077 == 0, (p, oct(mode))  # owner-only: stores, logs, their directories
     del lo
+
+
+async def test_the_address_holding_the_most_pays_for_room_not_a_lone_client():
+    srv = await start_server(max_pending_connections=30, max_pending_per_source=10)
+    try:
+        lone = socket.create_connection(("127.0.0.1", srv.port))  # a client, its Logon not sent yet
+        await until(lambda: len(srv.pending) == 1)
+        socks = idle_sockets(srv.port, sources(3, 60), 10)  # 30 more: 1 is dropped, never the lone one
+        await until(lambda: srv.refusals["evicted"] == 1)
+        socks += idle_sockets(srv.port, sources(1, 70), 5)
+        await until(lambda: srv.refusals["evicted"] == 6)
+        assert len(srv.pending) == 30 and lone.getsockname()[0] == "127.0.0.1"
+        assert {p.source for p in srv.pending} >= {"127.0.0.1"}
+        c = FixClient("C1")
+        c.reader, c.writer = await asyncio.open_connection(sock=lone)
+        c.send("A", [(98, 0), (108, 30), (141, "Y"), (554, "pw")])
+        assert (await c.recv(admin=True)).get(35) == b"A"
+        for s in socks:
+            s.close()
+    finally:
+        await srv.stop()
