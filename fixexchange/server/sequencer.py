@@ -28,6 +28,7 @@ import struct
 from typing import Any, Callable, Iterable
 
 from ..codec import FixParser
+from ..codec.secrets import mask_message  # (passwords never reach the journal)
 from ..gateway.outbound import Outbound
 
 log = logging.getLogger("fixexchange")
@@ -77,7 +78,7 @@ class Sequencer:
             try:
                 if self.unavailable is not None:
                     raise OSError(self.unavailable)
-                append(KIND_MESSAGE + _pack_now(now) + prefix + message.raw)
+                append(KIND_MESSAGE + _pack_now(now) + prefix + mask_message(message.raw))
             except OSError as e:
                 return [self._refuse(session_id, message, e)]
             if self.in_burst:
