@@ -44,7 +44,9 @@ TOOL = "fix-send"
 DEFAULT_SENDER = "CLIENT1"
 SETTLE = 0.25  # seconds of quiet after an order rests before fix-send logs out
 
-TIFS = {"day": "0", "gtc": "1", "opg": "2", "ioc": "3", "fok": "4", "gtx": "5", "gtd": "6"}
+# the TimeInForce values the exchange takes (no at-the-opening 2 or good-till-crossing 5:
+# it rejects them, so the tool does not offer them)
+TIFS = {"day": "0", "gtc": "1", "ioc": "3", "fok": "4", "gtd": "6"}
 SIDES = {"buy": "1", "sell": "2"}
 SIDE_NAMES = {"1": "BUY", "2": "SELL"}
 ORD_TYPE_NAMES = {"1": "MKT", "2": "LMT", "3": "STOP", "4": "STOPLMT"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fixexchange.codec import FixMessage
 
+from .reject_text import unknown_symbol_text
 from .common import (
     _MissingField,
     MD_REJ_DUPLICATE_ID,
@@ -64,7 +65,8 @@ class MarketDataRequests:
             elif tag == 55:
                 info = self._symbols_by_bytes.get(value)
                 if info is None:
-                    return refuse(MD_REJ_UNKNOWN_SYMBOL, b"unknown symbol " + value)
+                    return refuse(MD_REJ_UNKNOWN_SYMBOL,
+                                  unknown_symbol_text(value, list(self._symbols)).encode("latin-1"))
                 if info.name not in symbols:
                     symbols.append(info.name)
         if not entry_types:

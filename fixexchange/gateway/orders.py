@@ -49,6 +49,7 @@ from .common import (
     ORD_REJ_UNSUPPORTED,
 )
 from .outbound import Outbound
+from .reject_text import bad_price_text, bad_qty_text, unknown_symbol_text, unsupported_text
 from .units import NotOnScale, NumberFormatError, parse_price, parse_qty
 
 class OrderRequests:
@@ -69,7 +70,7 @@ class OrderRequests:
         info = self._symbols_by_bytes.get(symbol)
         if info is None:
             out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_UNKNOWN_SYMBOL,
-                                          b"unknown symbol " + symbol))
+                                          unknown_symbol_text(symbol, list(self._symbols))))
             return
         if self._halted and info.name in self._halted:
             out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_EXCHANGE_CLOSED,
@@ -80,8 +81,9 @@ class OrderRequests:
         ord_type = _ORD_TYPES.get(ord_type_text)
         tif = _TIFS.get(b"0" if tif_text is None else tif_text)
         if side is None or ord_type is None or tif is None:
-            which = "Side" if side is None else "OrdType" if ord_type is None else "TimeInForce"
-            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED, f"unsupported {which}"))
+            tag = 54 if side is None else 40 if ord_type is None else 59
+            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED,
+                              unsupported_text(tag, message.get(tag))))
             return
         try:
             # _qty inlined for the usual plain integer
@@ -89,7 +91,7 @@ class OrderRequests:
             display_qty = _qty(display_text) if display_text is not None else None
             min_qty = _qty(min_qty_text) if min_qty_text is not None else None
         except (NumberFormatError, NotOnScale):
-            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_INCORRECT_QTY, "invalid quantity"))
+            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_INCORRECT_QTY, bad_qty_text(message, info.spec)))
             return
         if price_text is None and ord_type in _PRICED:
             raise _MissingField(44, "Price is required for OrdType=2/4")
@@ -100,11 +102,8 @@ class OrderRequests:
             price = None if price_text is None else (info.price_cache.get(price_text)
                                                      or info.parse_price(price_text))
             stop_price = info.parse_price(stop_text) if stop_text is not None else None
-        except NotOnScale:
-            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "price not on tick"))
-            return
-        except NumberFormatError:
-            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "invalid price"))
+        except (NotOnScale, NumberFormatError):
+            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, bad_price_text(message, info.spec)))
             return
         expire_time = expire_field = None
         if tif is _GTD or expire_time_text is not None or expire_date_text is not None:
@@ -236,16 +235,14 @@ class OrderRequests:
         try:
             qty = parse_qty(qty_text)
         except (NumberFormatError, NotOnScale):
-            return refuse(CXL_REJ_OTHER, "invalid quantity")
+            return refuse(CXL_REJ_OTHER, bad_qty_text(message, info.spec))
         try:
             price = parse_price(price_text, info.scale) if price_text is not None else None
             stop_text = message.get(99)
             if stop_text is not None and parse_price(stop_text, info.scale) != order.stop_price:
                 return refuse(CXL_REJ_EXCHANGE_OPTION, "StopPx cannot be changed")
-        except NotOnScale:
-            return refuse(CXL_REJ_OTHER, "price not on tick")
-        except NumberFormatError:
-            return refuse(CXL_REJ_OTHER, "invalid price")
+        except (NotOnScale, NumberFormatError):
+            return refuse(CXL_REJ_OTHER, bad_price_text(message, info.spec))
         if order.ord_type not in _PRICED:
             price = None  # market/stop orders carry no limit price to change
         # The engine's replace changes quantity and price only: a G that would change
@@ -334,7 +331,7 @@ class OrderRequests:
             info = self._symbols_by_bytes.get(symbol_text)
             if info is None:
                 out.append(self._mass_cancel_report(request, 0, MASS_CANCEL_REJECT_UNKNOWN_SECURITY,
-                                                    "unknown symbol"))
+                                                    unknown_symbol_text(symbol_text, list(self._symbols))))
                 return
             symbol = info.name
         elif request_type == MASS_CANCEL_ALL:

@@ -169,3 +169,64 @@ def reject_text(reason: RejectReason, engine_text: str, spec: SymbolSpec | None,
         return f"{ord_type_name} takes no StopPx"
     # TOO_LATE_TO_CANCEL ("order already filled", ...): the engine's text has no units.
     return engine_text
+
+
+# ---------------------------------------------------------------- the gateway's own checks
+# (fields refused before an order reaches the engine: each text names the field, the value
+# and the rule it breaks)
+
+_SIDE_RULE = "1 buy, 2 sell"
+_ORD_TYPE_RULE = "1 market, 2 limit, 3 stop, 4 stop-limit"
+_TIF_RULE = "0 DAY, 1 GTC, 3 IOC, 4 FOK, 6 GTD"
+UNSUPPORTED_RULES = {54: ("Side", _SIDE_RULE), 40: ("OrdType", _ORD_TYPE_RULE), 59: ("TimeInForce", _TIF_RULE)}
+_QTY_FIELDS = ((38, "OrderQty"), (111, "MaxFloor"), (110, "MinQty"))
+_PRICE_FIELDS = ((44, "Price"), (99, "StopPx"))
+
+
+def _shown(value: bytes) -> str:
+    return value.decode("latin-1")  # (the encoder writes str as latin-1: the client's bytes back)
+
+
+def unknown_symbol_text(symbol: bytes, known: list[str]) -> str:
+    """``unknown symbol sym1 (symbols are case-sensitive: SYM1)`` when only the case differs."""
+    text = _shown(symbol)
+    same = [name for name in known if name.casefold() == text.casefold()]
+    if same:
+        return f"unknown symbol {text} (symbols are case-sensitive: {same[0]})"
+    return f"unknown symbol {text}"
+
+
+def unsupported_text(tag: int, value: bytes | None) -> str:
+    name, rule = UNSUPPORTED_RULES[tag]
+    return f"unsupported {name} {_shown(value or b'')} (this exchange takes {rule})"
+
+
+def bad_qty_text(message: FixMessage, spec: SymbolSpec) -> str:
+    """For a quantity field that is not a whole number: which one, and why."""
+    for tag, name in _QTY_FIELDS:
+        value = message.get(tag)
+        if value is None:
+            continue
+        try:
+            parse_qty(value)
+        except NotOnScale:
+            return f"{name} {_shown(value)} is not a whole number of lots (lot size {spec.lot} of {spec.symbol})"
+        except NumberFormatError:
+            return f"{name} {_shown(value)} is not a number"
+    return "invalid quantity"
+
+
+def bad_price_text(message: FixMessage, spec: SymbolSpec) -> str:
+    """For a price field with more decimals than the tick size has, or not a number."""
+    tick = format_price(spec.tick, spec.price_scale).decode("ascii")
+    for tag, name in _PRICE_FIELDS:
+        value = message.get(tag)
+        if value is None:
+            continue
+        try:
+            parse_price(value, spec.price_scale)
+        except NotOnScale:
+            return f"{name} {_shown(value)} is not a multiple of the tick size {tick} of {spec.symbol}"
+        except NumberFormatError:
+            return f"{name} {_shown(value)} is not a number"
+    return "invalid price"

@@ -21,7 +21,7 @@ def test_rejected_replace_leaves_the_order_record_as_it_was(env):
     first_cl = re.search(r"cl=(\S+)", new.stdout).group(1)
 
     bad = fix_send(env, "replace", oid, "--price", "100.001")
-    assert bad.returncode == 1 and "CXLREJ" in bad.stdout and "not on tick" in bad.stdout
+    assert bad.returncode == 1 and "CXLREJ" in bad.stdout and "is not a multiple of the tick size" in bad.stdout
 
     # The next request names the order by its accepted ClOrdID and keeps its real price.
     good = fix_send(env, "-v", "replace", oid, "--qty", "4")

@@ -220,7 +220,7 @@ def test_rejects(env):
     assert unknown.returncode == 1
     assert "reason: unknown symbol SYMX" in unknown.stdout
     tick = fix_send(env, "buy", "SYM6", "1", "@", "100.001")
-    assert tick.returncode == 1 and "reason: price not on tick" in tick.stdout
+    assert tick.returncode == 1 and "reason: Price 100.001 is not a multiple of the tick size 0.01 of SYM6" in tick.stdout
     book = fix_send(env, "book", "SYMX")
     assert book.returncode == 1
     assert book.stdout.strip() == "MDREJECT  market data request rejected: unknown symbol SYMX"

@@ -171,3 +171,9 @@ def test_order_file_unwritable_warns(tmp_path, capsys):
     orders = send.OrderBookFile(str(blocker / "sub" / "o.tsv"))
     orders.record(send.OrderRecord("c", "1", "SYM1", "1", "2", "1", "1"))
     assert "warning: cannot record the order" in capsys.readouterr().err
+
+
+def test_tif_choices_are_exactly_what_the_exchange_takes():
+    from fixexchange.cli.send import TIFS
+    from fixexchange.gateway.gateway import _TIFS as ACCEPTED
+    assert {value.encode() for value in TIFS.values()} == set(ACCEPTED)

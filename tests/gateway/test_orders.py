@@ -331,7 +331,8 @@ def test_lot_size(h):
 @pytest.mark.parametrize("price", ["100.001", "100.123"])
 def test_more_decimals_than_scale_is_off_tick(h, price):
     replies = h.order("S1", "P", BUY, 5, price)
-    assert [(r[150], r[103], r[58]) for r in replies] == [("8", "99", "price not on tick")]
+    assert [(r[150], r[103], r[58]) for r in replies] == [
+        ("8", "99", f"Price {price} is not a multiple of the tick size 0.01 of SYM1")]
 
 
 def test_trailing_zero_decimals_are_on_tick(h):
@@ -347,7 +348,32 @@ def test_off_engine_tick_is_rejected(h):
 @pytest.mark.parametrize("price", ["1e2", "abc", "10,5"])
 def test_malformed_price(h, price):
     replies = h.order("S1", "P", BUY, 5, price)
-    assert [(r[150], r[103], r[58]) for r in replies] == [("8", "99", "invalid price")]
+    assert [(r[150], r[103], r[58]) for r in replies] == [("8", "99", f"Price {price} is not a number")]
+
+
+def test_reject_texts_name_the_field_the_value_and_the_rule(h):
+    """What the gateway refuses before the engine sees an order says which field, which
+    value and which rule: a bot author can fix the request from the Text alone."""
+    def text(*args, **kwargs):
+        [reply] = h.order(*args, **kwargs)
+        assert reply[150] == "8"
+        return reply[58]
+    assert text("S1", "a", BUY, 5, "100", "sym1") == "unknown symbol sym1 (symbols are case-sensitive: SYM1)"
+    assert text("S1", "b", BUY, 5, "100", "NOPE") == "unknown symbol NOPE"
+    assert text("S1", "c", BUY, "10.5", "100") == "OrderQty 10.5 is not a whole number of lots (lot size 1 of SYM1)"
+    assert text("S1", "d", BUY, "ten", "100") == "OrderQty ten is not a number"
+    assert text("S1", "e", BUY, 5, "100", "SYM1", "2", (111, "2.5")) == (
+        "MaxFloor 2.5 is not a whole number of lots (lot size 1 of SYM1)")
+    assert text("S1", "f", BUY, 5, None, "SYM1", "3", (99, "100.001")) == (
+        "StopPx 100.001 is not a multiple of the tick size 0.01 of SYM1")
+    assert text("S1", "g", BUY, 5, "100", "SYM1", "P") == (
+        "unsupported OrdType P (this exchange takes 1 market, 2 limit, 3 stop, 4 stop-limit)")
+    assert text("S1", "h", BUY, 5, "100", "SYM1", "2", (59, "2")) == (
+        "unsupported TimeInForce 2 (this exchange takes 0 DAY, 1 GTC, 3 IOC, 4 FOK, 6 GTD)")
+    assert text("S1", "i", "5", 5, "100") == "unsupported Side 5 (this exchange takes 1 buy, 2 sell)"
+    [cancel_reject] = h.send("S1", "G", (41, "x"), (11, "y"), (55, "SYM1"), (54, BUY), (60, "20251124-16:00:00"),
+                             (38, 5), (40, "2"), (44, "100"))
+    assert cancel_reject[58] == "unknown order"
 
 
 def test_price_on_market_order_is_refused(h):
