@@ -253,7 +253,7 @@ def test_a_lost_connection_ends_the_prompt(tmp_path):
     ("sell S", ["SYM1"]),
     ("book A", ["ABC"]),
     ("buy SYM1 10 --", ["--tif", "--expire", "--stop", "--post-only", "--display", "--min-qty"]),
-    ("buy SYM1 10 --tif ", ["day", "gtc", "opg", "ioc", "fok", "gtx", "gtd"]),
+    ("buy SYM1 10 --tif ", ["day", "gtc", "ioc", "fok", "gtd"]),
     ("buy SYM1 10 --tif i", ["ioc"]),
     ("buy SYM1 10 ", []),
     ("cancel ", ["O1", "O2"]),
