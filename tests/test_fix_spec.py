@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fixexchange.codec._fix44_enums import ENUMS
 from fixexchange.codec.dictionary import FIX44, HEADER_REQUIRED, REASON_TEXTS
-from fixexchange.gateway import gateway as gw
+from fixexchange.gateway import common as gw
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = (ROOT / "docs" / "FIX-SPEC.md").read_text()

@@ -23,7 +23,8 @@ from fixexchange.codec._fix44_enums import ENUMS  # noqa: E402
 from fixexchange.codec._field_types import FIELD_TYPES  # noqa: E402
 from fixexchange.codec.dictionary import FIX44, HEADER_REQUIRED, REASON_TEXTS  # noqa: E402
 from fixexchange.engine import Engine, SymbolSpec  # noqa: E402
-from fixexchange.gateway import gateway as gw  # noqa: E402
+from fixexchange.gateway import common as gw  # noqa: E402
+from fixexchange.gateway import Gateway  # noqa: E402
 from fixexchange.gateway.reject_text import UNSUPPORTED_RULES  # noqa: E402
 from fixexchange.session import Acceptor, ApplicationMessage, MemoryStore, SessionConfig  # noqa: E402
 from fixexchange.session import acceptor as session_acceptor  # noqa: E402
@@ -106,7 +107,7 @@ class Flow:
         configs = [SessionConfig(EXCHANGE, CLIENT, password="pass1"), SessionConfig(EXCHANGE, OTHER, password="pass2")]
         self.acceptor = Acceptor(configs, lambda session_id: MemoryStore())
         specs = [SymbolSpec("SYM1", price_scale=2, tick=1, lot=1, min_qty=1, max_qty=1_000_000)]
-        self.gateway = gw.Gateway(specs, Engine(specs), "EX-", default_stp="cancel_newest")
+        self.gateway = Gateway(specs, Engine(specs), "EX-", default_stp="cancel_newest")
         self.gateway.seed("HOUSE", "SYM1", "buy", 100, 10500, NOW)
         self.gateway.seed("HOUSE", "SYM1", "sell", 100, 11000, NOW)
         self.connections = {}

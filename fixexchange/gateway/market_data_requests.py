@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from fixexchange.codec import FixMessage
 
-from .reject_text import unknown_symbol_text
 from .common import (
     _MissingField,
     MD_REJ_DUPLICATE_ID,
@@ -19,6 +18,7 @@ from .common import (
 )
 from .marketdata import ALL_ENTRY_TYPES, ENTRY_TYPE_CODES, Subscription
 from .outbound import Outbound
+from .reject_text import unknown_symbol_text
 
 class MarketDataRequests:
     """Part of ``Gateway`` (a mixin: the methods use its state)."""

@@ -175,5 +175,5 @@ def test_order_file_unwritable_warns(tmp_path, capsys):
 
 def test_tif_choices_are_exactly_what_the_exchange_takes():
     from fixexchange.cli.send import TIFS
-    from fixexchange.gateway.gateway import _TIFS as ACCEPTED
+    from fixexchange.gateway.common import _TIFS as ACCEPTED
     assert {value.encode() for value in TIFS.values()} == set(ACCEPTED)
