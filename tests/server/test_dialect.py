@@ -31,6 +31,7 @@ CAPTURED_TESTS = [
     "tests/server/test_conformance_daemon.py",
     "tests/server/test_quickfix_interop.py",
     "tests/server/test_wire_extensions.py",
+    "tests/server/test_operating.py",
 ]
 
 
