@@ -282,8 +282,12 @@ async def serve(cfg: ExchangeConfig, ready=None) -> None:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-main thread
             pass
-    print(f"fixexchange: listening on {cfg.server.host}:{server.port} as {cfg.server.comp_id} "
-          f"({len(cfg.symbols)} symbols, {len(cfg.sessions)} sessions, config {cfg.path})", flush=True)
+    if server.server is not None:
+        print(f"fixexchange: listening on {cfg.server.host}:{server.port} as {cfg.server.comp_id} "
+              f"({len(cfg.symbols)} symbols, {len(cfg.sessions)} sessions, config {cfg.path})", flush=True)
+    if server.tls_server is not None:
+        print(f"fixexchange: TLS listening on {cfg.server.host}:{server.tls_port} as {cfg.server.comp_id} "
+              f"(TLS {cfg.server.tls_min_version}+, client certificates {cfg.server.tls_client_cert})", flush=True)
     if server.admin is not None:
         print(f"fixexchange: admin endpoint on http://{cfg.admin.host}:{server.admin.port}/ "
               f"(fix-admin --port {server.admin.port})", flush=True)
