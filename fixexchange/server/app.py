@@ -169,7 +169,7 @@ _UNLOGGED_DISCONNECTS = {"first message is not a Logon"[:20]: "not a logon",
 class FixProtocol(asyncio.BufferedProtocol):
     """One TCP connection <-> one session ``Connection``."""
 
-    __slots__ = ("server", "transport", "conn", "session_id", "view", "dirty",
+    __slots__ = ("server", "transport", "conn", "session_id", "view", "dirty", "resend_scheduled",
                  "write_paused", "read_paused", "conflated", "timer", "timer_at",
                  "pre_logon_bytes", "pre_logon_data", "logon_handle", "peer", "msglog", "closing",
                  "messages_in", "messages_out", "connected_at",
@@ -178,6 +178,7 @@ class FixProtocol(asyncio.BufferedProtocol):
     def __init__(self, server: "ExchangeServer", tls: bool = False) -> None:
         self.server = server
         self.tls = tls
+        self.resend_scheduled = False
         self.source: str | None = None  # the peer's address (budgets and logon throttle)
         self.backlogged = False  # messages left for the next loop turn (fair scheduling)
         self.held = False  # a refused Logon's answer held back (logon throttle)
@@ -377,6 +378,7 @@ class FixProtocol(asyncio.BufferedProtocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         self._set_reading()
+        self._more_resend()
         if self.conflated:
             self.conflated = False
             sid = self.session_id
@@ -465,6 +467,8 @@ class FixProtocol(asyncio.BufferedProtocol):
                 self.msglog.write(b"OUT", data, now)
             if not tr.is_closing():
                 tr.write(data)
+                if getattr(conn, "resend_pending", False):
+                    self._more_resend()
                 # (above the hard limit is above the high-water mark: pause_writing came first)
                 if self.write_paused and tr.get_write_buffer_size() > self.server.cfg.server.outbound_hard_limit:
                     log.warning("disconnect %s (%s): outbound buffer over %d bytes (slow reader)",
@@ -473,6 +477,30 @@ class FixProtocol(asyncio.BufferedProtocol):
                     return
         if (self.closing or conn.closed) and not tr.is_closing():
             tr.close()
+
+    def _more_resend(self) -> None:
+        """A resend is served a chunk per loop turn while the socket is below its high-water
+        mark (back-pressure: a client that does not read gets no more; other sessions are
+        served between chunks)."""
+        conn = self.conn
+        if (conn is not None and getattr(conn, "resend_pending", False) and not self.write_paused
+                and not self.resend_scheduled and not self.closing):
+            self.resend_scheduled = True
+            self.server.loop.call_soon(self._resend_step)
+
+    def _resend_step(self) -> None:
+        self.resend_scheduled = False
+        conn = self.conn
+        if conn is None or self.closing or self.write_paused:
+            return
+        now = time.time()
+        try:
+            conn.continue_resend(now)
+        except Exception:
+            log.exception("resend failed for %s; disconnecting", self.session_id)
+            self.abort(now)
+            return
+        self.flush(now)
 
     def abort(self, now: float) -> None:
         self.closing = True

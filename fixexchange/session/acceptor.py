@@ -88,6 +88,10 @@ TEST_REQUEST_FACTOR = 1.2
 # Messages held while a ResendRequest is outstanding; past this the peer is misbehaving
 # (their bytes are bounded too: SessionConfig.max_queued_bytes).
 MAX_QUEUED_MESSAGES = 10_000
+# Stored messages re-encoded per step of a resend: the server asks for the next step when
+# the socket has drained (continue_resend), so a resend of 100k messages neither holds them
+# all in memory nor stalls other sessions.
+RESEND_CHUNK = 200
 # 19a: ClOrdIDs of the messages delivered on a FIX session (until its sequence numbers are
 # reset), so that a PossResend(97)=Y copy of one can be ignored; the oldest are forgotten
 # beyond this many.
@@ -301,7 +305,10 @@ class Acceptor:
         if not logged_on:
             store.flush()
             return False
-        connection._out.append(raw)
+        if connection._resend is None:
+            connection._out.append(raw)
+        else:
+            connection._after_resend.append(raw)  # (numbered after the range being resent)
         connection._last_sent = now
         return True
 
@@ -414,6 +421,10 @@ class Connection:
         self._queued: dict[int, FixMessage | None] = {}
         # Highest inbound seq the outstanding ResendRequest must bring; 0 = none outstanding.
         self._resend_until = 0
+        # A resend in progress (served a chunk at a time): (stored messages iterator, last
+        # seq, next seq not yet covered, SendingTime); messages sent meanwhile wait behind it.
+        self._resend: list | None = None
+        self._after_resend: list[bytes] = []
         self.session_id: str | None = None
         self.closed = False
 
@@ -589,7 +600,10 @@ class Connection:
         seq = store.next_sender_seq
         raw = session.encode(msg_type, seq, format_utc_timestamp(now), body)
         store.save_sent(seq, None)
-        self._out.append(raw)
+        if self._resend is None:
+            self._out.append(raw)
+        else:
+            self._after_resend.append(raw)
         self._last_sent = now
 
     def _send_reject(self, msg: FixMessage, reason: int, ref_tag: int | None, text: str,
@@ -1178,18 +1192,43 @@ class Connection:
 
     def _resend_range(self, begin: int, end: int, now: float) -> None:
         """Messages `begin`..`end` (all sent) again: stored ones with PossDupFlag=Y, each
-        run of the others as one SequenceReset-GapFill."""
+        run of the others as one SequenceReset-GapFill.  The first ``RESEND_CHUNK`` now,
+        the rest by ``continue_resend`` (a new ResendRequest replaces one in progress)."""
         store = self._session.store
-        timestamp = format_utc_timestamp(now)
+        iter_sent = getattr(store, "iter_sent", None)
+        stored = iter_sent(begin, end) if iter_sent is not None else iter(store.get_sent(begin, end))
+        self._resend = [stored, end, begin, format_utc_timestamp(now)]
+        self.continue_resend(now)
+
+    @property
+    def resend_pending(self) -> bool:
+        """A resend is in progress: call ``continue_resend`` when the socket has drained."""
+        return self._resend is not None
+
+    def continue_resend(self, now: float) -> None:
+        """The next ``RESEND_CHUNK`` messages of the resend in progress (then, at its end,
+        the messages sent meanwhile)."""
+        resend = self._resend
+        if resend is None:
+            return
+        stored, end, fill_from, timestamp = resend
         out = self._out
-        fill_from = begin
-        for seq, raw in store.get_sent(begin, end):
+        count = 0
+        for seq, raw in stored:
             if seq > fill_from:
                 out.append(self._gap_fill(fill_from, seq, timestamp))
             out.append(self._possdup_copy(seq, raw, timestamp))
             fill_from = seq + 1
+            count += 1
+            if count >= RESEND_CHUNK:
+                resend[2] = fill_from
+                self._last_sent = now
+                return
         if fill_from <= end:
             out.append(self._gap_fill(fill_from, end + 1, timestamp))
+        self._resend = None
+        out.extend(self._after_resend)
+        self._after_resend.clear()
         self._last_sent = now
 
     def _gap_fill(self, seq: int, new_seq: int, timestamp: bytes) -> bytes:

@@ -71,6 +71,9 @@ class MemoryStore:
             return sorted((s, m) for s, m in messages.items() if begin <= s <= end)
         return [(s, messages[s]) for s in range(begin, end + 1) if s in messages]
 
+    def iter_sent(self, begin: int, end: int):
+        return iter(self.get_sent(begin, end))
+
     def reset(self) -> None:
         self.next_sender_seq = 1
         self.next_target_seq = 1

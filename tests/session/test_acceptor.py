@@ -744,3 +744,37 @@ def test_a_read_without_output_still_journals_its_number_at_data_to_send(tmp_pat
     client.send(message(b"0", 2, T0))
     assert client.connection.data_to_send() == b""
     assert FileStore(tmp_path, SESSION_ID).next_target_seq == 3
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_a_large_resend_is_served_a_chunk_at_a_time_with_new_messages_after_it(tmp_path, kind):
+    from fixexchange.session.acceptor import RESEND_CHUNK
+
+    store = MemoryStore() if kind == "memory" else FileStore(tmp_path, SESSION_ID)
+    client = logged_on(store)
+    total = 2 * RESEND_CHUNK + 37
+    for i in range(total):
+        client.acceptor.send(SESSION_ID, b"8", [(11, f"r{i}")], T0, resendable=i % 10 != 3)
+    client.received()
+    client.send(message(b"2", 2, T0, [(7, 2), (16, 0)]))
+    first = client.received()
+    connection = client.connection
+    assert connection.resend_pending
+    assert sum(m.msg_type == b"8" for m in first) == RESEND_CHUNK  # not all at once
+    # a report sent meanwhile waits behind the range being resent
+    client.acceptor.send(SESSION_ID, b"8", [(11, "new")], T0)
+    assert client.received() == []
+    got = list(first)
+    while connection.resend_pending:
+        connection.continue_resend(T0)
+        got += client.received()
+    # every number 2..total+1 exactly once, in order (gap fills for the unstored ones), then the new one
+    covered = []
+    for m in got:
+        if m.msg_type == b"4":
+            covered += range(m.seq_num, int(m.get(36)))
+        else:
+            covered.append(m.seq_num)
+            assert m.get(43) == b"Y" or m.get(11) == b"new"
+    assert covered == list(range(2, total + 3))
+    assert got[-1].get(11) == b"new" and got[-1].get(43) is None
