@@ -10,7 +10,8 @@ see ``fixexchange.gateway.Gateway``):
 - AggressorSide(2446, FIX 5.0 SP2) in the entries of MarketDataSnapshotFullRefresh (W) and
   MarketDataIncrementalRefresh (X) (``aggressor_side``);
 - MinPriceIncrement(969, FIX 4.4 extension packs) in the entries of SecurityList (y)
-  (``min_price_increment``).
+  (``min_price_increment``);
+- and, inbound, CancelOnDisconnect(9001, Y/N) on a client's Logon (a venue convention).
 
 A client that uses this file accepts everything fixexchange sends, to any session; one with
 the standard FIX44.xml accepts everything sent to a session without extensions.
@@ -26,6 +27,7 @@ FIX44_XML = Path(__file__).resolve().parent / "fix44" / "FIX44.xml"
 ADDED_FIELDS = (
     (2446, "AggressorSide", "CHAR", (("1", "BUY"), ("2", "SELL"))),
     (969, "MinPriceIncrement", "FLOAT", ()),
+    (9001, "CancelOnDisconnect", "BOOLEAN", (("Y", "YES"), ("N", "NO"))),
 )
 # (field name, value, description): values FIX 4.4 lacks
 ADDED_VALUES = (("ExecType", "L", "TRIGGERED_OR_ACTIVATED_BY_SYSTEM"),)
@@ -41,7 +43,7 @@ _NOTE = """
   (licence: fixexchange/server/fix44/QUICKFIX_LICENSE) plus, for sessions that opt into
   the matching extension: ExecType(150)=L (exec_type_triggered), AggressorSide(2446) in
   W/X entries (aggressor_side), MinPriceIncrement(969) in SecurityList entries
-  (min_price_increment).
+  (min_price_increment); and CancelOnDisconnect(9001) on a client's Logon.
 """
 
 
@@ -61,6 +63,9 @@ def dialect_xml() -> bytes:
     for component, group_name, field_name in ADDED_GROUP_MEMBERS:
         group = next(group for group in components[component].iter("group") if group.get("name") == group_name)
         ET.SubElement(group, "field", name=field_name, required="N")
+    for message in root.find("messages"):
+        if message.get("msgtype") == "A":
+            ET.SubElement(message, "field", name="CancelOnDisconnect", required="N")
     root.insert(0, ET.Comment(_NOTE))
     ET.indent(root, space=" ")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"

@@ -2,7 +2,7 @@
 
 The broad test runs a representative part of the suite (the daemon end to end: orders,
 market data, the session conformance scripts, the audit findings, the QuickFIX client, the
-wire extensions) in a child pytest that records every message the daemon sends, then
+wire extensions, halts/drop copies/cancel-on-disconnect, throttles) in a child pytest that records every message the daemon sends, then
 validates each one with QuickFIX's own validator (quickfix-tls): against the dialect's
 dictionary, all of them; against QuickFIX's standard FIX44.xml, all those sent to sessions
 without wire extensions. Zero rejects either way."""
@@ -32,6 +32,7 @@ CAPTURED_TESTS = [
     "tests/server/test_quickfix_interop.py",
     "tests/server/test_wire_extensions.py",
     "tests/server/test_operating.py",
+    "tests/server/test_hardening.py",
 ]
 
 
@@ -43,6 +44,8 @@ def test_dictionary_subcommand_writes_fix44_plus_our_additions(tmp_path, capsys)
     fields = {f.get("name"): f for f in ours.find("fields")}
     assert len(fields) == len(standard.find("fields")) + len(ADDED_FIELDS)
     assert [v.get("enum") for v in fields["AggressorSide"]] == ["1", "2"]
+    logon = next(m for m in ours.find("messages") if m.get("msgtype") == "A")
+    assert "CancelOnDisconnect" in [f.get("name") for f in logon]
     assert fields["MinPriceIncrement"].get("number") == "969"
     assert "L" in [v.get("enum") for v in fields["ExecType"]]
     assert len(ours.find("messages")) == len(standard.find("messages"))
