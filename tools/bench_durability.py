@@ -212,7 +212,7 @@ def bench_rss(args) -> None:
             half = args.orders // 2
             for step in range(2):
                 subprocess.run([sys.executable, "-m", "fixexchange.cli.load", "--orders", str(half), "--mix",
-                                "passive", "--port", str(port), "--pid", str(proc.pid), "--no-progress",
+                                "passive", "--port", str(port), "--pid", str(proc.pid), "--no-progress", "--timeout", "1800",
                                 "--comp-id", f"RSS{step}", "--seed", str(step + 1)],
                                check=True, env=env, stdout=subprocess.DEVNULL)
                 points.append((half * (step + 1), _rss(proc.pid)))
