@@ -217,8 +217,8 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
                 store = None
             if store is not None and hasattr(store, "mark"):
                 have = set()
-                if store.after_mark:
-                    for _, raw in store.get_sent(store.after_mark[0], store.after_mark[-1]):
+                if store.after_mark is not None:
+                    for _, raw in store.iter_sent(*store.after_mark):
                         exec_id = _exec_id(raw)
                         if exec_id is not None:
                             have.add(exec_id)

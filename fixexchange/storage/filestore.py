@@ -155,7 +155,7 @@ class FileStore:
         # stored after it (recovery: what of the journal's tail this store already has)
         self.mark = 0
         self._mark_written = 0
-        self.after_mark: list[int] = []
+        self.after_mark: tuple[int, int] | None = None  # (first, last) message seq after it
         if os.path.exists(self.path):
             self._load()
         if not os.path.exists(self.path):  # (new, or set aside): created by the first write
@@ -183,7 +183,7 @@ class FileStore:
                         end = offset
                         break
                     self._note_stored(seq, offset)
-                    self.after_mark.append(seq)
+                    self.after_mark = (seq, seq) if self.after_mark is None else (self.after_mark[0], seq)
                     self.next_sender_seq = seq + 1
                     messages += 1
                 elif kind == _KIND_SENDER:
@@ -193,7 +193,7 @@ class FileStore:
                     reserved = seq
                 elif kind == _KIND_MARK:
                     self.mark = self._mark_written = seq
-                    self.after_mark = []
+                    self.after_mark = None
                 else:
                     self.next_target_seq = seq
                 end = offset + _HEADER_SIZE + len(payload)
@@ -251,7 +251,7 @@ class FileStore:
         self._stored = 0
         for seq, at in kept:
             self._note_stored(seq, at)
-        self.after_mark = []
+        self.after_mark = None
         self._end = self._written_end = offset
 
     def iter_sent(self, begin: int, end: int) -> Iterator[tuple[int, bytes]]:
@@ -343,7 +343,7 @@ class FileStore:
         self._index_offsets = array("Q")
         self._stored = 0
         self._last_stored = 0
-        self.after_mark = []
+        self.after_mark = None
         self.next_sender_seq = 1
         self.next_target_seq = 1
         self._reserved = 1

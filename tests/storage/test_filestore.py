@@ -263,7 +263,7 @@ def test_mark_records_what_the_journal_produced(tmp_path):
     store.flush()
     store.save_sent(5, b"five")  # not flushed: lost in a crash
     reopened = FileStore(tmp_path, SESSION)
-    assert reopened.mark == 9 and reopened.after_mark == []
+    assert reopened.mark == 9 and reopened.after_mark is None
     store._pending.clear()
     closed = iter([])
     gated = FileStore(tmp_path, SESSION, gate=lambda: next(closed, None))

@@ -1,0 +1,85 @@
+"""Recovery in-process: a crash between the journal write and the session store write, a
+snapshot plus tail, a journal whose records before the snapshot are missing."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from fixexchange.codec import FixParser, encode
+from fixexchange.server.config import ConfigError, load_config
+from fixexchange.server.main import build
+
+SID = "FIX.4.4:EX->C1"
+STAMP = b"20260101-00:00:00.000"
+
+
+def config(tmp_path):
+    path = tmp_path / "x.toml"
+    path.write_text(f'[server]\ncomp_id = "EX"\nstore_dir = "{tmp_path / "store"}"\n'
+                    '[[session]]\ntarget_comp_id = "C1"\n[[symbol]]\nname = "S1"\n'
+                    '[seed]\nbids = [["99", 10]]\nasks = [["101", 10]]\n[journal]\nfsync = "off"\n')
+    return load_config(path)
+
+
+def order(seq: int, cl: str, price: str = "98"):
+    [m] = FixParser().feed(encode(b"FIX.4.4", b"D", [(49, b"C1"), (56, b"EX"), (34, seq), (52, STAMP), (11, cl),
+                                                      (55, b"S1"), (54, b"1"), (60, STAMP), (38, 5), (40, b"2"),
+                                                      (44, price), (59, b"1")]))
+    return m
+
+
+def run(acceptor, sequencer, message, now):
+    store = acceptor.store_for(SID)
+    store.set_next_target_seq(message.seq_num + 1)
+    for out in sequencer.on_message(SID, message, now):
+        acceptor.send(out[0], out[1], out[2], now, True)
+
+
+def test_a_crash_after_the_journal_write_restores_the_reports_and_the_inbound_number(tmp_path, caplog):
+    cfg = config(tmp_path)
+    acceptor, sequencer = build(cfg, now=1.767e9)
+    run(acceptor, sequencer, order(2, "a"), 1.767e9 + 1)
+    acceptor.flush_stores()  # the first order's report is stored
+    run(acceptor, sequencer, order(3, "b"), 1.767e9 + 2)
+    sequencer.durable.commit()  # the second one's record is written, then the process dies:
+    store = acceptor.store_for(SID)
+    store._pending.clear()  # its report and inbound number never reached the store file
+    store._target_pending = False
+    sequencer.durable.journal._buffer.clear()
+    os.close(sequencer.durable.journal._fd)
+    os.close(sequencer.durable.journal._lock)
+    sequencer.durable.journal._fd = -1
+
+    acceptor2, sequencer2 = build(cfg, now=1.767e9 + 10)
+    store2 = acceptor2.store_for(SID)
+    assert store2.next_target_seq == 4  # moved past the journaled message
+    reports = [raw for _, raw in store2.get_sent(1, 99)]
+    assert [r.count(b"\x0111=b\x01") for r in reports] == [0, 1]  # b's report stored once, at recovery
+    assert b"\x0111=a\x01" in reports[0]
+    live = sorted(o.cl_ord_id for o in sequencer2.gateway._orders.values() if not o.final)
+    assert live == [b"a", b"b"]
+
+
+def test_snapshot_plus_tail_and_a_missing_journal(tmp_path):
+    cfg = config(tmp_path)
+    acceptor, sequencer = build(cfg, now=1.767e9)
+    run(acceptor, sequencer, order(2, "a"), 1.767e9 + 1)
+    durable = sequencer.durable
+    assert durable.start_snapshot()
+    assert durable.poll_snapshot(block=True) is True
+    run(acceptor, sequencer, order(3, "b", "97"), 1.767e9 + 2)
+    acceptor.close()
+    durable.close()
+    acceptor2, sequencer2 = build(cfg, now=1.767e9 + 5)
+    assert sequencer2.durable.recovery["snapshot"] > 0 and sequencer2.durable.recovery["replayed"] >= 1
+    assert sequencer2.gateway.engine.book("S1").depth(1, 0) == [(9900, 10), (9800, 5), (9700, 5)]
+    acceptor2.close()
+    sequencer2.durable.close()
+    # the snapshots gone but the journal truncated behind them: refused, with the file and key
+    journal_dir = tmp_path / "store" / "journal"
+    for snap in journal_dir.glob("snapshot-*.snap"):
+        snap.unlink()
+    with pytest.raises(ConfigError) as info:
+        build(cfg)
+    assert info.value.key == "journal.directory" and "missing" in info.value.problem
