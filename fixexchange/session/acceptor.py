@@ -897,7 +897,8 @@ class Connection:
         # 14b/14d: a missing or empty CompID is the dictionary's Reject 1 / 4 (naming the
         # tag), not a CompID mismatch: compared only when both are there.
         if sender_id and target_id and (sender_id != session.target or target_id != session.sender):
-            self._send_reject(msg, COMPID_PROBLEM, None, "CompID problem", now, events)  # 2i
+            wrong = SENDER_COMP_ID if sender_id != session.target else TARGET_COMP_ID
+            self._send_reject(msg, COMPID_PROBLEM, wrong, "CompID problem", now, events)  # 2i, naming the field
             if seq == expected:
                 store.set_next_target_seq(seq + 1)
             self._logout_and_close("CompID problem", now, events)
