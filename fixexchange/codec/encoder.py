@@ -182,6 +182,12 @@ def encode(begin_string: bytes, msg_type: bytes, fields: Iterable[tuple[int, obj
                 # inside a value, which the loop below reports.
                 if message.count(b"\x01") == soh_count:
                     return message + _TRAILERS[checksum(message)]
+    return _encode_field_by_field(begin_string, msg_type, fields)
+
+
+def _encode_field_by_field(begin_string: bytes, msg_type: bytes, fields: list) -> bytes:
+    """encode's careful path: each field on its own (PREENCODED blocks, data fields, the
+    errors)."""
     parts = [b"35=", msg_type]
     append = parts.append
     soh_prefixes = _soh_prefixes
