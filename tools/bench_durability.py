@@ -209,21 +209,23 @@ def bench_rss(args) -> None:
         port = int(re.search(r"listening on [^:]+:(\d+)", proc.stdout.readline()).group(1))
         try:
             points = [(0, _rss(proc.pid))]
-            half = args.orders // 2
-            for step in range(2):
-                subprocess.run([sys.executable, "-m", "fixexchange.cli.load", "--orders", str(half), "--mix",
-                                "passive", "--port", str(port), "--pid", str(proc.pid), "--no-progress", "--timeout", "1800",
-                                "--comp-id", f"RSS{step}", "--seed", str(step + 1)],
+            step = 100_000  # per fix-load run (a run of 1M would outlast SendingTime's tolerance)
+            for i in range(args.orders // step):
+                subprocess.run([sys.executable, "-m", "fixexchange.cli.load", "--orders", str(step), "--mix",
+                                "passive", "--port", str(port), "--pid", str(proc.pid), "--no-progress",
+                                "--timeout", "600", "--comp-id", "RSS", "--seed", str(i + 1)],
                                check=True, env=env, stdout=subprocess.DEVNULL)
-                points.append((half * (step + 1), _rss(proc.pid)))
+                points.append((step * (i + 1), _rss(proc.pid)))
+                print(f"  after {points[-1][0]:>9,} requests: {points[-1][1] / 1e6:7.1f} MB", flush=True)
         finally:
             proc.terminate()
             proc.wait()
-        print(f"daemon RSS, fix-load --mix passive (limit orders and their cancels), file stores + journal:")
-        for orders, rss in points:
-            print(f"  after {orders:>9,} requests: {rss / 1e6:7.1f} MB")
-        grow = (points[2][1] - points[1][1]) / half
-        print(f"  growth over the second half: {grow:.1f} bytes per request")
+        half = len(points) // 2
+        grow = (points[-1][1] - points[half][1]) / (points[-1][0] - points[half][0])
+        print(f"daemon RSS, fix-load --mix passive (limit orders and their cancels), file stores + journal: "
+              f"{points[0][1] / 1e6:.1f} MB at start, {points[half][1] / 1e6:.1f} MB after {points[half][0]:,}, "
+              f"{points[-1][1] / 1e6:.1f} MB after {points[-1][0]:,}: {grow:.1f} bytes per request over the "
+              f"second half")
 
 
 def main() -> None:
