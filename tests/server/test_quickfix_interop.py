@@ -63,7 +63,12 @@ class App(fix.Application):
             return [m for m in self.received if f"\x0135={mt}\x01" in m]
 
 
-def settings(port: int, tmp: Path) -> "fix.SessionSettings":
+# QuickFIX's standard FIX44.xml (the wire is FIX 4.4) and the dictionary fixexchange ships
+# for its dialect (examples/fixexchange.xml, `fixexchange dictionary`)
+SHIPPED_XML = Path(__file__).resolve().parents[2] / "examples" / "fixexchange.xml"
+
+
+def settings(port: int, tmp: Path, dictionary: Path = FIX44_XML) -> "fix.SessionSettings":
     text = f"""[DEFAULT]
 ConnectionType=initiator
 ReconnectInterval=1
@@ -72,7 +77,7 @@ FileLogPath={tmp / 'qf-log'}
 StartTime=00:00:00
 EndTime=00:00:00
 UseDataDictionary=Y
-DataDictionary={FIX44_XML}
+DataDictionary={dictionary}
 ValidateUserDefinedFields=Y
 ValidateFieldsOutOfOrder=Y
 ValidateFieldsHaveValues=Y
@@ -117,11 +122,12 @@ async def wait_for(cond, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_quickfix_initiator_trades_with_zero_rejects(tmp_path):
+@pytest.mark.parametrize("dictionary", [FIX44_XML, SHIPPED_XML], ids=["FIX44.xml", "shipped"])
+async def test_quickfix_initiator_trades_with_zero_rejects(tmp_path, dictionary):
     srv = await start_server()
     app = App()
-    init = fix.SocketInitiator(app, fix.FileStoreFactory(settings(srv.port, tmp_path)),
-                               settings(srv.port, tmp_path), fix.FileLogFactory(settings(srv.port, tmp_path)))
+    s = settings(srv.port, tmp_path, dictionary)
+    init = fix.SocketInitiator(app, fix.FileStoreFactory(s), s, fix.FileLogFactory(s))
     init.start()
     try:
         await wait_for(app.logged_on.is_set)
