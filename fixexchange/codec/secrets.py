@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from .parser import parse_fields
+
 __all__ = ["SECRET_TAGS", "mask_secrets"]
 
 SECRET_TAGS = (554, 925)
@@ -23,16 +25,16 @@ def mask_secrets(data: bytes) -> bytes:
 
 def mask_message(raw: bytes) -> bytes:
     """One whole raw FIX message with its 554/925 values masked and BodyLength(9) and
-    CheckSum(10) made right again, so that the copy still parses (a journal replays it)."""
+    CheckSum(10) made right again, so that the copy still parses (a journal replays it).
+    Fields are split as the parser splits them: a data field (XmlData 213, RawData 96...)
+    holding ``SOH 554=`` is data, kept as it is."""
     if b"\x01554=" not in raw and b"\x01925=" not in raw:
         return raw
-    fields = raw.split(b"\x01")[:-1]  # (the last is the empty text after the final SOH)
-    head, body = fields[0], []
-    for field in fields[2:]:  # after 8= and 9=
-        tag = field.split(b"=", 1)[0]
-        if tag == b"10":
-            break
-        body.append(tag + b"=" + MASK if tag in (b"554", b"925") else field)
-    body_bytes = b"\x01".join(body) + b"\x01"
-    message = head + b"\x019=%d\x01" % len(body_bytes) + body_bytes
+    begin_end = raw.index(b"\x01") + 1
+    body_start = raw.index(b"\x01", begin_end) + 1  # after 8= and 9=
+    fields = parse_fields(raw[body_start:len(raw) - 8])  # without SOH 10=nnn SOH
+    if not any(tag in SECRET_TAGS for tag, _value in fields):
+        return raw  # the bytes were inside a data field
+    body_bytes = b"".join(b"%d=%s\x01" % (tag, MASK if tag in SECRET_TAGS else value) for tag, value in fields)
+    message = raw[:begin_end] + b"9=%d\x01" % len(body_bytes) + body_bytes
     return message + b"10=%03d\x01" % (sum(message) % 256)
