@@ -100,7 +100,7 @@ class Sequencer:
                 raise OSError(self.unavailable)
             encoded = text.encode()
             self._append(KIND_THROTTLED + _pack_now(now) + self._sid(session_id) + _SID_LEN.pack(len(encoded))
-                         + encoded + message.raw)
+                         + encoded + mask_message(message.raw))
         return self.gateway.reject_throttled(session_id, message, text, now)
 
     def call(self, name: str, *args: Any, now: float, **kwargs: Any) -> Any:

@@ -330,7 +330,10 @@ async def test_passwords_are_masked_in_every_log_and_files_are_owner_only(tmp_pa
 
     root = Path(__file__).resolve().parents[2]
     cfg = tmp_path / "ex.toml"
-    cfg.write_text((root / "config" / "exchange.toml").read_text())
+    # a message rate limit, so that a UserRequest can be refused for it (journaled: masked too)
+    toml = (root / "config" / "exchange.toml").read_text()
+    assert "\nmax_message_rate = 0 " in toml
+    cfg.write_text(toml.replace("\nmax_message_rate = 0 ", "\nmax_message_rate = 0.01\nmessage_burst = 2 #"))
     env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "fixexchange.server.main", "-c", str(cfg), "--port", "0",
                              "--message-log", "--log-level", "DEBUG"], cwd=tmp_path, env=env,
@@ -351,6 +354,10 @@ async def test_passwords_are_masked_in_every_log_and_files_are_owner_only(tmp_pa
         await c.recv()
         c.order("s", "1", 1, "100", symbol="SYM1")
         await c.expect("8", i150="0")
+        # over the rate limit: refused (BusinessMessageReject), journaled with its secrets masked
+        c.send("BE", [(923, "u2"), (924, 3), (553, "u"), (554, "throttled-Secret-3"), (925, "throttled-Secret-4")])
+        reject = await c.expect("j")
+        assert b"Throttle" in reject.get(58), reject.encode(raw=True)
         proc.send_signal(signal.SIGTERM)
         lo = await c.recv(5, admin=True)
         c.send("5", [])
@@ -363,7 +370,8 @@ async def test_passwords_are_masked_in_every_log_and_files_are_owner_only(tmp_pa
             proc.wait()
     files = [p for p in (tmp_path / "var").rglob("*") if p.is_file()]
     assert any(p.name.endswith(".messages.log") for p in files) and any(p.name == "fixexchange.log" for p in files)
-    for secret in ("pass1", "wrong-Secret-1", "new-Secret-2"):
+    assert any(p.suffix == ".journal" or "journal" in p.name for p in files), files
+    for secret in ("pass1", "wrong-Secret-1", "new-Secret-2", "throttled-Secret-3", "throttled-Secret-4"):
         assert secret not in stderr
         for p in files:
             assert secret.encode() not in p.read_bytes(), (secret, p)
