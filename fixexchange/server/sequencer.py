@@ -71,14 +71,10 @@ class Sequencer:
     def on_message(self, session_id: str, message: Any, now: float) -> list[Outbound]:
         append = self._append
         if append is not None:
-            prefix = self._sid_prefix.get(session_id)
-            if prefix is None:
-                sid = session_id.encode()
-                prefix = self._sid_prefix[session_id] = _SID_LEN.pack(len(sid)) + sid
             try:
                 if self.unavailable is not None:
                     raise OSError(self.unavailable)
-                append(KIND_MESSAGE + _pack_now(now) + prefix + mask_message(message.raw))
+                append(KIND_MESSAGE + _pack_now(now) + self._sid(session_id) + mask_message(message.raw))
             except OSError as e:
                 return [self._refuse(session_id, message, e)]
             if self.in_burst:
