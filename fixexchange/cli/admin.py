@@ -33,7 +33,7 @@ import urllib.request
 from urllib.parse import quote
 
 from .client import CONFIG_ENV, EXIT_CONNECTION, EXIT_OK, EXIT_REJECTED, EXIT_TIMEOUT, EXIT_USAGE, \
-    default_config_path
+    convert_setting, default_config_path
 
 TOOL = "fix-admin"
 DEFAULTS = {"host": "127.0.0.1", "port": 9879, "token": None, "timeout": 10.0}
@@ -49,27 +49,7 @@ class AdminToolError(Exception):
 
 
 def _convert(key: str, value, source: str):
-    try:
-        if key == "port":
-            if isinstance(value, bool):
-                raise ValueError
-            port = int(value)
-            if not 0 < port < 65536:
-                raise ValueError
-            return port
-        if key == "timeout":
-            if isinstance(value, bool):
-                raise ValueError
-            timeout = float(value)
-            if not timeout > 0:
-                raise ValueError
-            return timeout
-    except (TypeError, ValueError):
-        what = "a port number 1-65535" if key == "port" else "a positive number of seconds"
-        raise AdminToolError(f"{source}: {key}: expected {what}, got {value!r}", EXIT_USAGE) from None
-    if not isinstance(value, str) or not value:
-        raise AdminToolError(f"{source}: {key}: expected a non-empty string, got {value!r}", EXIT_USAGE)
-    return value
+    return convert_setting(key, value, source, lambda message: AdminToolError(message, EXIT_USAGE))
 
 
 def _from_file(path: str) -> dict:

@@ -143,6 +143,13 @@ def _convert(key: str, value, source: str):
         if text in ("0", "false", "no", "off", ""):
             return False
         raise UsageError(f"{source}: tls: expected true or false, got {value!r}")
+    return convert_setting(key, value, source, UsageError)
+
+
+def convert_setting(key: str, value, source: str, error: Callable[[str], Exception]):
+    """A setting from a file, the environment or a flag: ``port`` (1-65535), ``timeout``
+    (seconds > 0), anything else a non-empty string; else ``error(message)`` is raised,
+    the message naming ``source`` and ``key`` (shared by the client tools and fix-admin)."""
     try:
         if key == "port":
             if isinstance(value, bool):
@@ -160,9 +167,9 @@ def _convert(key: str, value, source: str):
             return timeout
     except (TypeError, ValueError):
         what = "a port number 1-65535" if key == "port" else "a positive number of seconds"
-        raise UsageError(f"{source}: {key}: expected {what}, got {value!r}") from None
+        raise error(f"{source}: {key}: expected {what}, got {value!r}") from None
     if not isinstance(value, str) or not value:
-        raise UsageError(f"{source}: {key}: expected a non-empty string, got {value!r}")
+        raise error(f"{source}: {key}: expected a non-empty string, got {value!r}")
     return value
 
 
