@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from ..gateway import EXTENSIONS
+from ..session import SessionConfig
 
 __all__ = [
     "ConfigError",
@@ -142,6 +143,9 @@ class JournalConfig:
     final_orders_per_session: int = 10_000
 
 
+_SESSION = SessionConfig("", "")  # the session layer's defaults, not repeated here
+
+
 @dataclass(frozen=True, slots=True)
 class SessionDef:
     target_comp_id: str
@@ -166,13 +170,13 @@ class SessionDef:
     role: str = "trading"
     drop_copy_of: tuple[str, ...] = ()
     extensions: tuple[str, ...] = ()  # wire extensions beyond FIX 4.4 (gateway.EXTENSIONS)
-    # throttles (0 = off) and per-session memory bound: see SessionConfig
-    max_message_rate: float = 0.0
-    message_burst: int = 0
-    max_order_rate: float = 0.0
-    order_burst: int = 0
-    throttle_logout_rejects: int = 200
-    max_queued_bytes: int = 4 * 1024 * 1024
+    # throttles (0 = off) and per-session memory bound: SessionConfig's meaning and defaults
+    max_message_rate: float = _SESSION.max_message_rate
+    message_burst: int = _SESSION.message_burst
+    max_order_rate: float = _SESSION.max_order_rate
+    order_burst: int = _SESSION.order_burst
+    throttle_logout_rejects: int = _SESSION.throttle_logout_rejects
+    max_queued_bytes: int = _SESSION.max_queued_bytes
 
 
 @dataclass(frozen=True, slots=True)
