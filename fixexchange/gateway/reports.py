@@ -59,6 +59,16 @@ from .outbound import Outbound
 from .reject_text import reject_text
 from .units import format_avg_px
 
+
+def _resync_quantities(order, qty: int, cum_qty: int) -> None:
+    """An order's OrderQty/CumQty from a final engine event: the engine's ``qty`` still
+    counts what self-trade prevention removed (FIX wants OrderQty = CumQty + LeavesQty)."""
+    if order.qty != qty - order.stp_decremented:
+        order.qty = qty - order.stp_decremented
+        order.static = None  # the cached report fields carry OrderQty
+    order.cum_qty = cum_qty
+
+
 class Reports:
     """Part of ``Gateway`` (a mixin: the methods use its state)."""
 
@@ -184,10 +194,7 @@ class Reports:
         order = orders.get(order_id)
         if order is None:
             return
-        if order.qty != qty - order.stp_decremented:
-            order.qty = qty - order.stp_decremented
-            order.static = None
-        order.cum_qty = cum_qty
+        _resync_quantities(order, qty, cum_qty)
         order.cum_notional = cum_notional
         if order is request_order and (request_kind == "cancel" or request_kind == "replace"):
             cl_ord_id, orig = self._new_cl_ord_id(order, request_cl_ord_id)
@@ -254,10 +261,7 @@ class Reports:
         order = orders.get(order_id)
         if order is None:
             return
-        if order.qty != qty - order.stp_decremented:
-            order.qty = qty - order.stp_decremented
-            order.static = None
-        order.cum_qty = cum_qty
+        _resync_quantities(order, qty, cum_qty)
         self._finish(order, _STATUS_EXPIRED)
         out.append(report(order, _EXEC_EXPIRED, _STATUS_EXPIRED, order.cl_ord_id, None))
 
