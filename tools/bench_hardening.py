@@ -34,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PIN = "--pin" in sys.argv
 PIN_DAEMON = ["taskset", "-c", "0"] if PIN else []
 PIN_CLIENTS = ["taskset", "-c", "1"] if PIN else []
+sys.path.insert(0, str(ROOT / "tests" / "server"))
+from loopback import idle_sockets, loopback_sources  # noqa: E402  (shared with the tests)
+
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
@@ -104,22 +107,6 @@ async def logon(port: int, sender: str, password: str, source: str | None = None
         writer.close()
 
 
-def addresses(n: int, first: int = 2) -> list[str]:
-    return [f"127.0.{1 + (i + first) // 250}.{1 + (i + first) % 250}" for i in range(n)]
-
-
-def idle(port: int, sources: list[str], each: int) -> list[socket.socket]:
-    socks = []
-    for source in sources:
-        for _ in range(each):
-            s = socket.socket()
-            s.setblocking(False)
-            s.bind((source, 0))
-            s.connect_ex(("127.0.0.1", port))
-            socks.append(s)
-    return socks
-
-
 # ------------------------------------------------------------------------------------ cases
 
 def flood() -> None:
@@ -131,14 +118,14 @@ def flood_at(pause: float) -> None:
     """The attacker opens 100 idle sockets from 10 addresses, then sleeps ``pause`` s."""
     d = Daemon()
     try:
-        socks = idle(d.port, addresses(200), 10)
+        socks = idle_sockets(d.port, loopback_sources(200), 10)
         time.sleep(1.0)
         stop = threading.Event()
 
         def refill() -> None:  # the attacker: new idle sockets as fast as it can
             i = 0
             while not stop.is_set():
-                socks.extend(idle(d.port, addresses(10, 300 + (i % 40) * 10), 10))
+                socks.extend(idle_sockets(d.port, loopback_sources(10, 300 + (i % 40) * 10), 10))
                 i += 1
                 time.sleep(pause)
                 if len(socks) > 12_000:
@@ -177,7 +164,7 @@ def flood_at(pause: float) -> None:
         start = time.perf_counter()
         total = 0
         while total < 20_000:
-            batch = idle(d.port, ["127.0.0.77"], 500)
+            batch = idle_sockets(d.port, ["127.0.0.77"], 500)
             total += len(batch)
             time.sleep(0.02)
             for s in batch:
@@ -192,7 +179,7 @@ def flood_at(pause: float) -> None:
 
 def bruteforce() -> None:
     for label, sources in (("one address, 50 parallel connections", ["127.0.0.88"] * 50),
-                           ("50 addresses", addresses(50, 500))):
+                           ("50 addresses", loopback_sources(50, 500))):
         d = Daemon()
         try:
             async def attack() -> tuple[int, int, float]:

@@ -11,19 +11,8 @@ import time
 import pytest
 
 from .fixclient import FixClient, config_dict, start_server, utc_now
-
-
-def idle_sockets(port: int, sources: list[str], per_source: int) -> list[socket.socket]:
-    """Connections that never send a byte, ``per_source`` from each loopback address."""
-    socks = []
-    for source in sources:
-        for _ in range(per_source):
-            s = socket.socket()
-            s.setblocking(False)
-            s.bind((source, 0))
-            s.connect_ex(("127.0.0.1", port))
-            socks.append(s)
-    return socks
+from .loopback import idle_sockets, until
+from .loopback import loopback_sources as sources
 
 
 def closed_count(socks: list[socket.socket]) -> int:
@@ -38,17 +27,6 @@ def closed_count(socks: list[socket.socket]) -> int:
         except OSError:
             n += 1
     return n
-
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
-
-
-def sources(n: int, first: int = 2) -> list[str]:
-    return [f"127.0.{1 + (i + first) // 250}.{1 + (i + first) % 250}" for i in range(n)]
 
 
 # --- connection budget ------------------------------------------------------------------------
