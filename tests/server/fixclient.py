@@ -132,6 +132,18 @@ class FixClient:
                 raise ConnectionError(f"{self.comp_id}: connection closed")
             self.parser.append_buffer(data)
 
+    async def round_trip(self, timeout: float = 3.0) -> list[simplefix.FixMessage]:
+        """A TestRequest answered: everything sent before it has been handled (the exchange
+        takes a session's messages in order).  Returns what came before the Heartbeat."""
+        test_id = b"sync-%d" % self.seq  # (unique: the TestRequest's own number)
+        before = []
+        self.send("1", [(112, test_id)])
+        while True:
+            m = await self.recv(timeout, admin=True)
+            if m.get(35) == b"0" and m.get(112) == test_id:
+                return before
+            before.append(m)
+
     async def expect(self, msg_type: bytes | str, timeout: float = 3.0, **match) -> simplefix.FixMessage:
         if isinstance(msg_type, str):
             msg_type = msg_type.encode()

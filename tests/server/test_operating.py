@@ -12,17 +12,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from fixexchange.server.logs import JsonFormatter
 
 from .fixclient import FixClient, config_dict, start_server
+from .loopback import until
 
 TOKEN = "t0ken-for-the-tests-0123456789"
+# C3's grace period: long enough that a reconnect on a loaded machine is back in time (the
+# tests poll, so they wait for it only where the cancel itself is tested)
+GRACE = 2.0
 
 
 def operating_config(**server) -> dict:
-    """fixclient's config plus: C1 cancel-on-disconnect, C3 with a 0.4 s grace, DC a drop copy
+    """fixclient's config plus: C1 cancel-on-disconnect, C3 with a GRACE s grace, DC a drop copy
     of C1, DCALL a drop copy of everyone, the admin endpoint on an ephemeral port."""
     cfg = config_dict(**server)
     sessions = cfg["session"]
     sessions[0]["cancel_on_disconnect"] = True
-    sessions[2].update(cancel_on_disconnect=True, cancel_on_disconnect_grace=0.4)
+    sessions[2].update(cancel_on_disconnect=True, cancel_on_disconnect_grace=GRACE)
     sessions.append({"target_comp_id": "DC", "password": "pw", "role": "drop_copy", "drop_copy_of": ["C1"]})
     sessions.append({"target_comp_id": "DCALL", "password": "pw", "role": "drop_copy"})
     cfg["admin"] = {"enabled": True, "port": 0, "token": TOKEN}
@@ -85,6 +89,11 @@ async def resend_all(c: FixClient, last_seen: int, logon_reply) -> list:
     return resent
 
 
+def gone(srv, comp_id: str):
+    """A condition: the server has handled the end of ``comp_id``'s connection."""
+    return lambda: f"FIX.4.4:EX->{comp_id}" not in srv.by_session
+
+
 async def rest_order(c: FixClient, cl: str, side: str = "1", price: str = "100", qty: int = 5, symbol: str = "TEST"):
     c.order(cl, side, qty, price, symbol=symbol)
     return await c.expect("8", i150="0", i11=cl)
@@ -98,8 +107,7 @@ async def test_cancel_on_disconnect_when_the_socket_drops_reports_come_by_resend
     b = await rest_order(c1, "b", side="2", price="120")
     last = int(b.get(34))
     c1.close()  # TCP close, no Logout
-    await asyncio.sleep(0.1)
-    assert srv.gateway.live_orders("FIX.4.4:EX->C1") == 0
+    await until(lambda: srv.gateway.live_orders("FIX.4.4:EX->C1") == 0)
     again = FixClient("C1")
     again.seq = c1.seq
     reply = await again.logon(srv.port, reset=False)
@@ -115,7 +123,7 @@ async def test_cancel_on_disconnect_on_logout(srv):
     o = await rest_order(c1, "x")
     last = int(o.get(34))
     await c1.logout()
-    await asyncio.sleep(0.05)
+    await until(gone(srv, "C1"))
     again = FixClient("C1")
     again.seq = c1.seq
     reply = await again.logon(srv.port, reset=False)
@@ -149,7 +157,7 @@ async def test_cancel_on_disconnect_by_operator_logout(srv):
     assert logout.get(58) == b"maintenance"
     c1.send("5", [])
     assert await c1.closed()
-    await asyncio.sleep(0.05)
+    await until(gone(srv, "C1"))
     again = FixClient("C1")
     again.seq = c1.seq
     reply = await again.logon(srv.port, reset=False)
@@ -162,7 +170,7 @@ async def test_sessions_without_cancel_on_disconnect_keep_their_orders(srv):
     c2 = await logon(srv, "C2")
     await rest_order(c2, "stay")
     c2.close()
-    await asyncio.sleep(0.1)
+    await until(gone(srv, "C2"))
     assert srv.gateway.live_orders("FIX.4.4:EX->C2") == 1
 
 
@@ -180,7 +188,7 @@ async def test_logon_tag_9001_opts_in_and_out(srv):
     await rest_order(c1, "out")
     c1.close()
     c2.close()
-    await asyncio.sleep(0.1)
+    await until(lambda: gone(srv, "C1")() and gone(srv, "C2")())
     assert srv.gateway.live_orders("FIX.4.4:EX->C2") == 0
     assert srv.gateway.live_orders("FIX.4.4:EX->C1") == 1
 
@@ -194,18 +202,20 @@ async def test_logon_with_a_bad_9001_value_is_refused(srv):
 
 
 async def test_grace_period_reconnect_in_time_keeps_orders_late_cancels(srv):
+    sid = "FIX.4.4:EX->C3"
     c3 = await logon(srv, "C3")
     await rest_order(c3, "g1")
     c3.close()
-    await asyncio.sleep(0.1)
-    again = await logon(srv, "C3")  # back within 0.4 s
-    await asyncio.sleep(0.5)
-    assert srv.gateway.live_orders("FIX.4.4:EX->C3") == 1
+    await until(lambda: srv.gateway.cancel_on_disconnect_due(sid) is not None)
+    again = await logon(srv, "C3")  # back within the grace period
+    assert srv.gateway.cancel_on_disconnect_due(sid) is None
+    await until(lambda: sid not in srv._cod_timers, GRACE + 5)  # the grace timer ran: it found C3 back
+    assert srv.gateway.live_orders(sid) == 1
     again.close()
-    await asyncio.sleep(0.1)
-    assert srv.gateway.live_orders("FIX.4.4:EX->C3") == 1  # grace running
-    await asyncio.sleep(0.5)
-    assert srv.gateway.live_orders("FIX.4.4:EX->C3") == 0
+    await until(lambda: srv.gateway.cancel_on_disconnect_due(sid) is not None)
+    assert srv.gateway.live_orders(sid) == 1  # grace running
+    await until(lambda: srv.gateway.live_orders(sid) == 0, GRACE + 5)
+    assert srv.gateway.cancel_on_disconnect_due(sid) is None
 
 
 # ------------------------------------------------------------------------------ drop copy
@@ -240,7 +250,7 @@ async def test_drop_copy_gets_exactly_the_owners_reports_in_order_and_resends_af
     # the drop copy goes away; what it misses is stored and resent
     last = int(copies[-1].get(34))
     dc.close()
-    await asyncio.sleep(0.05)
+    await until(gone(srv, "DC"))
     c1.order("b3", "1", 1, "100")
     missed = await c1.expect("8", i150="0", i11="b3")
     again = FixClient("DC")
@@ -306,7 +316,7 @@ async def test_halt_and_resume_with_security_status_and_rejects(srv):
     await c1.expect("8", i150="F", i11="n2")
     # unsubscribe: no more status messages; halting again reaches nobody
     md.send("e", [(324, "st1"), (263, "2"), (55, "TEST")])
-    await asyncio.sleep(0.05)
+    assert await md.round_trip() == []  # the unsubscribe is handled (and answered by nothing)
     status, result = await admin(srv, "POST", "/symbols/TEST/halt")
     assert result["subscribers_notified"] == 0 and result["reason"] == "halted by the exchange operator"
     md.close()
@@ -517,7 +527,7 @@ async def test_metrics_count_refused_connections_and_loop_lag():
         refused = FixClient("C3")
         await refused.connect(srv.port)
         assert await refused.closed()
-        await asyncio.sleep(0.3)  # one lag probe at least
+        await until(lambda: srv.metrics.loop_lag.count >= 1)  # one lag probe at least
         status, payload, _ = await http(srv.admin.port, "GET", "/metrics")
         m = samples(payload.decode())
         assert m[("fixexchange_connections_refused_total", (("reason", "connection_limit"),))] == 1
@@ -537,9 +547,12 @@ async def test_summary_line_and_json_logs(caplog):
         c.order("s1", "1", 3, "108")
         await c.expect("8", i150="0")
         await c.expect("8", i150="F")
-        await asyncio.sleep(0.3)
-        summaries = [r for r in caplog.records if getattr(r, "event", None) == "summary"]
-        assert summaries, caplog.text
+        def summaries_after_the_trade():
+            return [r for r in caplog.records if getattr(r, "event", None) == "summary"
+                    and r.fields["trades_total"] == 1]
+
+        await until(summaries_after_the_trade)
+        summaries = summaries_after_the_trade()
         total = summaries[-1].fields
         assert total["orders_total"] == 1 and total["trades_total"] == 1 and total["sessions"] == 1
         assert "orders/s" in summaries[-1].getMessage()
@@ -663,21 +676,20 @@ async def test_grace_periods_restored_with_the_gateway_start_again():
 
     cfg = parse_config(operating_config(), "<test>")
     acceptor, gateway = build(cfg)
-    sid = "FIX.4.4:EX->C3"  # grace 0.4 s
+    sid = "FIX.4.4:EX->C3"
     now = _time.time()
     gateway.on_logon(sid, now)
     raw = encode(b"FIX.4.4", b"D", [(49, "C3"), (56, "EX"), (34, 2), (52, "20260101-00:00:00"), (11, "g"),
                                   (55, "TEST"), (54, "1"), (60, "20260101-00:00:00"), (38, 1), (40, "2"), (44, "100")])
     (message,) = FixParser().feed(raw)
     gateway.on_message(sid, message, now)
-    assert gateway.on_disconnect(sid, now - 0.2, "connection lost") == []
+    assert gateway.on_disconnect(sid, now - GRACE + 0.2, "connection lost") == []
     assert gateway.cancel_on_disconnect_pending == {sid: pytest.approx(now + 0.2)}
     srv = ExchangeServer(cfg, acceptor, gateway)
     await srv.start()
     try:
         assert gateway.live_orders(sid) == 1
-        await asyncio.sleep(0.4)
-        assert gateway.live_orders(sid) == 0
+        await until(lambda: gateway.live_orders(sid) == 0)
         assert acceptor.sequence_numbers(sid)[0] > 1  # the report is stored for the next logon
     finally:
         await srv.stop()
