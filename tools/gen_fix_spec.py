@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from fixexchange.codec import FixParser, Garbled  # noqa: E402
 from fixexchange.codec._fix44_enums import ENUMS  # noqa: E402
 from fixexchange.codec._field_types import FIELD_TYPES  # noqa: E402
-from fixexchange.codec.dictionary import FIX44, HEADER_REQUIRED, REASON_TEXTS  # noqa: E402
+from fixexchange.codec.dictionary import FIX44, HEADER_REQUIRED, ID_TAGS, MAX_ID_LENGTH, REASON_TEXTS  # noqa: E402
 from fixexchange.engine import Engine, SymbolSpec  # noqa: E402
 from fixexchange.gateway import common as gw  # noqa: E402
 from fixexchange.gateway import Gateway  # noqa: E402
@@ -211,6 +211,7 @@ def render() -> str:
         "follows the FIX 4.4 session-level test cases; see docs/INTERNALS.md for how.\n")
     add("## 1. Session rules\n")
     defaults = SessionConfig(EXCHANGE, CLIENT)
+    id_names = ", ".join(f"{FIELD_TYPES[tag][0]}({tag})" for tag in sorted(ID_TAGS))
     add(f"""- **Transport**: plain TCP, one FIX session per connection; BeginString `FIX.4.4`. The exchange's
   CompID is its `[server] comp_id` (`{EXCHANGE}` in the bundled config): your TargetCompID(56).
   Your SenderCompID(49) must be a configured session (or any, with `[accept_any]`).
@@ -230,6 +231,10 @@ def render() -> str:
 - **PossResend(97)=Y**: a NewOrderSingle, cancel, replace or mass cancel whose ClOrdID this FIX
   session has already seen is ignored (no second answer); the memory lasts until the sequence
   numbers are reset (the last {session_acceptor.MAX_REMEMBERED_CL_ORD_IDS:,} ClOrdIDs).
+- **Identifiers you choose** are kept by the exchange and may be at most {MAX_ID_LENGTH} characters
+  long; a longer one gets a session Reject, SessionRejectReason(373) 5 naming the field, Text
+  "... (longer than {MAX_ID_LENGTH} characters)". They are:
+  {id_names}.
 - **Third-party addressing**: OnBehalfOfCompID(115) values listed in the session's
   `on_behalf_of_comp_ids` are accepted (answers carry DeliverToCompID(128)); DeliverToCompID(128)
   values listed in `deliver_to_comp_ids` are accepted (answers carry OnBehalfOfCompID(115)); the

@@ -112,6 +112,14 @@ MULTIPLE_VALUE_TAGS = frozenset(tag for tag, (_, multiple, _) in FIX44_ENUMS.ite
 ENUMS[9001] = frozenset((b"Y", b"N"))
 
 
+# Identifiers a client chooses that the exchange keeps (ClOrdID in the session's PossResend
+# memory and the gateway's order index, MDReqID and SecurityStatusReqID with subscriptions,
+# ...): a longer one is refused (Reject 373=5) so that what a session keeps stays small.
+MAX_ID_LENGTH = 64
+ID_TAGS = frozenset((11, 41, 262, 320, 324, 526, 583, 584, 790, 923))
+_ID_TOO_LONG = f"longer than {MAX_ID_LENGTH} characters"
+
+
 def _in_list(allowed: frozenset[bytes]):
     """Membership for a space-separated list of values, each of them allowed."""
     def check(value: bytes) -> bool:
@@ -121,6 +129,8 @@ def _in_list(allowed: frozenset[bytes]):
 
 def _value_check(tag: int):
     """A function ``value -> reason code or 0`` for ``tag``, or None when any text goes."""
+    if tag in ID_TAGS:
+        return lambda value: 0 if len(value) <= MAX_ID_LENGTH else R.VALUE_INCORRECT
     kind = _TYPE_OVERRIDES.get(tag) or FIELD_TYPES.get(tag, ("", "STRING"))[1]
     format_check = _FORMAT_CHECKS.get(kind)
     allowed = ENUMS.get(tag)
@@ -153,7 +163,13 @@ _FAST_FORMAT = {
 }
 
 
+_SHORT_ID_PATTERN = rb"[^\x01]{1,%d}+" % MAX_ID_LENGTH
+_FAST_SHORT_ID = re.compile(_SHORT_ID_PATTERN).fullmatch
+
+
 def _fast_check(tag: int):
+    if tag in ID_TAGS:
+        return _FAST_SHORT_ID
     allowed = ENUMS.get(tag)
     if allowed is not None:
         return allowed.__contains__  # (a list of several values takes the exact pass)
@@ -175,6 +191,8 @@ _FAST_PATTERN = {
 
 
 def _fast_pattern(tag: int) -> bytes:
+    if tag in ID_TAGS:
+        return _SHORT_ID_PATTERN
     allowed = ENUMS.get(tag)
     if allowed is not None:
         # one value, as _fast_check (a list of several values takes the exact pass)
@@ -457,7 +475,7 @@ class DataDictionary:
             if check is not None:
                 reason = check(value)
                 if reason:
-                    return _reject(reason, tag)
+                    return _reject(reason, tag, _ID_TOO_LONG if tag in ID_TAGS else "")
             index += 1
             group = groups.get(tag)
             if group is not None:
@@ -554,7 +572,7 @@ def _read_group(fields, index: int, last: int, group: GroupDef, expected: int):
         if check is not None:
             reason = check(value)
             if reason:
-                return index, _reject(reason, tag)
+                return index, _reject(reason, tag, _ID_TOO_LONG if tag in ID_TAGS else "")
         index += 1
         inner = nested.get(tag)
         if inner is not None:

@@ -1,6 +1,6 @@
 import pytest
 
-from fixexchange.codec import FIX44, FixMessage, SessionRejectInfo, encode
+from fixexchange.codec import FIX44, FixMessage, FixParser, SessionRejectInfo, encode
 from fixexchange.codec.tags import RejectReasons as R
 
 from .helpers import (EXECUTION_REPORT_BODY, HEADER, NEW_ORDER_SINGLE_BODY, NOW_TEXT, frame,
@@ -234,3 +234,25 @@ def test_group_member_value_checked():
 def test_huge_num_in_group_is_a_format_error():
     body = MD_REQUEST_BODY[:6] + [(146, b"9" * 5000)] + MD_REQUEST_BODY[7:]
     assert reject(message(b"V", body)) == (R.INCORRECT_DATA_FORMAT, 146)
+
+
+@pytest.mark.parametrize("msg_type, tag", [(b"D", 11), (b"F", 41), (b"V", 262), (b"q", 11)])
+def test_client_ids_the_exchange_keeps_are_at_most_64_characters(msg_type, tag):
+    from fixexchange.codec.dictionary import MAX_ID_LENGTH, DataDictionary, _BODIES, GROUPS, MESSAGE_NAMES
+
+    def body(length):
+        return [(t, b"x" * length if t == tag else v) for t, v in VALID[msg_type]]
+
+    assert MAX_ID_LENGTH == 64
+    assert FIX44.validate(message(msg_type, body(64))) is None
+    assert FIX44.validate(message(msg_type, body(65))) == SessionRejectInfo(
+        R.VALUE_INCORRECT, tag, f"Value is incorrect (out of range) for this tag, field={tag} (longer than 64 characters)")
+    # the compiled plan and the parser's hot shape refuse it too
+    fix44 = DataDictionary(b"FIX.4.4", _BODIES, GROUPS, MESSAGE_NAMES)
+    fix44.compile_after = 1
+    for _ in range(3):
+        short = FixParser(hot_shapes=fix44.hot_shapes).feed(
+            encode(b"FIX.4.4", msg_type, HEADER + body(64)))[0]
+        assert fix44.validate(short) is None
+    long = FixParser(hot_shapes=fix44.hot_shapes).feed(encode(b"FIX.4.4", msg_type, HEADER + body(65)))[0]
+    assert fix44.validate(long).ref_tag == tag

@@ -380,3 +380,22 @@ async def test_the_address_holding_the_most_pays_for_room_not_a_lone_client():
             s.close()
     finally:
         await srv.stop()
+
+
+# --- sizes of what a client makes the exchange keep -------------------------------------------
+
+async def test_a_clordid_longer_than_64_characters_gets_a_session_reject_and_is_not_kept():
+    srv = await start_server()
+    try:
+        c = FixClient("C1")
+        await c.logon(srv.port)
+        c.order("x" * 65, "1", 1, "100", extra=[(97, "Y")])
+        reject = await c.expect("3", i372="D", i371="11", i373="5")
+        assert reject.get(58) == b"Value is incorrect (out of range) for this tag, field=11 (longer than 64 characters)"
+        assert not srv.acceptor._sessions["FIX.4.4:EX->C1"].cl_ord_ids
+        c.order("x" * 64, "1", 1, "100")
+        await c.expect("8", i150="0", i11="x" * 64)
+        c.send("V", [(262, "m" * 65), (263, "1"), (264, "1"), (267, 1), (269, "0"), (146, 1), (55, "TEST")])
+        await c.expect("3", i372="V", i371="262", i373="5")
+    finally:
+        await srv.stop()
