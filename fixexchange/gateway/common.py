@@ -23,6 +23,8 @@ from .units import parse_price, parse_qty, PriceFormatter
 # Final orders (and their ClOrdIDs) remembered per session: duplicate-ClOrdID detection and
 # status requests for recently finished orders.  Older ones are forgotten.
 RECENT_FINAL_ORDERS_PER_SESSION = 10_000
+# market-data subscriptions one session may hold at once (the config's default)
+MAX_MARKET_DATA_SUBSCRIPTIONS = 100
 
 _SIDES = {b"1": Side.BUY, b"2": Side.SELL}
 _ORD_TYPES = {b"1": OrdType.MARKET, b"2": OrdType.LIMIT, b"3": OrdType.STOP, b"4": OrdType.STOP_LIMIT}
@@ -121,6 +123,7 @@ _TRADING_MSG_TYPES = frozenset((b"D", b"F", b"G", b"H", b"q"))
 # MDReqRejReason (281)
 MD_REJ_UNKNOWN_SYMBOL = b"0"
 MD_REJ_DUPLICATE_ID = b"1"
+MD_REJ_INSUFFICIENT_BANDWIDTH = b"2"  # (also: too many subscriptions on the session)
 MD_REJ_UNSUPPORTED_SUBSCRIPTION_TYPE = b"4"
 MD_REJ_UNSUPPORTED_DEPTH = b"5"
 MD_REJ_UNSUPPORTED_UPDATE_TYPE = b"6"

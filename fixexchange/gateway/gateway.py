@@ -67,6 +67,7 @@ from .common import (
     CXL_REJ_OTHER,
     EXTENSIONS,
     ORD_REJ_OTHER,
+    MAX_MARKET_DATA_SUBSCRIPTIONS,
     RECENT_FINAL_ORDERS_PER_SESSION,
 )
 from .market_data_requests import MarketDataRequests
@@ -156,6 +157,10 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         self._orders: dict[int, _Order] = {}
         self._sessions: dict[str, _SessionOrders] = {}
         self.final_orders_per_session = RECENT_FINAL_ORDERS_PER_SESSION
+        # market-data subscriptions a session may hold at once (session id -> limit; others:
+        # the default); each holds symbols, entry types and book state
+        self.market_data_subscription_limits: dict[str, int] = {}
+        self.default_market_data_subscription_limit = MAX_MARKET_DATA_SUBSCRIPTIONS
         self._transact_time = b""
         self._transact_now: float | None = None
         self._deliver_to = b""  # DeliverTo* of the request being answered, encoded (_answer_to_firm)

@@ -9,6 +9,7 @@ from fixexchange.codec import FixMessage
 from .common import (
     _MissingField,
     MD_REJ_DUPLICATE_ID,
+    MD_REJ_INSUFFICIENT_BANDWIDTH,
     MD_REJ_UNKNOWN_SYMBOL,
     MD_REJ_UNSUPPORTED_AGGREGATION,
     MD_REJ_UNSUPPORTED_DEPTH,
@@ -82,6 +83,11 @@ class MarketDataRequests:
             return
         if self.market_data.subscription(session_id, md_req_id) is not None:
             return refuse(MD_REJ_DUPLICATE_ID, "duplicate MDReqID")
+        limit = self.market_data_subscription_limits.get(session_id, self.default_market_data_subscription_limit)
+        if self.market_data.subscription_count(session_id) >= limit:
+            return refuse(MD_REJ_INSUFFICIENT_BANDWIDTH,
+                          f"more than {limit} market-data subscriptions on this session "
+                          "(limit max_market_data_subscriptions): unsubscribe one first")
         out.extend(self.market_data.subscribe(
             Subscription(session_id, md_req_id, tuple(symbols), depth, wanted, update_type == b"1",
                          "aggressor_side" in self._extensions_of(session_id))))

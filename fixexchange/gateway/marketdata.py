@@ -252,6 +252,9 @@ class MarketData:
 
     # ---------------------------------------------------------------- requests
 
+    def subscription_count(self, session_id: str) -> int:
+        return len(self._by_session.get(session_id, ()))
+
     def subscription(self, session_id: str, md_req_id: bytes) -> Subscription | None:
         return self._by_session.get(session_id, {}).get(md_req_id)
 

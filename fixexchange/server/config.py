@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from ..gateway import EXTENSIONS
+from ..gateway.common import MAX_MARKET_DATA_SUBSCRIPTIONS
 from ..session import SessionConfig
 
 __all__ = [
@@ -177,6 +178,8 @@ class SessionDef:
     order_burst: int = _SESSION.order_burst
     throttle_logout_rejects: int = _SESSION.throttle_logout_rejects
     max_queued_bytes: int = _SESSION.max_queued_bytes
+    # market-data subscriptions held at once; one more gets MarketDataRequestReject
+    max_market_data_subscriptions: int = MAX_MARKET_DATA_SUBSCRIPTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -617,6 +620,7 @@ def _session_fields(v: _V, tbl: dict, key: str, base: SessionDef) -> SessionDef:
     for name in ("max_message_rate", "message_burst", "max_order_rate", "order_burst", "throttle_logout_rejects"):
         v.positive(getattr(s, name), f"{key}.{name}", zero_ok=True)
     v.positive(s.max_queued_bytes, f"{key}.max_queued_bytes")
+    v.positive(s.max_market_data_subscriptions, f"{key}.max_market_data_subscriptions")
     return s
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_CONFIG_PATH, ConfigError, ExchangeConfig, load_config
+from .config import DEFAULT_CONFIG_PATH, ConfigError, ExchangeConfig, SessionDef, load_config
 
 log = logging.getLogger("fixexchange")
 
@@ -100,6 +100,14 @@ def build(cfg: ExchangeConfig, now: float | None = None):
     extensions = {c.session_id: d.extensions for c, d in zip(configs, cfg.sessions)}
     gateway = Gateway(specs, engine, stp_modes=stp, cancel_on_disconnect=cod, drop_copies=drop_copies,
                       extensions=extensions, **options)
+    md_limits = {c.session_id: d.max_market_data_subscriptions for c, d in zip(configs, cfg.sessions)}
+    md_default_limit = (cfg.accept_any or SessionDef("")).max_market_data_subscriptions
+
+    def limit_market_data(target) -> None:
+        target.market_data_subscription_limits = md_limits
+        target.default_market_data_subscription_limit = md_default_limit
+
+    limit_market_data(gateway)
     gateway.final_orders_per_session = journal_cfg.final_orders_per_session
     sequencer = Sequencer(gateway)
     if cfg.server.store == "file":
@@ -133,6 +141,7 @@ def build(cfg: ExchangeConfig, now: float | None = None):
 
     def configure(restored) -> None:  # limits from the config, not from the snapshot
         restored.final_orders_per_session = journal_cfg.final_orders_per_session
+        limit_market_data(restored)
         restored.engine._retain = journal_cfg.final_orders
 
     durable.acceptor = acceptor

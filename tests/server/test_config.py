@@ -288,3 +288,19 @@ def test_journal_defaults(tmp_path):
     assert (c.journal.enabled, c.journal.fsync, c.journal.directory) == (True, "off", "")
     c = load_config(write(tmp_path, MINIMAL + '[journal]\nfsync = "batch"\ndirectory = "j"\n'))
     assert (c.journal.fsync, c.journal.directory) == ("batch", "j")
+
+
+def test_max_market_data_subscriptions_defaults_overrides_and_errors(tmp_path):
+    from fixexchange.server.main import build
+    text = MINIMAL.replace('[[session]]', '[session_defaults]\nmax_market_data_subscriptions = 7\n[[session]]')
+    text += '[[session]]\ntarget_comp_id = "C2"\npassword = "p"\nmax_market_data_subscriptions = 3\n'
+    cfg = load_config(write(tmp_path, text))
+    assert [s.max_market_data_subscriptions for s in cfg.sessions] == [7, 3]
+    assert load_config(write(tmp_path, MINIMAL)).sessions[0].max_market_data_subscriptions == 100
+    _, gateway = build(cfg)
+    assert gateway.market_data_subscription_limits == {"FIX.4.4:EX->C1": 7, "FIX.4.4:EX->C2": 3}
+    for value, problem in (("0", "> 0"), ("-1", "> 0"), ('"many"', "expected an integer")):
+        e = bad(tmp_path, MINIMAL.replace('password = "p"', f'password = "p"\nmax_market_data_subscriptions = {value}'))
+        assert e.key == "session[0].max_market_data_subscriptions" and problem in str(e), str(e)
+    e = bad(tmp_path, MINIMAL.replace('[[session]]', '[session_defaults]\nmax_market_data_subscriptions = 0\n[[session]]'))
+    assert e.key == "session_defaults.max_market_data_subscriptions"

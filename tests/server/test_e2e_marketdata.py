@@ -320,3 +320,29 @@ async def test_market_data_batched_per_loop_turn_and_new_subscriber_consistent()
             c.close()
     finally:
         await srv.stop()
+
+
+async def test_market_data_subscriptions_per_session_are_capped():
+    from .fixclient import config_dict
+    cfg = config_dict()
+    cfg["session"][3]["max_market_data_subscriptions"] = 2
+    srv = await start_server(cfg)
+    try:
+        md = FixClient("MD")
+        await md.logon(srv.port)
+        for req in ("s1", "s2"):
+            md.send("V", md_request(req, ["TEST"]))
+            await md.expect("W", i262=req)
+        md.send("V", md_request("s3", ["SYM1"]))
+        y = await md.expect("Y", i262="s3", i281="2")
+        assert y.get(58) == (b"more than 2 market-data subscriptions on this session "
+                             b"(limit max_market_data_subscriptions): unsubscribe one first")
+        md.send("V", md_request("snap", ["TEST"], sub_type="0"))  # a snapshot holds nothing
+        await md.expect("W", i262="snap")
+        md.send("V", [(262, "s1"), (263, "2"), (264, 0), (267, 1), (269, "0"), (146, 1), (55, "TEST")])
+        md.send("V", md_request("s3", ["SYM1"]))  # room again
+        await md.expect("W", i262="s3")
+        assert srv.gateway.market_data.subscription_count("FIX.4.4:EX->MD") == 2
+        md.close()
+    finally:
+        await srv.stop()
