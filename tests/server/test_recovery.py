@@ -83,3 +83,39 @@ def test_snapshot_plus_tail_and_a_missing_journal(tmp_path):
     with pytest.raises(ConfigError) as info:
         build(cfg)
     assert info.value.key == "journal.directory" and "missing" in info.value.problem
+
+
+def test_the_gateway_of_the_bundled_config_can_be_snapshotted():
+    """A snapshot pickles the Gateway (engine, market data, sessions, trading status...): a
+    lambda or an open file among its attributes would make every snapshot fail."""
+    import dataclasses
+    import pickle
+
+    from fixexchange.server.config import DEFAULT_CONFIG_PATH
+
+    cfg = load_config(DEFAULT_CONFIG_PATH)
+    cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, store="memory"))
+    _, sequencer = build(cfg, now=1.767e9)
+    restored = pickle.loads(pickle.dumps(sequencer.gateway, protocol=pickle.HIGHEST_PROTOCOL))
+    assert restored.engine.book("SYM1").depth(1, 0) == sequencer.gateway.engine.book("SYM1").depth(1, 0)
+
+
+async def test_application_messages_read_after_shutdown_began_are_refused_not_executed():
+    import asyncio
+
+    from .fixclient import FixClient, start_server
+
+    srv = await start_server(logout_timeout=0.5)
+    c1 = FixClient("C1")
+    await c1.logon(srv.port)
+    c1.order("before", "1", 1, "100")
+    await c1.expect("8", i150="0", i11="before")
+    stopping = asyncio.ensure_future(srv.stop())
+    await c1.recv(3, admin=True)  # the exchange's Logout
+    c1.order("after", "1", 1, "100")
+    await stopping
+    assert not any(o.cl_ord_id == b"after" for o in srv.gateway.gateway._orders.values())
+    # the refusal is stored: the client gets it by resend when it logs on again
+    stored = [raw for _, raw in srv.acceptor.store_for("FIX.4.4:EX->C1").get_sent(1, 99)]
+    [refusal] = [raw for raw in stored if b"\x0135=j\x01" in raw]
+    assert b"\x01379=after\x01" in refusal and b"\x01380=4\x01" in refusal and b"shutting down" in refusal
