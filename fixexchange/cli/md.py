@@ -49,8 +49,8 @@ examples:
 
 The ladder shows, per symbol, the last trade (price, size, aggressor side), volume, high,
 low and VWAP of the trades seen, the spread in price and ticks (tick sizes from the
-SecurityList), then per level the orders (when the exchange sends NumberOfOrders(346)),
-the cumulative size and the size, asks above bids; bids are green, asks red, a changed
+SecurityList), then per level the orders (NumberOfOrders(346); blank when an exchange
+does not send it), the cumulative size and the size, asks above bids; bids are green, asks red, a changed
 level flashes, and so does a trade's price. A tape of the latest trades of all symbols
 runs along the bottom (--trades rows). Trade times are MDEntryTime(273) when the exchange
 sends it, otherwise the time the update arrived ('-' for trades already in the first

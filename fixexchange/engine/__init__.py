@@ -72,7 +72,8 @@ taker_cum_notional, maker_order_id, maker_owner, maker_cum_qty, maker_leaves_qty
 maker_cum_notional)``, each side's cum / leaves / notional after the trade),
 ``Cancelled(reason)``,
 ``Replaced``, ``Restated`` (STP decrement of a live order), ``Triggered``, ``Expired``,
-``LevelChanged(symbol, side, price, qty)`` (displayed qty after the change, 0 = level gone;
+``LevelChanged(symbol, side, price, qty, orders)`` (displayed qty and live orders after the
+change, 0 = level gone;
 matching emits one per level it visits, when it leaves that level; resting, cancel, expiry
 and replace emit one per level they change),
 ``OrderState(OrderView)``, ``MassCancelDone(count, owner, symbol, side)``.

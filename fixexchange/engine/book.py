@@ -66,15 +66,18 @@ class _Half:
                 if j + 1 < size:
                     heappush(candidates, (heap[j + 1], j + 1))
 
-    def top(self, n):
+    def top(self, n, orders=False):
         if not n:
-            return [(lvl.price, lvl.qty) for _, lvl in sorted(self.levels.items()) if lvl.live]
-        out = []
-        for lvl in self.iter_levels():
-            out.append((lvl.price, lvl.qty))
-            if len(out) >= n:
-                break
-        return out
+            levels = [lvl for _, lvl in sorted(self.levels.items()) if lvl.live]
+        else:
+            levels = []
+            for lvl in self.iter_levels():
+                levels.append(lvl)
+                if len(levels) >= n:
+                    break
+        if orders:
+            return [(lvl.price, lvl.qty, lvl.live) for lvl in levels]
+        return [(lvl.price, lvl.qty) for lvl in levels]
 
     def compact(self):
         self.levels = {k: lvl for k, lvl in self.levels.items() if lvl.live}
@@ -119,14 +122,15 @@ class Book:
         lvl = self.asks.best()
         return None if lvl is None else (lvl.price, lvl.qty)
 
-    def depth(self, side, n=None):
-        """Aggregated displayed levels best first; n 0/None = all levels."""
+    def depth(self, side, n=None, orders=False):
+        """Aggregated displayed levels best first, (price, qty), or (price, qty, live orders)
+        with `orders`; n 0/None = all levels."""
         side = _enum(_SIDES, side)
         if side is None:
             raise ValueError("side must be Side.BUY or Side.SELL")
         if n is not None and (type(n) is not int or n < 0):
             raise ValueError("n must be None or an int >= 0")
-        return (self.bids if side is BUY else self.asks).top(n)
+        return (self.bids if side is BUY else self.asks).top(n, orders)
 
 
 def _check_price(spec, price, what):

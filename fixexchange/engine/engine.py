@@ -235,7 +235,7 @@ class Engine:
         lvl.orders.append(o)
         lvl.live += 1
         lvl.qty = q = lvl.qty + v
-        ev.append((LevelChanged, book.symbol, o.side, o.price, q))
+        ev.append((LevelChanged, book.symbol, o.side, o.price, q, lvl.live))
 
     def _unrest(self, book, o):
         """Take a resting order off its level; returns (level, leaves it had)."""
@@ -379,7 +379,7 @@ class Engine:
         lvl.orders.append(o)
         lvl.live += 1
         lvl.qty = q = lvl.qty + qty
-        return [accepted, (LevelChanged, symbol, side, price, q)]
+        return [accepted, (LevelChanged, symbol, side, price, q, lvl.live)]
 
     def _new_limit_crossing(self, book, o, opp, lvl, accepted):
         """A plain limit order that crosses ``lvl`` (opp's best): match, then rest or (IOC)
@@ -545,7 +545,7 @@ class Engine:
                 break
             start_trade = trade_id
             trade_id, stopped = match_level(self, book, t, lvl, trade_id, ev, stp, tside, owner, tid_)
-            ev.append((LevelChanged, symbol, oside, price, lvl.qty))
+            ev.append((LevelChanged, symbol, oside, price, lvl.qty, lvl.live))
             if trade_id != start_trade:
                 book.last_trade_price = price
                 if first is None:
@@ -633,7 +633,7 @@ class Engine:
         self._finish(o, CANCELLED)
         return [(Cancelled, oid, o.owner, o.symbol, side, REQUESTED, q, o.cum_qty,
                  o.cum_notional, o.qty),
-                (LevelChanged, o.symbol, side, price, lvl.qty)]
+                (LevelChanged, o.symbol, side, price, lvl.qty, lvl.live)]
 
     def _cancel_live(self, o, reason, ev):
         lvl, q = self._remove_live(o)
@@ -641,7 +641,7 @@ class Engine:
                                     o.cum_notional, o.qty))
         self._finish(o, CANCELLED)
         if lvl is not None:
-            ev.append((LevelChanged, o.symbol, o.side, lvl.price, lvl.qty))
+            ev.append((LevelChanged, o.symbol, o.side, lvl.price, lvl.qty, lvl.live))
 
     def _expire_live(self, o, ev):
         lvl, q = self._remove_live(o)
@@ -649,7 +649,7 @@ class Engine:
                           o.qty))
         self._finish(o, EXPIRED)
         if lvl is not None:
-            ev.append((LevelChanged, o.symbol, o.side, lvl.price, lvl.qty))
+            ev.append((LevelChanged, o.symbol, o.side, lvl.price, lvl.qty, lvl.live))
 
     def _replace(self, c):
         """ReplaceOrder: the checks, then one of: cancel (qty <= filled), update an
@@ -705,7 +705,7 @@ class Engine:
             lvl = half.levels[-price if o.side is BUY else price]
             lvl.qty -= o.visible - new_leaves
             o.visible = new_leaves
-            ev.append((LevelChanged, o.symbol, o.side, price, lvl.qty))
+            ev.append((LevelChanged, o.symbol, o.side, price, lvl.qty, lvl.live))
         return ev
 
     def _replace_losing_priority(self, book, o, price, qty, new_leaves):
@@ -720,7 +720,7 @@ class Engine:
         self._orders[n.order_id] = n
         ev = [(Replaced, n.order_id, n.owner, n.symbol, n.side, price, qty, n.cum_qty,
                new_leaves, n.cum_notional, False),
-              (LevelChanged, n.symbol, n.side, lvl.price, lvl.qty)]
+              (LevelChanged, n.symbol, n.side, lvl.price, lvl.qty, lvl.live)]
         self._execute(book, n, ev, False)
         if self._pending:
             self._drain(ev)

@@ -302,12 +302,14 @@ class Expired(NamedTuple):
 
 
 class LevelChanged(NamedTuple):
-    """Displayed aggregate at a price level after the command; qty 0 = level removed."""
+    """Displayed aggregate at a price level after the command; qty 0 = level removed.
+    ``orders``: how many live orders rest there (market data's NumberOfOrders)."""
 
     symbol: str
     side: Side
     price: int
     qty: int
+    orders: int
 
 
 class OrderState(NamedTuple):

@@ -503,8 +503,8 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         self._order_id_prefix = self._exec_id_prefix + b"O"
         self._prefix_pending = False
 
-    def _book_depth(self, symbol: str, side: Side) -> list[tuple[int, int]]:
-        return self.engine.book(symbol).depth(side, 0)
+    def _book_depth(self, symbol: str, side: Side) -> list[tuple[int, int, int]]:
+        return self.engine.book(symbol).depth(side, 0, orders=True)
 
     def _session(self, session_id: str) -> _SessionOrders:
         session = self._sessions.get(session_id)

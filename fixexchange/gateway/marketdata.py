@@ -1,6 +1,8 @@
 """Market data: aggregated price-level mirrors, subscriptions, W snapshots and X increments.
 
-The engine reports every displayed level change as ``LevelChanged(symbol, side, price, qty)``.
+The engine reports every displayed level change as
+``LevelChanged(symbol, side, price, qty, orders)``; W and X level entries carry the live
+order count as NumberOfOrders(346) (a FIX 4.4 field of both groups).
 For each symbol someone subscribes to, this module keeps a mirror of the aggregated levels
 per side (price -> qty plus the prices sorted best first): built from the engine's book on
 the first subscription, then updated from those events alone, and dropped with the last
@@ -53,14 +55,15 @@ _new_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new
 
 
 class _SideLevels:
-    """One side of one symbol: displayed qty per price and the sort keys best first
-    (ask: price, bid: -price, so ascending key order is best first for both)."""
+    """One side of one symbol: displayed qty and live orders per price and the sort keys
+    best first (ask: price, bid: -price, so ascending key order is best first for both)."""
 
-    __slots__ = ("keys", "qty", "negate")
+    __slots__ = ("keys", "qty", "orders", "negate")
 
     def __init__(self, negate: bool) -> None:
         self.keys: list[int] = []
         self.qty: dict[int, int] = {}
+        self.orders: dict[int, int] = {}  # NumberOfOrders(346) per price
         self.negate = negate
 
     def price_at(self, rank: int) -> int:
@@ -73,6 +76,11 @@ class _SideLevels:
         if self.negate:
             return [(-key, qty[-key]) for key in keys]
         return [(key, qty[key]) for key in keys]
+
+    def top_counted(self, depth: int) -> list[tuple[int, int, int]]:
+        """(price, qty, orders) best first."""
+        orders = self.orders
+        return [(price, qty, orders[price]) for price, qty in self.top(depth)]
 
 
 class _SymbolData:
@@ -112,9 +120,10 @@ class MarketData:
     collect entries for the command being processed; ``flush`` turns them into W/X messages."""
 
     def __init__(self, scales: dict[str, int],
-                 book_depth: Callable[[str, int], list[tuple[int, int]]]) -> None:
+                 book_depth: Callable[[str, int], list[tuple[int, int, int]]]) -> None:
         """``book_depth(symbol, side)``: the engine book's displayed levels of that side,
-        best first (read when a symbol gets its first subscriber and for one-off snapshots)."""
+        best first, as (price, qty, live orders) (read when a symbol gets its first
+        subscriber and for one-off snapshots)."""
         self._symbols = {symbol: _SymbolData(symbol, scale) for symbol, scale in scales.items()}
         self._book_depth = book_depth
         # symbols with at least one subscription: the only ones whose level changes matter
@@ -126,9 +135,10 @@ class MarketData:
 
     # ---------------------------------------------------------------- engine events
 
-    def level_changed(self, symbol: str, side: int, price: int, qty: int) -> None:
+    def level_changed(self, symbol: str, side: int, price: int, qty: int, orders: int = 1) -> None:
         """A displayed level of a watched symbol changed (others are ignored: their mirror
-        is built from the book when they are first subscribed)."""
+        is built from the book when they are first subscribed); `orders`: the live orders
+        resting there now, sent as NumberOfOrders(346)."""
         data = self._symbols[symbol]
         if not data.subscriptions:
             return
@@ -141,16 +151,19 @@ class MarketData:
             rank = bisect_left(levels.keys, key)
             del levels.keys[rank]
             del levels.qty[price]
+            levels.orders.pop(price, None)
             action = _DELETE
         elif old_qty is None:
             rank = bisect_left(levels.keys, key)
             levels.keys.insert(rank, key)
             levels.qty[price] = qty
+            levels.orders[price] = orders
             action = _NEW
         else:
-            if old_qty == qty:
+            if old_qty == qty and levels.orders.get(price) == orders:
                 return
             levels.qty[price] = qty
+            levels.orders[price] = orders
             action = _CHANGE
             rank = -1  # computed only if a top-N subscription needs it
         if not data.depth_users:
@@ -167,20 +180,20 @@ class MarketData:
             if entries is None:
                 entries = pending[depth] = []
             if depth == FULL_DEPTH:
-                entries.append((entry_type, _entry(action, type_field, symbol_field, fmt(price), qty)))
+                entries.append((entry_type, _entry(action, type_field, symbol_field, fmt(price), qty, orders)))
                 continue
             if rank < 0:
                 rank = bisect_left(levels.keys, key)
             if rank >= depth:
                 continue
-            entries.append((entry_type, _entry(action, type_field, symbol_field, fmt(price), qty)))
+            entries.append((entry_type, _entry(action, type_field, symbol_field, fmt(price), qty, orders)))
             if action is _NEW and len(levels.keys) > depth:
                 pushed_out = levels.price_at(depth)
                 entries.append((entry_type, _entry(_DELETE, type_field, symbol_field, fmt(pushed_out), 0)))
             elif action is _DELETE and len(levels.keys) >= depth:
                 pulled_in = levels.price_at(depth - 1)
                 entries.append((entry_type, _entry(_NEW, type_field, symbol_field, fmt(pulled_in),
-                                                   levels.qty[pulled_in])))
+                                                   levels.qty[pulled_in], levels.orders[pulled_in])))
 
     def trade_printed(self, symbol: str, price: int, qty: int, transact_time: bytes,
                       aggressor_side: int = 0) -> None:
@@ -292,13 +305,15 @@ class MarketData:
                 for levels in data.sides:
                     levels.keys.clear()
                     levels.qty.clear()
+                    levels.orders.clear()
         return True
 
     def _mirror_book(self, data: _SymbolData) -> None:
         for side, levels in enumerate(data.sides, 1):
             book_levels = self._book_depth(data.symbol, side)
-            levels.qty = dict(book_levels)
-            levels.keys = [-price if levels.negate else price for price, _ in book_levels]
+            levels.qty = {price: qty for price, qty, _ in book_levels}
+            levels.orders = {price: orders for price, _, orders in book_levels}
+            levels.keys = [-price if levels.negate else price for price, _, _ in book_levels]
 
     def drop_session(self, session_id: str) -> None:
         for md_req_id in list(self._by_session.get(session_id, ())):
@@ -319,9 +334,13 @@ class MarketData:
     def levels(self, symbol: str, side: int, depth: int = FULL_DEPTH) -> list[tuple[int, int]]:
         """The aggregated levels subscribers see, best first: the mirror of a watched symbol,
         else the engine's book."""
+        return [(price, qty) for price, qty, _ in self.levels_counted(symbol, side, depth)]
+
+    def levels_counted(self, symbol: str, side: int, depth: int = FULL_DEPTH) -> list[tuple[int, int, int]]:
+        """The same levels as (price, qty, live orders)."""
         data = self._symbols[symbol]
         if data.subscriptions:
-            return data.sides[side - 1].top(depth)
+            return data.sides[side - 1].top_counted(depth)
         book_levels = self._book_depth(symbol, side)
         return book_levels if depth == FULL_DEPTH else book_levels[:depth]
 
@@ -337,8 +356,8 @@ class MarketData:
         for entry_type in (BID, OFFER):
             if entry_type in entry_types:
                 type_field = _ENTRY_TYPE_FIELD[entry_type]
-                for price, qty in self.levels(data.symbol, entry_type + 1, depth):
-                    body += (type_field, (270, fmt(price)), (271, b"%d" % qty))
+                for price, qty, orders in self.levels_counted(data.symbol, entry_type + 1, depth):
+                    body += (type_field, (270, fmt(price)), (271, b"%d" % qty), (346, b"%d" % orders))
                     count += 1
         if TRADE in entry_types:
             for fields, aggressor in data.trades:
@@ -379,7 +398,8 @@ def _preencode(update: tuple[int, list]) -> tuple[int, list]:
     return count, [(PREENCODED, b"".join(encode_body(fields)))]
 
 
-def _entry(action, type_field, symbol_field, price_text: bytes, qty: int) -> tuple:
+def _entry(action, type_field, symbol_field, price_text: bytes, qty: int, orders: int = 0) -> tuple:
     if action is _DELETE:
         return (action, type_field, symbol_field, (270, price_text))
-    return (action, type_field, symbol_field, (270, price_text), (271, b"%d" % qty))
+    return (action, type_field, symbol_field, (270, price_text), (271, b"%d" % qty),
+            (346, b"%d" % orders))

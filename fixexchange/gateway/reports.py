@@ -150,8 +150,8 @@ class Reports:
             kind = event[0]
             if kind is LevelChanged:
                 if event[1] in watched:  # (no depth bookkeeping for a symbol nobody watches)
-                    _, symbol, side, price, qty = event
-                    market_data.level_changed(symbol, side, price, qty)
+                    _, symbol, side, price, qty, live_orders = event
+                    market_data.level_changed(symbol, side, price, qty, live_orders)
             elif kind is Trade:
                 (_, symbol, _, price, qty, _, taker_id, _, taker_cum, taker_leaves, taker_notional,
                  maker_id, _, maker_cum, maker_leaves, maker_notional) = event

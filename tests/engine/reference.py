@@ -77,7 +77,8 @@ class RefEngine:
         self.resting[(o.symbol, o.side)].remove(o)
 
     def _level_event(self, o_symbol, side, price):
-        return LevelChanged(o_symbol, side, price, self._displayed(o_symbol, side, price))
+        return LevelChanged(o_symbol, side, price, self._displayed(o_symbol, side, price),
+                            sum(1 for o in self.resting[(o_symbol, side)] if o.price == price))
 
     # ---------------------------------------------------------------- commands
 

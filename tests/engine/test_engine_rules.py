@@ -76,7 +76,7 @@ def test_worked_example_buy_limit_109_fills_8_and_rests_7(impl):
     seed_asks(e)
     ev = run(e, limit(BUY, 15, 109, "b"))
     assert fills(ev) == [(3, 108, 8, True), (1, 108, 8, False)]
-    assert ev[-1] == LevelChanged("X", BUY, 109, 7)
+    assert ev[-1] == LevelChanged("X", BUY, 109, 7, 1)
     assert e.book("X").best_bid() == (109, 7)
     assert e.book("X").best_ask() == (110, 12)
     assert e.book("X").last_trade_price == 108
@@ -98,7 +98,7 @@ def test_trade_at_resting_price_and_event_fields(impl):
     trade = ev[1]
     assert (type(trade), trade) == (Trade, Trade("X", 1, 100, 3, SELL, 2, "taker", 3, 0, 300,
                                                  1, "maker", 3, 2, 300))
-    assert ev[2] == LevelChanged("X", BUY, 100, 2)
+    assert ev[2] == LevelChanged("X", BUY, 100, 2, 1)
 
 
 def test_price_time_priority_within_a_level(impl):
@@ -296,7 +296,7 @@ def test_gtd_expires_on_advance_time_in_expiry_order(impl):
     assert run(e, AdvanceTime(19)) == []
     ev = run(e, AdvanceTime(50))
     assert [x.order_id for x in of(ev, Expired)] == [2, 1]
-    assert ev[1] == LevelChanged("X", BUY, 99, 0)
+    assert ev[1] == LevelChanged("X", BUY, 99, 0, 0)
     assert e.order(1).status is OrderStatus.EXPIRED and e.order(1).cancelled_qty == 1
     assert e.book("X").depth(BUY) == [(98, 1)]
     assert e.now == 50
@@ -359,7 +359,7 @@ def test_iceberg_shows_only_its_slice_and_replenishes_to_the_back(impl):
     ev = run(e, limit(BUY, 4, 100, "b"))
     # the 3-slice fills, its next slice goes behind "plain", which then fills 1
     assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(1, 3), (2, 1)]
-    assert ev[-1] == LevelChanged("X", SELL, 100, 4)
+    assert ev[-1] == LevelChanged("X", SELL, 100, 4, 2)
     ev = run(e, limit(BUY, 2, 100, "b"))
     assert [(t.maker_order_id, t.qty) for t in of(ev, Trade)] == [(2, 1), (1, 1)]
     assert e.order(1).leaves_qty == 6 and e.book("X").best_ask() == (100, 2)
@@ -512,7 +512,7 @@ def replace_book(impl):
 def test_replace_qty_down_keeps_priority(impl):
     e = replace_book(impl)
     ev = run(e, ReplaceOrder(1, 6))
-    assert ev == [Replaced(1, "a", "X", BUY, 100, 6, 0, 6, 0, True), LevelChanged("X", BUY, 100, 16)]
+    assert ev == [Replaced(1, "a", "X", BUY, 100, 6, 0, 6, 0, True), LevelChanged("X", BUY, 100, 16, 2)]
     ev = run(e, limit(SELL, 6, 100, "s"))
     assert of(ev, Trade)[0].maker_order_id == 1
 
@@ -530,7 +530,7 @@ def test_replace_price_change_loses_priority_and_can_trade(impl):
     run(e, limit(SELL, 4, 102, "s"))
     ev = run(e, ReplaceOrder(2, 10, 102))
     assert ev[0] == Replaced(2, "b", "X", BUY, 102, 10, 0, 10, 0, False)
-    assert ev[1] == LevelChanged("X", BUY, 100, 10)
+    assert ev[1] == LevelChanged("X", BUY, 100, 10, 1)
     assert of(ev, Trade)[0].qty == 4
     assert e.book("X").depth(BUY) == [(102, 6), (100, 10)]
     assert e.order(2).price == 102
@@ -642,7 +642,7 @@ def test_mass_cancel_filters(impl):
     assert [x.order_id for x in of(ev, Cancelled)] == [1, 4]
     ev = run(e, MassCancel())
     assert ev == [Cancelled(3, "b", "X", BUY, C.MASS_CANCEL, 1, 0, 0, 1),
-                  LevelChanged("X", BUY, 100, 0), MassCancelDone(1, None, None, None)]
+                  LevelChanged("X", BUY, 100, 0, 0), MassCancelDone(1, None, None, None)]
     assert run(e, MassCancel(symbol="NOPE"))[0].reason is R.UNKNOWN_SYMBOL
 
 

@@ -29,15 +29,23 @@ class BookClient:
 
     def __init__(self) -> None:
         self.books: dict[str, tuple[dict, dict, list]] = {}
+        # NumberOfOrders(346) per symbol: {(entry type, price text): count text}
+        self.counts: dict[str, dict] = {}
 
     def apply(self, reply: Reply) -> None:
         if reply.type == "W":
             bids, offers, trades = book_from_snapshot(reply)
             self.books[reply[55]] = (bids, offers, trades)
+            self.counts[reply[55]] = counts_from_snapshot(reply)
         elif reply.type == "X":
             for entry in x_entries(reply):
                 bids, offers, trades = self.books[entry[55]]
                 kind, action, price = entry[269], entry[279], entry[270]
+                if kind != "2":
+                    if action == "2":
+                        self.counts[entry[55]].pop((kind, price), None)
+                    else:
+                        self.counts[entry[55]][(kind, price)] = entry[346]
                 if kind == "2":
                     assert action == "0"
                     trades.append((price, entry[271]))
@@ -55,10 +63,31 @@ class BookClient:
                     del side[price]
 
 
-def fresh_snapshot(h, symbol, depth, entry_types):
+def fresh_snapshot(h, symbol, depth, entry_types, counts=False):
     [out] = h.gateway.market_data.snapshot("CHECK", b"CHK", (symbol,), depth,
                                                    frozenset(int(t) for t in entry_types))
-    return book_from_snapshot(Reply(out))
+    return counts_from_snapshot(Reply(out)) if counts else book_from_snapshot(Reply(out))
+
+
+def counts_from_snapshot(reply) -> dict:
+    """{(entry type, price text): NumberOfOrders text} of a W's level entries."""
+    counts, kind, price = {}, None, None
+    for tag, value in reply.fields:
+        if tag == 269:
+            kind = value.decode()
+        elif tag == 270:
+            price = value.decode()
+        elif tag == 346:
+            counts[(kind, price)] = value.decode()
+    return counts
+
+
+def engine_counts(h, symbol, depth, entry_types):
+    book = h.engine.book(symbol)
+    scale = book.spec.price_scale
+    return {(kind, format_price(price, scale).decode()): str(orders)
+            for kind, side in (("0", Side.BUY), ("1", Side.SELL)) if kind in entry_types
+            for price, _, orders in book.depth(side, depth, orders=True)}
 
 
 def engine_book(h, symbol, depth):
@@ -100,6 +129,23 @@ def test_subscribe_answers_with_snapshot_then_increments(h):
     assert [(e[279], e[269], e[270], e[271]) for e in x_entries(change)] == [("1", "0", "105", "16")]
 
 
+def test_levels_carry_their_number_of_orders(h):
+    [snapshot] = subscribe(h, "MD", "R1")
+    assert counts_from_snapshot(snapshot) == {("0", "105"): "1", ("1", "108"): "1", ("1", "110"): "1"}
+    [joined] = of_type(h.order("S1", "B1", BUY, 5, "105"), "X")
+    assert [(e[279], e[270], e[271], e[346]) for e in x_entries(joined)] == [("1", "105", "15", "2")]
+    [new] = of_type(h.order("S1", "B2", BUY, 1, "106"), "X")
+    assert [(e[279], e[270], e[271], e[346]) for e in x_entries(new)] == [("0", "106", "1", "1")]
+    [left] = of_type(h.send("S1", "F", (41, "B1"), (11, "C1"), (55, "SYM1"), (54, BUY)), "X")
+    assert [(e[279], e[270], e[271], e[346]) for e in x_entries(left)] == [("1", "105", "10", "1")]
+    [gone] = of_type(h.send("S1", "F", (41, "B2"), (11, "C2"), (55, "SYM1"), (54, BUY)), "X")
+    assert [(e[279], e[270], e.get(346)) for e in x_entries(gone)] == [("2", "106", None)]  # a delete has none
+    # a one-off snapshot of a symbol nobody watches reads the counts from the engine's book
+    h.order("S1", "B3", BUY, 10, "90", "SYM2")
+    h.order("S1", "B4", BUY, 10, "90", "SYM2")
+    assert fresh_snapshot(h, "SYM2", 0, ("0", "1"), counts=True) == {("0", "90"): "2"}
+
+
 def test_top_n_levels_enter_and_leave(h):
     [snapshot] = subscribe(h, "MD", "TOP1", depth=1, entry_types=("1",))
     assert book_from_snapshot(snapshot) == ({}, {"108": "8"}, [])
@@ -108,6 +154,7 @@ def test_top_n_levels_enter_and_leave(h):
     assert of_type(h.order("S1", "W", SELL, 1, "112"), "X") == []  # outside the top 1
     [back] = of_type(h.send("S1", "F", (41, "A"), (11, "CA"), (55, "SYM1"), (54, "2")), "X")
     assert [(e[279], e[270], e.get(271)) for e in x_entries(back)] == [("2", "107", None), ("0", "108", "8")]
+    assert x_entries(back)[1][346] == "1"  # the level pulled back in has its order count
 
 
 def test_full_refresh_subscribers_get_a_fresh_snapshot_per_change(h):
@@ -339,6 +386,10 @@ def check_clients(h, clients, context):
             assert clients[req_id].books[symbol] == expected, (req_id, symbol, context)
             bids, offers = engine_book(h, symbol, depth)
             assert expected[:2] == (bids if "0" in entry_types else {}, offers if "1" in entry_types else {})
+            # the live orders per level (NumberOfOrders) too: client == fresh W == engine
+            counts = fresh_snapshot(h, symbol, depth, entry_types, counts=True)
+            assert clients[req_id].counts[symbol] == counts, (req_id, symbol, context)
+            assert counts == engine_counts(h, symbol, depth, entry_types), (req_id, symbol, context)
 
 
 @settings(max_examples=100)
