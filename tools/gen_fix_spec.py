@@ -60,9 +60,10 @@ USED_IN: dict[bytes, list[tuple[int, str]]] = {
            (265, "for subscriptions"), (267, "count of MDEntryType entries"), (269, ""),
            (146, "count of symbols"), (55, "one entry per symbol")],
     b"x": [(320, "your request id"), (559, ""), (55, "for SecurityListRequestType 0")],
+    b"e": [(324, "your request id; answers and later changes carry it"), (263, ""), (55, "the symbol")],
 }
 # fields FIX 4.4 leaves optional that the exchange needs (a BusinessMessageReject 5 without)
-REQUIRED_HERE = {b"D": {55, 38}, b"G": {38}}
+REQUIRED_HERE = {b"D": {55, 38}, b"G": {38}, b"e": {55}}
 # accepted values of the enumerated fields above, from the gateway's own tables
 ACCEPTED_VALUES: dict[int, list[bytes]] = {
     54: list(gw._SIDES), 40: list(gw._ORD_TYPES), 59: list(gw._TIFS), 18: [b"6"],
@@ -177,6 +178,7 @@ def run_flow() -> Flow:
     flow.send(CLIENT, "D", (11, "t1"), (55, "SYM1"), (54, "1"), (60, t), (38, 1), (40, "2"), (44, "110"))
     flow.send(OTHER, "q", (11, "m1"), (530, "7"), (60, t))
     flow.send(CLIENT, "x", (320, "sl1"), (559, "4"))
+    flow.send(CLIENT, "e", (324, "ss1"), (263, "1"), (55, "SYM1"))
     flow.send(CLIENT, "V", (262, "md2"), (263, "0"), (264, 1), (267, 1), (269, "0"), (146, 1), (55, "NOPE"))
     flow.send(CLIENT, "D", (11, "z1"), (55, "SYM1"), (54, "Z"), (60, t), (38, 1), (40, "2"), (44, "100"))
     flow.send(CLIENT, "1", (112, "ping"))
@@ -240,6 +242,16 @@ def render() -> str:
   values listed in `deliver_to_comp_ids` are accepted (answers carry OnBehalfOfCompID(115)); the
   sub and location IDs travel the same way. Anything else: Reject 9.
 - **Restart**: sequence numbers and sent messages are kept (resend works across restarts).
+- **Cancel on disconnect** (README "Operating"): per session in the config, or per Logon with
+  CancelOnDisconnect(9001) `Y`/`N` (Deribit's tag; any other value: Logout). When the connection
+  ends, live orders are cancelled (ExecType 4, Text `cancel on disconnect: ...`), the reports
+  stored for the next Logon.
+- **Drop copy sessions** (`role = "drop_copy"`) receive a copy of the covered sessions'
+  ExecutionReports with OnBehalfOfCompID(115) = the owner's CompID; their order messages get
+  BusinessMessageReject 6.
+- **Halts**: while a symbol is halted, NewOrderSingle gets OrdRejReason 2 and a replace
+  CxlRejReason 2, both with Text naming the halt; cancels work. SecurityStatusRequest (e)
+  tells the status (SecurityStatus f, SecurityTradingStatus(326) 2 halted, 17 ready to trade).
 - **Wire extensions** (per session, `extensions`; none by default, then every message is FIX 4.4):
   `exec_type_triggered` (ExecType L on an elected stop), `aggressor_side` (AggressorSide(2446) on
   market-data trades), `min_price_increment` (MinPriceIncrement(969) in SecurityList).
