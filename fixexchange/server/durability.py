@@ -12,11 +12,12 @@ import logging
 import os
 import pickle
 import re
+import struct
 import time
 from typing import Any
 
 from ..gateway.outbound import Outbound
-from ..storage.journal import FileJournal
+from ..storage.journal import FileJournal, JournalCorrupted
 from ..storage.snapshot import SnapshotStore
 from .sequencer import KIND_MESSAGE, Sequencer
 
@@ -251,7 +252,10 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
                     inbound[sid] = int(m.group(1))
             yield seq, payload
 
-    count = sequencer.replay(records(), on_outputs)
+    try:
+        count = sequencer.replay(records(), on_outputs)
+    except (JournalCorrupted, ValueError, struct.error) as e:
+        raise RecoveryError(f"journal {journal.directory} cannot be replayed: {e}") from None
     gateway = sequencer.gateway
     gateway.flush_market_data()
     # every connection ended with the old process: journaled like any disconnect (market

@@ -225,7 +225,12 @@ class Sequencer:
     def replay(self, records: Iterable[tuple[int, bytes]],
                on_outputs: Callable[[int, list], None] | None = None) -> int:
         """Apply journal records (not journaling them again); ``on_outputs(seq, outs)`` sees
-        what each produced.  Returns the number applied."""
+        what each produced.  Returns the number applied.
+
+        A gateway exception is handled as the live server handled it (the record was
+        journaled, the exception logged, nothing answered): logged with the record's
+        sequence number and replay goes on, so one bad record cannot stop every restart.
+        A record that cannot be decoded raises ``ValueError``."""
         gateway = self.gateway
         parser = FixParser(max_message_size=1 << 24)
         count = 0
@@ -238,7 +243,7 @@ class Sequencer:
                 parsed = parser.feed(payload[11 + length:])
                 if len(parsed) != 1 or not hasattr(parsed[0], "msg_type"):
                     raise ValueError(f"journal record {seq}: the FIX message does not parse")
-                outs = gateway.on_message(session_id, parsed[0], now)
+                outs = _applied(seq, gateway.on_message, session_id, parsed[0], now)
             elif kind == KIND_THROTTLED:
                 (length,) = _SID_LEN.unpack_from(payload, 9)
                 session_id = payload[11:11 + length].decode()
@@ -248,10 +253,13 @@ class Sequencer:
                 parsed = parser.feed(payload[at + 2 + text_length:])
                 if len(parsed) != 1 or not hasattr(parsed[0], "msg_type"):
                     raise ValueError(f"journal record {seq}: the FIX message does not parse")
-                outs = gateway.reject_throttled(session_id, parsed[0], text, now)
+                outs = _applied(seq, gateway.reject_throttled, session_id, parsed[0], text, now)
             elif kind == KIND_CALL:
                 name, args, kwargs = json.loads(payload[9:])
-                outs = getattr(gateway, name)(*args, now=now, **kwargs)
+                method = getattr(gateway, name, None)
+                if method is None:
+                    raise ValueError(f"journal record {seq}: unknown call {name!r}")
+                outs = _applied(seq, method, *args, now=now, **kwargs)
                 if type(outs) is tuple:  # (cancel_orders: the messages and a count)
                     outs = outs[0]
             else:
@@ -260,3 +268,14 @@ class Sequencer:
                 on_outputs(seq, outs)
             count += 1
         return count
+
+
+def _applied(seq: int, method: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``method(*args, **kwargs)``; an exception is logged with the record's sequence and
+    nothing is output, as the live server does (``ExchangeServer.handle_events``)."""
+    try:
+        return method(*args, **kwargs)
+    except Exception:
+        log.exception("journal record %d: gateway.%s failed (as when it was first applied); replay goes on",
+                      seq, getattr(method, "__name__", "?"))
+        return []

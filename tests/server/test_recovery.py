@@ -119,3 +119,81 @@ async def test_application_messages_read_after_shutdown_began_are_refused_not_ex
     stored = [raw for _, raw in srv.acceptor.store_for("FIX.4.4:EX->C1").get_sent(1, 99)]
     [refusal] = [raw for raw in stored if b"\x0135=j\x01" in raw]
     assert b"\x01379=after\x01" in refusal and b"\x01380=4\x01" in refusal and b"shutting down" in refusal
+
+
+def close(acceptor, sequencer):
+    acceptor.close()
+    sequencer.durable.close()
+
+
+def test_a_record_the_gateway_failed_on_is_logged_and_skipped_at_every_recovery(tmp_path, monkeypatch, caplog):
+    """Live, the server logs a gateway exception after the record was journaled and goes
+    on; replay must do the same, or that record stops every restart."""
+    from fixexchange.gateway import Gateway
+
+    real = Gateway.on_message
+
+    def failing(self, session_id, message, now):
+        if message.get(11) == b"bad":
+            raise RuntimeError("gateway bug")
+        return real(self, session_id, message, now)
+
+    monkeypatch.setattr(Gateway, "on_message", failing)
+    cfg = config(tmp_path)
+    acceptor, sequencer = build(cfg, now=1.767e9)
+    run(acceptor, sequencer, order(2, "a"), 1.767e9 + 1)
+    with pytest.raises(RuntimeError):  # (the server catches and logs this one)
+        sequencer.on_message(SID, order(3, "bad"), 1.767e9 + 2)
+    bad_seq = sequencer.durable.journal.next_seq - 1
+    run(acceptor, sequencer, order(4, "c", "97"), 1.767e9 + 3)
+    close(acceptor, sequencer)
+    for attempt in range(2):  # every restart, not only the first
+        caplog.clear()
+        acceptor2, sequencer2 = build(cfg, now=1.767e9 + 10 + attempt)
+        assert sequencer2.gateway.engine.book("S1").depth(1, 0) == [(9900, 10), (9800, 5), (9700, 5)]
+        assert any(f"journal record {bad_seq}:" in r.message and "gateway bug" in (r.exc_text or "")
+                   for r in caplog.records)
+        close(acceptor2, sequencer2)
+
+
+def _main_exit(tmp_path, cfg, capsys):
+    from fixexchange.server.main import main
+
+    code = main(["-c", str(cfg.path), "--log-dir", str(tmp_path / "logs"), "--port", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, err
+
+
+def test_an_undecodable_record_is_a_one_line_error_naming_the_journal_directory(tmp_path, capsys):
+    import struct
+
+    cfg = config(tmp_path)
+    acceptor, sequencer = build(cfg, now=1.767e9)
+    sid = SID.encode()
+    sequencer.durable.journal.append(b"M" + struct.pack(">d", 1.767e9) + struct.pack(">H", len(sid)) + sid
+                                     + b"not a FIX message")
+    close(acceptor, sequencer)
+    code, err = _main_exit(tmp_path, cfg, capsys)
+    assert code == 2
+    assert [line for line in err if "Traceback" in line] == []
+    [line] = [line for line in err if "journal.directory" in line]
+    assert str(tmp_path / "store" / "journal") in line and "does not parse" in line
+
+
+def test_a_damaged_earlier_segment_is_a_one_line_error_naming_the_journal_directory(tmp_path, capsys):
+    cfg = config(tmp_path)
+    acceptor, sequencer = build(cfg, now=1.767e9)
+    run(acceptor, sequencer, order(2, "a"), 1.767e9 + 1)
+    journal = sequencer.durable.journal
+    journal.rotate()  # the seeds and order a in the first segment, order b in the second
+    run(acceptor, sequencer, order(3, "b", "97"), 1.767e9 + 2)
+    close(acceptor, sequencer)
+    first = journal.segments()[0][1]
+    data = bytearray(open(first, "rb").read())
+    data[20] ^= 0xFF  # inside the first record: its CRC no longer matches
+    open(first, "wb").write(bytes(data))
+    code, err = _main_exit(tmp_path, cfg, capsys)
+    assert code == 2
+    assert [line for line in err if "Traceback" in line] == []
+    [line] = [line for line in err if "journal.directory" in line]
+    assert str(tmp_path / "store" / "journal") in line
