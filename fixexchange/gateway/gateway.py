@@ -327,8 +327,12 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             out.extend(self.market_data.flush())
         return self._with_copies(out) if self._drop_copies else out
 
+    # when the last end of day ran (epoch seconds): recovery catches up one missed while down
+    last_end_of_day: float | None = None
+
     def end_of_day(self, now: float) -> list[Outbound]:
         """Expire every live DAY order."""
+        self.last_end_of_day = now
         return self.apply(EndOfDay(), now)
 
     def apply(self, command, now: float) -> list[Outbound]:

@@ -176,8 +176,23 @@ class Durable:
             log.error("journal %s: final write failed: %s", self.journal.directory, e.strerror or e)
 
 
+def missed_end_of_day(gateway: Any, minute_of_day: int | None, last_at: float, now: float) -> float | None:
+    """The end-of-day boundary (epoch seconds) that passed while the exchange was down and
+    whose end of day never ran, or None.  ``last_at``: the time of the last journaled input."""
+    if minute_of_day is None:
+        return None
+    boundary = now - now % 86400 + minute_of_day * 60
+    if boundary > now:
+        boundary -= 86400
+    ran = getattr(gateway, "last_end_of_day", None)
+    if ran is not None:
+        # the live timer may fire a little early (the loop's clock is not the wall clock)
+        return boundary if ran < boundary - 60 and last_at < boundary else None
+    return boundary if last_at < boundary else None
+
+
 def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore, acceptor: Any,
-            seed: Any, now: float, configure: Any = None) -> dict:
+            seed: Any, now: float, configure: Any = None, end_of_day_minute: int | None = None) -> dict:
     """Make ``sequencer.gateway`` the state after the journal's last record: the newest
     snapshot that checks out, then the records after it.  A fresh journal is seeded
     (``seed(sequencer, now)``, journaled).  Outputs that records produced but a crash kept
@@ -207,6 +222,7 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
     stores: dict[str, Any] = {}
     owed: list[tuple[str, bytes, Any]] = []
     inbound: dict[str, int] = {}
+    last_at = [getattr(gateway.engine, "now", 0) / 1000]  # (advanced on every timer tick)
 
     def store_info(sid: str):
         info = stores.get(sid, False)
@@ -244,6 +260,8 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
 
     def records():
         for seq, payload in journal.read_from(snapshot_seq + 1):
+            if len(payload) >= 9:
+                last_at[0] = max(last_at[0], struct.unpack_from(">d", payload, 1)[0])
             if payload[:1] == KIND_MESSAGE:
                 m = _SEQ_NUM.search(payload)
                 if m:
@@ -266,6 +284,14 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
             if not out[3]:
                 owed.append(out)
     gateway.flush_market_data()
+    boundary = missed_end_of_day(gateway, end_of_day_minute, last_at[0], now)
+    if boundary is not None:  # down at the end of day: yesterday's DAY orders expire now
+        outs = sequencer.end_of_day(now)
+        owed.extend(out for out in outs if not out[3])
+        gateway.flush_market_data()
+        log.warning("recovery: the end of day of %s UTC passed while the exchange was down: run now "
+                    "(%d DAY orders expired)", time.strftime("%Y-%m-%d %H:%M", time.gmtime(boundary)),
+                    sum(1 for out in outs if out[1] == b"8" and not out[3]))
     for sid, last in inbound.items():
         info = store_info(sid)
         if info is not None and info[2].next_target_seq <= last:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_CONFIG_PATH, ConfigError, ExchangeConfig, SessionDef, load_config
+from .config import DEFAULT_CONFIG_PATH, ConfigError, ExchangeConfig, SessionDef, end_of_day_minute, load_config
 
 log = logging.getLogger("fixexchange")
 
@@ -146,7 +146,8 @@ def build(cfg: ExchangeConfig, now: float | None = None):
 
     durable.acceptor = acceptor
     try:
-        stats = recover(sequencer, durable.journal, durable.snapshots, acceptor, seed, now, configure)
+        stats = recover(sequencer, durable.journal, durable.snapshots, acceptor, seed, now, configure,
+                        end_of_day_minute(cfg.server.end_of_day) if cfg.server.end_of_day else None)
     except RecoveryError as e:
         raise ConfigError(cfg.path, "journal.directory", str(e)) from None
     durable.snapshot_seq = stats["snapshot"]

@@ -197,3 +197,60 @@ def test_a_damaged_earlier_segment_is_a_one_line_error_naming_the_journal_direct
     assert [line for line in err if "Traceback" in line] == []
     [line] = [line for line in err if "journal.directory" in line]
     assert str(tmp_path / "store" / "journal") in line
+
+
+def day_order(seq: int, cl: str, tif: bytes):
+    [m] = FixParser().feed(encode(b"FIX.4.4", b"D", [(49, b"C1"), (56, b"EX"), (34, seq), (52, STAMP), (11, cl),
+                                                      (55, b"S1"), (54, b"1"), (60, STAMP), (38, 5), (40, b"2"),
+                                                      (44, b"98"), (59, tif)]))
+    return m
+
+
+def test_an_end_of_day_missed_while_down_runs_at_recovery_journaled_once(tmp_path, caplog):
+    import dataclasses
+
+    cfg = config(tmp_path)
+    cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, end_of_day="17:00"))
+    day = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+    acceptor, sequencer = build(cfg, now=day + 16 * 3600)
+    run(acceptor, sequencer, day_order(2, "day", b"0"), day + 16 * 3600 + 1)
+    run(acceptor, sequencer, day_order(3, "gtc", b"1"), day + 16 * 3600 + 2)
+    close(acceptor, sequencer)  # down from 16:00 to the next morning: 17:00 passed
+
+    def live(seq):
+        return sorted(o.cl_ord_id for o in seq.gateway._orders.values() if not o.final)
+
+    acceptor2, sequencer2 = build(cfg, now=day + 86400 + 9 * 3600)
+    assert live(sequencer2) == [b"gtc"]
+    reports = [raw for _, raw in acceptor2.store_for(SID).get_sent(1, 99)]
+    assert any(b"\x0111=day\x01" in r and b"\x01150=C\x01" in r for r in reports)  # stored: resent to C1
+    assert any("end of day" in r.message and "while the exchange was down" in r.message for r in caplog.records)
+    close(acceptor2, sequencer2)
+    caplog.clear()
+    # journaled: the next restart (same day, before 17:00) replays it and runs no other
+    acceptor3, sequencer3 = build(cfg, now=day + 86400 + 10 * 3600)
+    assert live(sequencer3) == [b"gtc"]
+    assert not any("while the exchange was down" in r.message for r in caplog.records)
+    close(acceptor3, sequencer3)
+
+
+def test_no_end_of_day_at_recovery_when_none_was_missed(tmp_path, caplog):
+    import dataclasses
+
+    cfg = config(tmp_path)
+    cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, end_of_day="17:00"))
+    day = 1_767_225_600.0
+    acceptor, sequencer = build(cfg, now=day + 16 * 3600)
+    run(acceptor, sequencer, day_order(2, "day", b"0"), day + 16 * 3600 + 1)
+    close(acceptor, sequencer)
+    acceptor2, sequencer2 = build(cfg, now=day + 16 * 3600 + 1800)  # restarted before 17:00
+    assert [o.cl_ord_id for o in sequencer2.gateway._orders.values() if not o.final] == [b"day"]
+    assert sequencer2.gateway.last_end_of_day is None
+    # the live end of day ran at 17:00 (a timer a little early), then down overnight
+    sequencer2.end_of_day(day + 17 * 3600 - 0.5)
+    run(acceptor2, sequencer2, day_order(3, "day2", b"0"), day + 18 * 3600)
+    close(acceptor2, sequencer2)
+    acceptor3, sequencer3 = build(cfg, now=day + 86400 + 9 * 3600)  # next morning: nothing missed
+    assert [o.cl_ord_id for o in sequencer3.gateway._orders.values() if not o.final] == [b"day2"]
+    assert not any("while the exchange was down" in r.message for r in caplog.records)
+    close(acceptor3, sequencer3)
