@@ -574,6 +574,10 @@ class ExchangeServer:
         self.group_commit = self.durable is not None and self.durable.journal.fsync == "batch"
         self._journal_held: list[FixProtocol] = []  # replies waiting for a journal commit that failed
         self._retry: asyncio.TimerHandle | None = None
+        # logons, disconnects and cancel-on-disconnect whose journal record could not be
+        # written: (what, apply(now)), applied in order when it can (see _apply_or_keep)
+        self._journal_pending: list[tuple[str, Any]] = []
+        self._pending_retry: asyncio.TimerHandle | None = None
         self._housekeeping: asyncio.TimerHandle | None = None
         # latency mode (server.busy_poll_us): see keep_polling
         self.busy_poll = cfg.server.busy_poll_us / 1e6
@@ -630,7 +634,7 @@ class ExchangeServer:
         # after the Logout below is executed; what was read before is done and journaled.
         self.stopping = True
         for timer in (self._gtd, self._eod, self._lag_probe, self._summary, self._refusal_timer,
-                      self._housekeeping):
+                      self._housekeeping, self._pending_retry):
             if timer is not None:
                 timer.cancel()
         if self.admin is not None:
@@ -840,6 +844,8 @@ class ExchangeServer:
         messages_in = metrics.messages_in
         messages_out = metrics.messages_out
         requests = 0
+        if self._journal_pending:  # (inputs before these events: applied first, in order)
+            self._retry_pending(now)
         for ev in events:
             t = type(ev)
             if t is ApplicationMessage:
@@ -853,6 +859,9 @@ class ExchangeServer:
                     metrics.orders_in[ord_type] = metrics.orders_in.get(ord_type, 0) + 1
                 if self.stopping:
                     self.dispatch([self._refuse_stopping(sid, ev.message)], now)
+                    continue
+                if self._journal_pending:  # a logon/disconnect before it is not applied yet
+                    self.dispatch([self._refuse_pending(sid, ev.message)], now)
                     continue
                 try:
                     outs = on_message(sid, ev.message, now)
@@ -888,16 +897,7 @@ class ExchangeServer:
                 log.info("logon %s from %s", sid, p.peer,
                          extra={"event": "logon", "session": sid, "fields": {
                              "peer": p.peer, **({} if cod is None else {"cancel_on_disconnect": cod})}})
-                try:
-                    if cod is None:
-                        outs = self.gateway.on_logon(sid, now)
-                    else:
-                        outs = self.gateway.on_logon(sid, now, cancel_on_disconnect=cod)
-                except Exception:
-                    log.exception("gateway failed on logon of %s", sid)
-                    outs = None
-                if outs:
-                    self.dispatch(outs, now)
+                self._apply_or_keep(f"logon of {sid}", self._logon_input(sid, cod), now)
             elif t is LoggedOut:
                 log.info("logout %s: %s", ev.session_id, ev.reason,
                          extra={"event": "logout", "session": ev.session_id, "fields": {"reason": ev.reason}})
@@ -947,6 +947,64 @@ class ExchangeServer:
         from .sequencer import Sequencer
         return Sequencer.reject_unavailable(sid, message, "not executed: the exchange is shutting down")
 
+    def _refuse_pending(self, sid: str, message) -> Any:
+        from .sequencer import Sequencer
+        return Sequencer.reject_unavailable(
+            sid, message, "not executed: the exchange cannot write its journal; try again later")
+
+    # -- inputs that must not be lost (logon, disconnect, cancel on disconnect) ------------
+    def _apply_or_keep(self, what: str, apply: Any, now: float) -> None:
+        """Run ``apply(now)`` (a journaled gateway input and what follows from it).  If its
+        journal record cannot be written (``OSError``), it is kept and retried every
+        ``COMMIT_RETRY`` seconds, in order with the other kept inputs, and applied before
+        anything else: a disconnect's cancel-on-disconnect must not be lost while the
+        session's orders can still fill."""
+        if self._journal_pending:
+            self._journal_pending.append((what, apply))
+            return
+        try:
+            apply(now)
+        except OSError as e:
+            log.error("%s not applied yet: the journal cannot be written (%s); retried every %.1fs",
+                      what, e.strerror or e, COMMIT_RETRY)
+            self._journal_pending.append((what, apply))
+            if self._pending_retry is None:
+                self._pending_retry = self.loop.call_later(COMMIT_RETRY, self._retry_pending)
+        except Exception:
+            log.exception("gateway failed on %s", what)
+
+    def _retry_pending(self, now: float | None = None) -> None:
+        if now is None:  # (the timer)
+            self._pending_retry = None
+            now = time.time()
+        pending = self._journal_pending
+        while pending:
+            what, apply = pending[0]
+            try:
+                apply(now)
+            except OSError:
+                if self._pending_retry is None:
+                    self._pending_retry = self.loop.call_later(COMMIT_RETRY, self._retry_pending)
+                return
+            except Exception:
+                log.exception("gateway failed on %s", what)
+            pending.pop(0)
+            log.warning("%s applied (its journal record could be written now)", what)
+        if self._pending_retry is not None:
+            self._pending_retry.cancel()
+            self._pending_retry = None
+
+    def _logon_input(self, sid: str, cod: bool | None) -> Any:
+        def apply(now: float) -> None:
+            if cod is None:
+                outs = self.gateway.on_logon(sid, now)
+            else:
+                outs = self.gateway.on_logon(sid, now, cancel_on_disconnect=cod)
+            if outs:
+                self.dispatch(outs, now)
+                self._schedule_flush()
+        return apply
+
     # -- journal ---------------------------------------------------------------------------
     def hold_for_journal(self, p: FixProtocol) -> None:
         """Keep ``p``'s replies until the journal can be written (retried every
@@ -984,36 +1042,35 @@ class ExchangeServer:
         self.metrics.disconnects += 1
         log.info("disconnect %s (%s): %s", sid, p.peer, reason,
                  extra={"event": "disconnect", "session": sid, "fields": {"peer": p.peer, "reason": reason}})
-        try:
+
+        def apply(now: float) -> None:
             outs = self.gateway.on_disconnect(sid, now, reason)
-        except Exception:
-            log.exception("gateway failed on disconnect of %s", sid)
-            outs = None
-        if outs:
-            self._log_cancels(sid, outs, "cancel on disconnect")
-            self.dispatch(outs, now)
-            self._schedule_flush()
-        due = getattr(self.gateway, "cancel_on_disconnect_due", None)
-        when = due(sid) if due is not None else None
-        if when is not None:  # a grace period: cancel then, unless the session is back
-            old = self._cod_timers.pop(sid, None)
-            if old is not None:
-                old.cancel()
-            self._cod_timers[sid] = self.loop.call_later(
-                max(0.0, when - now), self._cancel_on_disconnect, sid, reason)
+            if outs:
+                self._log_cancels(sid, outs, "cancel on disconnect")
+                self.dispatch(outs, now)
+                self._schedule_flush()
+            due = getattr(self.gateway, "cancel_on_disconnect_due", None)
+            when = due(sid) if due is not None else None
+            if when is not None:  # a grace period: cancel then, unless the session is back
+                old = self._cod_timers.pop(sid, None)
+                if old is not None:
+                    old.cancel()
+                self._cod_timers[sid] = self.loop.call_later(
+                    max(0.0, when - now), self._cancel_on_disconnect, sid, reason)
+
+        self._apply_or_keep(f"disconnect of {sid}", apply, now)
 
     def _cancel_on_disconnect(self, sid: str, reason: str) -> None:
         self._cod_timers.pop(sid, None)
-        now = time.time()
-        try:
+
+        def apply(now: float) -> None:
             outs = self.gateway.cancel_on_disconnect(sid, now, reason)
-        except Exception:
-            log.exception("cancel on disconnect failed for %s", sid)
-            return
-        if outs:
-            self._log_cancels(sid, outs, "cancel on disconnect")
-            self.dispatch(outs, now)
-            self._schedule_flush()
+            if outs:
+                self._log_cancels(sid, outs, "cancel on disconnect")
+                self.dispatch(outs, now)
+                self._schedule_flush()
+
+        self._apply_or_keep(f"cancel on disconnect of {sid}", apply, time.time())
 
     def _log_cancels(self, sid: str, outs: list, why: str) -> None:
         count = sum(1 for out in outs if out[0] == sid and out[1] == b"8")

@@ -718,3 +718,64 @@ async def test_halt_and_operator_cancels_survive_a_restart_with_the_journal(tmp_
         c.close()
     finally:
         await again.stop()
+
+
+async def test_cancel_on_disconnect_while_the_journal_cannot_be_written_is_applied_when_it_can(
+        tmp_path, monkeypatch, caplog):
+    """The disconnect's journal record cannot be written: it is kept and retried (the
+    session's orders must not stay live and fill), and applied once the journal recovers;
+    a logon meanwhile is kept too, after it, and the session's orders wait for both."""
+    import errno
+
+    from fixexchange.storage import journal as journal_module
+
+    cfg = operating_config(store="file", store_dir=str(tmp_path / "store"))
+    cfg["journal"] = {"fsync": "off"}
+    srv = await start_server(cfg)
+    sid = "FIX.4.4:EX->C1"
+    try:
+        c1 = await logon(srv, "C1")
+        await rest_order(c1, "a")
+        real = journal_module.os.pwrite
+
+        def broken(fd, data, offset):
+            raise OSError(errno.EIO, "Input/output error")
+
+        monkeypatch.setattr(journal_module.os, "pwrite", broken)
+        c1.order("b", "1", 5, "100")  # journaled in memory, its commit fails: the reply is held
+        await until(lambda: srv.gateway.unavailable is not None)
+        c1.close()
+        await until(gone(srv, "C1"))
+        await until(lambda: any("disconnect of " + sid in r.message and "not applied yet" in r.message
+                                for r in caplog.records))
+        assert srv.gateway.live_orders(sid) == 2
+        monkeypatch.setattr(journal_module.os, "pwrite", real)
+        await until(lambda: srv.gateway.live_orders(sid) == 0)
+        assert not srv._journal_pending
+    finally:
+        await srv.stop()
+    # journaled: a restart does not bring them back
+    again = await start_server(cfg)
+    try:
+        assert again.gateway.live_orders(sid) == 0
+    finally:
+        await again.stop()
+
+
+async def test_a_logon_kept_while_the_journal_cannot_be_written_holds_the_sessions_orders(tmp_path):
+    cfg = operating_config(store="file", store_dir=str(tmp_path / "store"))
+    cfg["journal"] = {"fsync": "off"}
+    srv = await start_server(cfg)
+    try:
+        srv.gateway.unavailable = "Input/output error"  # (what a failed commit sets)
+        c2 = await logon(srv, "C2")
+        assert [what for what, _ in srv._journal_pending] == ["logon of FIX.4.4:EX->C2"]
+        c2.order("early", "1", 1, "100")
+        reject = await c2.expect("j")
+        assert reject.get(380) == b"4" and b"journal" in reject.get(58)
+        srv.gateway.unavailable = None
+        await until(lambda: not srv._journal_pending)
+        await rest_order(c2, "late")
+        c2.close()
+    finally:
+        await srv.stop()
