@@ -163,6 +163,27 @@ class Engine:
     def book(self, symbol):
         return self._books.get(symbol) if type(symbol) is str else None
 
+    def live_orders_of(self, symbol: str) -> int:
+        """Live orders (resting or untriggered stops) of ``symbol``."""
+        return sum(1 for o in self._orders.values() if o.symbol == symbol)
+
+    def set_symbol(self, spec: SymbolSpec) -> None:
+        """Add a symbol or change one's spec (a restored snapshot, a changed configuration).
+        With live orders only its limits may change (quantities, bands): a new tick, lot,
+        price scale or algorithm would leave them invalid (``ValueError``)."""
+        validate_spec(spec)
+        book = self._books.get(spec.symbol)
+        if book is None or not self.live_orders_of(spec.symbol):
+            self._books[spec.symbol] = Book(spec)
+            return
+        old = book.spec
+        if (old.price_scale, old.tick, old.lot, old.algorithm) != (spec.price_scale, spec.tick, spec.lot,
+                                                                   spec.algorithm):
+            raise ValueError(f"{spec.symbol}: tick, lot, price scale or algorithm changed with live orders")
+        fresh = Book(spec)
+        for name in ("spec", "min_qty", "max_qty", "price_low", "price_high"):
+            setattr(book, name, getattr(fresh, name))
+
     @property
     def symbols(self):
         return list(self._books)

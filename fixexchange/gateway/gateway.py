@@ -182,6 +182,38 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             b"e": self._security_status_request,
         }
 
+    def reconfigure(self, symbols: Iterable[SymbolSpec], stp_modes: dict[str, StpMode | str] | None = None,
+                    default_stp: StpMode | str = StpMode.NONE,
+                    cancel_on_disconnect: dict[str, tuple[bool, float]] | None = None,
+                    default_cancel_on_disconnect: tuple[bool, float] = (False, 0.0),
+                    drop_copies: dict[str, Iterable[str] | None] | None = None,
+                    extensions: dict[str, Iterable[str]] | None = None,
+                    default_extensions: Iterable[str] = ()) -> None:
+        """A restored gateway (a snapshot) takes the current configuration: its symbols
+        (added ones appear, removed ones are no longer traded, changed limits apply) and its
+        per-session settings, as the constructor would have set them.  A symbol whose tick,
+        lot or price scale changed must have no live orders (``ValueError``, nothing changed
+        for it: the caller checks first)."""
+        specs = {spec.symbol: spec for spec in symbols}
+        for name in [name for name in self._symbols if name not in specs]:
+            del self._symbols[name]  # (its book stays in the engine, with no way in)
+        for spec in specs.values():
+            info = self._symbols.get(spec.symbol)
+            if info is None or info.spec != spec:
+                self.engine.set_symbol(spec)
+                self.market_data.set_symbol(spec.symbol, spec.price_scale)
+                self._symbols[spec.symbol] = _SymbolInfo(spec)
+        self._symbols_by_bytes = {info.symbol_field[1]: info for info in self._symbols.values()}
+        self._stp_by_session = {session_id: _stp_mode(mode) for session_id, mode in (stp_modes or {}).items()}
+        self._default_stp = _stp_mode(default_stp)
+        self._cod_config = dict(cancel_on_disconnect or {})
+        self._cod_default = default_cancel_on_disconnect
+        self._drop_copies = {dc: (None if covered is None else frozenset(covered))
+                             for dc, covered in (drop_copies or {}).items()}
+        self._copy_targets = {}
+        self._default_extensions = frozenset(default_extensions)
+        self._extensions = {session_id: frozenset(names) for session_id, names in (extensions or {}).items()}
+
     # ---------------------------------------------------------------- public API
 
     def on_logon(self, session_id: str, now: float, cancel_on_disconnect: bool | None = None) -> list[Outbound]:
@@ -320,6 +352,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         """Expire GTD orders whose ExpireTime has passed; the server calls this on a timer."""
         if self._prefix_pending:
             self._set_prefix(_base36(int(now * 1000)) + "-")
+        self._transact_now = now  # (also the time of the last input: recovery reads it)
         self._transact_time = format_utc_timestamp(now)
         out: list[Outbound] = []
         self._advance_engine_time(now, out)
@@ -338,6 +371,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
     def apply(self, command, now: float) -> list[Outbound]:
         """Apply an engine command that did not come from a FIX message (seeding, admin) so
         that market data and reports stay consistent with the book."""
+        self._transact_now = now
         self._transact_time = format_utc_timestamp(now)
         out: list[Outbound] = []
         self._route(self.engine.execute(command), _Request("admin", "", None, None, None), out)

@@ -133,6 +133,14 @@ class MarketData:
         self._pending_levels: dict[str, dict[int, list]] = {}
         self._pending_trades: dict[str, list] = {}
 
+    def set_symbol(self, symbol: str, scale: int) -> None:
+        """A symbol added or its price scale changed (a restored snapshot, a new config)."""
+        data = self._symbols.get(symbol)
+        if data is None:
+            self._symbols[symbol] = _SymbolData(symbol, scale)
+        else:
+            data.fmt = PriceFormatter(scale)
+
     # ---------------------------------------------------------------- engine events
 
     def level_changed(self, symbol: str, side: int, price: int, qty: int, orders: int = 1) -> None:

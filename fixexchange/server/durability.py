@@ -222,7 +222,8 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
     stores: dict[str, Any] = {}
     owed: list[tuple[str, bytes, Any]] = []
     inbound: dict[str, int] = {}
-    last_at = [getattr(gateway.engine, "now", 0) / 1000]  # (advanced on every timer tick)
+    # the time of the last input the snapshot holds (then of the last record replayed)
+    last_at = [max(getattr(gateway.engine, "now", 0) / 1000, getattr(gateway, "_transact_now", None) or 0.0)]
 
     def store_info(sid: str):
         info = stores.get(sid, False)

@@ -98,8 +98,9 @@ def build(cfg: ExchangeConfig, now: float | None = None):
     drop_copies = {c.session_id: (tuple(by_comp_id[name] for name in d.drop_copy_of) or None)
                    for c, d in zip(configs, cfg.sessions) if d.role == "drop_copy"}
     extensions = {c.session_id: d.extensions for c, d in zip(configs, cfg.sessions)}
-    gateway = Gateway(specs, engine, stp_modes=stp, cancel_on_disconnect=cod, drop_copies=drop_copies,
-                      extensions=extensions, **options)
+    session_settings = dict(stp_modes=stp, cancel_on_disconnect=cod, drop_copies=drop_copies,
+                            extensions=extensions, **options)
+    gateway = Gateway(specs, engine, **session_settings)
     md_limits = {c.session_id: d.max_market_data_subscriptions for c, d in zip(configs, cfg.sessions)}
     md_default_limit = (cfg.accept_any or SessionDef("")).max_market_data_subscriptions
 
@@ -139,7 +140,9 @@ def build(cfg: ExchangeConfig, now: float | None = None):
         return acceptor, sequencer
     from .durability import RecoveryError, recover
 
-    def configure(restored) -> None:  # limits from the config, not from the snapshot
+    def configure(restored) -> None:  # the config's symbols, sessions, limits; not the snapshot's
+        check_symbol_changes(cfg, restored, specs)
+        restored.reconfigure(specs, **session_settings)
         restored.final_orders_per_session = journal_cfg.final_orders_per_session
         limit_market_data(restored)
         restored.engine._retain = journal_cfg.final_orders
@@ -153,6 +156,30 @@ def build(cfg: ExchangeConfig, now: float | None = None):
     durable.snapshot_seq = stats["snapshot"]
     durable.recovery = stats
     return acceptor, sequencer
+
+
+def check_symbol_changes(cfg: ExchangeConfig, restored: Any, specs: list) -> None:
+    """Refuse a configuration that the restored state (a snapshot) cannot take: a symbol
+    with live orders removed, or its tick size, lot size or price scale changed (the orders
+    would no longer be valid).  ``ConfigError`` naming the key; the operator cancels the
+    orders first (admin cancel-all) or keeps the old setting."""
+    new = {spec.symbol: (i, spec) for i, spec in enumerate(specs)}
+    engine = restored.engine
+    for name in engine.symbols:
+        live = engine.live_orders_of(name)
+        if not live:
+            continue
+        old = engine.book(name).spec
+        if name not in new:
+            raise ConfigError(cfg.path, "symbol", f"symbol {name!r} was removed but has {live} live orders "
+                              "in the journal's state: cancel them first (fix-admin cancel-all) or keep it")
+        i, spec = new[name]
+        for key, before, after in (("tick_size", (old.tick, old.price_scale), (spec.tick, spec.price_scale)),
+                                   ("lot_size", old.lot, spec.lot), ("algorithm", old.algorithm, spec.algorithm)):
+            if before != after:
+                raise ConfigError(cfg.path, f"symbol[{i}].{key}",
+                                  f"{name} has {live} live orders in the journal's state: its {key} cannot "
+                                  "change until they are cancelled (fix-admin cancel-all) or keep the old value")
 
 
 def open_journal(cfg: ExchangeConfig, sequencer):

@@ -157,9 +157,20 @@ def test_a_record_the_gateway_failed_on_is_logged_and_skipped_at_every_recovery(
 
 
 def _main_exit(tmp_path, cfg, capsys):
+    import logging
+
     from fixexchange.server.main import main
 
-    code = main(["-c", str(cfg.path), "--log-dir", str(tmp_path / "logs"), "--port", "0"])
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        code = main(["-c", str(cfg.path), "--log-dir", str(tmp_path / "logs"), "--port", "0"])
+    finally:  # (main installs its own handlers on the root logger)
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(level)
     err = capsys.readouterr().err.strip().splitlines()
     return code, err
 
@@ -254,3 +265,51 @@ def test_no_end_of_day_at_recovery_when_none_was_missed(tmp_path, caplog):
     assert [o.cl_ord_id for o in sequencer3.gateway._orders.values() if not o.final] == [b"day2"]
     assert not any("while the exchange was down" in r.message for r in caplog.records)
     close(acceptor3, sequencer3)
+
+
+def config_text(tmp_path, session_extra: str = "", symbols: str = '[[symbol]]\nname = "S1"\n'):
+    path = tmp_path / "x.toml"
+    path.write_text(f'[server]\ncomp_id = "EX"\nstore_dir = "{tmp_path / "store"}"\n'
+                    f'[[session]]\ntarget_comp_id = "C1"\n{session_extra}{symbols}'
+                    '[seed]\nbids = [["99", 10]]\nasks = [["101", 10]]\n[journal]\nfsync = "off"\n')
+    return load_config(path)
+
+
+def snapshot_with_an_order(tmp_path):
+    acceptor, sequencer = build(config_text(tmp_path), now=1.767e9)
+    run(acceptor, sequencer, order(2, "a"), 1.767e9 + 1)
+    assert sequencer.durable.start_snapshot() and sequencer.durable.poll_snapshot(block=True)
+    close(acceptor, sequencer)
+
+
+def test_a_restart_from_a_snapshot_takes_the_configs_new_symbols_and_session_settings(tmp_path, caplog):
+    snapshot_with_an_order(tmp_path)
+    cfg = config_text(tmp_path, 'cancel_on_disconnect = true\nstp = "cancel_oldest"\n',
+                      '[[symbol]]\nname = "S1"\nmax_qty = 50\n[[symbol]]\nname = "S2"\ntick_size = "0.5"\n')
+    acceptor, sequencer = build(cfg, now=1.767e9 + 5)
+    assert sequencer.durable.recovery["snapshot"] > 0
+    gateway = sequencer.gateway
+    assert gateway._cod_config[SID] == (True, 0.0) and gateway._stp_by_session[SID] is not None
+    assert gateway.engine.book("S1").max_qty == 50 and gateway.engine.book("S1").depth(1, 0)[1] == (9800, 5)
+    [m] = FixParser().feed(encode(b"FIX.4.4", b"D", [(49, b"C1"), (56, b"EX"), (34, 3), (52, STAMP), (11, b"new"),
+                                                      (55, b"S2"), (54, b"1"), (60, STAMP), (38, 5), (40, b"2"),
+                                                      (44, b"7.5"), (59, b"1")]))
+    [report] = [out for out in sequencer.on_message(SID, m, 1.767e9 + 6) if out[1] == b"8"]
+    assert dict(report[2]).get(150) == b"0" if not isinstance(report[2], bytes) else b"\x01150=0\x01" in report[2]
+    assert gateway.engine.book("S2").depth(1, 0) == [(75, 5)]  # (tick 0.5: one decimal)
+    # the snapshot knows when its last input was: no end of day (00:00) missed 5 s later
+    assert not any("while the exchange was down" in r.message for r in caplog.records)
+    close(acceptor, sequencer)
+
+
+@pytest.mark.parametrize("symbols, key", [
+    ('[[symbol]]\nname = "S1"\ntick_size = "0.05"\n', "symbol[0].tick_size"),
+    ('[[symbol]]\nname = "S1"\nlot_size = 5\n', "symbol[0].lot_size"),
+    ('[[symbol]]\nname = "S9"\n', "symbol"),
+])
+def test_a_config_change_the_restored_orders_cannot_take_is_refused_naming_the_key(tmp_path, symbols, key):
+    snapshot_with_an_order(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        build(config_text(tmp_path, symbols=symbols), now=1.767e9 + 5)
+    assert info.value.key == key and "live orders" in info.value.problem
+    assert info.value.file == str(tmp_path / "x.toml") or str(info.value.file).endswith("x.toml")
