@@ -24,6 +24,9 @@ from typing import Any
 from ..gateway import EXTENSIONS
 from ..gateway.common import MAX_MARKET_DATA_SUBSCRIPTIONS
 from ..session import SessionConfig
+from ..session.limits import LogonThrottleConfig
+
+_LOGON_THROTTLE = LogonThrottleConfig()  # the logon_* defaults below are its own
 
 __all__ = [
     "ConfigError",
@@ -106,12 +109,12 @@ class ServerConfig:
     # logon_free_failures, then after logon_failure_delay doubled per failure (at most
     # logon_max_delay); locked out for logon_lockout_seconds after logon_lockout_after
     # failures from one address (logon_lockout_after_comp_id for one CompID)
-    logon_free_failures: int = 3
-    logon_failure_delay: float = 0.5
-    logon_max_delay: float = 4.0
-    logon_lockout_after: int = 10
-    logon_lockout_after_comp_id: int = 20
-    logon_lockout_seconds: float = 60.0
+    logon_free_failures: int = _LOGON_THROTTLE.free_failures
+    logon_failure_delay: float = _LOGON_THROTTLE.base_delay
+    logon_max_delay: float = _LOGON_THROTTLE.max_delay
+    logon_lockout_after: int = _LOGON_THROTTLE.lockout_after
+    logon_lockout_after_comp_id: int = _LOGON_THROTTLE.lockout_after_comp_id
+    logon_lockout_seconds: float = _LOGON_THROTTLE.lockout_seconds
     # fairness: at most this many inbound messages are processed per connection per loop turn
     max_messages_per_turn: int = 32
     # TLS listener (stdlib ssl), beside the plain one unless plain_listener = false
