@@ -26,7 +26,6 @@ The machine is shared and noisy (+-25%): compare the points of one run, not runs
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import random
 import subprocess

@@ -613,7 +613,7 @@ def fmt_result(r: dict) -> str:
         f"p99 {r['rtt_p99_us']:.0f} us  p99.9 {r['rtt_p99_9_us']:.0f} us  max {r['rtt_max_us']:.0f} us"
         "  (HdrHistogram, 3 digits)",
         f"  fix-load CPU      {r['client_cpu_us_per_order']:.1f} us/order",
-        f"  daemon CPU        " + (f"{d:.1f} us/order" if d is not None else "n/a (give --pid)"),
+        "  daemon CPU        " + (f"{d:.1f} us/order" if d is not None else "n/a (give --pid)"),
     ]
     if r["md_subscribers"]:
         lines.append(f"  market data       {r['md_messages']} messages to {r['md_subscribers']} subscribers "

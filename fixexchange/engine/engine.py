@@ -80,6 +80,7 @@ from .types import (
     Rejected,
     Replaced,
     ReplaceOrder,
+    SymbolSpec,
     Triggered,
 )
 

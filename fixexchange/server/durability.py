@@ -16,7 +16,6 @@ import struct
 import time
 from typing import Any
 
-from ..gateway.outbound import Outbound
 from ..storage.journal import FileJournal, JournalCorrupted
 from ..storage.snapshot import SnapshotStore
 from .sequencer import KIND_MESSAGE, Sequencer

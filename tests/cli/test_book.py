@@ -1,6 +1,5 @@
 """The client-side book: rebuilt only from hand-built W and X messages."""
 
-import re
 
 import simplefix
 

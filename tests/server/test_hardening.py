@@ -8,7 +8,6 @@ import logging
 import socket
 import time
 
-import pytest
 
 from .fixclient import FixClient, config_dict, start_server, utc_now
 from .loopback import idle_sockets, until
