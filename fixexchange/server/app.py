@@ -74,6 +74,9 @@ _MAX_TAIL = 65536  # the session parser's message size limit
 POLL_AFTER_MAX_REQUESTS = 8
 LAG_PROBE_INTERVAL = 0.25  # seconds between event-loop lag samples (metrics)
 ADMIN_CANCEL_SLICE = 500  # orders an operator's cancel-all cancels per event-loop turn
+# messages from two different connections this close together (seconds) mean that more
+# than one is sending: each then gets contended_messages_per_turn messages per loop turn
+CONTENTION_WINDOW = 0.01
 # seconds between retries of a journal commit that failed (replies held meanwhile)
 COMMIT_RETRY = 0.5
 # seconds between checks for a due snapshot / a finished snapshot writer
@@ -323,8 +326,15 @@ class FixProtocol(asyncio.BufferedProtocol):
         # Marked dirty without joining the per-turn list: the caller flushes this
         # connection itself, so dispatch must not schedule it (nor the turn's flush).
         self.dirty = True
+        if srv.last_reader is not self:  # (reads and backlog turns both count)
+            if now - srv.last_read_at < CONTENTION_WINDOW:
+                srv.contended_until = now + CONTENTION_WINDOW
+            srv.last_reader = self
+        srv.last_read_at = now
         try:
-            events = conn.receive_data(data, now, srv.max_messages_per_turn)
+            events = conn.receive_data(
+                data, now, srv.max_messages_per_turn if now >= srv.contended_until
+                else srv.contended_messages_per_turn)
         except Exception:  # a bug below must not take the daemon down
             log.exception("session layer failed on data from %s; disconnecting", self.peer)
             self.abort(now)
@@ -543,6 +553,10 @@ class ExchangeServer:
         self._refusal_sources: collections.Counter[str] = collections.Counter()
         self._refusal_timer: asyncio.TimerHandle | None = None
         self.max_messages_per_turn = cfg.server.max_messages_per_turn
+        self.contended_messages_per_turn = cfg.server.contended_messages_per_turn
+        self.last_reader: FixProtocol | None = None
+        self.last_read_at = 0.0
+        self.contended_until = 0.0  # messages from two connections this recently: contended
         self.tls_server: asyncio.base_events.Server | None = None
         self.tls_port = 0
         self._unknown_warned: set[str] = set()  # unknown session ids already warned about

@@ -115,8 +115,12 @@ class ServerConfig:
     logon_lockout_after: int = _LOGON_THROTTLE.lockout_after
     logon_lockout_after_comp_id: int = _LOGON_THROTTLE.lockout_after_comp_id
     logon_lockout_seconds: float = _LOGON_THROTTLE.lockout_seconds
-    # fairness: at most this many inbound messages are processed per connection per loop turn
+    # fairness: at most this many inbound messages are processed per connection per loop
+    # turn; contended_messages_per_turn while more than one connection is sending (messages
+    # from two connections less than 10 ms apart), so a pipelining session alone keeps its
+    # throughput and a window-1 session beside a flood waits for few of its messages
     max_messages_per_turn: int = 32
+    contended_messages_per_turn: int = 2
     # TLS listener (stdlib ssl), beside the plain one unless plain_listener = false
     tls: bool = False
     tls_port: int = 9880
@@ -384,7 +388,7 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
                  "outbound_high_water", "outbound_hard_limit", "read_chunk",
                  "gtd_interval", "max_pending_connections", "max_pending_per_source",
                  "refusal_log_interval", "logon_lockout_after", "logon_lockout_after_comp_id",
-                 "max_messages_per_turn"):
+                 "max_messages_per_turn", "contended_messages_per_turn"):
         v.positive(getattr(server, name), f"server.{name}")
     for name in ("logon_free_failures", "logon_failure_delay", "logon_max_delay", "logon_lockout_seconds"):
         v.positive(getattr(server, name), f"server.{name}", zero_ok=True)

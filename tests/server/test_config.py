@@ -204,6 +204,11 @@ def test_non_finite_numbers(tmp_path, key, value):
     where = 'comp_id = "EX"' if table == "server" else 'password = "p"'
     assert bad(tmp_path, MINIMAL.replace(where, f"{where}\n{name} = {value}")).key == key
 
+@pytest.mark.parametrize("name,value", [("max_messages_per_turn", "0"), ("contended_messages_per_turn", "0"),
+                                        ("contended_messages_per_turn", "-2")])
+def test_messages_per_turn_must_be_positive(tmp_path, name, value):
+    assert bad(tmp_path, MINIMAL.replace('comp_id = "EX"', f'comp_id = "EX"\n{name} = {value}')).key == f"server.{name}"
+
 def test_session_missing_comp_id(tmp_path):
     e = bad(tmp_path, MINIMAL.replace('target_comp_id = "C1"', ''))
     assert e.key == "session[0].target_comp_id" and "missing" in e.problem

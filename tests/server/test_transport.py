@@ -280,6 +280,48 @@ async def test_flooding_session_does_not_starve_another():
     await srv.stop()
 
 
+async def flood_and_probe(**server) -> list[int]:
+    """FLOOD pipelines 20,000 orders while QUIET sends 20, one at a time: how many of
+    FLOOD's were handled between each two of QUIET's."""
+    srv, acc, gw = await start(**server)
+    handled: list[bytes] = []
+    on_message = gw.on_message
+
+    def recording(sid, msg, now):
+        handled.append(msg)
+        return on_message(sid, msg, now)
+
+    gw.on_message = recording
+    fr, fw = await client(srv, "FLOOD")
+    qr, qw = await client(srv, "QUIET")
+
+    async def drain():
+        for _ in range(20000):
+            await fr.readline()
+
+    fw.write(b"".join(b"ORDER %d\n" % i for i in range(20000)))
+    drainer = asyncio.ensure_future(drain())
+    await until(lambda: handled, 5)
+    for i in range(20):
+        qw.write(b"ORDER q%d\n" % i)
+        assert await asyncio.wait_for(qr.readline(), 10) == b"8 ACK q%d\n" % i
+    await asyncio.wait_for(drainer, 30)
+    fw.close()
+    qw.close()
+    await srv.stop()
+    quiet = [i for i, m in enumerate(handled) if m.startswith(b"ORDER q")]
+    return [b - a - 1 for a, b in zip(quiet, quiet[1:])]
+
+
+async def test_a_flood_beside_another_sender_gets_contended_messages_per_turn():
+    """Once QUIET is sending too, FLOOD is served contended_messages_per_turn messages a
+    turn: QUIET's next order waits for a handful of FLOOD's, not for whole turns of 32."""
+    contended = await flood_and_probe(max_messages_per_turn=32, contended_messages_per_turn=2)
+    uncontended = await flood_and_probe(max_messages_per_turn=32, contended_messages_per_turn=32)
+    assert max(contended) <= 16, contended  # 2 a turn, for the turns of its round trip
+    assert sum(contended) * 3 < sum(uncontended), (contended, uncontended)
+
+
 async def test_stop_logs_out_every_session_and_closes_store():
     srv, acc, gw = await start(logout_timeout=0.3)
     ra, wa = await client(srv, "A")
