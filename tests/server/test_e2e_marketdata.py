@@ -272,7 +272,9 @@ async def test_slow_market_data_reader_conflated_over_fix():
 async def test_market_data_batched_per_loop_turn_and_new_subscriber_consistent():
     """50 orders in one write: the subscriber gets one (or a few) X for the burst, and a
     subscription made in the same burst gets its W after the pending X, never before."""
-    srv = await start_server()
+    # (C1's burst and C2's request come at once: the contended bound would serve the burst
+    # 2 a turn, an X each; this test is about batching within a turn)
+    srv = await start_server(contended_messages_per_turn=32)
     try:
         md = FixClient("MD")
         await md.logon(srv.port)
