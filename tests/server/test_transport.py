@@ -244,45 +244,9 @@ async def test_overflow_of_reports_disconnects_and_keeps_them_stored():
     await srv.stop()
 
 
-async def test_flooding_session_does_not_starve_another():
-    """Judged by work, not the wall clock: QUIET's one order is handled after at most a
-    few turns' worth of FLOOD's 20,000 (max_messages_per_turn each), not after the flood."""
-    srv, acc, gw = await start()
-    handled: list[bytes] = []
-    on_message = gw.on_message
-
-    def recording(sid, msg, now):
-        handled.append(msg)
-        return on_message(sid, msg, now)
-
-    gw.on_message = recording
-    fr, fw = await client(srv, "FLOOD")
-    qr, qw = await client(srv, "QUIET")
-    blob = b"".join(b"ORDER %d\n" % i for i in range(20000))
-
-    async def drain():
-        n = 0
-        while n < 20000:
-            await fr.readline()
-            n += 1
-
-    fw.write(blob)
-    drainer = asyncio.ensure_future(drain())
-    await until(lambda: handled, 5)  # the flood has started
-    qw.write(b"ORDER q\n")
-    assert await asyncio.wait_for(qr.readline(), 10) == b"8 ACK q\n"
-    await asyncio.wait_for(drainer, 30)
-    flood_before_quiet = handled.index(b"ORDER q")
-    # about 1,900 here; with no bound per turn (max_messages_per_turn huge) about 19,000
-    assert flood_before_quiet < 5000, flood_before_quiet
-    fw.close()
-    qw.close()
-    await srv.stop()
-
-
-async def flood_and_probe(**server) -> list[int]:
-    """FLOOD pipelines 20,000 orders while QUIET sends 20, one at a time: how many of
-    FLOOD's were handled between each two of QUIET's."""
+async def flood_and_probe(quiet_orders: int, **server) -> list[bytes]:
+    """FLOOD pipelines 20,000 orders while QUIET sends ``quiet_orders``, one at a time
+    (each answered before the next): every message, in the order the gateway got them."""
     srv, acc, gw = await start(**server)
     handled: list[bytes] = []
     on_message = gw.on_message
@@ -301,14 +265,27 @@ async def flood_and_probe(**server) -> list[int]:
 
     fw.write(b"".join(b"ORDER %d\n" % i for i in range(20000)))
     drainer = asyncio.ensure_future(drain())
-    await until(lambda: handled, 5)
-    for i in range(20):
+    await until(lambda: handled, 5)  # the flood has started
+    for i in range(quiet_orders):
         qw.write(b"ORDER q%d\n" % i)
         assert await asyncio.wait_for(qr.readline(), 10) == b"8 ACK q%d\n" % i
     await asyncio.wait_for(drainer, 30)
     fw.close()
     qw.close()
     await srv.stop()
+    return handled
+
+
+async def test_flooding_session_does_not_starve_another():
+    """Judged by work, not the wall clock: QUIET's one order is handled after at most a
+    few turns' worth of FLOOD's 20,000 (max_messages_per_turn each), not after the flood."""
+    handled = await flood_and_probe(1)
+    flood_before_quiet = handled.index(b"ORDER q0")
+    # about 1,900 here; with no bound per turn (max_messages_per_turn huge) about 19,000
+    assert flood_before_quiet < 5000, flood_before_quiet
+
+
+def flood_between_quiet_orders(handled: list[bytes]) -> list[int]:
     quiet = [i for i, m in enumerate(handled) if m.startswith(b"ORDER q")]
     return [b - a - 1 for a, b in zip(quiet, quiet[1:])]
 
@@ -316,8 +293,10 @@ async def flood_and_probe(**server) -> list[int]:
 async def test_a_flood_beside_another_sender_gets_contended_messages_per_turn():
     """Once QUIET is sending too, FLOOD is served contended_messages_per_turn messages a
     turn: QUIET's next order waits for a handful of FLOOD's, not for whole turns of 32."""
-    contended = await flood_and_probe(max_messages_per_turn=32, contended_messages_per_turn=2)
-    uncontended = await flood_and_probe(max_messages_per_turn=32, contended_messages_per_turn=32)
+    contended = flood_between_quiet_orders(
+        await flood_and_probe(20, max_messages_per_turn=32, contended_messages_per_turn=2))
+    uncontended = flood_between_quiet_orders(
+        await flood_and_probe(20, max_messages_per_turn=32, contended_messages_per_turn=32))
     assert max(contended) <= 16, contended  # 2 a turn, for the turns of its round trip
     assert sum(contended) * 3 < sum(uncontended), (contended, uncontended)
 
