@@ -264,8 +264,15 @@ def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: b
     if not all(type(value) is bytes and value and b"\x01" not in value and b"=" not in value
                for value in (begin_string, sender_comp_id, target_comp_id)):
         return enc_general
-    start = b"8=" + begin_string + b"\x019="
-    head = b"\x0149=" + sender_comp_id + b"\x0156=" + target_comp_id + b"\x0134="
+    return _session_encoder(b"8=" + begin_string + b"\x019=",
+                            b"\x0149=" + sender_comp_id + b"\x0156=" + target_comp_id + b"\x0134=",
+                            enc_general)
+
+
+def _session_encoder(start: bytes, head: bytes, enc_general):
+    """``header_encoder``'s per-message ``enc``: ``start`` is "8=<BeginString><SOH>9=",
+    ``head`` the constant fields after MsgType up to "34="; what it does not take on (odd
+    types, a field it cannot template, an SOH inside a value) goes to ``enc_general``."""
     templates = _templates
     trailers = _TRAILERS
 

@@ -367,8 +367,21 @@ def end_of_day_minute(text: str) -> int | None:
 def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
     v = _V(file)
     v.check_keys(data, "", _TOP_KEYS)
+    server = _server(v, data)
+    sess_defaults = _session_defaults(v, data)
+    sessions = _sessions(v, data, sess_defaults, server.comp_id)
+    accept_any = _accept_any(v, data, sess_defaults)
+    symbols = _symbols(v, data)
+    owner, seeded_symbols = _seed(v, data, symbols)
+    _check_drop_copies(v, sessions)
+    admin = _admin(v, v.table(data.get("admin", {}), "admin"))
+    return ExchangeConfig(path=file, server=server, sessions=tuple(sessions), accept_any=accept_any,
+                          symbols=tuple(seeded_symbols), seed_owner=owner, admin=admin,
+                          journal=_journal(v, data))
 
-    # [server]
+
+def _server(v: _V, data: dict) -> ServerConfig:
+    """[server]"""
     srv = v.table(data.get("server", {}), "server")
     v.check_keys(srv, "server", _SERVER_KEYS)
     kw: dict[str, Any] = {}
@@ -407,17 +420,23 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
     if server.outbound_hard_limit <= server.outbound_high_water:
         raise v.err("server.outbound_hard_limit",
                     f"must be greater than server.outbound_high_water ({server.outbound_high_water})")
+    return server
 
-    # [session_defaults], [[session]], [accept_any]
+
+def _session_defaults(v: _V, data: dict) -> SessionDef:
+    """[session_defaults]: the base of every [[session]] and of [accept_any]"""
     sd = v.table(data.get("session_defaults", {}), "session_defaults")
     v.check_keys(sd, "session_defaults", _SESSION_DEFAULT_KEYS)
-    sess_defaults = _session_fields(v, sd, "session_defaults", SessionDef(target_comp_id="*"))
+    return _session_fields(v, sd, "session_defaults", SessionDef(target_comp_id="*"))
 
+
+def _sessions(v: _V, data: dict, sess_defaults: SessionDef, exchange_comp_id: str) -> list[SessionDef]:
+    """[[session]]"""
     sess_list = data.get("session", [])
     if not isinstance(sess_list, list):
         raise v.err("session", "expected an array of tables ([[session]])")
     sessions: list[SessionDef] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}
     for i, st in enumerate(sess_list):
         key = f"session[{i}]"
         st = v.table(st, key)
@@ -427,15 +446,19 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
         s = _session_fields(v, st, key, sess_defaults)
         if not s.target_comp_id or not _fix_safe(s.target_comp_id):
             raise v.err(f"{key}.target_comp_id", f"invalid CompID {s.target_comp_id!r}")
-        if s.target_comp_id == server.comp_id:
-            raise v.err(f"{key}.target_comp_id", f"equals the exchange CompID {server.comp_id!r}")
+        if s.target_comp_id == exchange_comp_id:
+            raise v.err(f"{key}.target_comp_id", f"equals the exchange CompID {exchange_comp_id!r}")
         ident = (s.begin_string, s.target_comp_id)
         if ident in seen:
             raise v.err(f"{key}.target_comp_id",
                         f"duplicate session {s.begin_string}:{s.target_comp_id} (also session[{seen[ident]}])")
         seen[ident] = i
         sessions.append(s)
+    return sessions
 
+
+def _accept_any(v: _V, data: dict, sess_defaults: SessionDef) -> SessionDef | None:
+    """[accept_any]: the template for unknown CompIDs, None when not enabled"""
     aa = v.table(data.get("accept_any", {}), "accept_any")
     v.check_keys(aa, "accept_any", _SESSION_DEFAULT_KEYS | {"enabled"})
     enabled = v.get(aa, "accept_any", "enabled", bool, False)
@@ -443,8 +466,11 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
     accept_any = _session_fields(v, aa_fields, "accept_any", sess_defaults) if enabled else None
     if accept_any is not None and accept_any.role != "trading":
         raise v.err("accept_any.role", 'must be "trading" (a drop copy is a configured [[session]])')
+    return accept_any
 
-    # [symbol_defaults], [[symbol]]
+
+def _symbols(v: _V, data: dict) -> list[SymbolDef]:
+    """[symbol_defaults], [[symbol]] (without their seed orders)"""
     symd = v.table(data.get("symbol_defaults", {}), "symbol_defaults")
     v.check_keys(symd, "symbol_defaults", _SYMBOL_DEFAULT_KEYS)
     sym_default = _symbol_fields(v, symd, "symbol_defaults", SymbolDef(name="*"))
@@ -466,8 +492,12 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
             raise v.err(f"{key}.name", f"duplicate symbol {s.name!r} (also symbol[{sym_seen[s.name]}])")
         sym_seen[s.name] = i
         symbols.append(s)
+    return symbols
 
-    # [seed]
+
+def _seed(v: _V, data: dict, symbols: list[SymbolDef]) -> tuple[str, list[SymbolDef]]:
+    """[seed]: its owner, and the symbols with their seed orders (the default rule unless
+    [seed.symbols.NAME] overrides it)"""
     seed = v.table(data.get("seed", {}), "seed")
     v.check_keys(seed, "seed", _SEED_KEYS)
     owner = v.get(seed, "seed", "owner", str, "HOUSE")
@@ -475,10 +505,11 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
         raise v.err("seed.owner", "must not be empty")
     default_rule = _seed_orders(v, seed, "seed")
     per_symbol = v.table(seed.get("symbols", {}), "seed.symbols")
+    names = {s.name for s in symbols}
     for name in per_symbol:
-        if name not in sym_seen:
+        if name not in names:
             raise v.err(f"seed.symbols.{name}", "no [[symbol]] with this name")
-    final_symbols = []
+    seeded = []
     for s in symbols:
         if s.name in per_symbol:
             key = f"seed.symbols.{s.name}"
@@ -488,25 +519,33 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
         else:
             key = "seed"
             orders = default_rule
-        tick = Decimal(s.tick_size)
-        for idx, o in enumerate(orders):
-            okey = f"{key}.{'bids' if o.side == 'buy' else 'asks'}"
-            if Decimal(o.price) % tick != 0:
-                raise v.err(okey, f"price {o.price} of {s.name} is not a multiple of its tick size {s.tick_size}")
-            if (s.band_low is not None and Decimal(o.price) < Decimal(s.band_low)) or \
-                    (s.band_high is not None and Decimal(o.price) > Decimal(s.band_high)):
-                raise v.err(okey, f"price {o.price} of {s.name} is outside its price band")
-            if o.qty % s.lot_size != 0:
-                raise v.err(okey, f"quantity {o.qty} of {s.name} is not a multiple of its lot size {s.lot_size}")
-            if not s.min_qty <= o.qty <= s.max_qty:
-                raise v.err(okey, f"quantity {o.qty} of {s.name} is outside {s.min_qty}..{s.max_qty}")
-        bids = [Decimal(o.price) for o in orders if o.side == "buy"]
-        asks = [Decimal(o.price) for o in orders if o.side == "sell"]
-        if bids and asks and max(bids) >= min(asks):
-            raise v.err(key, f"seeded book of {s.name} is crossed (best bid {max(bids)} >= best ask {min(asks)})")
-        final_symbols.append(replace(s, seed=tuple(orders)))
+        _check_seed_book(v, key, s, orders)
+        seeded.append(replace(s, seed=tuple(orders)))
+    return owner, seeded
 
-    # drop copies cover configured trading sessions (or every trading session)
+
+def _check_seed_book(v: _V, key: str, s: SymbolDef, orders: list[SeedOrder]) -> None:
+    """The seed orders (from ``key``) fit the symbol's tick, band, lot and size, uncrossed."""
+    tick = Decimal(s.tick_size)
+    for o in orders:
+        okey = f"{key}.{'bids' if o.side == 'buy' else 'asks'}"
+        if Decimal(o.price) % tick != 0:
+            raise v.err(okey, f"price {o.price} of {s.name} is not a multiple of its tick size {s.tick_size}")
+        if (s.band_low is not None and Decimal(o.price) < Decimal(s.band_low)) or \
+                (s.band_high is not None and Decimal(o.price) > Decimal(s.band_high)):
+            raise v.err(okey, f"price {o.price} of {s.name} is outside its price band")
+        if o.qty % s.lot_size != 0:
+            raise v.err(okey, f"quantity {o.qty} of {s.name} is not a multiple of its lot size {s.lot_size}")
+        if not s.min_qty <= o.qty <= s.max_qty:
+            raise v.err(okey, f"quantity {o.qty} of {s.name} is outside {s.min_qty}..{s.max_qty}")
+    bids = [Decimal(o.price) for o in orders if o.side == "buy"]
+    asks = [Decimal(o.price) for o in orders if o.side == "sell"]
+    if bids and asks and max(bids) >= min(asks):
+        raise v.err(key, f"seeded book of {s.name} is crossed (best bid {max(bids)} >= best ask {min(asks)})")
+
+
+def _check_drop_copies(v: _V, sessions: list[SessionDef]) -> None:
+    """Drop copies cover configured trading sessions (or every trading session)."""
     trading = {s.target_comp_id for s in sessions if s.role == "trading"}
     for i, s in enumerate(sessions):
         if s.role != "drop_copy":
@@ -515,11 +554,6 @@ def parse_config(data: dict, file: str = "<config>") -> ExchangeConfig:
             if name not in trading:
                 raise v.err(f"session[{i}].drop_copy_of",
                             f"{name!r} is not the target_comp_id of a trading [[session]]")
-
-    admin = _admin(v, v.table(data.get("admin", {}), "admin"))
-    return ExchangeConfig(path=file, server=server, sessions=tuple(sessions), accept_any=accept_any,
-                          symbols=tuple(final_symbols), seed_owner=owner, admin=admin,
-                          journal=_journal(v, data))
 
 
 def _admin(v: _V, tbl: dict) -> AdminConfig:

@@ -198,7 +198,37 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
     from the session stores are sent again (stored; the client gets them by resend), and
     inbound numbers the stores missed are moved on.  Returns figures for the log."""
     started = time.perf_counter()
-    snapshot_seq = 0
+    snapshot_seq = _load_snapshot(sequencer, snapshots, configure)
+    if journal.first_seq > snapshot_seq + 1:
+        raise RecoveryError(f"journal {journal.directory} starts at record {journal.first_seq} but the newest "
+                            f"usable snapshot is at {snapshot_seq}: records in between are missing")
+    if snapshot_seq == 0 and journal.next_seq == 1:
+        seed(sequencer, now)
+        journal.commit()
+        return {"snapshot": 0, "replayed": 0, "seconds": time.perf_counter() - started, "resent": 0}
+    stores = _StoreCheck(acceptor, snapshot_seq)
+    count, last_at, inbound = _replay(sequencer, journal, snapshot_seq, stores)
+    gateway = sequencer.gateway
+    gateway.flush_market_data()
+    # every connection ended with the old process: journaled like any disconnect (market
+    # data subscriptions end, cancel-on-disconnect applies)
+    online = set(getattr(gateway, "_online", ())) | set(gateway.market_data._by_session)
+    for sid in sorted(online):
+        stores.owe(sequencer.on_disconnect(sid, now, "exchange restarted"))
+    gateway.flush_market_data()
+    _run_missed_end_of_day(sequencer, stores, end_of_day_minute, last_at, now)
+    stores.move_inbound_numbers_on(inbound)
+    journal.commit()
+    resent = stores.store_owed(now)
+    acceptor.flush_stores()
+    seconds = time.perf_counter() - started
+    log.info("recovered from snapshot %d + %d journal records in %.2fs", snapshot_seq, count, seconds)
+    return {"snapshot": snapshot_seq, "replayed": count, "seconds": seconds, "resent": resent}
+
+
+def _load_snapshot(sequencer: Sequencer, snapshots: SnapshotStore, configure: Any) -> int:
+    """Put the newest snapshot that loads in ``sequencer.gateway``; its journal sequence,
+    0 if none does (the gateway stays as built)."""
     for seq, data in snapshots.latest():
         try:
             gateway = pickle.loads(data)
@@ -208,28 +238,29 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
         if configure is not None:
             configure(gateway)
         sequencer.gateway = gateway
-        snapshot_seq = seq
-        break
-    if journal.first_seq > snapshot_seq + 1:
-        raise RecoveryError(f"journal {journal.directory} starts at record {journal.first_seq} but the newest "
-                            f"usable snapshot is at {snapshot_seq}: records in between are missing")
-    if snapshot_seq == 0 and journal.next_seq == 1:
-        seed(sequencer, now)
-        journal.commit()
-        return {"snapshot": 0, "replayed": 0, "seconds": time.perf_counter() - started, "resent": 0}
-    gateway = sequencer.gateway
-    stores: dict[str, Any] = {}
-    owed: list[tuple[str, bytes, Any]] = []
-    inbound: dict[str, int] = {}
-    # the time of the last input the snapshot holds (then of the last record replayed)
-    last_at = [max(getattr(gateway.engine, "now", 0) / 1000, getattr(gateway, "_transact_now", None) or 0.0)]
+        return seq
+    return 0
 
-    def store_info(sid: str):
-        info = stores.get(sid, False)
+
+class _StoreCheck:
+    """The session stores against what the replayed records produced: outputs a crash kept
+    from a store are owed (stored again at the end of recovery), and inbound numbers a store
+    missed are moved on."""
+
+    def __init__(self, acceptor: Any, snapshot_seq: int) -> None:
+        self.acceptor = acceptor
+        self.snapshot_seq = snapshot_seq
+        self.owed: list[tuple[str, bytes, Any]] = []
+        # per session: None (no store that marks), or (the last journal sequence the store
+        # holds the outputs of, the ExecIDs it stored after that mark, the store)
+        self._stores: dict[str, Any] = {}
+
+    def _store_info(self, sid: str):
+        info = self._stores.get(sid, False)
         if info is False:
             info = None
             try:
-                store = acceptor.store_for(sid)
+                store = self.acceptor.store_for(sid)
             except KeyError:  # (an accept-any session that has not logged on in this run)
                 store = None
             if store is not None and hasattr(store, "mark"):
@@ -239,22 +270,60 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
                         exec_id = _exec_id(raw)
                         if exec_id is not None:
                             have.add(exec_id)
-                info = (max(store.mark, snapshot_seq), have, store)
-            stores[sid] = info
+                info = (max(store.mark, self.snapshot_seq), have, store)
+            self._stores[sid] = info
         return info
 
-    def on_outputs(seq: int, outs: list) -> None:
+    def note_replayed(self, seq: int, outs: list) -> None:
+        """The outputs of replayed record ``seq``: owed unless its store already has them."""
         for out in outs:
             if out[3]:
                 continue  # market data: not stored, never owed
-            info = store_info(out[0])
+            info = self._store_info(out[0])
             if info is None or seq <= info[0]:
                 continue
             if out[1] == b"8":
                 exec_id = _exec_id(out[2])
                 if exec_id is not None and exec_id in info[1]:
                     continue  # stored before the crash (after the store's last mark)
-            owed.append(out)
+            self.owed.append(out)
+
+    def owe(self, outs: list) -> None:
+        """Outputs of recovery itself (no store has them); market data is never owed."""
+        self.owed.extend(out for out in outs if not out[3])
+
+    def move_inbound_numbers_on(self, inbound: dict[str, int]) -> None:
+        """``inbound``: the last MsgSeqNum journaled per session."""
+        for sid, last in inbound.items():
+            info = self._store_info(sid)
+            if info is not None and info[2].next_target_seq <= last:
+                log.warning("session %s: inbound message %d was journaled but its number not stored: "
+                            "next expected inbound number moved to %d", sid, last, last + 1)
+                info[2].set_next_target_seq(last + 1)
+
+    def store_owed(self, now: float) -> int:
+        """Store the owed outputs (the clients get them by resend); how many there were."""
+        for out in self.owed:
+            try:
+                self.acceptor.send(out[0], out[1], out[2], now, True)
+            except KeyError:
+                log.warning("recovery: a %s for unknown session %s could not be stored", out[1], out[0])
+        if self.owed:
+            log.warning("recovery: %d reports produced before the crash but not stored were stored now "
+                        "(the clients get them by resend)", len(self.owed))
+        return len(self.owed)
+
+
+def _replay(sequencer: Sequencer, journal: FileJournal, snapshot_seq: int,
+            stores: _StoreCheck) -> tuple[int, float, dict[str, int]]:
+    """Apply the records after the snapshot.  Returns how many, the time of the last input
+    (of the last record, else the snapshot's) and the last inbound MsgSeqNum per session."""
+    gateway = sequencer.gateway
+    inbound: dict[str, int] = {}
+    last_at = [max(getattr(gateway.engine, "now", 0) / 1000, getattr(gateway, "_transact_now", None) or 0.0)]
+
+    def on_outputs(seq: int, outs: list) -> None:
+        stores.note_replayed(seq, outs)
         if gateway.market_data_pending():
             gateway.flush_market_data()
 
@@ -274,40 +343,18 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
         count = sequencer.replay(records(), on_outputs)
     except (JournalCorrupted, ValueError, struct.error) as e:
         raise RecoveryError(f"journal {journal.directory} cannot be replayed: {e}") from None
-    gateway = sequencer.gateway
-    gateway.flush_market_data()
-    # every connection ended with the old process: journaled like any disconnect (market
-    # data subscriptions end, cancel-on-disconnect applies)
-    online = set(getattr(gateway, "_online", ())) | set(gateway.market_data._by_session)
-    for sid in sorted(online):
-        for out in sequencer.on_disconnect(sid, now, "exchange restarted"):
-            if not out[3]:
-                owed.append(out)
-    gateway.flush_market_data()
-    boundary = missed_end_of_day(gateway, end_of_day_minute, last_at[0], now)
-    if boundary is not None:  # down at the end of day: yesterday's DAY orders expire now
-        outs = sequencer.end_of_day(now)
-        owed.extend(out for out in outs if not out[3])
-        gateway.flush_market_data()
-        log.warning("recovery: the end of day of %s UTC passed while the exchange was down: run now "
-                    "(%d DAY orders expired)", time.strftime("%Y-%m-%d %H:%M", time.gmtime(boundary)),
-                    sum(1 for out in outs if out[1] == b"8" and not out[3]))
-    for sid, last in inbound.items():
-        info = store_info(sid)
-        if info is not None and info[2].next_target_seq <= last:
-            log.warning("session %s: inbound message %d was journaled but its number not stored: "
-                        "next expected inbound number moved to %d", sid, last, last + 1)
-            info[2].set_next_target_seq(last + 1)
-    journal.commit()
-    for out in owed:
-        try:
-            acceptor.send(out[0], out[1], out[2], now, True)
-        except KeyError:
-            log.warning("recovery: a %s for unknown session %s could not be stored", out[1], out[0])
-    if owed:
-        log.warning("recovery: %d reports produced before the crash but not stored were stored now "
-                    "(the clients get them by resend)", len(owed))
-    acceptor.flush_stores()
-    seconds = time.perf_counter() - started
-    log.info("recovered from snapshot %d + %d journal records in %.2fs", snapshot_seq, count, seconds)
-    return {"snapshot": snapshot_seq, "replayed": count, "seconds": seconds, "resent": len(owed)}
+    return count, last_at[0], inbound
+
+
+def _run_missed_end_of_day(sequencer: Sequencer, stores: _StoreCheck, end_of_day_minute: int | None,
+                           last_at: float, now: float) -> None:
+    """Down at the end of day: yesterday's DAY orders expire now (their reports owed)."""
+    boundary = missed_end_of_day(sequencer.gateway, end_of_day_minute, last_at, now)
+    if boundary is None:
+        return
+    outs = sequencer.end_of_day(now)
+    stores.owe(outs)
+    sequencer.gateway.flush_market_data()
+    log.warning("recovery: the end of day of %s UTC passed while the exchange was down: run now "
+                "(%d DAY orders expired)", time.strftime("%Y-%m-%d %H:%M", time.gmtime(boundary)),
+                sum(1 for out in outs if out[1] == b"8" and not out[3]))
