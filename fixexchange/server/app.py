@@ -861,101 +861,119 @@ class ExchangeServer:
         if self._journal_pending:  # (inputs before these events: applied first, in order)
             self._retry_pending(now)
         for ev in events:
-            t = type(ev)
-            if t is ApplicationMessage:
-                requests += 1
-                sid = ev.session_id
-                p.messages_in += 1
-                msg_type = ev.message.msg_type
-                messages_in[msg_type] = messages_in.get(msg_type, 0) + 1
-                if msg_type == b"D":
-                    ord_type = ev.message.get(40) or b"?"
-                    metrics.orders_in[ord_type] = metrics.orders_in.get(ord_type, 0) + 1
-                if self.stopping:
-                    self.dispatch([self._refuse_stopping(sid, ev.message)], now)
-                    continue
-                if self._journal_pending:  # a logon/disconnect before it is not applied yet
-                    self.dispatch([self._refuse_pending(sid, ev.message)], now)
-                    continue
-                try:
-                    outs = on_message(sid, ev.message, now)
-                except Exception:
-                    log.exception("gateway failed on a message from %s", sid)
-                    continue
-                if not outs:
-                    continue
-                if p.dirty and by_session.get(sid) is p:
-                    # dispatch inlined for the usual answer, reports to the sender (whose
-                    # connection is dirty already: the read's caller flushes it)
-                    for out in outs:
-                        if out[0] == sid and not out[3]:
-                            send(sid, out[1], out[2], now, True)
-                            p.messages_out += 1
-                            messages_out[out[1]] = messages_out.get(out[1], 0) + 1
-                        else:
-                            self.dispatch((out,), now)
-                else:
-                    self.dispatch(outs, now)
-            elif t is LoggedOn:
-                sid = ev.session_id
-                old = self.by_session.get(sid)
-                if old is not None and old is not p:
-                    old.abort(now)
-                self.by_session[sid] = p
-                p.logged_on(sid, now)
-                metrics.logons += 1
-                timer = self._cod_timers.pop(sid, None)
-                if timer is not None:  # back within the grace period
-                    timer.cancel()
-                cod = getattr(ev, "cancel_on_disconnect", None)
-                log.info("logon %s from %s", sid, p.peer,
-                         extra={"event": "logon", "session": sid, "fields": {
-                             "peer": p.peer, **({} if cod is None else {"cancel_on_disconnect": cod})}})
-                self._apply_or_keep(f"logon of {sid}", self._logon_input(sid, cod), now)
-            elif t is LoggedOut:
-                log.info("logout %s: %s", ev.session_id, ev.reason,
-                         extra={"event": "logout", "session": ev.session_id, "fields": {"reason": ev.reason}})
-            elif t is Disconnected:
-                sid = ev.session_id
-                if sid is not None and self.by_session.get(sid) is p:
-                    self.session_gone(p, sid, ev.reason, now)
-                elif sid is not None:
-                    log.info("disconnect %s (%s): %s", sid, p.peer, ev.reason,
-                             extra={"event": "disconnect", "session": sid,
-                                    "fields": {"peer": p.peer, "reason": ev.reason}})
-                else:  # never logged on: a refusal, counted (and logged) as such
-                    log.debug("disconnect - (%s): %s", p.peer, ev.reason)
-                    kind = _UNLOGGED_DISCONNECTS.get(ev.reason[:20])
-                    if kind is not None and not p.closing:  # (not already counted by the server)
-                        self.refused(kind, p.source, "disconnect %s: %s", p.peer, ev.reason)
-                p.closing = True
-                p._mark_dirty()
-            elif t is ThrottledMessage:
-                self.stats["throttled"] += 1
-                try:
-                    outs = self.gateway.reject_throttled(ev.session_id, ev.message, ev.text, now)
-                except Exception:
-                    log.exception("gateway failed on a throttled message from %s", ev.session_id)
-                    outs = None
-                if outs:
-                    self.dispatch(outs, now)
-            elif t is LogonRefused:
-                kind = "failed logon" if ev.failed else "refused logon"
-                self.refused(kind, p.source, "%s from %s (CompID %r): %s", kind, p.peer, ev.comp_id, ev.reason)
-                if ev.delay > 0:
-                    p.hold(ev.delay)
-            elif t is SessionRejected:
-                metrics.session_reject(ev.reason)
-                log.warning("reject %s seq %s: %s (reason %s)", ev.session_id, ev.ref_seq_num, ev.text, ev.reason,
-                            extra={"event": "session_reject", "session": ev.session_id,
-                                   "fields": {"ref_seq_num": ev.ref_seq_num, "reason": ev.reason, "text": ev.text}})
-            elif t is GarbledMessage:
-                log.debug("garbled message from %s: %s", p.peer, ev.reason)
+            if type(ev) is not ApplicationMessage:  # the few: logon, logout, disconnect, ...
+                self._on_session_event(p, ev, now)
+                continue
+            requests += 1
+            sid = ev.session_id
+            p.messages_in += 1
+            msg_type = ev.message.msg_type
+            messages_in[msg_type] = messages_in.get(msg_type, 0) + 1
+            if msg_type == b"D":
+                ord_type = ev.message.get(40) or b"?"
+                metrics.orders_in[ord_type] = metrics.orders_in.get(ord_type, 0) + 1
+            if self.stopping:
+                self.dispatch([self._refuse_stopping(sid, ev.message)], now)
+                continue
+            if self._journal_pending:  # a logon/disconnect before it is not applied yet
+                self.dispatch([self._refuse_pending(sid, ev.message)], now)
+                continue
+            try:
+                outs = on_message(sid, ev.message, now)
+            except Exception:
+                log.exception("gateway failed on a message from %s", sid)
+                continue
+            if not outs:
+                continue
+            if p.dirty and by_session.get(sid) is p:
+                # dispatch inlined for the usual answer, reports to the sender (whose
+                # connection is dirty already: the read's caller flushes it)
+                for out in outs:
+                    if out[0] == sid and not out[3]:
+                        send(sid, out[1], out[2], now, True)
+                        p.messages_out += 1
+                        messages_out[out[1]] = messages_out.get(out[1], 0) + 1
+                    else:
+                        self.dispatch((out,), now)
             else:
-                log.debug("event %r", ev)
+                self.dispatch(outs, now)
         if requests and not self._flush_scheduled and self._md_pending is not None and self._md_pending():
             self._schedule_flush()  # the market data the gateway deferred, once per turn
         return requests
+
+    def _on_session_event(self, p: FixProtocol, ev: Any, now: float) -> None:
+        """An event other than an application message (the session's own: logon, logout, ...)."""
+        handler = self._SESSION_EVENT_HANDLERS.get(type(ev))
+        if handler is None:
+            log.debug("event %r", ev)
+        else:
+            handler(self, p, ev, now)
+
+    def _on_logged_on(self, p: FixProtocol, ev: LoggedOn, now: float) -> None:
+        sid = ev.session_id
+        old = self.by_session.get(sid)
+        if old is not None and old is not p:
+            old.abort(now)
+        self.by_session[sid] = p
+        p.logged_on(sid, now)
+        self.metrics.logons += 1
+        timer = self._cod_timers.pop(sid, None)
+        if timer is not None:  # back within the grace period
+            timer.cancel()
+        cod = getattr(ev, "cancel_on_disconnect", None)
+        log.info("logon %s from %s", sid, p.peer,
+                 extra={"event": "logon", "session": sid, "fields": {
+                     "peer": p.peer, **({} if cod is None else {"cancel_on_disconnect": cod})}})
+        self._apply_or_keep(f"logon of {sid}", self._logon_input(sid, cod), now)
+
+    def _on_logged_out(self, p: FixProtocol, ev: LoggedOut, now: float) -> None:
+        log.info("logout %s: %s", ev.session_id, ev.reason,
+                 extra={"event": "logout", "session": ev.session_id, "fields": {"reason": ev.reason}})
+
+    def _on_disconnected(self, p: FixProtocol, ev: Disconnected, now: float) -> None:
+        sid = ev.session_id
+        if sid is not None and self.by_session.get(sid) is p:
+            self.session_gone(p, sid, ev.reason, now)
+        elif sid is not None:
+            log.info("disconnect %s (%s): %s", sid, p.peer, ev.reason,
+                     extra={"event": "disconnect", "session": sid,
+                            "fields": {"peer": p.peer, "reason": ev.reason}})
+        else:  # never logged on: a refusal, counted (and logged) as such
+            log.debug("disconnect - (%s): %s", p.peer, ev.reason)
+            kind = _UNLOGGED_DISCONNECTS.get(ev.reason[:20])
+            if kind is not None and not p.closing:  # (not already counted by the server)
+                self.refused(kind, p.source, "disconnect %s: %s", p.peer, ev.reason)
+        p.closing = True
+        p._mark_dirty()
+
+    def _on_throttled(self, p: FixProtocol, ev: ThrottledMessage, now: float) -> None:
+        self.stats["throttled"] += 1
+        try:
+            outs = self.gateway.reject_throttled(ev.session_id, ev.message, ev.text, now)
+        except Exception:
+            log.exception("gateway failed on a throttled message from %s", ev.session_id)
+            outs = None
+        if outs:
+            self.dispatch(outs, now)
+
+    def _on_logon_refused(self, p: FixProtocol, ev: LogonRefused, now: float) -> None:
+        kind = "failed logon" if ev.failed else "refused logon"
+        self.refused(kind, p.source, "%s from %s (CompID %r): %s", kind, p.peer, ev.comp_id, ev.reason)
+        if ev.delay > 0:
+            p.hold(ev.delay)
+
+    def _on_session_rejected(self, p: FixProtocol, ev: SessionRejected, now: float) -> None:
+        self.metrics.session_reject(ev.reason)
+        log.warning("reject %s seq %s: %s (reason %s)", ev.session_id, ev.ref_seq_num, ev.text, ev.reason,
+                    extra={"event": "session_reject", "session": ev.session_id,
+                           "fields": {"ref_seq_num": ev.ref_seq_num, "reason": ev.reason, "text": ev.text}})
+
+    def _on_garbled(self, p: FixProtocol, ev: GarbledMessage, now: float) -> None:
+        log.debug("garbled message from %s: %s", p.peer, ev.reason)
+
+    _SESSION_EVENT_HANDLERS = {LoggedOn: _on_logged_on, LoggedOut: _on_logged_out, Disconnected: _on_disconnected,
+                               ThrottledMessage: _on_throttled, LogonRefused: _on_logon_refused,
+                               SessionRejected: _on_session_rejected, GarbledMessage: _on_garbled}
 
     def _refuse_stopping(self, sid: str, message) -> Any:
         from .sequencer import Sequencer

@@ -76,86 +76,111 @@ def build(cfg: ExchangeConfig, now: float | None = None):
     from ..engine import Engine
     from ..gateway import Gateway
     from ..session import Acceptor
-    from ..session.store import MemoryStore
-    from ..storage.filestore import FileStore
     from .sequencer import Sequencer
 
     now = time.time() if now is None else now
-    durable = None
     configs, template = session_configs(cfg)
     specs = symbol_specs(cfg)
-    journal_cfg = cfg.journal
-    engine = Engine(specs, retain_final=journal_cfg.final_orders)
-    stp = {c.session_id: d.stp for c, d in zip(configs, cfg.sessions)}
+    settings = _session_settings(cfg, configs)
+    apply_limits = _gateway_limits(cfg, configs)
+    gateway = Gateway(specs, Engine(specs, retain_final=cfg.journal.final_orders), **settings)
+    apply_limits(gateway)
+    sequencer = Sequencer(gateway)
+    durable, store_factory = _stores(cfg, sequencer)
+    acceptor = Acceptor(configs, store_factory, accept_any_template=template,
+                        logon_throttle=logon_throttle(cfg))
+    seed = _seeder(cfg)
+    if durable is None:
+        seed(sequencer, now)
+        return acceptor, sequencer
+
+    def configure(restored) -> None:  # the config's symbols, sessions, limits; not the snapshot's
+        check_symbol_changes(cfg, restored, specs)
+        restored.reconfigure(specs, **settings)
+        apply_limits(restored)
+        restored.engine._retain = cfg.journal.final_orders
+
+    _recover(cfg, durable, acceptor, seed, now, configure)
+    return acceptor, sequencer
+
+
+def _session_settings(cfg: ExchangeConfig, configs: list) -> dict[str, Any]:
+    """The Gateway's settings per configured session (STP mode, cancel on disconnect, drop
+    copies, extensions) and, with [accept_any], the defaults for the others."""
+    sessions = list(zip(configs, cfg.sessions))
     # accept-any sessions (not in stp) get the template's mode
     options: dict[str, Any] = {} if cfg.accept_any is None else {
         "default_stp": cfg.accept_any.stp, "default_extensions": cfg.accept_any.extensions,
         "default_cancel_on_disconnect": (cfg.accept_any.cancel_on_disconnect,
                                          cfg.accept_any.cancel_on_disconnect_grace)}
-    cod = {c.session_id: (d.cancel_on_disconnect, d.cancel_on_disconnect_grace)
-           for c, d in zip(configs, cfg.sessions)}
-    by_comp_id = {d.target_comp_id: c.session_id for c, d in zip(configs, cfg.sessions)}
-    drop_copies = {c.session_id: (tuple(by_comp_id[name] for name in d.drop_copy_of) or None)
-                   for c, d in zip(configs, cfg.sessions) if d.role == "drop_copy"}
-    extensions = {c.session_id: d.extensions for c, d in zip(configs, cfg.sessions)}
-    session_settings = dict(stp_modes=stp, cancel_on_disconnect=cod, drop_copies=drop_copies,
-                            extensions=extensions, **options)
-    gateway = Gateway(specs, engine, **session_settings)
+    by_comp_id = {d.target_comp_id: c.session_id for c, d in sessions}
+    return dict(stp_modes={c.session_id: d.stp for c, d in sessions},
+                cancel_on_disconnect={c.session_id: (d.cancel_on_disconnect, d.cancel_on_disconnect_grace)
+                                      for c, d in sessions},
+                drop_copies={c.session_id: (tuple(by_comp_id[name] for name in d.drop_copy_of) or None)
+                             for c, d in sessions if d.role == "drop_copy"},
+                extensions={c.session_id: d.extensions for c, d in sessions}, **options)
+
+
+def _gateway_limits(cfg: ExchangeConfig, configs: list):
+    """``apply(gateway)``: the market data subscriptions and final orders per session it
+    keeps, for a new gateway and a restored one alike."""
     md_limits = {c.session_id: d.max_market_data_subscriptions for c, d in zip(configs, cfg.sessions)}
     md_default_limit = (cfg.accept_any or SessionDef("")).max_market_data_subscriptions
+    final_orders_per_session = cfg.journal.final_orders_per_session
 
-    def limit_market_data(target) -> None:
+    def apply(target) -> None:
         target.market_data_subscription_limits = md_limits
         target.default_market_data_subscription_limit = md_default_limit
+        target.final_orders_per_session = final_orders_per_session
 
-    limit_market_data(gateway)
-    gateway.final_orders_per_session = journal_cfg.final_orders_per_session
-    sequencer = Sequencer(gateway)
-    if cfg.server.store == "file":
-        store_dir = Path(cfg.server.store_dir)
-        try:
-            store_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConfigError(cfg.path, "server.store_dir",
-                              f"cannot create {store_dir}: {e.strerror or e}") from None
-        if journal_cfg.enabled:
-            durable = open_journal(cfg, sequencer)
+    return apply
 
-        def store_factory(session_id: str):
-            return FileStore(store_dir, session_id, gate=None if durable is None else durable.gate)
-    else:
-        def store_factory(session_id: str):
+
+def _stores(cfg: ExchangeConfig, sequencer):
+    """(the journal's ``Durable`` or None, the session store factory) for ``server.store``."""
+    from ..session.store import MemoryStore
+    from ..storage.filestore import FileStore
+
+    if cfg.server.store != "file":
+        def memory_store(session_id: str):
             return MemoryStore()
+        return None, memory_store
+    store_dir = Path(cfg.server.store_dir)
+    try:
+        store_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(cfg.path, "server.store_dir",
+                          f"cannot create {store_dir}: {e.strerror or e}") from None
+    durable = open_journal(cfg, sequencer) if cfg.journal.enabled else None
 
-    acceptor = Acceptor(configs, store_factory, accept_any_template=template,
-                        logon_throttle=logon_throttle(cfg))
+    def file_store(session_id: str):
+        return FileStore(store_dir, session_id, gate=None if durable is None else durable.gate)
+    return durable, file_store
 
+
+def _seeder(cfg: ExchangeConfig):
+    """``seed(target, at)``: the configured seed orders of every symbol."""
     def seed(target, at: float) -> None:
         for s in cfg.symbols:
             for o in s.seed:
                 target.seed(cfg.seed_owner, s.name, o.side, o.qty, _units(o.price, s.price_scale), at)
+    return seed
 
-    if durable is None:
-        seed(sequencer, now)
-        return acceptor, sequencer
+
+def _recover(cfg: ExchangeConfig, durable, acceptor, seed, now: float, configure) -> None:
+    """The state the journal holds (a fresh journal: seeded); a journal that cannot be put
+    together is a ConfigError of journal.directory."""
     from .durability import RecoveryError, recover
-
-    def configure(restored) -> None:  # the config's symbols, sessions, limits; not the snapshot's
-        check_symbol_changes(cfg, restored, specs)
-        restored.reconfigure(specs, **session_settings)
-        restored.final_orders_per_session = journal_cfg.final_orders_per_session
-        limit_market_data(restored)
-        restored.engine._retain = journal_cfg.final_orders
 
     durable.acceptor = acceptor
     try:
-        stats = recover(sequencer, durable.journal, durable.snapshots, acceptor, seed, now, configure,
+        stats = recover(durable.sequencer, durable.journal, durable.snapshots, acceptor, seed, now, configure,
                         end_of_day_minute(cfg.server.end_of_day) if cfg.server.end_of_day else None)
     except RecoveryError as e:
         raise ConfigError(cfg.path, "journal.directory", str(e)) from None
     durable.snapshot_seq = stats["snapshot"]
     durable.recovery = stats
-    return acceptor, sequencer
 
 
 def check_symbol_changes(cfg: ExchangeConfig, restored: Any, specs: list) -> None:
