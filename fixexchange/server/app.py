@@ -79,6 +79,8 @@ ADMIN_CANCEL_SLICE = 500  # orders an operator's cancel-all cancels per event-lo
 CONTENTION_WINDOW = 0.01
 # seconds between retries of a journal commit that failed (replies held meanwhile)
 COMMIT_RETRY = 0.5
+# fsync "batch": the longest a reply waits for the turns of a backlog to share its fdatasync
+SYNC_GROUP_DELAY = 0.005
 # seconds between checks for a due snapshot / a finished snapshot writer
 HOUSEKEEPING_INTERVAL = 0.2
 
@@ -276,6 +278,7 @@ class FixProtocol(asyncio.BufferedProtocol):
         """The next ``max_messages_per_turn`` messages of a read that carried more, one loop
         turn later: every other ready connection has had its turn in between."""
         self.backlogged = False  # (this is the scheduled call; _receive may schedule the next)
+        self.server.backlogged -= 1
         if self.conn is None or self.closing:
             return
         now = time.time()
@@ -289,6 +292,7 @@ class FixProtocol(asyncio.BufferedProtocol):
         the rest is scheduled for the next loop turn."""
         if not self.backlogged and not self.closing:
             self.backlogged = True
+            self.server.backlogged += 1
             self.server.loop.call_soon(self._continue_backlog)
             self._set_reading()
 
@@ -467,9 +471,15 @@ class FixProtocol(asyncio.BufferedProtocol):
             self.dirty = False
             return
         srv = self.server
-        if srv.durable is not None and not srv.durable.commit():
-            srv.hold_for_journal(self)  # replies leave only after the journal records behind them
-            return
+        durable = srv.durable
+        if durable is not None:
+            # replies leave only after the journal records behind them
+            if srv.group_commit and durable.unsynced() and srv.sync_deferred():
+                self._mark_dirty()  # the group's write and sync come at the end of the backlog
+                return
+            if not durable.commit() or (srv.group_commit and not durable.sync()):
+                srv.hold_for_journal(self)
+                return
         self.dirty = False
         data = conn.data_to_send()
         if data:
@@ -585,7 +595,8 @@ class ExchangeServer:
             self.durable.on_commit = self.metrics.journal_write.observe
         if self.durable is not None:
             self.durable.acceptor = acceptor
-        self.group_commit = self.durable is not None and self.durable.journal.fsync == "batch"
+        self.group_commit = self.durable is not None and self.durable.grouped
+        self.backlogged = 0  # connections with messages left for the next loop turn
         self._journal_held: list[FixProtocol] = []  # replies waiting for a journal commit that failed
         self._retry: asyncio.TimerHandle | None = None
         # logons, disconnects and cancel-on-disconnect whose journal record could not be
@@ -1038,6 +1049,19 @@ class ExchangeServer:
         return apply
 
     # -- journal ---------------------------------------------------------------------------
+    def sync_deferred(self) -> bool:
+        """fsync "batch": while a connection has messages left for the next loop turn, the
+        replies written so far wait for the sync at the end of that backlog, so that one
+        fdatasync covers every turn of it (at most ``SYNC_GROUP_DELAY`` seconds: other
+        sessions' replies wait too)."""
+        if self.backlogged <= 0 or self.stopping:
+            return False
+        durable = self.durable
+        now = time.monotonic()
+        if not durable.group_started:
+            durable.group_started = now
+        return now - durable.group_started < SYNC_GROUP_DELAY
+
     def hold_for_journal(self, p: FixProtocol) -> None:
         """Keep ``p``'s replies until the journal can be written (retried every
         ``COMMIT_RETRY`` seconds)."""

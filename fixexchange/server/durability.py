@@ -61,31 +61,68 @@ class Durable:
         # called with the seconds of each commit that wrote records (the journal write
         # latency histogram of /metrics)
         self.on_commit: Any = None
+        # fsync "batch": commits write, and the server syncs once per group of replies
+        self.grouped = journal.fsync == "batch"
+        self.group_started = 0.0  # (monotonic) when replies first waited for this group's sync
+
+    def unsynced(self) -> bool:
+        """Records appended or written but not yet synced."""
+        return bool(self.journal.pending) or self.journal.unsynced
         self.last_snapshot_seconds = 0.0
 
     # -- commits ---------------------------------------------------------------------------
     def commit(self) -> bool:
         """Write (and fsync per policy) what is buffered.  False: it failed, the records stay
-        buffered, new commands are refused and replies must wait (logged once per burst)."""
+        buffered, new commands are refused and replies must wait (logged once per burst).
+        Under fsync "batch" this only writes: the server calls ``sync`` once per group of
+        replies (and a failure burst ends only when a sync succeeds)."""
+        journal = self.journal
         try:
             started = time.perf_counter()
-            if self.journal.commit() and self.on_commit is not None:
+            if self.grouped:
+                wrote = journal.write()
+                if self.failed is not None:
+                    journal.sync()
+            else:
+                wrote = journal.commit()
+            if wrote and self.on_commit is not None:
                 self.on_commit(time.perf_counter() - started)
         except OSError as e:
-            if self.failed is None:
-                self.failed = e
-                if not self.sequencer.in_burst:
-                    log.error("journal %s: cannot write: %s; replies are held and new commands "
-                              "refused until it can (logged once per burst)", self.journal.directory,
-                              e.strerror or e)
-                self.sequencer.in_burst = True
-            self.sequencer.unavailable = e.strerror or str(e)
+            self._failing(e)
             return False
         if self.failed is not None:
-            self.failed = None
-            self.sequencer.unavailable = None
-            self.sequencer.burst_over()
+            self._recovered()
         return True
+
+    def sync(self) -> bool:
+        """fsync "batch": fdatasync what ``commit`` wrote (no-op if nothing).  False: it
+        failed, as for ``commit``."""
+        self.group_started = 0.0
+        try:
+            started = time.perf_counter()
+            if self.journal.sync() and self.on_commit is not None:
+                self.on_commit(time.perf_counter() - started)
+        except OSError as e:
+            self._failing(e)
+            return False
+        if self.failed is not None:
+            self._recovered()
+        return True
+
+    def _failing(self, e: OSError) -> None:
+        if self.failed is None:
+            self.failed = e
+            if not self.sequencer.in_burst:
+                log.error("journal %s: cannot write: %s; replies are held and new commands "
+                          "refused until it can (logged once per burst)", self.journal.directory,
+                          e.strerror or e)
+            self.sequencer.in_burst = True
+        self.sequencer.unavailable = e.strerror or str(e)
+
+    def _recovered(self) -> None:
+        self.failed = None
+        self.sequencer.unavailable = None
+        self.sequencer.burst_over()
 
     def gate(self) -> int | None:
         """For the session stores: the last journal sequence on disk, None if the journal

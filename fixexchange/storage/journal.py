@@ -3,7 +3,8 @@
 Interface (``Journal``): ``append(payload) -> seq`` (buffered; raises ``OSError`` when the
 bytes cannot be guaranteed a place on disk: the caller then does NOT execute the command),
 ``commit()`` (writes what is buffered, fsync per policy; raises ``OSError``, the records stay
-buffered for the next try), ``read_from(seq)``, ``truncate_before(seq)``, ``rotate()``,
+buffered for the next try) or its two halves ``write()`` and ``sync()`` (a caller that groups
+several writes under one fdatasync), ``read_from(seq)``, ``truncate_before(seq)``, ``rotate()``,
 ``close()``.  ``MemoryJournal`` is the in-process stand-in; ``FileJournal`` the file one.
 
 File layout: ``<dir>/journal-<first seq, 20 digits>.seg``, each a run of records::
@@ -13,7 +14,11 @@ File layout: ``<dir>/journal-<first seq, 20 digits>.seg``, each a run of records
 
 Segments are preallocated (``posix_fallocate``) ahead of the write position, so a full
 disk is found when a command is *appended* (before it runs) rather than when the batch is
-written after it ran.  The unwritten rest of a segment is zeros: a scan that meets a zero
+written after it ran.  Under a policy that syncs, the preallocated space is also written with
+zeros: an fdatasync of records over blocks already written flushes the data alone, whereas
+writing into fallocated (unwritten) blocks makes every fdatasync commit the filesystem's
+metadata journal too (ext4: 27 vs 38 us of CPU and 168 vs 285 us per fdatasync, measured
+side by side on this project's VM).  The unwritten rest of a segment is zeros: a scan that meets a zero
 header followed by zeros only has found the end.  Anything else that does not check out
 (short header, length past the end, checksum, sequence gap) in the LAST segment is a torn or
 corrupt tail: it is cut back to the last whole record with a WARNING naming the offset.  In
@@ -43,6 +48,10 @@ _pack_seq = _SEQ.pack
 _crc32 = zlib.crc32
 _SEGMENT_RE = re.compile(r"journal-(\d{20})\.seg$")
 MAX_RECORD = 16 * 1024 * 1024
+# Preallocation step under a policy that syncs: the zeros written ahead are flushed by the
+# next fdatasync, so a smaller step spreads that flush out (one per megabyte of records).
+ZERO_FILL_STEP = 1024 * 1024
+_ZEROS = bytes(ZERO_FILL_STEP)
 LOCK_WAIT = 10.0  # seconds to wait for the journal directory's lock  # a longer length field is corruption, not a record
 
 
@@ -56,6 +65,10 @@ class Journal(Protocol):
     def append(self, payload: bytes) -> int: ...
 
     def commit(self) -> bool: ...
+
+    def write(self) -> bool: ...
+
+    def sync(self) -> bool: ...
 
     def read_from(self, seq: int) -> Iterator[tuple[int, bytes]]: ...
 
@@ -85,6 +98,13 @@ class MemoryJournal:
         wrote = self.pending > 0
         self.pending = 0
         return wrote
+
+    write = commit
+
+    def sync(self) -> bool:
+        return False
+
+    unsynced = False
 
     def read_from(self, seq: int) -> Iterator[tuple[int, bytes]]:
         return iter([r for r in self.records if r[0] >= seq])
@@ -201,6 +221,10 @@ class FileJournal:
         self._offset = 0  # end of the written records in the current segment
         self._allocated = 0  # bytes of the current segment that are allocated on disk
         self._synced = True
+        # what was written since the last fdatasync, and where (rewritten after a failed one)
+        self._unsynced: list[bytes] = []
+        self._unsynced_at = 0
+        self._sync_failed = False
         self.next_seq = 1
         self.first_seq = 1  # the oldest record still in the journal
         self._lock = _lock_directory(self.directory)
@@ -241,6 +265,8 @@ class FileJournal:
 
     def _new_segment(self, first_seq: int) -> None:
         if self._fd >= 0:
+            if self.fsync != "off":
+                self.sync()  # the old segment's last records, before its descriptor goes
             os.close(self._fd)
         path = os.path.join(self.directory, "journal-%020d.seg" % first_seq)
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -269,7 +295,8 @@ class FileJournal:
         end = self._offset + self._buffered + need
         if end <= self._allocated:
             return
-        grow = max(self.preallocate_bytes, end - self._allocated)
+        step = self.preallocate_bytes if self.fsync == "off" else min(self.preallocate_bytes, ZERO_FILL_STEP)
+        grow = max(step, end - self._allocated)
         try:
             os.posix_fallocate(self._fd, self._allocated, grow)
         except OSError as e:
@@ -277,6 +304,10 @@ class FileJournal:
                 self._can_preallocate = False
                 return
             raise
+        if self.fsync != "off":  # (see the module docstring: zeros make fdatasync cheaper)
+            at, stop = self._allocated, self._allocated + grow
+            while at < stop:
+                at += os.pwrite(self._fd, _ZEROS[:stop - at], at)
         self._allocated += grow
 
     def append(self, payload: bytes) -> int:
@@ -299,25 +330,59 @@ class FileJournal:
     def commit(self) -> bool:
         """Write the buffered records (one ``pwrite``) and fdatasync per policy.  True if
         something was written.  On ``OSError`` nothing is lost from the buffer."""
+        wrote = self.write()
+        if self.fsync != "off":
+            self.sync()
+        return wrote
+
+    @property
+    def unsynced(self) -> bool:
+        """Records written but not yet fdatasynced."""
+        return not self._synced
+
+    def sync(self) -> bool:
+        """fdatasync what ``write`` wrote.  True if there was something to sync.  After a
+        failed fdatasync the records are written again before the next one: Linux may have
+        marked the pages it could not write as clean, and a retried fdatasync would then
+        succeed without them."""
+        if self._synced:
+            return False
+        if self._sync_failed:
+            data = b"".join(self._unsynced)
+            written = 0
+            while written < len(data):
+                written += os.pwrite(self._fd, data[written:], self._unsynced_at + written)
+        try:
+            _sync(self._fd)
+        except OSError:
+            self._sync_failed = True
+            raise
+        self._sync_failed = False
+        self._unsynced.clear()
+        self._synced = True
+        return True
+
+    def write(self) -> bool:
+        """Write the buffered records to the OS (one ``pwrite``), no fdatasync: a crash of the
+        process keeps them, a power loss may not until ``sync``.  True if something was
+        written.  On ``OSError`` nothing is lost from the buffer."""
         if not self._buffer:
-            if not self._synced:
-                _sync(self._fd)
-                self._synced = True
             return False
         data = b"".join(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
         view = memoryview(data)
         written = 0
         while written < len(data):
             written += os.pwrite(self._fd, view[written:], self._offset + written)
+        if self.fsync != "off":
+            if self._synced:
+                self._unsynced_at = self._offset
+            self._unsynced.append(data)
         self._offset += len(data)
         self._buffer.clear()
         self._buffered = 0
         if self._offset > self._allocated:
             self._allocated = self._offset
-        if self.fsync != "off":
-            self._synced = False
-            _sync(self._fd)
-            self._synced = True
+        self._synced = False
         if self._offset >= self.segment_bytes:
             self._new_segment(self.next_seq)
         return True

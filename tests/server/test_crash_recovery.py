@@ -22,6 +22,7 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import simplefix
 
 from .fixclient import utc_now
@@ -343,8 +344,9 @@ async def verify(clients: list[Client], cycle: int) -> None:
         assert dict(book) == dict(expected), (symbol, dict(book), dict(expected))
 
 
-async def test_kill_9_at_random_points_and_sigterm_lose_nothing_acknowledged(tmp_path):
-    (tmp_path / "ex.toml").write_text(CONFIG)
+@pytest.mark.parametrize("fsync", ["off", "batch"])
+async def test_kill_9_at_random_points_and_sigterm_lose_nothing_acknowledged(tmp_path, fsync):
+    (tmp_path / "ex.toml").write_text(CONFIG.replace('fsync = "off"', f'fsync = "{fsync}"'))
     rng = random.Random(int(os.environ.get("CRASH_SEED", "11")))
     exec_ids: dict = {}
     order_ids: dict = {}

@@ -202,3 +202,67 @@ def test_a_second_process_cannot_open_the_same_journal(tmp_path, monkeypatch):
     assert other.returncode == 3 and "in use by another process" in other.stdout
     j.close()
     assert FileJournal(tmp_path, "off").next_seq == 1  # free again once closed
+
+
+def test_write_then_sync_splits_commit_for_a_group_of_writes(tmp_path, monkeypatch):
+    """fsync "batch" as the server uses it: several writes, then one fdatasync."""
+    synced = []
+    monkeypatch.setattr(journal_module, "_sync", lambda fd: synced.append(fd))
+    j = FileJournal(tmp_path, "batch")
+    for p in payloads(3):
+        j.append(p)
+        assert j.write() is True
+    assert j.unsynced and synced == []
+    assert j.sync() is True and not j.unsynced and len(synced) == 1
+    assert j.sync() is False and len(synced) == 1  # nothing new to sync
+    assert [p for _, p in FileJournal.read_from(j, 1)] == payloads(3)
+
+
+def test_records_are_written_again_before_the_fdatasync_after_a_failed_one(tmp_path, monkeypatch):
+    """Linux may mark the pages a failed fdatasync could not write as clean: the retry must
+    not trust the page cache, so the unsynced records are rewritten before syncing again."""
+    j = FileJournal(tmp_path, "batch", preallocate=4096)
+    j.append(b"kept")
+    j.commit()
+    j.append(b"first")
+    j.write()
+    j.append(b"second")
+    j.write()
+    [(_, path)] = j.segments()
+    start = len(encode_record(1, b"kept"))
+    end = start + len(encode_record(2, b"first")) + len(encode_record(3, b"second"))
+
+    def failing(fd):
+        # what a lost write-back leaves on disk: the records' bytes are gone
+        with open(path, "r+b") as f:
+            f.seek(start)
+            f.write(bytes(end - start))
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(journal_module, "_sync", failing)
+    with pytest.raises(OSError):
+        j.sync()
+    assert j.unsynced
+    monkeypatch.undo()
+    assert j.sync() is True
+    j.close()
+    assert [p for _, p in FileJournal(tmp_path, "off").read_from(1)] == [b"kept", b"first", b"second"]
+
+
+@pytest.mark.skipif(not hasattr(os, "SEEK_HOLE"), reason="needs SEEK_HOLE")
+def test_a_syncing_policy_writes_the_preallocated_space_with_zeros(tmp_path):
+    """Blocks only fallocated (ext4: unwritten extents, reported as a hole) make every
+    fdatasync of records written into them commit filesystem metadata; zeros written ahead
+    leave a plain overwrite to sync.  (On a filesystem that reports fallocated space as data
+    this holds either way.)"""
+    j = FileJournal(tmp_path / "batch", "batch", preallocate=64 * 1024)
+    j.append(b"x" * 100)
+    j.commit()
+    [(_, path)] = j.segments()
+    size = os.path.getsize(path)
+    assert size >= 64 * 1024
+    with open(path, "rb") as f:
+        assert os.lseek(f.fileno(), 0, os.SEEK_HOLE) == size  # no hole: all of it written
+        data = f.read()
+    assert not any(data[len(encode_record(1, b"x" * 100)):])  # zeros: a clean end at a restart
+    j.close()
