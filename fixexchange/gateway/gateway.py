@@ -339,6 +339,16 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             return self.market_data.flush() + self.market_data.snapshots_for(session_id)
         return self.market_data.snapshots_for(session_id)
 
+    @property
+    def conflate_market_data(self) -> bool:
+        """True (the server sets it for ``market_data_conflation_ms``): each flush sends the
+        net change of every level since the last one (marketdata: Conflation)."""
+        return self.market_data.conflate
+
+    @conflate_market_data.setter
+    def conflate_market_data(self, value: bool) -> None:
+        self.market_data.conflate = value
+
     def flush_market_data(self) -> list[Outbound]:
         """W/X for the book changes since the last flush (with ``defer_market_data``)."""
         return self.market_data.flush()

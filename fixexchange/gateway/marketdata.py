@@ -19,6 +19,14 @@ once per market depth some subscription uses:
 So a client that applies every X to its W (new/change: set the price's size, delete: remove
 the price; trades: append, keep the last 200) always holds exactly what a fresh W shows.
 
+Conflation (``MarketData.conflate``, the server's ``market_data_conflation_ms``): level
+changes are not turned into entries as they come; each changed price keeps the state it
+had at the last flush, and ``flush`` sends the net change since then (new/change/delete
+per level that differs, top N as the difference of the old and the new top N), so an X
+holds at most one entry per level however many orders touched it.  Trades are never
+conflated: every one since the last flush comes in the next X.  A client applying the Xs
+still holds exactly what a fresh W shows, after each X.
+
 Trades: the last ``TRADE_HISTORY`` trades per symbol are served as trade entries (269=2) in
 every W (oldest first); each new trade is an X entry with action new.  This replaces the
 older design's "last 200 trades" endpoint without a TradeCaptureReport flow.
@@ -28,6 +36,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import deque
+from heapq import merge
+from itertools import islice
 from typing import Callable
 
 from ..codec.encoder import PREENCODED, encode_body
@@ -132,6 +142,15 @@ class MarketData:
         # entries collected since the last flush: symbol -> depth -> [(entry type, fields)]
         self._pending_levels: dict[str, dict[int, list]] = {}
         self._pending_trades: dict[str, list] = {}
+        # conflation: net changes per flush instead of every change (see the module doc)
+        self.conflate = False
+        # changed prices since the last flush: symbol -> per side {price: (qty, orders) at
+        # the last flush, or None if the level did not exist}
+        self._changed: dict[str, tuple[dict, dict]] = {}
+
+    def __setstate__(self, state: dict) -> None:
+        # a snapshot written before conflation existed: not conflating, nothing changed
+        self.__dict__.update({"conflate": False, "_changed": {}, **state})
 
     def set_symbol(self, symbol: str, scale: int) -> None:
         """A symbol added or its price scale changed (a restored snapshot, a new config)."""
@@ -152,6 +171,13 @@ class MarketData:
             return
         levels = data.sides[side - 1]
         old_qty = levels.qty.get(price)
+        if self.conflate:
+            changed = self._changed.get(symbol)
+            if changed is None:
+                changed = self._changed[symbol] = ({}, {})
+            olds = changed[side - 1]
+            if price not in olds:
+                olds[price] = None if old_qty is None else (old_qty, levels.orders[price])
         key = -price if levels.negate else price
         if qty == 0:
             if old_qty is None:
@@ -174,7 +200,7 @@ class MarketData:
             levels.orders[price] = orders
             action = _CHANGE
             rank = -1  # computed only if a top-N subscription needs it
-        if not data.depth_users:
+        if not data.depth_users or self.conflate:
             return
         entry_type = side - 1
         type_field = _ENTRY_TYPE_FIELD[entry_type]
@@ -221,13 +247,15 @@ class MarketData:
 
     def pending(self) -> bool:
         """Whether ``flush`` has anything to send (entries collected since the last flush)."""
-        return bool(self._pending_levels or self._pending_trades)
+        return bool(self._pending_levels or self._pending_trades or self._changed)
 
     def flush(self) -> list[Outbound]:
         """W/X messages for everything collected since the last flush (one X per
         subscription; full-refresh subscriptions get one W per symbol that changed).
         Subscriptions with the same depth and entry types share one flattened entry list, so
         each subscriber costs one short list and one Outbound."""
+        if self._changed:
+            self._pending_levels = self._net_changes()
         if not self._pending_levels and not self._pending_trades:
             return []
         pending_levels, self._pending_levels = self._pending_levels, {}
@@ -271,6 +299,31 @@ class MarketData:
                                               subscription.aggressor_side))
         return out
 
+    def _net_changes(self) -> dict[str, dict[int, list]]:
+        """Conflation: the entries (symbol -> depth -> [(entry type, fields)]) that take a
+        book from its state at the last flush to its state now."""
+        changed, self._changed = self._changed, {}
+        pending: dict[str, dict[int, list]] = {}
+        for symbol, olds_by_side in changed.items():
+            data = self._symbols[symbol]
+            if not data.depth_users:
+                continue
+            by_depth = pending[symbol] = {}
+            for depth in data.depth_users:
+                entries = by_depth[depth] = []
+                for entry_type, (levels, olds) in enumerate(zip(data.sides, olds_by_side)):
+                    if not olds:
+                        continue
+                    if depth == FULL_DEPTH:
+                        before = {price: old for price, old in olds.items() if old is not None}
+                        after = {price: (levels.qty[price], levels.orders[price])
+                                 for price in olds if price in levels.qty}
+                    else:
+                        before = _old_top(levels, olds, depth)
+                        after = {price: (qty, orders) for price, qty, orders in levels.top_counted(depth)}
+                    _difference(entries, entry_type, data, before, after)
+        return pending
+
     # ---------------------------------------------------------------- requests
 
     def subscription_count(self, session_id: str) -> int:
@@ -310,6 +363,7 @@ class MarketData:
                 del data.depth_users[subscription.depth]
             if not data.subscriptions:
                 self.watched.discard(symbol)
+                self._changed.pop(symbol, None)
                 for levels in data.sides:
                     levels.keys.clear()
                     levels.qty.clear()
@@ -394,6 +448,36 @@ def _flatten(level_entries: list | None, trades: list | None, wanted: frozenset[
                 fields += aggressor
         count += len(trades)
     return count, fields
+
+
+def _old_top(levels: _SideLevels, olds: dict, depth: int) -> dict[int, tuple[int, int]]:
+    """The best ``depth`` levels of one side as they were at the last flush: the levels
+    not changed since, merged with the old state of the changed ones."""
+    negate = levels.negate
+    unchanged = (key for key in levels.keys if (-key if negate else key) not in olds)
+    old_keys = sorted(-price if negate else price for price, old in olds.items() if old is not None)
+    top = {}
+    for key in islice(merge(unchanged, old_keys), depth):
+        price = -key if negate else key
+        old = olds.get(price)
+        top[price] = old if old is not None else (levels.qty[price], levels.orders[price])
+    return top
+
+
+def _difference(entries: list, entry_type: int, data: _SymbolData, before: dict, after: dict) -> None:
+    """Entries taking one side's levels from ``before`` to ``after`` ({price: (qty, orders)})."""
+    type_field = _ENTRY_TYPE_FIELD[entry_type]
+    symbol_field = data.symbol_field
+    fmt = data.fmt
+    for price, old in before.items():
+        new = after.get(price)
+        if new is None:
+            entries.append((entry_type, _entry(_DELETE, type_field, symbol_field, fmt(price), 0)))
+        elif new != old:
+            entries.append((entry_type, _entry(_CHANGE, type_field, symbol_field, fmt(price), *new)))
+    for price, new in after.items():
+        if price not in before:
+            entries.append((entry_type, _entry(_NEW, type_field, symbol_field, fmt(price), *new)))
 
 
 def _preencode(update: tuple[int, list]) -> tuple[int, list]:

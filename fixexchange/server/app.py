@@ -24,6 +24,11 @@ Per event-loop turn
   (``market_data_pending``; a read that changed no subscribed book schedules nothing, so
   with one order in flight there is no empty loop pass per order), and runs after the
   replies went out.
+* Conflation (``server.market_data_conflation_ms``, opt-in): market data is flushed by a
+  timer at most once per interval instead of once per turn, and the gateway nets each
+  level's changes in between (trades are all kept), so the fan-out to N subscribers costs
+  N messages per interval, not per turn.  A MarketDataRequest or a slow reader's resync
+  still sends what is pending first (a new W and the others' books must agree).
 * Timers: each connection has one ``call_later`` for ``conn.next_deadline()``, moved only
   when the deadline comes earlier (a timer that fires early just re-arms).
 * Latency mode (``server.busy_poll_us``, off (0) by default, opt-in): after a read that carried
@@ -583,8 +588,14 @@ class ExchangeServer:
         # and whether it has something to send: the per-turn flush is scheduled only then
         # (with one order in flight, no empty loop pass after each reply)
         self._md_pending = getattr(gateway, "market_data_pending", None)
+        # conflation (server.market_data_conflation_ms): market data at most once per interval,
+        # from a timer, instead of once per turn
+        self.md_interval = cfg.server.market_data_conflation_ms / 1000
+        self._md_timer: asyncio.TimerHandle | None = None
+        self._md_flushed_at = 0.0  # (loop time)
         if self._md_flush is not None:
             gateway.defer_market_data = True
+            gateway.conflate_market_data = self.md_interval > 0
             if self._md_pending is None:
                 self._md_pending = _always
         self.read_view = memoryview(bytearray(cfg.server.read_chunk))
@@ -659,7 +670,7 @@ class ExchangeServer:
         # after the Logout below is executed; what was read before is done and journaled.
         self.stopping = True
         for timer in (self._gtd, self._eod, self._lag_probe, self._summary, self._refusal_timer,
-                      self._housekeeping, self._pending_retry):
+                      self._housekeeping, self._pending_retry, self._md_timer):
             if timer is not None:
                 timer.cancel()
         if self.admin is not None:
@@ -844,9 +855,23 @@ class ExchangeServer:
             if outs:
                 self.dispatch(outs, now)
 
+    def _schedule_market_data(self) -> None:
+        """Conflation: flush market data when the interval since the last flush is over."""
+        if self._md_timer is None and not self.stopping:
+            delay = self._md_flushed_at + self.md_interval - self.loop.time()
+            self._md_timer = self.loop.call_later(max(0.0, delay), self._conflated_flush)
+
+    def _conflated_flush(self) -> None:
+        self._md_timer = None
+        self._md_flushed_at = self.loop.time()
+        self.flush_market_data(time.time())  # (marks the subscribers dirty: written this turn)
+
     def _flush(self) -> None:
         now = time.time()
-        self.flush_market_data(now)  # (what it dispatches joins this very flush)
+        if not self.md_interval:
+            self.flush_market_data(now)  # (what it dispatches joins this very flush)
+        elif self._md_pending is not None and self._md_pending():
+            self._schedule_market_data()  # (whatever changed a book: reads, timers, admin)
         self._flush_scheduled = False
         dirty = self._dirty
         if not dirty:
@@ -909,7 +934,10 @@ class ExchangeServer:
             else:
                 self.dispatch(outs, now)
         if requests and not self._flush_scheduled and self._md_pending is not None and self._md_pending():
-            self._schedule_flush()  # the market data the gateway deferred, once per turn
+            if self.md_interval:
+                self._schedule_market_data()
+            else:
+                self._schedule_flush()  # the market data the gateway deferred, once per turn
         return requests
 
     def _on_session_event(self, p: FixProtocol, ev: Any, now: float) -> None:

@@ -93,6 +93,9 @@ class ServerConfig:
     # (no sleep in epoll_wait) for this many microseconds; 0 = off.  Trades CPU for
     # round-trip time while a client has few orders in flight (see README).
     busy_poll_us: int = 0  # latency mode, opt-in (README: Daemon, Benchmarks)
+    # market data conflation: subscribers get at most one update per this many milliseconds
+    # (the net change of each level since the last one; every trade); 0 = one per loop turn
+    market_data_conflation_ms: int = 0
     # operating (README "Operating"): "text" or "json" (one JSON object per line) event logs,
     # and a one-line activity summary on the console every summary_interval seconds (0 = off)
     log_format: str = "text"
@@ -329,6 +332,7 @@ _MIN_ADMIN_TOKEN = 16
 _JOURNAL_KEYS = {f for f in JournalConfig.__dataclass_fields__}
 _SEED_KEYS = {"owner", "bids", "asks", "symbols"}
 _MAX_READ_CHUNK = 16 * 1024 * 1024
+_MAX_CONFLATION_MS = 10_000  # staler than this is not market data
 _MAX_BUSY_POLL_US = 100_000  # beyond this it is a spinning daemon, not a latency mode
 
 
@@ -410,6 +414,10 @@ def _server(v: _V, data: dict) -> ServerConfig:
     if server.busy_poll_us > _MAX_BUSY_POLL_US:
         raise v.err("server.busy_poll_us",
                     f"must be at most {_MAX_BUSY_POLL_US} (0.1 s), got {server.busy_poll_us}")
+    v.positive(server.market_data_conflation_ms, "server.market_data_conflation_ms", zero_ok=True)
+    if server.market_data_conflation_ms > _MAX_CONFLATION_MS:
+        raise v.err("server.market_data_conflation_ms",
+                    f"must be at most {_MAX_CONFLATION_MS} (10 s), got {server.market_data_conflation_ms}")
     if server.read_chunk > _MAX_READ_CHUNK:  # the daemon allocates it at start
         raise v.err("server.read_chunk", f"must be at most {_MAX_READ_CHUNK}, got {server.read_chunk}")
     if server.end_of_day and end_of_day_minute(server.end_of_day) is None:

@@ -68,6 +68,14 @@ class Sequencer:
     def defer_market_data(self, value: bool) -> None:
         self.gateway.defer_market_data = value
 
+    @property
+    def conflate_market_data(self) -> bool:
+        return self.gateway.conflate_market_data
+
+    @conflate_market_data.setter
+    def conflate_market_data(self, value: bool) -> None:
+        self.gateway.conflate_market_data = value
+
     def on_message(self, session_id: str, message: Any, now: float) -> list[Outbound]:
         append = self._append
         if append is not None:

@@ -392,19 +392,22 @@ def check_clients(h, clients, context):
             assert counts == engine_counts(h, symbol, depth, entry_types), (req_id, symbol, context)
 
 
-@settings(max_examples=100)
-@given(st.lists(market_data_actions, min_size=1, max_size=40), st.booleans())
-def test_clients_applying_x_to_w_always_hold_a_fresh_snapshot(flow, deferred):
+@settings(max_examples=150)
+@given(st.lists(market_data_actions, min_size=1, max_size=40), st.booleans(), st.booleans())
+def test_clients_applying_x_to_w_always_hold_a_fresh_snapshot(flow, deferred, conflated):
     """Random order flow; four subscriptions (full depth, top 3, top-1 bids only, full refresh
     top 2), unsubscribed and subscribed again at random, refreshed as after conflation.
     ``deferred``: market data flushed only at "flush" steps, as the server does once per
-    event-loop turn; clients are compared whenever nothing is pending."""
+    event-loop turn; clients are compared whenever nothing is pending.  ``conflated`` (with
+    ``deferred``): each flush sends the net change since the last one (the server's
+    market_data_conflation_ms), and the clients' books and trades are still exact."""
     h = Harness()
     for spec in SPECS:  # resting depth on both sides so that top-N edges move from the start
         for offset in (2, 3, 5):
             h.seed(spec.symbol, "buy", 3 * spec.lot, 10000 - offset * spec.tick * 5)
             h.seed(spec.symbol, "sell", 3 * spec.lot, 10000 + offset * spec.tick * 5)
     h.gateway.defer_market_data = deferred
+    h.gateway.conflate_market_data = deferred and conflated
     clients = {}
 
     def apply(replies):
@@ -578,3 +581,71 @@ def test_aggressor_side_on_trade_entries_for_sessions_that_opted_in(update_type)
     assert [v for tag, v in snapshot.fields if tag == 2446] == [b"1", b"2"]
     [plain] = subscribe(h, "MD", "d", subscription_type="0")
     assert 2446 not in plain.message
+
+
+def conflating(h):
+    """Subscriptions (full depth, top 2 without trades) on an unseeded book, then
+    conflation as the server sets it (market_data_conflation_ms)."""
+    subscribe(h, "MD", "FULL")
+    subscribe(h, "MD", "TOP2", ("SYM1",), 2, "1", ("0", "1"))
+    h.gateway.defer_market_data = True
+    h.gateway.conflate_market_data = True
+
+
+def level_entries(update):
+    return [(e[279], e[269], e[270], e[271] if e[279] != "2" else None) for e in x_entries(update) if e[269] != "2"]
+
+
+def test_conflation_sends_the_net_change_of_each_level():
+    h = Harness()
+    h.order("S1", "KEEP", BUY, 4, "104")
+    conflating(h)
+    h.order("S1", "A", BUY, 1, "106")  # new, then grown by another order: new 106 x 3
+    h.order("S2", "B", BUY, 2, "106")
+    h.order("S1", "C", BUY, 5, "107")  # new and gone again: nothing
+    h.send("S1", "F", (41, "C"), (11, "C2"), (55, "SYM1"), (54, BUY))
+    h.send("S1", "F", (41, "KEEP"), (11, "K2"), (55, "SYM1"), (54, BUY))  # deleted
+    h.order("S1", "K3", BUY, 4, "104")  # and back with the same size and count: nothing
+    h.order("S1", "D", BUY, 2, "103")
+    replies = [Reply(out) for out in h.gateway.flush_market_data()]
+    full = [r for r in replies if r[262] == "FULL"]
+    [update] = full
+    assert level_entries(update) == [("0", "0", "106", "3"), ("0", "0", "103", "2")]
+    assert [e[346] for e in x_entries(update)] == ["2", "1"]
+    # top 2 was 104; now 106, 104: 106 comes in, 103 stays out
+    [top2] = [r for r in replies if r[262] == "TOP2"]
+    assert level_entries(top2) == [("0", "0", "106", "3")]
+    assert not h.gateway.market_data_pending()
+    assert h.gateway.flush_market_data() == []
+
+
+def test_conflation_top_n_levels_pushed_out_and_pulled_in():
+    h = Harness()
+    for price in ("104", "103", "102"):
+        h.order("S1", f"P{price}", BUY, 1, price)
+    conflating(h)
+    h.order("S1", "N", BUY, 1, "105")  # pushes 103 out of the top 2
+    h.send("S1", "F", (41, "P104"), (11, "X104"), (55, "SYM1"), (54, BUY))  # pulls 103 back in
+    h.send("S1", "F", (41, "N"), (11, "XN"), (55, "SYM1"), (54, BUY))  # and 102
+    [top2] = [Reply(out) for out in h.gateway.flush_market_data() if Reply(out)[262] == "TOP2"]
+    assert sorted(level_entries(top2)) == [("0", "0", "102", "1"), ("2", "0", "104", None)]
+
+
+def test_conflation_reports_every_trade_and_holds_one_entry_per_level():
+    """Memory and message size are bounded by the levels changed, not by the orders: 400
+    orders on three prices give an X of at most three level entries (and every trade)."""
+    h = Harness()
+    conflating(h)
+    trades = 0
+    for i in range(100):
+        h.order("S1", f"B{i}", BUY, 2, "105")
+        h.order("S2", f"S{i}", SELL, 1, "105")  # a trade each; 105 bid changes
+        trades += 1
+        h.order("S1", f"Q{i}", BUY, 1, "104")
+        h.send("S1", "F", (41, f"Q{i}"), (11, f"QC{i}"), (55, "SYM1"), (54, BUY))
+        h.order("S2", f"O{i}", SELL, 1, "110")
+    changed = h.gateway.market_data._changed["SYM1"]
+    assert len(changed[0]) + len(changed[1]) == 3
+    [update] = [Reply(out) for out in h.gateway.flush_market_data() if Reply(out)[262] == "FULL"]
+    assert level_entries(update) == [("0", "0", "105", "100"), ("0", "1", "110", "100")]
+    assert sum(1 for e in x_entries(update) if e[269] == "2") == trades

@@ -179,6 +179,12 @@ def test_bad_choices_and_ranges(tmp_path):
     for value in ("-1", "1.5", "1000000", "true"):
         err = bad(tmp_path, MINIMAL.replace('comp_id = "EX"', f'comp_id = "EX"\nbusy_poll_us = {value}'))
         assert err.key == "server.busy_poll_us", (value, str(err))
+    # market data conflation: milliseconds, 0 (off) to 10 s
+    for value in ("-1", "2.5", "10001", "true", '"10"'):
+        err = bad(tmp_path, MINIMAL.replace('comp_id = "EX"', f'comp_id = "EX"\nmarket_data_conflation_ms = {value}'))
+        assert err.key == "server.market_data_conflation_ms", (value, str(err))
+    assert load_config(write(tmp_path, MINIMAL.replace(
+        'comp_id = "EX"', 'comp_id = "EX"\nmarket_data_conflation_ms = 50'))).server.market_data_conflation_ms == 50
     assert bad(tmp_path, MINIMAL.replace('target_comp_id = "C1"', 'target_comp_id = "EX"')).key == "session[0].target_comp_id"
     # end of day: "HH:MM" UTC or "" (never)
     for value in ('"24:00"', '"9:30"', '"21:60"', '"noon"', '"21:3x"', '"\uff12\uff11:00"', "2130"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+from datetime import datetime
 
 import pytest
 import simplefix
@@ -346,5 +347,51 @@ async def test_market_data_subscriptions_per_session_are_capped():
         await md.expect("W", i262="s3")
         assert srv.gateway.market_data.subscription_count("FIX.4.4:EX->MD") == 2
         md.close()
+    finally:
+        await srv.stop()
+
+
+async def test_conflated_market_data_at_most_once_per_interval():
+    """market_data_conflation_ms = 40: X messages at least 40 ms apart (by SendingTime),
+    fewer than the loop turns that changed the book, and the rebuilt books (levels and every
+    trade) equal fresh snapshots after each of them."""
+    srv = await start_server(market_data_conflation_ms=40)
+    try:
+        md = FixClient("MD")
+        await md.logon(srv.port)
+        md.send("V", md_request("full", ["SYM1"]))
+        md.send("V", md_request("top3", ["SYM1"], depth=3, entry_types=("0", "1")))
+        book, top3 = Book(), Book()
+        for _ in range(2):
+            w = await md.expect("W")
+            apply_w(book if w.get(262) == b"full" else top3, w)
+        c1, c2 = FixClient("C1"), FixClient("C2")
+        await c1.logon(srv.port)
+        await c2.logon(srv.port)
+        await random_flow([c1, c2], ["SYM1"], 300, seed=3, batch=5)
+        md.send("V", md_request("snap", ["SYM1"], sub_type="0"))
+        md.send("V", md_request("snap3", ["SYM1"], sub_type="0", depth=3, entry_types=("0", "1")))
+        fresh, sent_at, trades = {}, [], 0
+        while len(fresh) < 2:
+            m = await md.recv(5)
+            if m.get(35) == b"X":
+                if m.get(262) == b"full":
+                    sent_at.append(m.get(52))
+                    trades += sum(1 for e in entries(m, 279) if e[269] == b"2")
+                apply_x({b"SYM1": book if m.get(262) == b"full" else top3}, m)
+            else:
+                fresh[m.get(262)] = m
+        snap, snap3 = Book(), Book()
+        apply_w(snap, fresh[b"snap"])
+        apply_w(snap3, fresh[b"snap3"])
+        assert book.state() == snap.state() and top3.state(3) == snap3.state(3)
+        assert trades == srv.gateway.trade_counts["SYM1"][0] > 0  # every trade, none twice
+        # the last X may come early: the snapshot request sends what is pending first
+        times = [datetime.strptime(t.decode(), "%Y%m%d-%H:%M:%S.%f") for t in sent_at[:-1]]
+        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
+        assert len(sent_at) >= 2 and min(gaps, default=1) >= 0.039, gaps
+        assert len(sent_at) < 300 / 5, len(sent_at)
+        for c in (c1, c2, md):
+            c.close()
     finally:
         await srv.stop()
