@@ -583,21 +583,7 @@ class ExchangeServer:
         self._lag_due = 0.0
         self._summary: asyncio.TimerHandle | None = None
         self._summary_last = (0.0, 0, 0, 0)  # time, orders, trades, rejects at the last summary
-        # market data once per loop turn (one X per subscription per turn, not per order)
-        self._md_flush = getattr(gateway, "flush_market_data", None)
-        # and whether it has something to send: the per-turn flush is scheduled only then
-        # (with one order in flight, no empty loop pass after each reply)
-        self._md_pending = getattr(gateway, "market_data_pending", None)
-        # conflation (server.market_data_conflation_ms): market data at most once per interval,
-        # from a timer, instead of once per turn
-        self.md_interval = cfg.server.market_data_conflation_ms / 1000
-        self._md_timer: asyncio.TimerHandle | None = None
-        self._md_flushed_at = 0.0  # (loop time)
-        if self._md_flush is not None:
-            gateway.defer_market_data = True
-            gateway.conflate_market_data = self.md_interval > 0
-            if self._md_pending is None:
-                self._md_pending = _always
+        self._setup_market_data(gateway, cfg.server.market_data_conflation_ms / 1000)
         self.read_view = memoryview(bytearray(cfg.server.read_chunk))
         # the command journal (server.durability.Durable), when journaling to files
         self.durable = getattr(gateway, "durable", None)
@@ -619,6 +605,23 @@ class ExchangeServer:
         self.busy_poll = cfg.server.busy_poll_us / 1e6
         self._poll_until = 0.0
         self._polling = False
+
+    def _setup_market_data(self, gateway: Any, interval: float) -> None:
+        # market data once per loop turn (one X per subscription per turn, not per order)
+        self._md_flush = getattr(gateway, "flush_market_data", None)
+        # and whether it has something to send: the per-turn flush is scheduled only then
+        # (with one order in flight, no empty loop pass after each reply)
+        self._md_pending = getattr(gateway, "market_data_pending", None)
+        # conflation (server.market_data_conflation_ms): market data at most once per interval,
+        # from a timer, instead of once per turn
+        self.md_interval = interval
+        self._md_timer: asyncio.TimerHandle | None = None
+        self._md_flushed_at = 0.0  # (loop time)
+        if self._md_flush is not None:
+            gateway.defer_market_data = True
+            gateway.conflate_market_data = interval > 0
+            if self._md_pending is None:
+                self._md_pending = _always
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
