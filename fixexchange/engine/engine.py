@@ -161,6 +161,17 @@ class Engine:
                      f"internal error: {exc!r}")]
 
 
+    @property
+    def retain_final(self) -> int:
+        """How many final orders stay queryable (at least; see ``__init__``)."""
+        return self._retain
+
+    @retain_final.setter
+    def retain_final(self, count: int) -> None:
+        if type(count) is not int or count < 0:
+            raise ValueError("retain_final must be a non-negative int")
+        self._retain = count
+
     def book(self, symbol):
         return self._books.get(symbol) if type(symbol) is str else None
 

@@ -146,6 +146,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         if exec_id_prefix is not None:
             self._set_prefix(exec_id_prefix)
         self._exec_seq = 0
+        self.config_settings: dict | None = None  # the last ``configure`` (journaled config)
         self._stp_by_session = {session_id: _stp_mode(mode) for session_id, mode in (stp_modes or {}).items()}
         self._default_stp = _stp_mode(default_stp)
         self._default_extensions = frozenset(default_extensions) | (
@@ -213,6 +214,24 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         self._copy_targets = {}
         self._default_extensions = frozenset(default_extensions)
         self._extensions = {session_id: frozenset(names) for session_id, names in (extensions or {}).items()}
+
+    def configure(self, settings: dict, now: float) -> list[Outbound]:
+        """Take a configuration (journaled at each start whose config differs from the
+        state's, so that a replay applies every record under the configuration it first ran
+        under).  ``settings``: JSON values, as ``server.main.journaled_settings`` makes them."""
+        self.reconfigure(
+            [SymbolSpec(*spec) for spec in settings["symbols"]], stp_modes=settings["stp_modes"],
+            default_stp=settings["default_stp"],
+            cancel_on_disconnect={sid: tuple(v) for sid, v in settings["cancel_on_disconnect"].items()},
+            default_cancel_on_disconnect=tuple(settings["default_cancel_on_disconnect"]),
+            drop_copies=settings["drop_copies"], extensions=settings["extensions"],
+            default_extensions=settings["default_extensions"])
+        self.market_data_subscription_limits = settings["market_data_subscription_limits"]
+        self.default_market_data_subscription_limit = settings["default_market_data_subscription_limit"]
+        self.final_orders_per_session = settings["final_orders_per_session"]
+        self.engine.retain_final = settings["final_orders"]
+        self.config_settings = settings
+        return []
 
     # ---------------------------------------------------------------- public API
 

@@ -228,24 +228,35 @@ def missed_end_of_day(gateway: Any, minute_of_day: int | None, last_at: float, n
 
 
 def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore, acceptor: Any,
-            seed: Any, now: float, configure: Any = None, end_of_day_minute: int | None = None) -> dict:
+            seed: Any, now: float, check: Any = None, end_of_day_minute: int | None = None,
+            settings: dict | None = None) -> dict:
     """Make ``sequencer.gateway`` the state after the journal's last record: the newest
-    snapshot that checks out, then the records after it.  A fresh journal is seeded
-    (``seed(sequencer, now)``, journaled).  Outputs that records produced but a crash kept
-    from the session stores are sent again (stored; the client gets them by resend), and
-    inbound numbers the stores missed are moved on.  Returns figures for the log."""
+    snapshot that checks out, then the records after it.  Then the configuration: ``check``
+    (the recovered gateway) raises if the config's ``settings`` cannot apply to it, else
+    they are journaled and applied if they differ from the state's (``Gateway.configure``:
+    a later replay applies every record under the configuration it first ran under).  A
+    fresh journal is configured and seeded (``seed(sequencer, now)``, journaled).  Outputs
+    that records produced but a crash kept from the session stores are sent again (stored;
+    the client gets them by resend), and inbound numbers the stores missed are moved on.
+    Returns figures for the log."""
     started = time.perf_counter()
-    snapshot_seq = _load_snapshot(sequencer, snapshots, configure)
+    snapshot_seq = _load_snapshot(sequencer, snapshots)
     if journal.first_seq > snapshot_seq + 1:
         raise RecoveryError(f"journal {journal.directory} starts at record {journal.first_seq} but the newest "
                             f"usable snapshot is at {snapshot_seq}: records in between are missing")
     if snapshot_seq == 0 and journal.next_seq == 1:
+        if settings is not None:
+            sequencer.configure(settings, now)
         seed(sequencer, now)
         journal.commit()
         return {"snapshot": 0, "replayed": 0, "seconds": time.perf_counter() - started, "resent": 0}
     stores = _StoreCheck(acceptor, snapshot_seq)
     count, last_at, inbound = _replay(sequencer, journal, snapshot_seq, stores)
     gateway = sequencer.gateway
+    if check is not None:
+        check(gateway)
+    if settings is not None and getattr(gateway, "config_settings", None) != settings:
+        sequencer.configure(settings, now)
     gateway.flush_market_data()
     # every connection ended with the old process: journaled like any disconnect (market
     # data subscriptions end, cancel-on-disconnect applies)
@@ -263,7 +274,7 @@ def recover(sequencer: Sequencer, journal: FileJournal, snapshots: SnapshotStore
     return {"snapshot": snapshot_seq, "replayed": count, "seconds": seconds, "resent": resent}
 
 
-def _load_snapshot(sequencer: Sequencer, snapshots: SnapshotStore, configure: Any) -> int:
+def _load_snapshot(sequencer: Sequencer, snapshots: SnapshotStore) -> int:
     """Put the newest snapshot that loads in ``sequencer.gateway``; its journal sequence,
     0 if none does (the gateway stays as built)."""
     for seq, data in snapshots.latest():
@@ -272,8 +283,6 @@ def _load_snapshot(sequencer: Sequencer, snapshots: SnapshotStore, configure: An
         except Exception as e:  # a snapshot of another version: try the previous one
             log.warning("snapshot %d cannot be loaded (%s); trying an older one", seq, e)
             continue
-        if configure is not None:
-            configure(gateway)
         sequencer.gateway = gateway
         return seq
     return 0

@@ -94,14 +94,34 @@ def build(cfg: ExchangeConfig, now: float | None = None):
         seed(sequencer, now)
         return acceptor, sequencer
 
-    def configure(restored) -> None:  # the config's symbols, sessions, limits; not the snapshot's
-        check_symbol_changes(cfg, restored, specs)
-        restored.reconfigure(specs, **settings)
-        apply_limits(restored)
-        restored.engine._retain = cfg.journal.final_orders
+    def check(recovered) -> None:  # before the config's settings are journaled and applied
+        check_symbol_changes(cfg, recovered, specs)
 
-    _recover(cfg, durable, acceptor, seed, now, configure)
+    _recover(cfg, durable, acceptor, seed, now, check, journaled_settings(cfg, specs, settings, gateway))
     return acceptor, sequencer
+
+
+def journaled_settings(cfg: ExchangeConfig, specs: list, settings: dict, gateway: Any) -> dict:
+    """What of the configuration the gateway's behaviour depends on, as JSON values: the
+    argument of ``Gateway.configure``, journaled whenever it changes (see ``recover``)."""
+    def listed(mapping: dict) -> dict:
+        return {key: None if value is None else sorted(value) if isinstance(value, frozenset) else list(value)
+                for key, value in mapping.items()}
+
+    return {
+        "symbols": [list(spec) for spec in specs],
+        "stp_modes": dict(settings["stp_modes"]),  # (the config's mode names)
+        "default_stp": settings.get("default_stp", "none"),
+        "cancel_on_disconnect": listed(settings["cancel_on_disconnect"]),
+        "default_cancel_on_disconnect": list(settings.get("default_cancel_on_disconnect", (False, 0.0))),
+        "drop_copies": listed(settings["drop_copies"]),
+        "extensions": {sid: sorted(names) for sid, names in settings["extensions"].items()},
+        "default_extensions": sorted(settings.get("default_extensions", ())),
+        "market_data_subscription_limits": dict(gateway.market_data_subscription_limits),
+        "default_market_data_subscription_limit": gateway.default_market_data_subscription_limit,
+        "final_orders_per_session": gateway.final_orders_per_session,
+        "final_orders": cfg.journal.final_orders,
+    }
 
 
 def _session_settings(cfg: ExchangeConfig, configs: list) -> dict[str, Any]:
@@ -168,15 +188,16 @@ def _seeder(cfg: ExchangeConfig):
     return seed
 
 
-def _recover(cfg: ExchangeConfig, durable, acceptor, seed, now: float, configure) -> None:
+def _recover(cfg: ExchangeConfig, durable, acceptor, seed, now: float, check, settings: dict) -> None:
     """The state the journal holds (a fresh journal: seeded); a journal that cannot be put
     together is a ConfigError of journal.directory."""
     from .durability import RecoveryError, recover
 
     durable.acceptor = acceptor
     try:
-        stats = recover(durable.sequencer, durable.journal, durable.snapshots, acceptor, seed, now, configure,
-                        end_of_day_minute(cfg.server.end_of_day) if cfg.server.end_of_day else None)
+        stats = recover(durable.sequencer, durable.journal, durable.snapshots, acceptor, seed, now, check,
+                        end_of_day_minute(cfg.server.end_of_day) if cfg.server.end_of_day else None,
+                        settings=settings)
     except RecoveryError as e:
         raise ConfigError(cfg.path, "journal.directory", str(e)) from None
     durable.snapshot_seq = stats["snapshot"]
@@ -184,7 +205,7 @@ def _recover(cfg: ExchangeConfig, durable, acceptor, seed, now: float, configure
 
 
 def check_symbol_changes(cfg: ExchangeConfig, restored: Any, specs: list) -> None:
-    """Refuse a configuration that the restored state (a snapshot) cannot take: a symbol
+    """Refuse a configuration that the recovered state cannot take: a symbol
     with live orders removed, or its tick size, lot size or price scale changed (the orders
     would no longer be valid).  ``ConfigError`` naming the key; the operator cancels the
     orders first (admin cancel-all) or keeps the old setting."""

@@ -140,6 +140,9 @@ class Sequencer:
         side = side if isinstance(side, str) else ("buy" if int(side) == 1 else "sell")
         return self.call("seed", owner, symbol, side, qty, price, now=now)
 
+    def configure(self, settings: dict, now: float) -> list[Outbound]:
+        return self.call("configure", settings, now=now)
+
     def halt(self, symbol: str, now: float, reason: str = "halted by the exchange") -> list[Outbound]:
         return self.call("halt", symbol, now=now, reason=reason)
 

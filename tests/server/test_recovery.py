@@ -313,3 +313,76 @@ def test_a_config_change_the_restored_orders_cannot_take_is_refused_naming_the_k
         build(config_text(tmp_path, symbols=symbols), now=1.767e9 + 5)
     assert info.value.key == key and "live orders" in info.value.problem
     assert info.value.file == str(tmp_path / "x.toml") or str(info.value.file).endswith("x.toml")
+
+
+def journal_with_an_order(tmp_path):
+    """As snapshot_with_an_order, with no snapshot: a restart replays the whole journal."""
+    acceptor, sequencer = build(config_text(tmp_path), now=1.767e9)
+    run(acceptor, sequencer, order(2, "a"), 1.767e9 + 1)
+    close(acceptor, sequencer)
+
+
+@pytest.mark.parametrize("symbols, key", [
+    ('[[symbol]]\nname = "S1"\ntick_size = "0.05"\n', "symbol[0].tick_size"),
+    ('[[symbol]]\nname = "S9"\n', "symbol"),
+])
+def test_a_config_change_the_replayed_orders_cannot_take_is_refused_without_a_snapshot_too(tmp_path, symbols, key):
+    journal_with_an_order(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        build(config_text(tmp_path, symbols=symbols), now=1.767e9 + 5)
+    assert info.value.key == key and "live orders" in info.value.problem
+
+
+def request(seq: int, msg_type: bytes, fields: list):
+    [m] = FixParser().feed(encode(b"FIX.4.4", msg_type, [(49, b"C1"), (56, b"EX"), (34, seq), (52, STAMP),
+                                                          *fields]))
+    return m
+
+
+def reports(acceptor, sequencer, message, now) -> list[dict]:
+    store = acceptor.store_for(SID)
+    store.set_next_target_seq(message.seq_num + 1)
+    found = []
+    for out in sequencer.on_message(SID, message, now):
+        acceptor.send(out[0], out[1], out[2], now, True)
+        if out[1] == b"8":
+            found.append(dict(FixParser().feed(acceptor.store_for(SID).get_sent(
+                acceptor.store_for(SID).next_sender_seq - 1, acceptor.store_for(SID).next_sender_seq - 1)[0][1])[0]
+                .fields))
+    return found
+
+
+def test_a_replay_runs_every_record_under_the_config_it_first_ran_under(tmp_path):
+    """An order at 98.05 (tick 0.01) is cancelled; the tick becomes 0.1 (allowed: nothing
+    live).  Every later restart replays the order under tick 0.01 and only then the change:
+    the order is still the cancelled one (not a replay-time tick reject), new orders get the
+    new tick."""
+    day = 1.767e9
+
+    def unseeded(tick: str):
+        path = tmp_path / "x.toml"
+        path.write_text(f'[server]\ncomp_id = "EX"\nstore_dir = "{tmp_path / "store"}"\n[[session]]\n'
+                        f'target_comp_id = "C1"\n[[symbol]]\nname = "S1"\ntick_size = "{tick}"\n'
+                        '[seed]\nbids = []\nasks = []\n[journal]\nfsync = "off"\n')
+        return load_config(path)
+
+    acceptor, sequencer = build(unseeded("0.01"), now=day)
+    [ack] = reports(acceptor, sequencer, order(2, "a", "98.05"), day + 1)
+    assert ack[150] == b"0"
+    cancel = [(11, b"ca"), (41, b"a"), (55, b"S1"), (54, b"1"), (60, STAMP)]
+    [cancelled] = reports(acceptor, sequencer, request(3, b"F", cancel), day + 2)
+    assert cancelled[39] == b"4"
+    close(acceptor, sequencer)
+    for restart, seq in ((1, 4), (2, 6)):  # the first journals the change, the second replays it
+        acceptor, sequencer = build(unseeded("0.1"), now=day + 10 * restart)
+        assert sequencer.durable.recovery["snapshot"] == 0
+        [status] = reports(acceptor, sequencer, request(seq, b"H", [(11, b"a"), (55, b"S1"), (54, b"1")]),
+                           day + 10 * restart + 1)
+        assert (status[150], status[39], status[37]) == (b"I", b"4", ack[37])
+        [reject] = reports(acceptor, sequencer, order(seq + 1, f"n{restart}", "98.05"), day + 10 * restart + 2)
+        assert reject[39] == b"8"  # 98.05 is off the 0.1 tick now
+        close(acceptor, sequencer)
+    acceptor, sequencer = build(unseeded("0.1"), now=day + 40)
+    [accepted] = reports(acceptor, sequencer, order(8, "n3", "98.1"), day + 41)
+    assert accepted[150] == b"0"
+    close(acceptor, sequencer)
