@@ -258,31 +258,9 @@ def layout(view, width: int, height: int, page: int, now: float, header: str = "
     result.hidden = [s for s in symbols if s not in result.shown]
     panels = [panel(view.books[s], depth, view.ticks.get(s), now, columns, with_stats)
               for s in result.shown]
-    body: list[Text] = []
-    for r in range(0, len(panels), per_row):
-        row = panels[r:r + per_row]
-        for i in range(height_of_panel):
-            line = Text()
-            for k, lines in enumerate(row):
-                if k:
-                    line.append(" " * GAP)
-                line.append_text(lines[i] if i < len(lines) else Text(" " * columns.width))
-            body.append(_pad(line, width))
-        body.append(Text(" " * width))
-    body = body[:-1] if body else body
-    result.lines += body[:max(0, room)]
+    result.lines += _panel_rows(panels, per_row, height_of_panel, columns.width, width)[:max(0, room)]
     if tape_rows:
-        result.lines.append(Text(" " * width))
-        result.lines.append(_pad(Text("trades (all symbols, newest first)", style="underline"), width))
-        tape = list(view.tape)[-tape_rows:][::-1]
-        for symbol, trade in tape:
-            line = Text(f"{trade.time:<12}  {symbol:<8} ")
-            line.append(f"{trade.side:<4}", style=SIDE_STYLES.get(trade.side, ""))
-            places = _decimals(view.books[symbol], view.ticks.get(symbol))
-            line.append(f" {_num(trade.size):>8} @ {_num(trade.price, places)}")
-            result.lines.append(_pad(line, width))
-        if not tape:
-            result.lines.append(_pad(Text("no trades yet", style="dim"), width))
+        result.lines += _tape(view, tape_rows, width)
     # the footer says what is not on the screen, and how to get there: (long, short) notes
     notes = []
     if result.hidden:
@@ -296,17 +274,51 @@ def layout(view, width: int, height: int, page: int, now: float, header: str = "
                       f"{depth} of {view.depth} levels shown", f"{depth}/{view.depth} lvl"))
     if height_of_panel > avail or pw < columns.width:
         notes.append(("ladder cut: enlarge the terminal", "ladder cut", "cut"))
-    if notes:
-        candidates = ["; ".join(note[k] for note in notes) for k in range(3)]
-        footer = next((c for c in candidates if len(c) <= width), candidates[-1])
-    else:
-        footer = f"{len(symbols)} symbol(s)  Tab/Right, Left, 1-9: pages"
+    footer = _footer_text(notes, width) if notes else f"{len(symbols)} symbol(s)  Tab/Right, Left, 1-9: pages"
     # keep the footer on the last line, cutting the body if it must
     result.lines = result.lines[:height - 1]
     while len(result.lines) < height - 1:
         result.lines.append(Text(" " * width))
     result.lines.append(_pad(Text(footer, style="bold yellow" if notes else "dim"), width))
     return result
+
+
+def _panel_rows(panels: list[list[Text]], per_row: int, height_of_panel: int, panel_width: int,
+                width: int) -> list[Text]:
+    """The symbols' panels side by side, ``per_row`` to a row, a blank line between rows."""
+    body: list[Text] = []
+    for r in range(0, len(panels), per_row):
+        row = panels[r:r + per_row]
+        for i in range(height_of_panel):
+            line = Text()
+            for k, lines in enumerate(row):
+                if k:
+                    line.append(" " * GAP)
+                line.append_text(lines[i] if i < len(lines) else Text(" " * panel_width))
+            body.append(_pad(line, width))
+        body.append(Text(" " * width))
+    return body[:-1] if body else body
+
+
+def _tape(view, tape_rows: int, width: int) -> list[Text]:
+    """A blank line, the title and the newest ``tape_rows`` trades of every symbol."""
+    lines = [Text(" " * width), _pad(Text("trades (all symbols, newest first)", style="underline"), width)]
+    tape = list(view.tape)[-tape_rows:][::-1]
+    for symbol, trade in tape:
+        line = Text(f"{trade.time:<12}  {symbol:<8} ")
+        line.append(f"{trade.side:<4}", style=SIDE_STYLES.get(trade.side, ""))
+        places = _decimals(view.books[symbol], view.ticks.get(symbol))
+        line.append(f" {_num(trade.size):>8} @ {_num(trade.price, places)}")
+        lines.append(_pad(line, width))
+    if not tape:
+        lines.append(_pad(Text("no trades yet", style="dim"), width))
+    return lines
+
+
+def _footer_text(notes: list[tuple[str, str, str]], width: int) -> str:
+    """The notes joined in their longest form that fits ``width``, else the shortest."""
+    candidates = ["; ".join(note[k] for note in notes) for k in range(3)]
+    return next((c for c in candidates if len(c) <= width), candidates[-1])
 
 
 # --------------------------------------------------------------------------- the app

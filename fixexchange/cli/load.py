@@ -453,19 +453,7 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
     sessions = []
     for cid, pw in zip(comp_ids, passwords):
         sessions.append(await connect(host, port, cid, args.target, pw))
-    md_proc = None
-    if args.md_subscribers:
-        # the subscribers live in their own process, as real ones would: reading 100 market
-        # data streams must not stall this process's order loop
-        md_proc = subprocess.Popen(
-            [sys.executable, "-m", "fixexchange.cli.load", "md-subscribers", "--host", host, "--port", str(port),
-             "--md-subscribers", str(args.md_subscribers), "--symbols", args.symbols, "--prefix", args.prefix,
-             "--target", args.target] + (["--md-password", args.md_password] if args.md_password else [])
-            + (["--tls"] if args.tls else []) + (["--tls-ca", args.tls_ca] if args.tls_ca else []),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = await loop.run_in_executor(None, md_proc.stdout.readline)
-        if not line.startswith("ready"):
-            raise ConnectionError(f"market-data subscribers did not start: {line.strip()!r}")
+    md_proc = await start_md_subscribers(args, host, port) if args.md_subscribers else None
     per = args.orders // len(sessions)
     flows = []
     for k, s in enumerate(sessions):
@@ -489,22 +477,10 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
         complete = False
     wall = time.perf_counter() - t0
     if ticker is not None:
-        ticker.cancel()
-        try:
-            await ticker
-        except asyncio.CancelledError:
-            pass
-        progress.close()
+        await _stop_progress(ticker, progress)
     cpu = time.process_time() - cpu0
     dcpu = (proc_cpu(pid) - dcpu0) if pid else None
-    md_during = md_cpu = 0
-    if md_proc is not None:
-        md_proc.stdin.write("stop\n")
-        md_proc.stdin.flush()
-        out = await loop.run_in_executor(None, md_proc.stdout.readline)
-        md_proc.wait(10)
-        parts = out.split()
-        md_during, md_cpu = int(parts[1]), float(parts[2])
+    md_during, md_cpu = await stop_md_subscribers(md_proc) if md_proc is not None else (0, 0)
     answered = sum(f.answered for f in flows)
     execs = sum(f.execs for f in flows)
     rejects = sum(f.rejects for f in flows)
@@ -530,6 +506,42 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
     if pid:
         res["daemon_rss_mb"] = proc_rss(pid) / 1e6
     return res, {"histogram": hist, "timeline": load_report.timeline(done_at, rtt, wall)}
+
+
+async def start_md_subscribers(args: argparse.Namespace, host: str, port: int) -> subprocess.Popen:
+    """The market-data subscribers, started (and ready: all subscribed) in their own
+    process, as real ones would be: reading 100 market data streams must not stall this
+    process's order loop."""
+    md_proc = subprocess.Popen(
+        [sys.executable, "-m", "fixexchange.cli.load", "md-subscribers", "--host", host, "--port", str(port),
+         "--md-subscribers", str(args.md_subscribers), "--symbols", args.symbols, "--prefix", args.prefix,
+         "--target", args.target] + (["--md-password", args.md_password] if args.md_password else [])
+        + (["--tls"] if args.tls else []) + (["--tls-ca", args.tls_ca] if args.tls_ca else []),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = await asyncio.get_running_loop().run_in_executor(None, md_proc.stdout.readline)
+    if not line.startswith("ready"):
+        raise ConnectionError(f"market-data subscribers did not start: {line.strip()!r}")
+    return md_proc
+
+
+async def stop_md_subscribers(md_proc: subprocess.Popen) -> tuple[int, float]:
+    """Stop the subscribers' process: (market data messages it read during the run, its CPU
+    seconds)."""
+    md_proc.stdin.write("stop\n")
+    md_proc.stdin.flush()
+    out = await asyncio.get_running_loop().run_in_executor(None, md_proc.stdout.readline)
+    md_proc.wait(10)
+    parts = out.split()
+    return int(parts[1]), float(parts[2])
+
+
+async def _stop_progress(ticker: asyncio.Future, progress: Progress) -> None:
+    ticker.cancel()
+    try:
+        await ticker
+    except asyncio.CancelledError:
+        pass
+    progress.close()
 
 
 async def run_idle(args: argparse.Namespace, host: str, port: int, pid: int | None,

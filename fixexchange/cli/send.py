@@ -226,6 +226,10 @@ def _symbol(value: str) -> str:
     return value
 
 
+_TICKET_OPTIONS = ("tif", "expire", "stop", "post_only", "display", "min_qty", "qty", "price",
+                   "depth", "symbol", "side")
+
+
 def parse_ticket(args: argparse.Namespace) -> Command:
     """Turn parsed words and options into a Command; raises UsageError with one line."""
     words = list(args.words)
@@ -234,91 +238,18 @@ def parse_ticket(args: argparse.Namespace) -> Command:
                          f"(see {TOOL} --help)")
     verb = words[0].lower()
     rest = words[1:]
-    used = {"tif", "expire", "stop", "post_only", "display", "min_qty", "qty", "price",
-            "depth", "symbol", "side"}
-
-    def only(*allowed: str) -> None:
-        for name in sorted(used - set(allowed)):
-            value = getattr(args, name, None)
-            if value not in (None, False):
-                option = "--" + name.replace("_", "-")
-                raise UsageError(f"{option} does not apply to '{verb}'")
-
     if verb in SIDES:
-        only("tif", "expire", "stop", "post_only", "display", "min_qty")
-        # Accept "SYM 10 @ 100.5", "SYM 10 @100.5", "SYM 10 at 100.5".
-        tokens: list[str] = []
-        for word in rest:
-            if word.startswith("@") and len(word) > 1:
-                tokens += ["@", word[1:]]
-            else:
-                tokens.append(word)
-        if len(tokens) < 2:
-            raise UsageError(f"'{verb}' needs SYMBOL QTY [@ PRICE], e.g. '{verb} SYM1 10 @ 100.5'")
-        symbol, qty, extra = tokens[0], tokens[1], tokens[2:]
-        price = None
-        if extra:
-            if len(extra) != 2 or extra[0].lower() not in ("@", "at"):
-                raise UsageError(
-                    f"unexpected {' '.join(extra)!r}: a price is written '@ PRICE'"
-                )
-            price = _positive_number(extra[1], "price")
-        command = Command(
-            action="order", side=SIDES[verb], symbol=_symbol(symbol),
-            qty=_positive_number(qty, "quantity"), price=price,
-        )
-        if args.stop is not None:
-            command.stop = _positive_number(args.stop, "--stop")
-        command.tif = TIFS[args.tif] if args.tif else None
-        if args.tif == "gtd" and not args.expire:
-            raise UsageError("--tif gtd needs --expire YYYYMMDD-HH:MM:SS")
-        if args.expire:
-            if args.tif not in (None, "gtd"):
-                raise UsageError("--expire goes with --tif gtd")
-            command.tif = TIFS["gtd"]
-            command.expire = _expire_time(args.expire)
-        if args.post_only:
-            if command.price is None:
-                raise UsageError("--post-only needs a limit price (@ PRICE)")
-            command.post_only = True
-        if args.display is not None:
-            command.display = _positive_number(args.display, "--display")
-            if Decimal(command.display) > Decimal(command.qty):
-                raise UsageError("--display must not exceed the order quantity")
-        if args.min_qty is not None:
-            command.min_qty = _positive_number(args.min_qty, "--min-qty")
-        if command.tif == TIFS["ioc"] or command.tif == TIFS["fok"]:
-            if command.post_only:
-                raise UsageError("--post-only cannot be combined with --tif ioc/fok")
-        return command
+        _only_options(args, verb, "tif", "expire", "stop", "post_only", "display", "min_qty")
+        return _order_ticket(verb, rest, args)
     if verb in ("cancel", "replace", "status"):
-        if len(rest) != 1:
-            raise UsageError(f"'{verb}' needs exactly one ORDER (an OrderID or ClOrdID)")
-        if verb == "replace":
-            only("qty", "price", "symbol", "side")
-            if args.qty is None and args.price is None:
-                raise UsageError("'replace' needs --qty and/or --price")
-        else:
-            only("symbol", "side")
-        command = Command(action=verb, order=rest[0])
-        if verb == "replace":
-            if args.qty is not None:
-                command.qty = _positive_number(args.qty, "--qty")
-            if args.price is not None:
-                command.price = _positive_number(args.price, "--price")
-        if (args.symbol is None) != (args.side is None):
-            raise UsageError("--symbol and --side go together")
-        if args.symbol is not None:
-            command.symbol = _symbol(args.symbol)
-            command.side = SIDES[args.side]
-        return command
+        return _order_reference_ticket(verb, rest, args)
     if verb == "cancel-all":
-        only()
+        _only_options(args, verb)
         if len(rest) > 1:
             raise UsageError("'cancel-all' takes at most one SYMBOL")
         return Command(action="cancel-all", symbol=_symbol(rest[0]) if rest else None)
     if verb == "book":
-        only("depth")
+        _only_options(args, verb, "depth")
         if len(rest) != 1:
             raise UsageError("'book' needs exactly one SYMBOL")
         depth = 5
@@ -326,7 +257,7 @@ def parse_ticket(args: argparse.Namespace) -> Command:
             depth = int(Decimal(_positive_number(args.depth, "--depth", integer=True)))
         return Command(action="book", symbol=_symbol(rest[0]), depth=depth)
     if verb == "symbols":
-        only()
+        _only_options(args, verb)
         if rest:
             raise UsageError("'symbols' takes no arguments")
         return Command(action="symbols")
@@ -338,6 +269,93 @@ def parse_ticket(args: argparse.Namespace) -> Command:
         f"unknown command {words[0]!r}: expected buy, sell, cancel, replace, status, "
         f"cancel-all, book or symbols"
     )
+
+
+def _only_options(args: argparse.Namespace, verb: str, *allowed: str) -> None:
+    """UsageError for a ticket option given that does not apply to ``verb``."""
+    for name in sorted(set(_TICKET_OPTIONS) - set(allowed)):
+        value = getattr(args, name, None)
+        if value not in (None, False):
+            option = "--" + name.replace("_", "-")
+            raise UsageError(f"{option} does not apply to '{verb}'")
+
+
+def _order_ticket(verb: str, rest: list[str], args: argparse.Namespace) -> Command:
+    """buy/sell SYMBOL QTY [@ PRICE] and the order options."""
+    # Accept "SYM 10 @ 100.5", "SYM 10 @100.5", "SYM 10 at 100.5".
+    tokens: list[str] = []
+    for word in rest:
+        if word.startswith("@") and len(word) > 1:
+            tokens += ["@", word[1:]]
+        else:
+            tokens.append(word)
+    if len(tokens) < 2:
+        raise UsageError(f"'{verb}' needs SYMBOL QTY [@ PRICE], e.g. '{verb} SYM1 10 @ 100.5'")
+    symbol, qty, extra = tokens[0], tokens[1], tokens[2:]
+    price = None
+    if extra:
+        if len(extra) != 2 or extra[0].lower() not in ("@", "at"):
+            raise UsageError(
+                f"unexpected {' '.join(extra)!r}: a price is written '@ PRICE'"
+            )
+        price = _positive_number(extra[1], "price")
+    command = Command(
+        action="order", side=SIDES[verb], symbol=_symbol(symbol),
+        qty=_positive_number(qty, "quantity"), price=price,
+    )
+    _order_options(command, args)
+    return command
+
+
+def _order_options(command: Command, args: argparse.Namespace) -> None:
+    """--stop, --tif, --expire, --post-only, --display, --min-qty onto an order ``command``."""
+    if args.stop is not None:
+        command.stop = _positive_number(args.stop, "--stop")
+    command.tif = TIFS[args.tif] if args.tif else None
+    if args.tif == "gtd" and not args.expire:
+        raise UsageError("--tif gtd needs --expire YYYYMMDD-HH:MM:SS")
+    if args.expire:
+        if args.tif not in (None, "gtd"):
+            raise UsageError("--expire goes with --tif gtd")
+        command.tif = TIFS["gtd"]
+        command.expire = _expire_time(args.expire)
+    if args.post_only:
+        if command.price is None:
+            raise UsageError("--post-only needs a limit price (@ PRICE)")
+        command.post_only = True
+    if args.display is not None:
+        command.display = _positive_number(args.display, "--display")
+        if Decimal(command.display) > Decimal(command.qty):
+            raise UsageError("--display must not exceed the order quantity")
+    if args.min_qty is not None:
+        command.min_qty = _positive_number(args.min_qty, "--min-qty")
+    if command.tif == TIFS["ioc"] or command.tif == TIFS["fok"]:
+        if command.post_only:
+            raise UsageError("--post-only cannot be combined with --tif ioc/fok")
+
+
+def _order_reference_ticket(verb: str, rest: list[str], args: argparse.Namespace) -> Command:
+    """cancel/replace/status ORDER [--symbol S --side SIDE]; replace with --qty/--price."""
+    if len(rest) != 1:
+        raise UsageError(f"'{verb}' needs exactly one ORDER (an OrderID or ClOrdID)")
+    if verb == "replace":
+        _only_options(args, verb, "qty", "price", "symbol", "side")
+        if args.qty is None and args.price is None:
+            raise UsageError("'replace' needs --qty and/or --price")
+    else:
+        _only_options(args, verb, "symbol", "side")
+    command = Command(action=verb, order=rest[0])
+    if verb == "replace":
+        if args.qty is not None:
+            command.qty = _positive_number(args.qty, "--qty")
+        if args.price is not None:
+            command.price = _positive_number(args.price, "--price")
+    if (args.symbol is None) != (args.side is None):
+        raise UsageError("--symbol and --side go together")
+    if args.symbol is not None:
+        command.symbol = _symbol(args.symbol)
+        command.side = SIDES[args.side]
+    return command
 
 
 def parse_line(line: str) -> Command | None:
@@ -605,71 +623,9 @@ class Trader:
     def start(self, command: Command) -> Pending:
         now = utc_timestamp()
         if command.action == "order":
-            cl = new_id()
-            fields: list[tuple[int, object]] = [
-                (11, cl), (55, command.symbol), (54, command.side), (60, now),
-                (38, command.qty), (40, command.ord_type),
-            ]
-            if command.price is not None:
-                fields.append((44, command.price))
-            if command.stop is not None:
-                fields.append((99, command.stop))
-            if command.tif is not None:
-                fields.append((59, command.tif))
-            if command.expire is not None:
-                fields.append((126, command.expire))
-            if command.post_only:
-                fields.append((18, "6"))
-            if command.display is not None:
-                fields.append((111, command.display))
-            if command.min_qty is not None:
-                fields.append((110, command.min_qty))
-            rec = OrderRecord(cl, "", command.symbol, command.side, command.ord_type,
-                              command.qty, command.price or "")
-            return self._send("D", fields, Pending("order", 0, {cl}), rec)
+            return self._start_order(command, now)
         if command.action in ("cancel", "replace", "status"):
-            rec = self.orders.lookup(command.order)
-            if rec is None:
-                if command.symbol is None:
-                    raise UsageError(
-                        f"unknown order {command.order!r}: {TOOL} has no record of it in "
-                        f"{self.orders.path}; add --symbol and --side to ask the exchange anyway"
-                    )
-                rec = OrderRecord(command.order, command.order, command.symbol,
-                                  command.side, "2", "", "")
-            cl = new_id()
-            if command.action == "status":
-                fields = [(11, rec.clordid), (55, rec.symbol), (54, rec.side), (790, cl)]
-                if rec.orderid:
-                    fields.insert(0, (37, rec.orderid))
-                return self._send("H", fields, Pending("status", 0, {cl, rec.clordid}))
-            fields = [(41, rec.clordid), (11, cl), (55, rec.symbol), (54, rec.side),
-                      (60, now)]
-            if rec.orderid:
-                fields.insert(0, (37, rec.orderid))
-            if command.action == "cancel":
-                if rec.qty:
-                    fields.append((38, rec.qty))
-                # The cancel's ClOrdID becomes the order's once the exchange accepts it.
-                new = dataclasses.replace(rec, clordid=cl)
-                return self._send("F", fields, Pending("cancel", 0, {cl}), new,
-                                  record=False)
-            qty = command.qty or rec.qty
-            if not qty:
-                raise UsageError("'replace' of an order fix-send has no record of needs --qty")
-            ord_type = rec.ord_type or "2"
-            if command.price is not None and ord_type in ("1", "3"):
-                raise UsageError(f"order {command.order} has no limit price to replace "
-                                 f"({ORD_TYPE_NAMES[ord_type]} order)")
-            price = (command.price or rec.price) if ord_type in ("2", "4") else None
-            fields += [(38, qty), (40, ord_type)]
-            if price:
-                fields.append((44, price))
-            new = OrderRecord(cl, rec.orderid, rec.symbol, rec.side, rec.ord_type, qty,
-                              price or "")
-            # Recorded when the exchange accepts it: a rejected replace leaves the order
-            # (and the ClOrdID to name it by) as it was.
-            return self._send("G", fields, Pending("replace", 0, {cl}), new, record=False)
+            return self._start_on_order(command, now)
         if command.action == "cancel-all":
             cl = new_id()
             fields = [(11, cl)]
@@ -688,6 +644,77 @@ class Trader:
             req = new_id()
             return self._send("x", [(320, req), (559, "4")], Pending("symbols", 0, {req}))
         raise UsageError(f"nothing to send for {command.action!r}")
+
+    def _start_order(self, command: Command, now: str) -> Pending:
+        """A NewOrderSingle, recorded at once."""
+        cl = new_id()
+        fields: list[tuple[int, object]] = [
+            (11, cl), (55, command.symbol), (54, command.side), (60, now),
+            (38, command.qty), (40, command.ord_type),
+        ]
+        if command.price is not None:
+            fields.append((44, command.price))
+        if command.stop is not None:
+            fields.append((99, command.stop))
+        if command.tif is not None:
+            fields.append((59, command.tif))
+        if command.expire is not None:
+            fields.append((126, command.expire))
+        if command.post_only:
+            fields.append((18, "6"))
+        if command.display is not None:
+            fields.append((111, command.display))
+        if command.min_qty is not None:
+            fields.append((110, command.min_qty))
+        rec = OrderRecord(cl, "", command.symbol, command.side, command.ord_type,
+                          command.qty, command.price or "")
+        return self._send("D", fields, Pending("order", 0, {cl}), rec)
+
+    def _start_on_order(self, command: Command, now: str) -> Pending:
+        """A cancel, replace or status request of a recorded order (or one named with
+        --symbol and --side)."""
+        rec = self.orders.lookup(command.order)
+        if rec is None:
+            if command.symbol is None:
+                raise UsageError(
+                    f"unknown order {command.order!r}: {TOOL} has no record of it in "
+                    f"{self.orders.path}; add --symbol and --side to ask the exchange anyway"
+                )
+            rec = OrderRecord(command.order, command.order, command.symbol,
+                              command.side, "2", "", "")
+        cl = new_id()
+        if command.action == "status":
+            fields = [(11, rec.clordid), (55, rec.symbol), (54, rec.side), (790, cl)]
+            if rec.orderid:
+                fields.insert(0, (37, rec.orderid))
+            return self._send("H", fields, Pending("status", 0, {cl, rec.clordid}))
+        fields = [(41, rec.clordid), (11, cl), (55, rec.symbol), (54, rec.side),
+                  (60, now)]
+        if rec.orderid:
+            fields.insert(0, (37, rec.orderid))
+        if command.action == "cancel":
+            if rec.qty:
+                fields.append((38, rec.qty))
+            # The cancel's ClOrdID becomes the order's once the exchange accepts it.
+            new = dataclasses.replace(rec, clordid=cl)
+            return self._send("F", fields, Pending("cancel", 0, {cl}), new,
+                              record=False)
+        qty = command.qty or rec.qty
+        if not qty:
+            raise UsageError("'replace' of an order fix-send has no record of needs --qty")
+        ord_type = rec.ord_type or "2"
+        if command.price is not None and ord_type in ("1", "3"):
+            raise UsageError(f"order {command.order} has no limit price to replace "
+                             f"({ORD_TYPE_NAMES[ord_type]} order)")
+        price = (command.price or rec.price) if ord_type in ("2", "4") else None
+        fields += [(38, qty), (40, ord_type)]
+        if price:
+            fields.append((44, price))
+        new = OrderRecord(cl, rec.orderid, rec.symbol, rec.side, rec.ord_type, qty,
+                          price or "")
+        # Recorded when the exchange accepts it: a rejected replace leaves the order
+        # (and the ClOrdID to name it by) as it was.
+        return self._send("G", fields, Pending("replace", 0, {cl}), new, record=False)
 
     def _send(self, kind: str, fields, pending: Pending, rec: OrderRecord | None = None,
               record: bool = True):
@@ -982,54 +1009,17 @@ def run_interactive(settings, orders: OrderBookFile, verbose: bool, stdin=None,
     client = FixClient(settings, verbose=verbose)
     client.start()
     trader = Trader(client, orders)
-    lost: list[str] = []
+    lost: list[str] = []  # the connection's error, once it is gone
     stop = threading.Event()
     on_lost: list = []
-
-    def reader() -> None:
-        while not stop.is_set():
-            try:
-                msg = client.poll(0.2)
-            except ToolError as exc:
-                if not stop.is_set():
-                    lost.append(str(exc))
-                    say(f"{TOOL}: error: {exc}", sys.stderr)
-                    for wake in on_lost:
-                        wake()
-                return
-            if msg is not None:
-                trader.handle(msg)
-
     session = None
     screen = contextlib.ExitStack()
     if tty:
-        from prompt_toolkit import PromptSession
-        from prompt_toolkit.application import create_app_session
-        from prompt_toolkit.history import FileHistory
-
-        # the terminal (or the tests' pipe input and output); reports from the reader
-        # thread are printed above the prompt, which is redrawn with the line typed so far
-        screen.enter_context(create_app_session(input=pt_input, output=pt_output))
-        screen.enter_context(_reports_above_the_prompt())
-        trader.out = client.out = sys.stdout
-
-        history = os.path.join(os.path.dirname(os.path.abspath(orders.path)), "fix-send_history")
-        try:
-            os.makedirs(os.path.dirname(history), exist_ok=True)
-            history_store = FileHistory(history)
-        except OSError:
-            history_store = None
-        session = PromptSession(history=history_store, completer=_completer(trader),
-                                complete_while_typing=False)
-
-        def wake_prompt() -> None:
-            app = session.app
-            if app.is_running and app.loop is not None:
-                app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()))
-
-        on_lost.append(wake_prompt)
+        session = _prompt_session(screen, client, trader, orders, pt_input, pt_output)
+        on_lost.append(_prompt_waker(session))
         trader.request_symbols()
-    thread = threading.Thread(target=reader, name="fix-send-reader", daemon=True)
+    thread = threading.Thread(target=_read_reports, args=(client, trader, stop, lost, on_lost),
+                              name="fix-send-reader", daemon=True)
     thread.start()
     say(f"logged on as {settings.sender_comp_id} to {settings.target_comp_id} at "
         f"{settings.host}:{settings.port}; 'help' for commands, 'quit' to leave")
@@ -1047,43 +1037,12 @@ def run_interactive(settings, orders: OrderBookFile, verbose: bool, stdin=None,
                 return None  # Ctrl-D, or the connection is gone
         return None
 
-    def loop() -> None:
-        while not lost:
-            line = next_line()
-            if line is None or lost:
-                break
-            try:
-                command = parse_line(line)
-            except UsageError as exc:
-                say(f"error: {exc}".replace(f" (see {TOOL} --help)", " (try 'help')"), trader.out)
-                continue
-            if command is None:
-                continue
-            if command.action == "help":
-                say(HELP, trader.out)
-                continue
-            if command.action == "quit":
-                break
-            try:
-                pending = trader.start(command)
-            except UsageError as exc:
-                say(f"error: {exc}", trader.out)
-                continue
-            deadline = time.monotonic() + settings.timeout
-            while not pending.finished() and not lost:
-                if time.monotonic() >= deadline:
-                    say(f"error: no answer from the exchange within {settings.timeout:g}s",
-                        trader.out)
-                    pending.finish(EXIT_TIMEOUT)
-                    break
-                time.sleep(0.02)
-        if session is None and not lost:
-            # Piped input: give resting orders' reports a moment before leaving.
-            time.sleep(SETTLE)
-
     try:
         with screen:
-            loop()
+            _run_commands(next_line, trader, settings.timeout, lost)
+            if session is None and not lost:
+                # Piped input: give resting orders' reports a moment before leaving.
+                time.sleep(SETTLE)
     except KeyboardInterrupt:
         say("")
     finally:
@@ -1096,6 +1055,88 @@ def run_interactive(settings, orders: OrderBookFile, verbose: bool, stdin=None,
         return EXIT_CONNECTION
     say("logged out")
     return EXIT_OK
+
+
+def _read_reports(client: FixClient, trader: Trader, stop: threading.Event, lost: list[str],
+                  on_lost: list) -> None:
+    """The reader thread: the exchange's messages to the trader until ``stop``; a lost
+    connection is said, put in ``lost`` and wakes the prompt (``on_lost``)."""
+    while not stop.is_set():
+        try:
+            msg = client.poll(0.2)
+        except ToolError as exc:
+            if not stop.is_set():
+                lost.append(str(exc))
+                say(f"{TOOL}: error: {exc}", sys.stderr)
+                for wake in on_lost:
+                    wake()
+            return
+        if msg is not None:
+            trader.handle(msg)
+
+
+def _prompt_session(screen: contextlib.ExitStack, client: FixClient, trader: Trader, orders: OrderBookFile,
+                    pt_input, pt_output):
+    """The terminal's prompt (or the tests' pipe input and output), entered on ``screen``:
+    reports from the reader thread are printed above it, redrawn with the line typed so far."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.history import FileHistory
+
+    screen.enter_context(create_app_session(input=pt_input, output=pt_output))
+    screen.enter_context(_reports_above_the_prompt())
+    trader.out = client.out = sys.stdout
+
+    history = os.path.join(os.path.dirname(os.path.abspath(orders.path)), "fix-send_history")
+    try:
+        os.makedirs(os.path.dirname(history), exist_ok=True)
+        history_store = FileHistory(history)
+    except OSError:
+        history_store = None
+    return PromptSession(history=history_store, completer=_completer(trader),
+                         complete_while_typing=False)
+
+
+def _prompt_waker(session):
+    """Ends a prompt waiting for a line (from the reader thread: the connection is gone)."""
+    def wake_prompt() -> None:
+        app = session.app
+        if app.is_running and app.loop is not None:
+            app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()))
+    return wake_prompt
+
+
+def _run_commands(next_line, trader: Trader, timeout: float, lost: list[str]) -> None:
+    """Read, parse and send commands, each waited for (up to ``timeout`` seconds), until
+    'quit', the end of input or a lost connection."""
+    while not lost:
+        line = next_line()
+        if line is None or lost:
+            break
+        try:
+            command = parse_line(line)
+        except UsageError as exc:
+            say(f"error: {exc}".replace(f" (see {TOOL} --help)", " (try 'help')"), trader.out)
+            continue
+        if command is None:
+            continue
+        if command.action == "help":
+            say(HELP, trader.out)
+            continue
+        if command.action == "quit":
+            break
+        try:
+            pending = trader.start(command)
+        except UsageError as exc:
+            say(f"error: {exc}", trader.out)
+            continue
+        deadline = time.monotonic() + timeout
+        while not pending.finished() and not lost:
+            if time.monotonic() >= deadline:
+                say(f"error: no answer from the exchange within {timeout:g}s", trader.out)
+                pending.finish(EXIT_TIMEOUT)
+                break
+            time.sleep(0.02)
 
 
 def main(argv: list[str] | None = None) -> int:
