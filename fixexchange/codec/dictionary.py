@@ -28,7 +28,7 @@ from ._field_types import FIELD_TYPES
 from ._fix44_enums import ENUMS as FIX44_ENUMS
 from ._fix44_groups import GROUPS, MESSAGE_NAMES
 from .parser import HotShapes
-from .tags import RejectReasons as R
+from .tags import CancelOnDisconnect, RejectReasons as R
 
 REASON_TEXTS = {
     R.INVALID_TAG_NUMBER: "Invalid tag number",
@@ -109,7 +109,7 @@ ENUMS: dict[int, frozenset[bytes]] = {
     tag: frozenset(value.encode() for value, _ in values) for tag, (_, _, values) in FIX44_ENUMS.items()}
 MULTIPLE_VALUE_TAGS = frozenset(tag for tag, (_, multiple, _) in FIX44_ENUMS.items() if multiple)
 # CancelOnDisconnect(9001) of a Logon, Y/N: a venue convention (Deribit's), not FIX 4.4
-ENUMS[9001] = frozenset((b"Y", b"N"))
+ENUMS[CancelOnDisconnect] = frozenset((b"Y", b"N"))
 
 
 # Identifiers a client chooses that the exchange keeps (ClOrdID in the session's PossResend
@@ -148,6 +148,16 @@ def _value_check(tag: int):
 
 _VALUE_CHECKS = {tag: check for tag in set(FIELD_TYPES) | set(ENUMS)
                  if (check := _value_check(tag)) is not None}
+
+def check_field(tag: int, value: bytes) -> None:
+    """Raise ``ValueError`` unless ``tag`` is a FIX 4.4 field and ``value`` a valid value of it
+    (what ``validate`` checks of an inbound field: format, enumeration, identifier length)."""
+    if tag not in FIELD_TYPES:
+        raise ValueError(f"tag {tag!r} is not a FIX 4.4 field")
+    check = _VALUE_CHECKS.get(tag)
+    if type(value) is not bytes or not value or b"\x01" in value or (check is not None and check(value)):
+        raise ValueError(f"{value!r} is not a valid value of {FIELD_TYPES[tag][0]}({tag})")
+
 
 # Fast-path predicates: C-level callables, True means "certainly valid". A False may be
 # a false alarm (e.g. a negative INT); the exact checks above then decide.

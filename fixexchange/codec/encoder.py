@@ -6,9 +6,13 @@ import re
 from typing import Iterable
 
 
+from ._field_types import FIELD_TYPES
+from .dictionary import check_field
 from .parser import DATA_FIELDS, checksum
+from .tags import AggressorSide, CancelOnDisconnect, MinPriceIncrement
 
 _MISSING = object()
+EXTENSION_TAGS = frozenset((AggressorSide, CancelOnDisconnect, MinPriceIncrement))
 
 # Precomputed b"<tag>=" prefixes for the tags an exchange writes most.
 _PREFIX_CACHE_LIMIT = 2048
@@ -239,6 +243,54 @@ def _encode_field_by_field(begin_string: bytes, msg_type: bytes, fields: list) -
     if preencoded_at is None:
         return message + b"10=%03d\x01" % checksum(message)
     return message + b"10=%03d\x01" % ((checksum(head + rest) - len(preencoded_at) + preencoded_sum) & 0xFF)
+
+
+# ---------------------------------------------------------------- fields encoded ahead
+# Builders that encode a body themselves (the gateway's ExecutionReports, see
+# header_encoder's bytes bodies) make their constant parts here, once, at import: each tag
+# and constant value is checked against the dictionary when the part is made, so a wrong
+# one fails at start-up, not on the wire; per message only the %-format runs.
+
+_CONVERSIONS = re.compile(rb"(?:%[sd])+")
+
+
+def _checked_tag(tag) -> int:
+    if type(tag) is not int or tag not in FIELD_TYPES and tag not in EXTENSION_TAGS:
+        raise ValueError(f"tag {tag!r} is not a FIX 4.4 field")
+    return tag
+
+
+def encoded_field(tag: int, value, *, extension: bool = False) -> bytes:
+    """``b"tag=value\\x01"``, checked: ``value`` (bytes, str or int) must be valid for ``tag``
+    by the FIX 4.4 dictionary; ``extension`` (a value or field beyond FIX 4.4 that a session
+    opts into) only asks for a tag number and a value without SOH."""
+    text = _value_bytes(value)
+    if extension:
+        _checked_tag(tag)
+        if not text or b"\x01" in text:
+            raise ValueError(f"{value!r} is not a field value")
+    else:
+        check_field(tag, text)
+    return b"%d=%s\x01" % (tag, text)
+
+
+def fields_format(*items) -> bytes:
+    """A %-format for a run of encoded fields, checked: an int item is a FIX 4.4 tag whose
+    value is one ``%s``; ``(tag, value_format)`` gives the value's format (``b"%d"``,
+    ``b"%s%d"``, ``b"canceled: %s"``); a bytes item of only ``%s``/``%d`` conversions is a slot
+    for fields encoded elsewhere (each whole "tag=value<SOH>")."""
+    parts = []
+    for item in items:
+        if type(item) is bytes:
+            if _CONVERSIONS.fullmatch(item) is None:
+                raise ValueError(f"{item!r}: a slot holds only %s/%d conversions")
+            parts.append(item)
+            continue
+        tag, value_format = (item, b"%s") if type(item) is int else item
+        if type(value_format) is not bytes or not value_format or b"\x01" in value_format or b"%" not in value_format:
+            raise ValueError(f"{value_format!r} is not a value format")
+        parts.append(b"%d=%s\x01" % (_checked_tag(tag), value_format))
+    return b"".join(parts)
 
 
 def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: bytes):

@@ -1,12 +1,25 @@
-"""Named FIX 4.4 constants.
+"""The FIX vocabulary: tag numbers and the field values fixexchange reads or writes.
 
-Tag numbers are module-level ints named as in the FIX 4.4 spec (``tags.MsgSeqNum == 34``,
-generated into ``_tag_numbers``). Field VALUES are bytes constants grouped in plural-named
-classes (``tags.MsgTypes.NEW_ORDER_SINGLE == b"D"``, ``tags.Sides.BUY == b"1"``); the
-SessionRejectReason(373) codes are ints (``tags.RejectReasons.REQUIRED_TAG_MISSING == 1``).
+Tag numbers are module-level ints named as in the FIX 4.4 spec (``tags.MsgSeqNum == 34``):
+made at import from the generated field table (``_field_types``), so each has one home,
+plus the three extension tags below. Field VALUES are constants in plural-named classes,
+bytes as on the wire (``tags.MsgTypes.NEW_ORDER_SINGLE == b"D"``, ``tags.Sides.BUY == b"1"``)
+except the INT reason codes the exchange formats itself, which are ints
+(``tags.RejectReasons.REQUIRED_TAG_MISSING == 1``). tests/codec/test_tags.py checks every
+value against the data dictionary's enumerations.
+
+Hot paths bind what they use at import (``from fixexchange.codec.tags import ClOrdID``,
+module tuples, prebuilt fields from ``encoder.encoded_field``): no lookup per message.
 """
 
-from ._tag_numbers import *  # noqa: F401,F403  (every FIX 4.4 tag, 1..956)
+from ._field_types import FIELD_TYPES
+
+globals().update({name: tag for tag, (name, _) in FIELD_TYPES.items()})
+
+# Beyond FIX 4.4 (each sent only to a session that opts into it):
+MinPriceIncrement = 969  # FIX 5.0, in a SecurityList (the "min_price_increment" extension)
+AggressorSide = 2446  # FIX 5.0 SP2, on market-data trade entries (the "aggressor_side" extension)
+CancelOnDisconnect = 9001  # Y/N in a Logon: a venue convention (Deribit), see README "Operating"
 
 
 class MsgTypes:
@@ -26,12 +39,16 @@ class MsgTypes:
     BUSINESS_MESSAGE_REJECT = b"j"
     ORDER_MASS_CANCEL_REQUEST = b"q"
     ORDER_MASS_CANCEL_REPORT = b"r"
+    NEW_ORDER_CROSS = b"s"
+    CROSS_ORDER_CANCEL_REQUEST = b"u"
     MARKET_DATA_REQUEST = b"V"
     MARKET_DATA_SNAPSHOT_FULL_REFRESH = b"W"
     MARKET_DATA_INCREMENTAL_REFRESH = b"X"
     MARKET_DATA_REQUEST_REJECT = b"Y"
     SECURITY_LIST_REQUEST = b"x"
     SECURITY_LIST = b"y"
+    SECURITY_STATUS_REQUEST = b"e"
+    SECURITY_STATUS = b"f"
 
 
 class RejectReasons:
@@ -77,64 +94,58 @@ class TimeInForces:
     GOOD_TILL_DATE = b"6"
 
 
+class ExecInsts:
+    PARTICIPATE_DO_NOT_INITIATE = b"6"  # post-only
+
+
 class ExecTypes:
     NEW = b"0"
-    DONE_FOR_DAY = b"3"
     CANCELED = b"4"
     REPLACED = b"5"
-    PENDING_CANCEL = b"6"
-    STOPPED = b"7"
     REJECTED = b"8"
-    SUSPENDED = b"9"
-    PENDING_NEW = b"A"
-    CALCULATED = b"B"
     EXPIRED = b"C"
     RESTATED = b"D"
-    PENDING_REPLACE = b"E"
     TRADE = b"F"
-    TRADE_CORRECT = b"G"
-    TRADE_CANCEL = b"H"
     ORDER_STATUS = b"I"
+    # FIX 5.0's "Triggered or Activated by System": the "exec_type_triggered" extension
+    TRIGGERED = b"L"
 
 
 class OrdStatuses:
     NEW = b"0"
     PARTIALLY_FILLED = b"1"
     FILLED = b"2"
-    DONE_FOR_DAY = b"3"
     CANCELED = b"4"
-    PENDING_CANCEL = b"6"
-    STOPPED = b"7"
     REJECTED = b"8"
-    SUSPENDED = b"9"
-    PENDING_NEW = b"A"
-    CALCULATED = b"B"
     EXPIRED = b"C"
-    ACCEPTED_FOR_BIDDING = b"D"
-    PENDING_REPLACE = b"E"
+
+
+class ExecRestatementReasons:
+    MARKET_OPTION = 8
+    OTHER = 99
+
+
+class LastLiquidityInds:
+    ADDED_LIQUIDITY = 1
+    REMOVED_LIQUIDITY = 2
 
 
 class OrdRejReasons:
-    BROKER_OPTION = b"0"
-    UNKNOWN_SYMBOL = b"1"
-    EXCHANGE_CLOSED = b"2"
-    ORDER_EXCEEDS_LIMIT = b"3"
-    TOO_LATE_TO_ENTER = b"4"
-    UNKNOWN_ORDER = b"5"
-    DUPLICATE_ORDER = b"6"
-    STALE_ORDER = b"8"
-    INCORRECT_QUANTITY = b"13"
-    UNSUPPORTED_ORDER_CHARACTERISTIC = b"11"
-    OTHER = b"99"
+    UNKNOWN_SYMBOL = 1
+    EXCHANGE_CLOSED = 2
+    UNKNOWN_ORDER = 5
+    DUPLICATE_ORDER = 6
+    UNSUPPORTED_ORDER_CHARACTERISTIC = 11
+    INCORRECT_QUANTITY = 13
+    OTHER = 99
 
 
 class CxlRejReasons:
-    TOO_LATE_TO_CANCEL = b"0"
-    UNKNOWN_ORDER = b"1"
-    BROKER_OPTION = b"2"
-    ALREADY_PENDING = b"3"
-    DUPLICATE_CL_ORD_ID = b"6"
-    OTHER = b"99"
+    TOO_LATE_TO_CANCEL = 0
+    UNKNOWN_ORDER = 1
+    BROKER_OPTION = 2  # "Broker / Exchange Option"
+    DUPLICATE_CL_ORD_ID = 6
+    OTHER = 99
 
 
 class CxlRejResponseTos:
@@ -143,13 +154,12 @@ class CxlRejResponseTos:
 
 
 class BusinessRejectReasons:
-    OTHER = b"0"
-    UNKNOWN_ID = b"1"
-    UNKNOWN_SECURITY = b"2"
-    UNSUPPORTED_MESSAGE_TYPE = b"3"
-    APPLICATION_NOT_AVAILABLE = b"4"
-    CONDITIONALLY_REQUIRED_FIELD_MISSING = b"5"
-    NOT_AUTHORIZED = b"6"
+    OTHER = 0
+    UNKNOWN_ID = 1
+    UNKNOWN_SECURITY = 2
+    UNSUPPORTED_MESSAGE_TYPE = 3
+    CONDITIONALLY_REQUIRED_FIELD_MISSING = 5
+    NOT_AUTHORIZED = 6
 
 
 class MDEntryTypes:
@@ -164,6 +174,11 @@ class SubscriptionRequestTypes:
     UNSUBSCRIBE = b"2"
 
 
+class MDUpdateTypes:
+    FULL_REFRESH = b"0"
+    INCREMENTAL_REFRESH = b"1"
+
+
 class MDUpdateActions:
     NEW = b"0"
     CHANGE = b"1"
@@ -173,9 +188,11 @@ class MDUpdateActions:
 class MDReqRejReasons:
     UNKNOWN_SYMBOL = b"0"
     DUPLICATE_MD_REQ_ID = b"1"
+    INSUFFICIENT_BANDWIDTH = b"2"
     UNSUPPORTED_SUBSCRIPTION_REQUEST_TYPE = b"4"
     UNSUPPORTED_MARKET_DEPTH = b"5"
     UNSUPPORTED_MD_UPDATE_TYPE = b"6"
+    UNSUPPORTED_AGGREGATED_BOOK = b"7"
     UNSUPPORTED_MD_ENTRY_TYPE = b"8"
 
 
@@ -186,8 +203,12 @@ class MassCancelRequestTypes:
 
 class MassCancelResponses:
     CANCEL_REQUEST_REJECTED = b"0"
-    CANCEL_ORDERS_FOR_A_SECURITY = b"1"
-    CANCEL_ALL_ORDERS = b"7"
+
+
+class MassCancelRejectReasons:
+    MASS_CANCEL_NOT_SUPPORTED = b"0"
+    INVALID_OR_UNKNOWN_SECURITY = b"1"
+    OTHER = b"99"
 
 
 class SecurityListRequestTypes:
@@ -199,3 +220,8 @@ class SecurityRequestResults:
     VALID_REQUEST = b"0"
     INVALID_OR_UNSUPPORTED_REQUEST = b"1"
     NO_INSTRUMENTS_FOUND = b"2"
+
+
+class SecurityTradingStatuses:
+    TRADING_HALT = b"2"
+    READY_TO_TRADE = b"17"

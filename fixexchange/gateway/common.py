@@ -6,7 +6,25 @@ from __future__ import annotations
 from collections import deque
 from typing import NamedTuple
 
-from fixexchange.codec import FixMessage
+from fixexchange.codec import FixMessage, tags
+from fixexchange.codec.encoder import encode_body, encoded_field, fields_format
+from fixexchange.codec.tags import (
+    BusinessRejectReasons,
+    CxlRejReasons,
+    CxlRejResponseTos,
+    ExecRestatementReasons,
+    ExecTypes,
+    LastLiquidityInds,
+    MassCancelRejectReasons,
+    MassCancelRequestTypes,
+    MDReqRejReasons,
+    MsgTypes,
+    OrdRejReasons,
+    OrdStatuses,
+    OrdTypes,
+    Sides,
+    TimeInForces,
+)
 from fixexchange.engine import (
     CancelReason,
     OrderStatus,
@@ -26,53 +44,57 @@ RECENT_FINAL_ORDERS_PER_SESSION = 10_000
 # market-data subscriptions one session may hold at once (the config's default)
 MAX_MARKET_DATA_SUBSCRIPTIONS = 100
 
-_SIDES = {b"1": Side.BUY, b"2": Side.SELL}
-_ORD_TYPES = {b"1": OrdType.MARKET, b"2": OrdType.LIMIT, b"3": OrdType.STOP, b"4": OrdType.STOP_LIMIT}
-_TIFS = {b"0": TimeInForce.DAY, b"1": TimeInForce.GTC, b"3": TimeInForce.IOC, b"4": TimeInForce.FOK,
-         b"6": TimeInForce.GTD}
+# (tags.Side, tags.OrdType and tags.TimeInForce are the tag numbers; Side, OrdType and
+# TimeInForce here the engine's enums)
+_SIDES = {Sides.BUY: Side.BUY, Sides.SELL: Side.SELL}
+_ORD_TYPES = {OrdTypes.MARKET: OrdType.MARKET, OrdTypes.LIMIT: OrdType.LIMIT, OrdTypes.STOP: OrdType.STOP,
+              OrdTypes.STOP_LIMIT: OrdType.STOP_LIMIT}
+_TIFS = {TimeInForces.DAY: TimeInForce.DAY, TimeInForces.GOOD_TILL_CANCEL: TimeInForce.GTC,
+         TimeInForces.IMMEDIATE_OR_CANCEL: TimeInForce.IOC, TimeInForces.FILL_OR_KILL: TimeInForce.FOK,
+         TimeInForces.GOOD_TILL_DATE: TimeInForce.GTD}
 _PRICED = (OrdType.LIMIT, OrdType.STOP_LIMIT)
 _GTD = TimeInForce.GTD  # (an enum member read from its class costs a descriptor call)
 _STOPS = (OrdType.STOP, OrdType.STOP_LIMIT)
 
-_SIDE_FIELD = {Side.BUY: (54, b"1"), Side.SELL: (54, b"2")}
-_ORD_TYPE_FIELD = {t: (40, b"%d" % t) for t in OrdType}
-_TIF_FIELD = {t: (59, b"%d" % t) for t in TimeInForce}
+_SIDE_FIELD = {side: (tags.Side, value) for value, side in _SIDES.items()}
+_ORD_TYPE_FIELD = {ord_type: (tags.OrdType, value) for value, ord_type in _ORD_TYPES.items()}
+_TIF_FIELD = {tif: (tags.TimeInForce, value) for value, tif in _TIFS.items()}
 
-# ExecType (150)
-_EXEC_NEW = (150, b"0")
-_EXEC_CANCELED = (150, b"4")
-_EXEC_REPLACED = (150, b"5")
-_EXEC_REJECTED = (150, b"8")
-_EXEC_EXPIRED = (150, b"C")
-_EXEC_RESTATED = (150, b"D")
-_EXEC_TRADE = (150, b"F")
-_EXEC_STATUS = (150, b"I")
-_EXEC_TRIGGERED = (150, b"L")
+_EXEC_NEW = (tags.ExecType, ExecTypes.NEW)
+_EXEC_CANCELED = (tags.ExecType, ExecTypes.CANCELED)
+_EXEC_REPLACED = (tags.ExecType, ExecTypes.REPLACED)
+_EXEC_REJECTED = (tags.ExecType, ExecTypes.REJECTED)
+_EXEC_EXPIRED = (tags.ExecType, ExecTypes.EXPIRED)
+_EXEC_RESTATED = (tags.ExecType, ExecTypes.RESTATED)
+_EXEC_TRADE = (tags.ExecType, ExecTypes.TRADE)
+_EXEC_STATUS = (tags.ExecType, ExecTypes.ORDER_STATUS)
+_EXEC_TRIGGERED = (tags.ExecType, ExecTypes.TRIGGERED)  # beyond FIX 4.4: an opt-in extension
 # The default report of an elected stop (FIX 4.4 has no ExecType L): Restated, by the market
-_STOP_TRIGGERED_FIELDS = b"378=8\x0158=stop triggered\x01"
+_STOP_TRIGGERED_FIELDS = (encoded_field(tags.ExecRestatementReason, ExecRestatementReasons.MARKET_OPTION)
+                          + encoded_field(tags.Text, b"stop triggered"))
 # LastLiquidityInd(851) of a fill
-_ADDED_LIQUIDITY = b"851=1\x01"
-_REMOVED_LIQUIDITY = b"851=2\x01"
+_ADDED_LIQUIDITY = encoded_field(tags.LastLiquidityInd, LastLiquidityInds.ADDED_LIQUIDITY)
+_REMOVED_LIQUIDITY = encoded_field(tags.LastLiquidityInd, LastLiquidityInds.REMOVED_LIQUIDITY)
 # Wire extensions beyond FIX 4.4 a session may opt into (see Gateway)
 EXTENSIONS = frozenset(("exec_type_triggered", "aggressor_side", "min_price_increment"))
 # OrdStatus (39)
-_STATUS_NEW = (39, b"0")
-_STATUS_PARTIAL = (39, b"1")
-_STATUS_FILLED = (39, b"2")
-_STATUS_CANCELED = (39, b"4")
-_STATUS_REJECTED = (39, b"8")
-_STATUS_EXPIRED = (39, b"C")
+_STATUS_NEW = (tags.OrdStatus, OrdStatuses.NEW)
+_STATUS_PARTIAL = (tags.OrdStatus, OrdStatuses.PARTIALLY_FILLED)
+_STATUS_FILLED = (tags.OrdStatus, OrdStatuses.FILLED)
+_STATUS_CANCELED = (tags.OrdStatus, OrdStatuses.CANCELED)
+_STATUS_REJECTED = (tags.OrdStatus, OrdStatuses.REJECTED)
+_STATUS_EXPIRED = (tags.OrdStatus, OrdStatuses.EXPIRED)
 _STATUS_FIELD = {OrderStatus.NEW: _STATUS_NEW, OrderStatus.PARTIALLY_FILLED: _STATUS_PARTIAL,
                  OrderStatus.FILLED: _STATUS_FILLED, OrderStatus.CANCELLED: _STATUS_CANCELED,
                  OrderStatus.EXPIRED: _STATUS_EXPIRED}
 
-# OrdRejReason (103), FIX 4.4 values
-ORD_REJ_UNKNOWN_SYMBOL = 1
-ORD_REJ_UNKNOWN_ORDER = 5
-ORD_REJ_DUPLICATE = 6
-ORD_REJ_UNSUPPORTED = 11
-ORD_REJ_INCORRECT_QTY = 13
-ORD_REJ_OTHER = 99
+# The reason codes the gateway answers with (docs/FIX_SPEC.md lists them by these names)
+ORD_REJ_UNKNOWN_SYMBOL = OrdRejReasons.UNKNOWN_SYMBOL
+ORD_REJ_UNKNOWN_ORDER = OrdRejReasons.UNKNOWN_ORDER
+ORD_REJ_DUPLICATE = OrdRejReasons.DUPLICATE_ORDER
+ORD_REJ_UNSUPPORTED = OrdRejReasons.UNSUPPORTED_ORDER_CHARACTERISTIC
+ORD_REJ_INCORRECT_QTY = OrdRejReasons.INCORRECT_QUANTITY
+ORD_REJ_OTHER = OrdRejReasons.OTHER
 _ORD_REJ_FOR_ENGINE = {
     RejectReason.UNKNOWN_SYMBOL: ORD_REJ_UNKNOWN_SYMBOL,
     RejectReason.UNKNOWN_ORDER: ORD_REJ_UNKNOWN_ORDER,
@@ -92,50 +114,48 @@ _ORD_REJ_FOR_ENGINE = {
     RejectReason.EXPIRE_TIME_NOT_ALLOWED: ORD_REJ_UNSUPPORTED,
 }
 
-# CxlRejReason (102)
-CXL_REJ_TOO_LATE = 0
-CXL_REJ_UNKNOWN_ORDER = 1
-CXL_REJ_EXCHANGE_OPTION = 2
-CXL_REJ_DUPLICATE_CL_ORD_ID = 6
-CXL_REJ_OTHER = 99
+CXL_REJ_TOO_LATE = CxlRejReasons.TOO_LATE_TO_CANCEL
+CXL_REJ_UNKNOWN_ORDER = CxlRejReasons.UNKNOWN_ORDER
+CXL_REJ_EXCHANGE_OPTION = CxlRejReasons.BROKER_OPTION
+CXL_REJ_DUPLICATE_CL_ORD_ID = CxlRejReasons.DUPLICATE_CL_ORD_ID
+CXL_REJ_OTHER = CxlRejReasons.OTHER
 _CXL_REJ_FOR_ENGINE = {RejectReason.UNKNOWN_ORDER: CXL_REJ_UNKNOWN_ORDER,
                        RejectReason.TOO_LATE_TO_CANCEL: CXL_REJ_TOO_LATE}
-_RESPONSE_TO_CANCEL = (434, b"1")
-_RESPONSE_TO_REPLACE = (434, b"2")
+_RESPONSE_TO_CANCEL = (tags.CxlRejResponseTo, CxlRejResponseTos.ORDER_CANCEL_REQUEST)
+_RESPONSE_TO_REPLACE = (tags.CxlRejResponseTo, CxlRejResponseTos.ORDER_CANCEL_REPLACE_REQUEST)
 # ExecutionReports and OrderCancelRejects of orders are built as encoded bytes (see _report):
-# these fields' text
-_ENCODED = {field: b"%d=%s\x01" % field for field in (
+# these fields' text, checked against the dictionary here
+_ENCODED = {field: encoded_field(*field, extension=field is _EXEC_TRIGGERED) for field in (
     _EXEC_NEW, _EXEC_CANCELED, _EXEC_REPLACED, _EXEC_REJECTED, _EXEC_EXPIRED, _EXEC_RESTATED, _EXEC_TRADE,
     _EXEC_STATUS, _EXEC_TRIGGERED, _STATUS_NEW, _STATUS_PARTIAL, _STATUS_FILLED, _STATUS_CANCELED,
     _STATUS_REJECTED, _STATUS_EXPIRED, _RESPONSE_TO_CANCEL, _RESPONSE_TO_REPLACE)}
 
-# BusinessRejectReason (380)
-BUSINESS_REJECT_OTHER = 0
-BUSINESS_REJECT_UNKNOWN_SECURITY = 2
-BUSINESS_REJECT_UNSUPPORTED_TYPE = 3
-BUSINESS_REJECT_FIELD_MISSING = 5
-BUSINESS_REJECT_NOT_AUTHORIZED = 6
+BUSINESS_REJECT_OTHER = BusinessRejectReasons.OTHER
+BUSINESS_REJECT_UNKNOWN_SECURITY = BusinessRejectReasons.UNKNOWN_SECURITY
+BUSINESS_REJECT_UNSUPPORTED_TYPE = BusinessRejectReasons.UNSUPPORTED_MESSAGE_TYPE
+BUSINESS_REJECT_FIELD_MISSING = BusinessRejectReasons.CONDITIONALLY_REQUIRED_FIELD_MISSING
+BUSINESS_REJECT_NOT_AUTHORIZED = BusinessRejectReasons.NOT_AUTHORIZED
 # OrdRejReason 2 "Exchange closed": the FIX 4.4 code for "this instrument does not trade now"
-ORD_REJ_EXCHANGE_CLOSED = 2
+ORD_REJ_EXCHANGE_CLOSED = OrdRejReasons.EXCHANGE_CLOSED
 # what a drop-copy session may not send (it observes, it does not trade)
-_TRADING_MSG_TYPES = frozenset((b"D", b"F", b"G", b"H", b"q"))
+_TRADING_MSG_TYPES = frozenset((MsgTypes.NEW_ORDER_SINGLE, MsgTypes.ORDER_CANCEL_REQUEST,
+                                MsgTypes.ORDER_CANCEL_REPLACE_REQUEST, MsgTypes.ORDER_STATUS_REQUEST,
+                                MsgTypes.ORDER_MASS_CANCEL_REQUEST))
 
-# MDReqRejReason (281)
-MD_REJ_UNKNOWN_SYMBOL = b"0"
-MD_REJ_DUPLICATE_ID = b"1"
-MD_REJ_INSUFFICIENT_BANDWIDTH = b"2"  # (also: too many subscriptions on the session)
-MD_REJ_UNSUPPORTED_SUBSCRIPTION_TYPE = b"4"
-MD_REJ_UNSUPPORTED_DEPTH = b"5"
-MD_REJ_UNSUPPORTED_UPDATE_TYPE = b"6"
-MD_REJ_UNSUPPORTED_AGGREGATION = b"7"
-MD_REJ_UNSUPPORTED_ENTRY_TYPE = b"8"
+MD_REJ_UNKNOWN_SYMBOL = MDReqRejReasons.UNKNOWN_SYMBOL
+MD_REJ_DUPLICATE_ID = MDReqRejReasons.DUPLICATE_MD_REQ_ID
+MD_REJ_INSUFFICIENT_BANDWIDTH = MDReqRejReasons.INSUFFICIENT_BANDWIDTH  # (also: too many subscriptions)
+MD_REJ_UNSUPPORTED_SUBSCRIPTION_TYPE = MDReqRejReasons.UNSUPPORTED_SUBSCRIPTION_REQUEST_TYPE
+MD_REJ_UNSUPPORTED_DEPTH = MDReqRejReasons.UNSUPPORTED_MARKET_DEPTH
+MD_REJ_UNSUPPORTED_UPDATE_TYPE = MDReqRejReasons.UNSUPPORTED_MD_UPDATE_TYPE
+MD_REJ_UNSUPPORTED_AGGREGATION = MDReqRejReasons.UNSUPPORTED_AGGREGATED_BOOK
+MD_REJ_UNSUPPORTED_ENTRY_TYPE = MDReqRejReasons.UNSUPPORTED_MD_ENTRY_TYPE
 
-# MassCancelRequestType (530) / MassCancelResponse (531) / MassCancelRejectReason (532)
-MASS_CANCEL_BY_SYMBOL = b"1"
-MASS_CANCEL_ALL = b"7"
-MASS_CANCEL_REJECT_NOT_SUPPORTED = b"0"
-MASS_CANCEL_REJECT_UNKNOWN_SECURITY = b"1"
-MASS_CANCEL_REJECT_OTHER = b"99"
+MASS_CANCEL_BY_SYMBOL = MassCancelRequestTypes.CANCEL_ORDERS_FOR_A_SECURITY
+MASS_CANCEL_ALL = MassCancelRequestTypes.CANCEL_ALL_ORDERS
+MASS_CANCEL_REJECT_NOT_SUPPORTED = MassCancelRejectReasons.MASS_CANCEL_NOT_SUPPORTED
+MASS_CANCEL_REJECT_UNKNOWN_SECURITY = MassCancelRejectReasons.INVALID_OR_UNKNOWN_SECURITY
+MASS_CANCEL_REJECT_OTHER = MassCancelRejectReasons.OTHER
 
 _CANCEL_TEXT = {
     CancelReason.REQUESTED: b"canceled on request",
@@ -148,7 +168,8 @@ _CANCEL_TEXT = {
     CancelReason.REPLACED_BELOW_FILLED: b"replaced at or below the filled quantity",
 }
 
-_CANCEL_TEXT_FIELD = {reason: b"58=%s\x01" % text for reason, text in _CANCEL_TEXT.items()}
+_CANCEL_TEXT_FIELD = {reason: encoded_field(tags.Text, text) for reason, text in _CANCEL_TEXT.items()}
+_CANCELED_TEXT_FIELD = encoded_field(tags.Text, b"canceled")
 
 # Third-party routing: a request sent on behalf of a firm (OnBehalfOfCompID 115, SubID 116,
 # LocationID 144) is answered to that firm (DeliverToCompID 128, 129, 145), one addressed to
@@ -156,14 +177,17 @@ _CANCEL_TEXT_FIELD = {reason: b"58=%s\x01" % text for reason, text in _CANCEL_TE
 # report of an order it entered.  These are header fields: they go first in the body, which
 # the session encodes right after SendingTime, still inside the header.
 # (inbound tag, tag of the answer), in the answer's header order
-_REVERSE_ROUTE = ((128, 115), (115, 128), (129, 116), (145, 144), (116, 129), (144, 145))
-_ROUTED_TAGS = frozenset((115, 128))
+_REVERSE_ROUTE = ((tags.DeliverToCompID, tags.OnBehalfOfCompID), (tags.OnBehalfOfCompID, tags.DeliverToCompID),
+                  (tags.DeliverToSubID, tags.OnBehalfOfSubID), (tags.DeliverToLocationID, tags.OnBehalfOfLocationID),
+                  (tags.OnBehalfOfSubID, tags.DeliverToSubID), (tags.OnBehalfOfLocationID, tags.DeliverToLocationID))
+_ROUTED_TAGS = frozenset((tags.OnBehalfOfCompID, tags.DeliverToCompID))
 
 _ZERO = b"0"
 # NewOrderSingle fields read in one get_many call
-_NEW_ORDER_TAGS = (11, 55, 54, 38, 40, 59, 44, 99, 111, 110, 18, 126, 432)
-# OrderCancelRequest: ClOrdID, OrderID, OrigClOrdID, Symbol, Side
-_CANCEL_TAGS = (11, 37, 41, 55, 54)
+_NEW_ORDER_TAGS = (tags.ClOrdID, tags.Symbol, tags.Side, tags.OrderQty, tags.OrdType, tags.TimeInForce, tags.Price,
+                   tags.StopPx, tags.MaxFloor, tags.MinQty, tags.ExecInst, tags.ExpireTime, tags.ExpireDate)
+_NEW_ORDER_REQUIRED_TAGS = (tags.ClOrdID, tags.Symbol, tags.Side, tags.OrderQty, tags.OrdType)
+_CANCEL_TAGS = (tags.ClOrdID, tags.OrderID, tags.OrigClOrdID, tags.Symbol, tags.Side)
 _new_tuple = tuple.__new__
 
 
@@ -189,8 +213,8 @@ def _is_decimal(value: bytes) -> bool:
     return True
 
 
-_ECHOED_ON_REJECT = ((38, _is_decimal), (40, _ORD_TYPES.__contains__), (44, _is_decimal), (99, _is_decimal),
-                     (59, _TIFS.__contains__))
+_ECHOED_ON_REJECT = ((tags.OrderQty, _is_decimal), (tags.OrdType, _ORD_TYPES.__contains__), (tags.Price, _is_decimal),
+                     (tags.StopPx, _is_decimal), (tags.TimeInForce, _TIFS.__contains__))
 
 
 class _MissingField(Exception):
@@ -210,7 +234,7 @@ class _SymbolInfo:
         self.name = spec.symbol
         self.scale = spec.price_scale
         self.fmt = PriceFormatter(spec.price_scale)
-        self.symbol_field = (55, spec.symbol.encode("ascii"))
+        self.symbol_field = (tags.Symbol, spec.symbol.encode("ascii"))
         self.price_cache: dict[bytes, int] = {}  # FIX price text -> units (parse_price)
 
     def parse_price(self, text: bytes) -> int:
@@ -226,7 +250,7 @@ class _SymbolInfo:
 
 # Fields a replace cannot change (the engine's ReplaceOrder takes quantity and price only);
 # OrdType, TimeInForce, StopPx, Side and Symbol are checked on their own in _replace.
-_REPLACE_FIXED_TAGS = (110, 111, 18, 126, 432)
+_REPLACE_FIXED_TAGS = (tags.MinQty, tags.MaxFloor, tags.ExecInst, tags.ExpireTime, tags.ExpireDate)
 _NO_REPLACE_FIXED = (None,) * len(_REPLACE_FIXED_TAGS)
 
 
@@ -241,6 +265,12 @@ class _Fields(dict):
 def _qty(text: bytes) -> int:
     # fast path for the usual plain integer (parse_qty refuses a number too long for int())
     return int(text) if text.isdigit() and len(text) < 19 else parse_qty(text)
+
+
+# An order's report fields from Symbol on (see _Order.static_fields), for the usual order
+_UNPRICED_STATIC_FORMAT = fields_format(tags.Symbol, tags.Side, (tags.OrderQty, b"%d"), tags.OrdType, tags.TimeInForce)
+_PRICED_STATIC_FORMAT = fields_format(tags.Symbol, tags.Side, (tags.OrderQty, b"%d"), tags.OrdType, tags.Price,
+                                      tags.TimeInForce)
 
 
 class _Order:
@@ -289,24 +319,24 @@ class _Order:
         if self.stop_price is None and self.expire_field is None and not self.instruction_fields:
             # the usual limit or market order: one format
             if self.price is None:
-                self.static = b"55=%s\x0154=%s\x0138=%d\x0140=%s\x0159=%s\x01" % (
+                self.static = _UNPRICED_STATIC_FORMAT % (
                     info.symbol_field[1], self.side_field[1], self.qty, self.ord_type_field[1], self.tif_field[1])
             else:
-                self.static = b"55=%s\x0154=%s\x0138=%d\x0140=%s\x0144=%s\x0159=%s\x01" % (
+                self.static = _PRICED_STATIC_FORMAT % (
                     info.symbol_field[1], self.side_field[1], self.qty, self.ord_type_field[1],
                     info.fmt(self.price), self.tif_field[1])
             return self.static
         fmt = info.fmt
-        fields = [info.symbol_field, self.side_field, (38, b"%d" % self.qty), self.ord_type_field]
+        fields = [info.symbol_field, self.side_field, (tags.OrderQty, b"%d" % self.qty), self.ord_type_field]
         if self.price is not None:
-            fields.append((44, fmt(self.price)))
+            fields.append((tags.Price, fmt(self.price)))
         if self.stop_price is not None:
-            fields.append((99, fmt(self.stop_price)))
+            fields.append((tags.StopPx, fmt(self.stop_price)))
         fields.append(self.tif_field)
         if self.expire_field is not None:
             fields.append(self.expire_field)
         fields += self.instruction_fields
-        self.static = b"".join([b"%d=%s\x01" % field for field in fields])
+        self.static = b"".join(encode_body(fields))
         return self.static
 
     def live_status(self):

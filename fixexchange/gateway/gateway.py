@@ -30,6 +30,8 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from fixexchange.codec import FixMessage, format_utc_timestamp
+from fixexchange.codec.encoder import encode_body, fields_format
+from fixexchange.codec.tags import ClOrdID, MsgTypes, OnBehalfOfCompID, Text
 from fixexchange.engine import (
     AdvanceTime,
     CancelOrder,
@@ -81,6 +83,11 @@ from .status import TradingStatus
 # (re-exported: the package's public names)
 __all__ = ["EXTENSIONS", "Gateway"]
 
+
+MARKET_DATA_REQUEST = MsgTypes.MARKET_DATA_REQUEST
+EXECUTION_REPORT = MsgTypes.EXECUTION_REPORT
+_TEXT_FORMAT = fields_format(Text)  # the operator's Text(58) on the reports of its cancels
+_ON_BEHALF_OF_FORMAT = fields_format(OnBehalfOfCompID, b"%s")  # a drop copy's header field, then the report
 
 class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
     """FIX application messages <-> engine.  One instance serves every session.
@@ -173,14 +180,14 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         # of orders becomes one X per subscription instead of one per order.
         self.defer_market_data = False
         self._handlers: dict[bytes, Callable[[str, FixMessage, float, list], None]] = {
-            b"D": self._new_order,
-            b"F": self._cancel,
-            b"G": self._replace,
-            b"H": self._status,
-            b"q": self._mass_cancel,
-            b"V": self._market_data_request,
-            b"x": self._security_list_request,
-            b"e": self._security_status_request,
+            MsgTypes.NEW_ORDER_SINGLE: self._new_order,
+            MsgTypes.ORDER_CANCEL_REQUEST: self._cancel,
+            MsgTypes.ORDER_CANCEL_REPLACE_REQUEST: self._replace,
+            MsgTypes.ORDER_STATUS_REQUEST: self._status,
+            MsgTypes.ORDER_MASS_CANCEL_REQUEST: self._mass_cancel,
+            MsgTypes.MARKET_DATA_REQUEST: self._market_data_request,
+            MsgTypes.SECURITY_LIST_REQUEST: self._security_list_request,
+            MsgTypes.SECURITY_STATUS_REQUEST: self._security_status_request,
         }
 
     def reconfigure(self, symbols: Iterable[SymbolSpec], stp_modes: dict[str, StpMode | str] | None = None,
@@ -296,7 +303,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             self._transact_now = now
             self._transact_time = format_utc_timestamp(now)
         out: list[Outbound] = []
-        if self.defer_market_data and message.msg_type == b"V":
+        if self.defer_market_data and message.msg_type == MARKET_DATA_REQUEST:
             out.extend(self.market_data.flush())  # pending X before a new W, never after
         try:
             handler(session_id, message, now, out)
@@ -320,16 +327,17 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             self._transact_now = now
             self._transact_time = format_utc_timestamp(now)
         msg_type = message.msg_type
-        cl_ord_id = message.get(11) or b"NONE"
-        if msg_type == b"D":
+        cl_ord_id = message.get(ClOrdID) or b"NONE"
+        if msg_type == MsgTypes.NEW_ORDER_SINGLE:
             out = [self._order_reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, text)]
             return self._with_copies(out) if self._drop_copies else out
-        if msg_type in (b"F", b"G"):
+        if msg_type == MsgTypes.ORDER_CANCEL_REQUEST or msg_type == MsgTypes.ORDER_CANCEL_REPLACE_REQUEST:
             cl_ord_id, order_id_text, orig, _symbol, _side = message.get_many(_CANCEL_TAGS)
             session = self._sessions.get(session_id)
             order = None if session is None else self._find_order(session_id, session, order_id_text, orig)
             return [self._cancel_reject(session_id, order, cl_ord_id or b"NONE", orig,
-                                        _RESPONSE_TO_CANCEL if msg_type == b"F" else _RESPONSE_TO_REPLACE,
+                                        _RESPONSE_TO_CANCEL if msg_type == MsgTypes.ORDER_CANCEL_REQUEST
+                                        else _RESPONSE_TO_REPLACE,
                                         CXL_REJ_OTHER, text)]
         return [self._business_reject(session_id, message, BUSINESS_REJECT_OTHER, text)]
 
@@ -339,7 +347,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         firm.  (Market data, W/X/Y, is not routed: it goes to the session as such.)"""
         routing = [(outbound, value) for inbound, outbound in _REVERSE_ROUTE
                    if (value := message.get(inbound))]
-        self._deliver_to = b"".join([b"%d=%s\x01" % field for field in routing])
+        self._deliver_to = b"".join(encode_body(routing))
         try:
             out = self.on_message(session_id, message, now, _routed=True)
         finally:
@@ -444,7 +452,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         if symbol is not None and symbol not in self._symbols:
             raise KeyError(symbol)
         self._transact_time = format_utc_timestamp(now)
-        self._cancel_text = b"58=%s\x01" % text.replace("\x01", " ").encode("ascii", "replace")
+        self._cancel_text = _TEXT_FORMAT % text.replace("\x01", " ").encode("ascii", "replace")
         out: list[Outbound] = []
         try:
             events = self.engine.execute(MassCancel(session_id, symbol, None))
@@ -467,7 +475,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         """Cancel these orders (those still live) on the operator's behalf, Text(58) = ``text``;
         the messages and how many were cancelled."""
         self._transact_time = format_utc_timestamp(now)
-        self._cancel_text = b"58=%s\x01" % text.replace("\x01", " ").encode("ascii", "replace")
+        self._cancel_text = _TEXT_FORMAT % text.replace("\x01", " ").encode("ascii", "replace")
         out: list[Outbound] = []
         count = 0
         request = _Request("operator", "", None, None, None)
@@ -541,7 +549,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         copies = []
         targets_of = self._copy_targets
         for message in out:
-            if message.msg_type != b"8":
+            if message.msg_type != EXECUTION_REPORT:
                 continue
             owner = message.session_id
             targets = targets_of.get(owner)
@@ -554,11 +562,11 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             comp_id = owner.rpartition("->")[2]
             body = message.body
             if type(body) is bytes:
-                body = b"115=%s\x01%s" % (comp_id.encode("ascii", "replace"), body)
+                body = _ON_BEHALF_OF_FORMAT % (comp_id.encode("ascii", "replace"), body)
             else:
-                body = [(115, comp_id), *body]
+                body = [(OnBehalfOfCompID, comp_id), *body]
             for dc in targets:
-                copies.append(Outbound(dc, b"8", body, False))
+                copies.append(Outbound(dc, EXECUTION_REPORT, body, False))
         if copies:
             out.extend(copies)
         return out

@@ -5,6 +5,20 @@
 from __future__ import annotations
 
 from fixexchange.codec import FixMessage
+from fixexchange.codec.tags import (
+    AggregatedBook,
+    MarketDepth,
+    MDEntryType,
+    MDReqID,
+    MDReqRejReason,
+    MDUpdateType,
+    MDUpdateTypes,
+    MsgTypes,
+    SubscriptionRequestType,
+    SubscriptionRequestTypes,
+    Symbol,
+    Text,
+)
 
 from .common import (
     _MissingField,
@@ -27,43 +41,43 @@ class MarketDataRequests:
     # ---------------------------------------------------------------- V: MarketDataRequest
 
     def _market_data_request(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
-        md_req_id = self._require(message, 262)
-        subscription_type = self._require(message, 263)
+        md_req_id = self._require(message, MDReqID)
+        subscription_type = self._require(message, SubscriptionRequestType)
 
         def refuse(reason: bytes | None, text: str | bytes) -> None:
-            body = [(262, md_req_id)]
+            body = [(MDReqID, md_req_id)]
             if reason is not None:
-                body.append((281, reason))
-            body.append((58, text))
-            out.append(Outbound(session_id, b"Y", body, True))
+                body.append((MDReqRejReason, reason))
+            body.append((Text, text))
+            out.append(Outbound(session_id, MsgTypes.MARKET_DATA_REQUEST_REJECT, body, True))
 
-        if subscription_type == b"2":
+        if subscription_type == SubscriptionRequestTypes.UNSUBSCRIBE:
             if not self.market_data.unsubscribe(session_id, md_req_id):
                 # No MDReqRejReason fits "unknown MDReqID": the field is optional, Text says it.
                 refuse(None, "unknown MDReqID")
             return
-        if subscription_type not in (b"0", b"1"):
+        if subscription_type not in (SubscriptionRequestTypes.SNAPSHOT, SubscriptionRequestTypes.SNAPSHOT_PLUS_UPDATES):
             return refuse(MD_REJ_UNSUPPORTED_SUBSCRIPTION_TYPE, "SubscriptionRequestType must be 0, 1 or 2")
-        depth_text = self._require(message, 264)
+        depth_text = self._require(message, MarketDepth)
         if not depth_text.isdigit() or len(depth_text) > 18:  # (int() refuses 4300+ digits)
             return refuse(MD_REJ_UNSUPPORTED_DEPTH, "MarketDepth must be 0 (full book) or N")
         depth = int(depth_text)
         # MDUpdateType is required for subscriptions; a missing one means incremental (lenient).
-        update_type = message.get(265, b"1")
-        if update_type not in (b"0", b"1"):
+        update_type = message.get(MDUpdateType, MDUpdateTypes.INCREMENTAL_REFRESH)
+        if update_type not in (MDUpdateTypes.FULL_REFRESH, MDUpdateTypes.INCREMENTAL_REFRESH):
             return refuse(MD_REJ_UNSUPPORTED_UPDATE_TYPE, "MDUpdateType must be 0 (full) or 1 (incremental)")
-        if message.get(266, b"Y") != b"Y":
+        if message.get(AggregatedBook, b"Y") != b"Y":
             return refuse(MD_REJ_UNSUPPORTED_AGGREGATION, "only aggregated books (AggregatedBook=Y)")
         entry_types = []
         symbols = []
         for tag, value in message.fields:
-            if tag == 269:
+            if tag == MDEntryType:
                 code = ENTRY_TYPE_CODES.get(value)
                 if code is None:
                     return refuse(MD_REJ_UNSUPPORTED_ENTRY_TYPE,
                                   b"unsupported MDEntryType %s (0, 1, 2 only)" % value)
                 entry_types.append(code)
-            elif tag == 55:
+            elif tag == Symbol:
                 info = self._symbols_by_bytes.get(value)
                 if info is None:
                     return refuse(MD_REJ_UNKNOWN_SYMBOL,
@@ -71,13 +85,13 @@ class MarketDataRequests:
                 if info.name not in symbols:
                     symbols.append(info.name)
         if not entry_types:
-            raise _MissingField(269, "NoMDEntryTypes group with at least one MDEntryType")
+            raise _MissingField(MDEntryType, "NoMDEntryTypes group with at least one MDEntryType")
         if not symbols:
-            raise _MissingField(55, "NoRelatedSym group with at least one Symbol")
+            raise _MissingField(Symbol, "NoRelatedSym group with at least one Symbol")
         wanted = frozenset(entry_types)
         if wanted == ALL_ENTRY_TYPES:
             wanted = ALL_ENTRY_TYPES
-        if subscription_type == b"0":
+        if subscription_type == SubscriptionRequestTypes.SNAPSHOT:
             out.extend(self.market_data.snapshot(session_id, md_req_id, tuple(symbols), depth, wanted,
                                                  "aggressor_side" in self._extensions_of(session_id)))
             return
@@ -89,5 +103,5 @@ class MarketDataRequests:
                           f"more than {limit} market-data subscriptions on this session "
                           "(limit max_market_data_subscriptions): unsubscribe one first")
         out.extend(self.market_data.subscribe(
-            Subscription(session_id, md_req_id, tuple(symbols), depth, wanted, update_type == b"1",
+            Subscription(session_id, md_req_id, tuple(symbols), depth, wanted, update_type == MDUpdateTypes.INCREMENTAL_REFRESH,
                          "aggressor_side" in self._extensions_of(session_id))))

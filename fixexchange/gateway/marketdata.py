@@ -41,24 +41,42 @@ from itertools import islice
 from typing import Callable
 
 from ..codec.encoder import PREENCODED, encode_body
+from fixexchange.codec.tags import (
+    AggressorSide,
+    MDEntryDate,
+    MDEntryPx,
+    MDEntrySize,
+    MDEntryTime,
+    MDEntryType,
+    MDEntryTypes,
+    MDReqID,
+    MDUpdateAction,
+    MDUpdateActions,
+    MsgTypes,
+    NoMDEntries,
+    NumberOfOrders,
+    Sides,
+    Symbol,
+)
 
 from .outbound import Outbound
 from .units import PriceFormatter
 
+INCREMENTAL_REFRESH = MsgTypes.MARKET_DATA_INCREMENTAL_REFRESH
 TRADE_HISTORY = 200
 
 BID = 0
 OFFER = 1
 TRADE = 2
-ENTRY_TYPE_CODES = {b"0": BID, b"1": OFFER, b"2": TRADE}
+ENTRY_TYPE_CODES = {MDEntryTypes.BID: BID, MDEntryTypes.OFFER: OFFER, MDEntryTypes.TRADE: TRADE}
 ALL_ENTRY_TYPES = frozenset((BID, OFFER, TRADE))
 
-_NEW = (279, b"0")
-_CHANGE = (279, b"1")
-_DELETE = (279, b"2")
-_ENTRY_TYPE_FIELD = ((269, b"0"), (269, b"1"), (269, b"2"))
+_NEW = (MDUpdateAction, MDUpdateActions.NEW)
+_CHANGE = (MDUpdateAction, MDUpdateActions.CHANGE)
+_DELETE = (MDUpdateAction, MDUpdateActions.DELETE)
+_ENTRY_TYPE_FIELD = ((MDEntryType, MDEntryTypes.BID), (MDEntryType, MDEntryTypes.OFFER), (MDEntryType, MDEntryTypes.TRADE))
 # AggressorSide(2446, FIX 5.0 SP2; FIX 4.4's entries have no field for it), by Side 1/2
-_AGGRESSOR_FIELD = {1: ((2446, b"1"),), 2: ((2446, b"2"),)}
+_AGGRESSOR_FIELD = {1: ((AggressorSide, Sides.BUY),), 2: ((AggressorSide, Sides.SELL),)}
 
 FULL_DEPTH = 0
 _new_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new__
@@ -98,7 +116,7 @@ class _SymbolData:
 
     def __init__(self, symbol: str, scale: int) -> None:
         self.symbol = symbol
-        self.symbol_field = (55, symbol.encode("ascii"))
+        self.symbol_field = (Symbol, symbol.encode("ascii"))
         self.fmt = PriceFormatter(scale)
         self.sides = (_SideLevels(negate=True), _SideLevels(negate=False))  # bid, offer
         # (the entry's fields, its AggressorSide field) per trade
@@ -235,8 +253,8 @@ class MarketData:
         trade in a later snapshot still says when it happened; ``aggressor_side`` (Side
         1/2, the taker's) AggressorSide(2446) for the subscriptions that want it."""
         data = self._symbols[symbol]
-        fields = (_ENTRY_TYPE_FIELD[TRADE], (270, data.fmt(price)), (271, b"%d" % qty),
-                  (272, transact_time[:8]), (273, transact_time[9:]))
+        fields = (_ENTRY_TYPE_FIELD[TRADE], (MDEntryPx, data.fmt(price)), (MDEntrySize, b"%d" % qty),
+                  (MDEntryDate, transact_time[:8]), (MDEntryTime, transact_time[9:]))
         aggressor = _AGGRESSOR_FIELD.get(aggressor_side, ())
         data.trades.append((fields, aggressor))
         if data.subscriptions:
@@ -286,12 +304,12 @@ class MarketData:
             if subscription.incremental:
                 if len(per_symbol) == 1:
                     count, fields = per_symbol[0][1]
-                    body = [(262, subscription.md_req_id), (268, count), *fields]
+                    body = [(MDReqID, subscription.md_req_id), (NoMDEntries, count), *fields]
                 else:
-                    body = [(262, subscription.md_req_id), (268, sum(update[0] for _, update in per_symbol))]
+                    body = [(MDReqID, subscription.md_req_id), (NoMDEntries, sum(update[0] for _, update in per_symbol))]
                     for _, (_, fields) in per_symbol:
                         body += fields
-                out.append(_new_tuple(Outbound, (subscription.session_id, b"X", body, True)))
+                out.append(_new_tuple(Outbound, (subscription.session_id, INCREMENTAL_REFRESH, body, True)))
             else:
                 for data, _ in per_symbol:
                     out.append(self._snapshot(subscription.session_id, subscription.md_req_id, data,
@@ -412,14 +430,14 @@ class MarketData:
 
     def _snapshot(self, session_id: str, md_req_id: bytes, data: _SymbolData, depth: int,
                   entry_types: frozenset[int], aggressor_side: bool = False) -> Outbound:
-        body: list = [(262, md_req_id), data.symbol_field, (268, 0)]
+        body: list = [(MDReqID, md_req_id), data.symbol_field, (NoMDEntries, 0)]
         fmt = data.fmt
         count = 0
         for entry_type in (BID, OFFER):
             if entry_type in entry_types:
                 type_field = _ENTRY_TYPE_FIELD[entry_type]
                 for price, qty, orders in self.levels_counted(data.symbol, entry_type + 1, depth):
-                    body += (type_field, (270, fmt(price)), (271, b"%d" % qty), (346, b"%d" % orders))
+                    body += (type_field, (MDEntryPx, fmt(price)), (MDEntrySize, b"%d" % qty), (NumberOfOrders, b"%d" % orders))
                     count += 1
         if TRADE in entry_types:
             for fields, aggressor in data.trades:
@@ -427,8 +445,8 @@ class MarketData:
                 if aggressor_side:
                     body += aggressor
             count += len(data.trades)
-        body[2] = (268, count)
-        return Outbound(session_id, b"W", body, True)
+        body[2] = (NoMDEntries, count)
+        return Outbound(session_id, MsgTypes.MARKET_DATA_SNAPSHOT_FULL_REFRESH, body, True)
 
 
 def _flatten(level_entries: list | None, trades: list | None, wanted: frozenset[int],
@@ -492,6 +510,6 @@ def _preencode(update: tuple[int, list]) -> tuple[int, list]:
 
 def _entry(action, type_field, symbol_field, price_text: bytes, qty: int, orders: int = 0) -> tuple:
     if action is _DELETE:
-        return (action, type_field, symbol_field, (270, price_text))
-    return (action, type_field, symbol_field, (270, price_text), (271, b"%d" % qty),
-            (346, b"%d" % orders))
+        return (action, type_field, symbol_field, (MDEntryPx, price_text))
+    return (action, type_field, symbol_field, (MDEntryPx, price_text), (MDEntrySize, b"%d" % qty),
+            (NumberOfOrders, b"%d" % orders))

@@ -7,6 +7,39 @@ from __future__ import annotations
 import calendar
 
 from fixexchange.codec import FixMessage, parse_utc_timestamp
+from fixexchange.codec.tags import (
+    AvgPx,
+    ClOrdID,
+    CumQty,
+    ExecID,
+    ExecInst,
+    ExecInsts,
+    ExpireDate,
+    ExpireTime,
+    LeavesQty,
+    MassCancelRejectReason,
+    MassCancelRequestType,
+    MassCancelResponse,
+    MassCancelResponses,
+    MaxFloor,
+    MinQty,
+    MsgTypes,
+    OrderID,
+    OrderQty,
+    OrdRejReason,
+    OrdStatusReqID,
+    OrdType,
+    OrigClOrdID,
+    Price,
+    Side,
+    StopPx,
+    Symbol,
+    Text,
+    TimeInForce,
+    TimeInForces,
+    TotalAffectedOrders,
+    TransactTime,
+)
 from fixexchange.engine import CancelOrder, MassCancel, NewOrder, OrderStatusQuery, ReplaceOrder
 
 from .common import (
@@ -15,6 +48,7 @@ from .common import (
     _Fields,
     _GTD,
     _MissingField,
+    _NEW_ORDER_REQUIRED_TAGS,
     _NEW_ORDER_TAGS,
     _new_tuple,
     _NO_REPLACE_FIXED,
@@ -61,7 +95,7 @@ class OrderRequests:
         (cl_ord_id, symbol, side_text, qty_text, ord_type_text, tif_text, price_text, stop_text, display_text,
          min_qty_text, exec_inst, expire_time_text, expire_date_text) = message.get_many(_NEW_ORDER_TAGS)
         if not (cl_ord_id and symbol and side_text and qty_text and ord_type_text):
-            for tag in (11, 55, 54, 38, 40):
+            for tag in _NEW_ORDER_REQUIRED_TAGS:
                 self._require(message, tag)
         session = self._sessions.get(session_id) or self._session(session_id)
         if cl_ord_id in session.by_cl_ord_id:
@@ -79,9 +113,9 @@ class OrderRequests:
         reject = self._order_reject
         side = _SIDES.get(side_text)
         ord_type = _ORD_TYPES.get(ord_type_text)
-        tif = _TIFS.get(b"0" if tif_text is None else tif_text)
+        tif = _TIFS.get(TimeInForces.DAY if tif_text is None else tif_text)
         if side is None or ord_type is None or tif is None:
-            tag = 54 if side is None else 40 if ord_type is None else 59
+            tag = Side if side is None else OrdType if ord_type is None else TimeInForce
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED,
                               unsupported_text(tag, message.get(tag))))
             return
@@ -94,9 +128,9 @@ class OrderRequests:
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_INCORRECT_QTY, bad_qty_text(message, info.spec)))
             return
         if price_text is None and ord_type in _PRICED:
-            raise _MissingField(44, "Price is required for OrdType=2/4")
+            raise _MissingField(Price, "Price is required for OrdType=2/4")
         if stop_text is None and ord_type in _STOPS:
-            raise _MissingField(99, "StopPx is required for OrdType=3/4")
+            raise _MissingField(StopPx, "StopPx is required for OrdType=3/4")
         try:
             # info.parse_price's cache, looked up inline (a FIX price seen before)
             price = None if price_text is None else (info.price_cache.get(price_text)
@@ -113,7 +147,7 @@ class OrderRequests:
                 out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "invalid ExpireTime/ExpireDate"))
                 return
             if expire_time is None and tif is _GTD:
-                raise _MissingField(126, "ExpireTime or ExpireDate is required for TimeInForce=6")
+                raise _MissingField(ExpireTime, "ExpireTime or ExpireDate is required for TimeInForce=6")
         post_only = False if exec_inst is None else _post_only(exec_inst)
         if post_only is None:
             out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED,
@@ -136,10 +170,10 @@ class OrderRequests:
     @staticmethod
     def _expire_time(message: FixMessage) -> tuple[int | None, tuple | None]:
         """ExpireTime(126) as engine milliseconds; else ExpireDate(432) = the end of that UTC day."""
-        expire_text = message.get(126)
+        expire_text = message.get(ExpireTime)
         if expire_text is not None:
-            return int(round(parse_utc_timestamp(expire_text) * 1000)), (126, expire_text)
-        date_text = message.get(432)
+            return int(round(parse_utc_timestamp(expire_text) * 1000)), (ExpireTime, expire_text)
+        date_text = message.get(ExpireDate)
         if date_text is None:
             return None, None
         if len(date_text) != 8 or not date_text.isdigit():
@@ -148,7 +182,7 @@ class OrderRequests:
         if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
             raise ValueError("ExpireDate is not a date")
         end_of_day = calendar.timegm((year, month, day, 0, 0, 0)) + 86400
-        return end_of_day * 1000, (432, date_text)
+        return end_of_day * 1000, (ExpireDate, date_text)
 
 
     # ---------------------------------------------------------------- F: OrderCancelRequest
@@ -156,9 +190,9 @@ class OrderRequests:
     def _cancel(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
         cl_ord_id, order_id_text, orig, symbol, side = message.get_many(_CANCEL_TAGS)
         if not cl_ord_id:
-            self._require(message, 11)  # raises
+            self._require(message, ClOrdID)  # raises
         if orig is None and order_id_text is None:
-            raise _MissingField(41)
+            raise _MissingField(OrigClOrdID)
         session = self._sessions.get(session_id) or self._session(session_id)
         order = self._find_order(session_id, session, order_id_text, orig)
         if cl_ord_id in session.by_cl_ord_id:
@@ -184,11 +218,11 @@ class OrderRequests:
     @staticmethod
     def _cancel_mismatch(order: _Order, message: FixMessage) -> bytes | None:
         """Text refusing a cancel whose Symbol(55) or Side(54) is not the order's, else None."""
-        symbol = message.get(55)
+        symbol = message.get(Symbol)
         if symbol is not None and symbol != order.info.symbol_field[1]:
             return (b"Symbol " + symbol + b" does not match the order's Symbol " + order.info.symbol_field[1]
                     + b": order not canceled")
-        side = message.get(54)
+        side = message.get(Side)
         if side is not None and side != order.side_field[1]:
             return b"Side " + side + b" does not match the order's Side " + order.side_field[1] + b": order not canceled"
         return None
@@ -198,13 +232,13 @@ class OrderRequests:
 
     def _replace(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
         require = self._require
-        cl_ord_id = require(message, 11)
-        order_id_text = message.get(37)
-        orig = message.get(41)
+        cl_ord_id = require(message, ClOrdID)
+        order_id_text = message.get(OrderID)
+        orig = message.get(OrigClOrdID)
         if orig is None and order_id_text is None:
-            raise _MissingField(41)
-        qty_text = require(message, 38)
-        ord_type_text = require(message, 40)
+            raise _MissingField(OrigClOrdID)
+        qty_text = require(message, OrderQty)
+        ord_type_text = require(message, OrdType)
         session = self._session(session_id)
         order = self._find_order(session_id, session, order_id_text, orig)
 
@@ -220,25 +254,25 @@ class OrderRequests:
             return refuse(CXL_REJ_EXCHANGE_OPTION, self._halted_text(info.name, "replaces"))
         if _ORD_TYPES.get(ord_type_text) is not order.ord_type:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "OrdType cannot be changed")
-        side_text = message.get(54)
+        side_text = message.get(Side)
         if side_text is not None and side_text != order.side_field[1]:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "Side cannot be changed")
-        symbol = message.get(55)
+        symbol = message.get(Symbol)
         if symbol is not None and symbol != info.symbol_field[1]:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "Symbol cannot be changed")
-        tif_text = message.get(59)
+        tif_text = message.get(TimeInForce)
         if tif_text is not None and _TIFS.get(tif_text) is not order.tif:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "TimeInForce cannot be changed")
-        price_text = message.get(44)
+        price_text = message.get(Price)
         if price_text is None and order.ord_type in _PRICED:
-            raise _MissingField(44, "Price is required for OrdType=2/4")
+            raise _MissingField(Price, "Price is required for OrdType=2/4")
         try:
             qty = parse_qty(qty_text)
         except (NumberFormatError, NotOnScale):
             return refuse(CXL_REJ_OTHER, bad_qty_text(message, info.spec))
         try:
             price = parse_price(price_text, info.scale) if price_text is not None else None
-            stop_text = message.get(99)
+            stop_text = message.get(StopPx)
             if stop_text is not None and parse_price(stop_text, info.scale) != order.stop_price:
                 return refuse(CXL_REJ_EXCHANGE_OPTION, "StopPx cannot be changed")
         except (NotOnScale, NumberFormatError):
@@ -266,7 +300,7 @@ class OrderRequests:
         value that does not parse, else None.  An absent field keeps the order's value."""
         min_qty_text, display_text, exec_inst, expire_time_text, expire_date_text = values
         entered = dict(order.instruction_fields)
-        for tag, name, text in ((110, "MinQty", min_qty_text), (111, "MaxFloor", display_text)):
+        for tag, name, text in ((MinQty, "MinQty", min_qty_text), (MaxFloor, "MaxFloor", display_text)):
             if text is not None:
                 try:
                     value = _qty(text)
@@ -276,12 +310,12 @@ class OrderRequests:
                     return name
         if exec_inst is not None:
             instructions = set(exec_inst.split())
-            if instructions != ({b"6"} if 18 in entered else set()):
+            if instructions != ({ExecInsts.PARTICIPATE_DO_NOT_INITIATE} if ExecInst in entered else set()):
                 return "ExecInst"
         if expire_time_text is not None or expire_date_text is not None:
             name = "ExpireTime" if expire_time_text is not None else "ExpireDate"
             try:
-                wanted, _ = cls._expire_time(_Fields({126: expire_time_text, 432: expire_date_text}))
+                wanted, _ = cls._expire_time(_Fields({ExpireTime: expire_time_text, ExpireDate: expire_date_text}))
             except ValueError:
                 return "invalid ExpireTime/ExpireDate"
             current = None
@@ -296,9 +330,9 @@ class OrderRequests:
 
     def _status(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
         # Symbol/Side are not checked (unlike a cancel): the report carries the order's own.
-        cl_ord_id = self._require(message, 11)
+        cl_ord_id = self._require(message, ClOrdID)
         session = self._session(session_id)
-        order = self._find_order(session_id, session, message.get(37), cl_ord_id)
+        order = self._find_order(session_id, session, message.get(OrderID), cl_ord_id)
         request = _Request("status", session_id, cl_ord_id, order, message)
         if order is None:
             self._status_unknown(request, out)
@@ -307,27 +341,27 @@ class OrderRequests:
 
     def _status_unknown(self, request: _Request, out: list) -> None:
         message = request.message
-        body = [(37, message.get(37) or b"NONE"), (11, request.cl_ord_id)]
-        status_req_id = message.get(790)
+        body = [(OrderID, message.get(OrderID) or b"NONE"), (ClOrdID, request.cl_ord_id)]
+        status_req_id = message.get(OrdStatusReqID)
         if status_req_id is not None:
-            body.append((790, status_req_id))
-        body += ((17, self._next_exec_id()), _EXEC_STATUS, _STATUS_REJECTED, (55, message.get(55) or b"?"),
-                 (54, message.get(54) or b"?"), (151, _ZERO), (14, _ZERO), (6, _ZERO),
-                 (60, self._transact_time), (103, b"%d" % ORD_REJ_UNKNOWN_ORDER), (58, "unknown order"))
-        out.append(Outbound(request.session_id, b"8", body))
+            body.append((OrdStatusReqID, status_req_id))
+        body += ((ExecID, self._next_exec_id()), _EXEC_STATUS, _STATUS_REJECTED, (Symbol, message.get(Symbol) or b"?"),
+                 (Side, message.get(Side) or b"?"), (LeavesQty, _ZERO), (CumQty, _ZERO), (AvgPx, _ZERO),
+                 (TransactTime, self._transact_time), (OrdRejReason, b"%d" % ORD_REJ_UNKNOWN_ORDER), (Text, "unknown order"))
+        out.append(Outbound(request.session_id, MsgTypes.EXECUTION_REPORT, body))
 
 
     # ---------------------------------------------------------------- q: OrderMassCancelRequest
 
     def _mass_cancel(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
-        cl_ord_id = self._require(message, 11)
-        request_type = self._require(message, 530)
-        symbol_text = message.get(55)
-        side_text = message.get(54)
+        cl_ord_id = self._require(message, ClOrdID)
+        request_type = self._require(message, MassCancelRequestType)
+        symbol_text = message.get(Symbol)
+        side_text = message.get(Side)
         request = _Request("mass", session_id, cl_ord_id, None, message)
         if request_type == MASS_CANCEL_BY_SYMBOL:
             if symbol_text is None:
-                raise _MissingField(55, "Symbol is required for MassCancelRequestType=1")
+                raise _MissingField(Symbol, "Symbol is required for MassCancelRequestType=1")
             info = self._symbols_by_bytes.get(symbol_text)
             if info is None:
                 out.append(self._mass_cancel_report(request, 0, MASS_CANCEL_REJECT_UNKNOWN_SECURITY,
@@ -351,26 +385,27 @@ class OrderRequests:
     def _mass_cancel_report(self, request: _Request, count: int, reject_reason: bytes | None = None,
                             text: str | None = None) -> Outbound:
         message = request.message
-        request_type = message.get(530)
-        body = [(11, request.cl_ord_id), (37, self._next_exec_id()), (530, request_type),
-                (531, b"0" if reject_reason is not None else request_type)]
+        request_type = message.get(MassCancelRequestType)
+        body = [(ClOrdID, request.cl_ord_id), (OrderID, self._next_exec_id()), (MassCancelRequestType, request_type),
+                (MassCancelResponse, MassCancelResponses.CANCEL_REQUEST_REJECTED if reject_reason is not None
+                 else request_type)]
         if reject_reason is not None:
-            body.append((532, reject_reason))
-        body.append((533, count))
-        for tag in (55, 54):
+            body.append((MassCancelRejectReason, reject_reason))
+        body.append((TotalAffectedOrders, count))
+        for tag in (Symbol, Side):
             value = message.get(tag)
             if value is not None:
                 body.append((tag, value))
-        body.append((60, self._transact_time))
+        body.append((TransactTime, self._transact_time))
         if text is not None:
-            body.append((58, text))
-        return Outbound(request.session_id, b"r", body)
+            body.append((Text, text))
+        return Outbound(request.session_id, MsgTypes.ORDER_MASS_CANCEL_REPORT, body)
 
 
 def _post_only(exec_inst: bytes) -> bool | None:
     """ExecInst(18): True for post-only (6), False for none given, None if unsupported."""
     instructions = exec_inst.split()
-    if any(instruction != b"6" for instruction in instructions):
+    if any(instruction != ExecInsts.PARTICIPATE_DO_NOT_INITIATE for instruction in instructions):
         return None
     return bool(instructions)
 
@@ -378,6 +413,6 @@ def _post_only(exec_inst: bytes) -> bool | None:
 def _instruction_fields(post_only: bool, min_qty: int | None, display_qty: int | None) -> tuple:
     """The order's ExecInst, MinQty and MaxFloor, echoed in its reports."""
     return tuple(field for field in (
-        (18, b"6") if post_only else None,
-        (110, b"%d" % min_qty) if min_qty is not None else None,
-        (111, b"%d" % display_qty) if display_qty is not None else None) if field is not None)
+        (ExecInst, ExecInsts.PARTICIPATE_DO_NOT_INITIATE) if post_only else None,
+        (MinQty, b"%d" % min_qty) if min_qty is not None else None,
+        (MaxFloor, b"%d" % display_qty) if display_qty is not None else None) if field is not None)

@@ -12,14 +12,30 @@ MaxFloor / MinQty, times as UTC timestamps.  Only reasons whose engine text carr
 from __future__ import annotations
 
 from fixexchange.codec import FixMessage, format_utc_timestamp, parse_utc_timestamp
+from fixexchange.codec.tags import (
+    ExpireDate,
+    ExpireTime,
+    MaxFloor,
+    MinQty,
+    OrderQty,
+    OrdType,
+    OrdTypes,
+    Price,
+    Side,
+    StopPx,
+    TimeInForce,
+    TimeInForces,
+)
 from fixexchange.engine import RejectReason, SymbolSpec
 
 from .units import NotOnScale, NumberFormatError, format_price, parse_price, parse_qty
 
 R = RejectReason
 
-_ORD_TYPE_NAMES = {b"1": "market", b"2": "limit", b"3": "stop", b"4": "stop-limit"}
-_TIF_NAMES = {b"0": "DAY", b"1": "GTC", b"3": "IOC", b"4": "FOK", b"6": "GTD"}
+_ORD_TYPE_NAMES = {OrdTypes.MARKET: "market", OrdTypes.LIMIT: "limit", OrdTypes.STOP: "stop",
+                   OrdTypes.STOP_LIMIT: "stop-limit"}
+_TIF_NAMES = {TimeInForces.DAY: "DAY", TimeInForces.GOOD_TILL_CANCEL: "GTC", TimeInForces.IMMEDIATE_OR_CANCEL: "IOC",
+              TimeInForces.FILL_OR_KILL: "FOK", TimeInForces.GOOD_TILL_DATE: "GTD"}
 
 # Reasons the gateway normally catches before the engine sees the order (or that only an
 # internal caller can provoke): a fixed FIX wording, never the engine's text.
@@ -76,7 +92,7 @@ def _price_text(reason: RejectReason, spec: SymbolSpec, message: FixMessage | No
 
     # The engine checks Price before StopPx: name the first field that has this problem.
     name, units = "Price", None
-    for tag, tag_name in ((44, "Price"), (99, "StopPx")):
+    for tag, tag_name in ((Price, "Price"), (StopPx, "StopPx")):
         value = message.get(tag) if message is not None else None
         if value is None:
             continue
@@ -103,7 +119,7 @@ def _price_text(reason: RejectReason, spec: SymbolSpec, message: FixMessage | No
 
 
 def _qty_reason_text(reason: RejectReason, spec: SymbolSpec, message: FixMessage | None) -> str:
-    qty = _qty_text(message, 38)
+    qty = _qty_text(message, OrderQty)
     if reason is R.QTY_NOT_POSITIVE:
         return f"OrderQty {qty} must be greater than zero"
     if reason is R.OFF_LOT:
@@ -115,14 +131,14 @@ def _qty_reason_text(reason: RejectReason, spec: SymbolSpec, message: FixMessage
 
 def _expire_text(message: FixMessage | None, now_text: bytes) -> str:
     now = now_text.decode("ascii")
-    expire_time = message.get(126) if message is not None else None
+    expire_time = message.get(ExpireTime) if message is not None else None
     if expire_time is not None:
         try:
             shown = format_utc_timestamp(parse_utc_timestamp(expire_time)).decode("ascii")
         except ValueError:
             shown = expire_time.decode("ascii", "replace")
         return f"ExpireTime {shown} is not in the future (now {now} UTC)"
-    return f"ExpireDate {_text(message, 432)} has passed (now {now} UTC)"
+    return f"ExpireDate {_text(message, ExpireDate)} has passed (now {now} UTC)"
 
 
 def reject_text(reason: RejectReason, engine_text: str, spec: SymbolSpec | None, message: FixMessage | None,
@@ -140,23 +156,23 @@ def reject_text(reason: RejectReason, engine_text: str, spec: SymbolSpec | None,
         if reason in _QTY_REASONS:
             return _qty_reason_text(reason, spec, message)
         if reason is R.INVALID_DISPLAY_QTY:
-            return (f"MaxFloor {_qty_text(message, 111)} must be a positive multiple of the lot size "
-                    f"{spec.lot} and at most OrderQty {_qty_text(message, 38)}")
+            return (f"MaxFloor {_qty_text(message, MaxFloor)} must be a positive multiple of the lot size "
+                    f"{spec.lot} and at most OrderQty {_qty_text(message, OrderQty)}")
         if reason is R.INVALID_MIN_QTY:
-            return (f"MinQty {_qty_text(message, 110)} must be a positive multiple of the lot size "
-                    f"{spec.lot} and at most OrderQty {_qty_text(message, 38)}")
+            return (f"MinQty {_qty_text(message, MinQty)} must be a positive multiple of the lot size "
+                    f"{spec.lot} and at most OrderQty {_qty_text(message, OrderQty)}")
         if reason is R.ICEBERG_NOT_SUPPORTED:
             return f"MaxFloor (iceberg) is not supported on {spec.symbol} (pro-rata matching)"
-    ord_type = message.get(40) if message is not None else None
-    ord_type_name = f"OrdType={_text(message, 40)} ({_ORD_TYPE_NAMES.get(ord_type, '?')})"
+    ord_type = message.get(OrdType) if message is not None else None
+    ord_type_name = f"OrdType={_text(message, OrdType)} ({_ORD_TYPE_NAMES.get(ord_type, '?')})"
     if reason is R.EXPIRE_TIME_IN_PAST:
         return _expire_text(message, now_text)
     if reason is R.EXPIRE_TIME_NOT_ALLOWED:
-        tif = message.get(59, b"0") if message is not None else b"0"
+        tif = message.get(TimeInForce, b"0") if message is not None else b"0"
         return (f"ExpireTime/ExpireDate is only allowed with TimeInForce=6 (GTD), not "
                 f"{tif.decode('ascii', 'replace')} ({_TIF_NAMES.get(tif, '?')})")
     if reason is R.INVALID_TIF_FOR_ORD_TYPE:
-        tif = message.get(59, b"0") if message is not None else b"0"
+        tif = message.get(TimeInForce, b"0") if message is not None else b"0"
         return (f"a market order (OrdType=1) cannot have TimeInForce={tif.decode('ascii', 'replace')} "
                 f"({_TIF_NAMES.get(tif, '?')})")
     if reason is R.PRICE_REQUIRED:
@@ -178,9 +194,10 @@ def reject_text(reason: RejectReason, engine_text: str, spec: SymbolSpec | None,
 _SIDE_RULE = "1 buy, 2 sell"
 _ORD_TYPE_RULE = "1 market, 2 limit, 3 stop, 4 stop-limit"
 _TIF_RULE = "0 DAY, 1 GTC, 3 IOC, 4 FOK, 6 GTD"
-UNSUPPORTED_RULES = {54: ("Side", _SIDE_RULE), 40: ("OrdType", _ORD_TYPE_RULE), 59: ("TimeInForce", _TIF_RULE)}
-_QTY_FIELDS = ((38, "OrderQty"), (111, "MaxFloor"), (110, "MinQty"))
-_PRICE_FIELDS = ((44, "Price"), (99, "StopPx"))
+UNSUPPORTED_RULES = {Side: ("Side", _SIDE_RULE), OrdType: ("OrdType", _ORD_TYPE_RULE),
+                     TimeInForce: ("TimeInForce", _TIF_RULE)}
+_QTY_FIELDS = ((OrderQty, "OrderQty"), (MaxFloor, "MaxFloor"), (MinQty, "MinQty"))
+_PRICE_FIELDS = ((Price, "Price"), (StopPx, "StopPx"))
 
 
 def _shown(value: bytes) -> str:

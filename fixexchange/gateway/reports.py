@@ -5,6 +5,35 @@ events -> FIX (``_route``).
 from __future__ import annotations
 
 from fixexchange.codec import FixMessage
+from fixexchange.codec.encoder import encoded_field, fields_format
+from fixexchange.codec.tags import (
+    AvgPx,
+    BusinessRejectReason,
+    BusinessRejectRefID,
+    ClOrdID,
+    CumQty,
+    CxlRejReason,
+    ExecID,
+    ExecRestatementReason,
+    ExecRestatementReasons,
+    LastPx,
+    LastQty,
+    LeavesQty,
+    MDReqID,
+    MsgTypes,
+    OrderID,
+    OrdRejReason,
+    OrdStatusReqID,
+    OrigClOrdID,
+    RefMsgType,
+    RefSeqNum,
+    SecurityReqID,
+    SecurityStatusReqID,
+    Side,
+    Symbol,
+    Text,
+    TransactTime,
+)
 from fixexchange.engine import (
     Accepted,
     Cancelled,
@@ -23,6 +52,7 @@ from fixexchange.engine import (
 from .common import (
     _ADDED_LIQUIDITY,
     _CANCEL_TEXT_FIELD,
+    _CANCELED_TEXT_FIELD,
     _CXL_REJ_FOR_ENGINE,
     _ECHOED_ON_REJECT,
     _ENCODED,
@@ -60,6 +90,20 @@ from .reject_text import reject_text
 from .units import format_avg_px
 
 
+# The encoded bodies of ExecutionReports and OrderCancelRejects (see Reports._report): the
+# formats are made and checked against the dictionary here, at import.
+_REPORT_FORMAT = fields_format(b"%s", OrderID, ClOrdID, b"%s", (ExecID, b"%s%d"), b"%s%s%s%s", (LeavesQty, b"%d"),
+                               (CumQty, b"%d"), AvgPx, TransactTime, b"%s")
+_ORIG_CL_ORD_ID_FORMAT = fields_format(OrigClOrdID)
+_FILL_FORMAT = fields_format((LastQty, b"%d"), LastPx, b"%s")
+_CANCEL_REJECT_FORMAT = fields_format(b"%s", OrderID, ClOrdID, OrigClOrdID, b"%s%s", (CxlRejReason, b"%d"),
+                                      TransactTime, Text)
+_STATUS_REQ_ID_FORMAT = fields_format(OrdStatusReqID)
+EXECUTION_REPORT = MsgTypes.EXECUTION_REPORT
+_STP_RESTATED_FORMAT = (encoded_field(ExecRestatementReason, ExecRestatementReasons.OTHER)
+                        + fields_format((Text, b"self-trade prevention: OrderQty decremented by %d")))
+
+
 def _resync_quantities(order, qty: int, cum_qty: int) -> None:
     """An order's OrderQty/CumQty from a final engine event: the engine's ``qty`` still
     counts what self-trade prevention removed (FIX wants OrderQty = CumQty + LeavesQty)."""
@@ -83,28 +127,29 @@ class Reports:
         self._exec_seq = exec_seq = self._exec_seq + 1
         counts = self.report_counts
         counts[exec_type[1]] = counts.get(exec_type[1], 0) + 1
-        body = b"%s37=%s\x0111=%s\x01%s17=%s%d\x01%s%s%s%s151=%d\x0114=%d\x016=%s\x0160=%s\x01%s" % (
-            order.deliver_to, order.order_id_text, cl_ord_id, b"" if orig_cl_ord_id is None else b"41=%s\x01" % orig_cl_ord_id,
+        body = _REPORT_FORMAT % (
+            order.deliver_to, order.order_id_text, cl_ord_id,
+            b"" if orig_cl_ord_id is None else _ORIG_CL_ORD_ID_FORMAT % orig_cl_ord_id,
             self._exec_id_prefix, exec_seq, _ENCODED[exec_type], _ENCODED[status],
             order.static or order.static_fields(), last, order.leaves, order.cum_qty, order.avg_px,
             self._transact_time, extra)
-        return _new_tuple(Outbound, (order.session_id, b"8", body, False))
+        return _new_tuple(Outbound, (order.session_id, EXECUTION_REPORT, body, False))
 
     def _order_reject(self, session_id: str, message: FixMessage, cl_ord_id: bytes, reason: int,
                       text: str | bytes) -> Outbound:
         """ER ExecType=8 for an order that never reached the book."""
-        self._count_reject("order", reason, b"8")
-        body = [(37, b"NONE"), (11, cl_ord_id), (17, self._next_exec_id()), _EXEC_REJECTED, _STATUS_REJECTED,
-                (55, message.get(55) or b"?"), (54, message.get(54) or b"?")]
+        self._count_reject("order", reason, EXECUTION_REPORT)
+        body = [(OrderID, b"NONE"), (ClOrdID, cl_ord_id), (ExecID, self._next_exec_id()), _EXEC_REJECTED, _STATUS_REJECTED,
+                (Symbol, message.get(Symbol) or b"?"), (Side, message.get(Side) or b"?")]
         # echo the order's fields only when they are valid FIX values (a garbled echo would
         # get this reject rejected by the client's session layer)
         for tag, is_valid in _ECHOED_ON_REJECT:
             value = message.get(tag)
             if value is not None and is_valid(value):
                 body.append((tag, value))
-        body += ((151, _ZERO), (14, _ZERO), (6, _ZERO), (60, self._transact_time), (103, b"%d" % reason),
-                 (58, text))
-        return Outbound(session_id, b"8", body)
+        body += ((LeavesQty, _ZERO), (CumQty, _ZERO), (AvgPx, _ZERO), (TransactTime, self._transact_time),
+                 (OrdRejReason, b"%d" % reason), (Text, text))
+        return Outbound(session_id, EXECUTION_REPORT, body)
 
     def _cancel_reject(self, session_id: str, order: _Order | None, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,
                        response_to, reason: int, text: str | bytes) -> Outbound:
@@ -120,19 +165,19 @@ class Reports:
         if orig_cl_ord_id is None:
             orig_cl_ord_id = order.cl_ord_id if order is not None else b"NONE"
         # encoded here, as _report's bodies are (a "too late to cancel" is a common answer)
-        body = b"%s37=%s\x0111=%s\x0141=%s\x01%s%s102=%d\x0160=%s\x0158=%s\x01" % (
+        body = _CANCEL_REJECT_FORMAT % (
             self._deliver_to, order_id, cl_ord_id, orig_cl_ord_id, _ENCODED[status], _ENCODED[response_to], reason,
             self._transact_time, text if type(text) is bytes else text.encode("latin-1"))
-        return Outbound(session_id, b"9", body)
+        return Outbound(session_id, MsgTypes.ORDER_CANCEL_REJECT, body)
 
     def _business_reject(self, session_id: str, message: FixMessage, reason: int, text: str | bytes) -> Outbound:
         self._count_reject("business", reason)
-        body = [(45, message.seq_num or 0), (372, message.msg_type)]
-        ref_id = message.get(11) or message.get(262) or message.get(320) or message.get(324)
+        body = [(RefSeqNum, message.seq_num or 0), (RefMsgType, message.msg_type)]
+        ref_id = message.get(ClOrdID) or message.get(MDReqID) or message.get(SecurityReqID) or message.get(SecurityStatusReqID)
         if ref_id is not None:
-            body.append((379, ref_id))
-        body += ((380, b"%d" % reason), (58, text))
-        return Outbound(session_id, b"j", body)
+            body.append((BusinessRejectRefID, ref_id))
+        body += ((BusinessRejectReason, b"%d" % reason), (Text, text))
+        return Outbound(session_id, MsgTypes.BUSINESS_MESSAGE_REJECT, body)
 
 
     # ---------------------------------------------------------------- engine events -> FIX
@@ -202,7 +247,7 @@ class Reports:
             cl_ord_id, orig = order.cl_ord_id, None
         self._finish(order, _STATUS_CANCELED)
         out.append(report(order, _EXEC_CANCELED, _STATUS_CANCELED, cl_ord_id, orig,
-                          extra=self._cancel_text or _CANCEL_TEXT_FIELD.get(reason, b"58=canceled\x01")))
+                          extra=self._cancel_text or _CANCEL_TEXT_FIELD.get(reason, _CANCELED_TEXT_FIELD)))
 
     def _on_replaced(self, event: tuple, request: _Request, out: list) -> None:
         orders = self._orders
@@ -239,8 +284,7 @@ class Reports:
         order.cum_qty = cum_qty
         order.leaves = leaves_qty
         out.append(report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
-                          extra=b"378=99\x0158=self-trade prevention: OrderQty decremented by %d\x01"
-                          % decrement_qty))
+                          extra=_STP_RESTATED_FORMAT % decrement_qty))
 
     def _on_triggered(self, event: tuple, request: _Request, out: list) -> None:
         orders = self._orders
@@ -277,7 +321,8 @@ class Reports:
         order.leaves = view.leaves_qty
         order.price = view.price
         order.static = None
-        extra = b"790=%s\x01" % request.message.get(790) if 790 in request.message else b""
+        message = request.message
+        extra = _STATUS_REQ_ID_FORMAT % message.get(OrdStatusReqID) if OrdStatusReqID in message else b""
         out.append(report(order, _EXEC_STATUS, _STATUS_FIELD[view.status], order.cl_ord_id, None,
                           extra=extra))
 
@@ -304,7 +349,7 @@ class Reports:
         fmt = info.fmt
         average, remainder = divmod(cum_notional, cum_qty)
         order.avg_px = format_avg_px(cum_notional, cum_qty, info.scale) if remainder else fmt(average)
-        last = b"32=%d\x0131=%s\x01%s" % (qty, fmt(price), liquidity)
+        last = _FILL_FORMAT % (qty, fmt(price), liquidity)
         if leaves:
             return self._report(order, _EXEC_TRADE, _STATUS_PARTIAL, order.cl_ord_id, None, last)
         self._finish(order, _STATUS_FILLED)
@@ -332,7 +377,7 @@ class Reports:
                                           _ORD_REJ_FOR_ENGINE.get(reason, ORD_REJ_OTHER), text))
         elif kind in ("cancel", "replace"):
             out.append(self._cancel_reject(
-                request.session_id, request.order, request.cl_ord_id, request.message.get(41),
+                request.session_id, request.order, request.cl_ord_id, request.message.get(OrigClOrdID),
                 _RESPONSE_TO_CANCEL if kind == "cancel" else _RESPONSE_TO_REPLACE,
                 _CXL_REJ_FOR_ENGINE.get(reason, CXL_REJ_OTHER), text))
         elif kind == "status":
@@ -341,7 +386,7 @@ class Reports:
                 # a final order the engine no longer retains (it keeps the last retain_final
                 # across all sessions): the gateway still knows how it ended
                 message = request.message
-                extra = b"790=%s\x01" % message.get(790) if 790 in message else b""
+                extra = _STATUS_REQ_ID_FORMAT % message.get(OrdStatusReqID) if OrdStatusReqID in message else b""
                 out.append(self._report(order, _EXEC_STATUS, order.final_status, order.cl_ord_id, None,
                                         extra=extra))
             else:

@@ -11,10 +11,20 @@ Symbol, 326, TransactTime and, while halted, the operator's reason in Text(58).
 
 from __future__ import annotations
 
+from fixexchange.codec.tags import (
+    MsgTypes,
+    SecurityStatusReqID,
+    SecurityTradingStatus,
+    SecurityTradingStatuses,
+    Symbol,
+    Text,
+    TransactTime,
+    UnsolicitedIndicator,
+)
 from .outbound import Outbound
 
-TRADING_HALT = b"2"
-READY_TO_TRADE = b"17"
+TRADING_HALT = SecurityTradingStatuses.TRADING_HALT
+READY_TO_TRADE = SecurityTradingStatuses.READY_TO_TRADE
 # subscriptions one session may hold (bounded memory: one per symbol is the sensible use)
 MAX_STATUS_SUBSCRIPTIONS = 1000
 
@@ -36,13 +46,13 @@ class TradingStatus:
                 transact_time: bytes) -> Outbound:
         body: list = []
         if req_id is not None:
-            body.append((324, req_id))
-        body += [(55, symbol), (325, b"Y" if unsolicited else b"N"), (326, self.status_field(symbol)),
-                 (60, transact_time)]
+            body.append((SecurityStatusReqID, req_id))
+        body += [(Symbol, symbol), (UnsolicitedIndicator, b"Y" if unsolicited else b"N"),
+                 (SecurityTradingStatus, self.status_field(symbol)), (TransactTime, transact_time)]
         reason = self.halted.get(symbol)
         if reason:
-            body.append((58, reason))
-        return Outbound(session_id, b"f", body)
+            body.append((Text, reason))
+        return Outbound(session_id, MsgTypes.SECURITY_STATUS, body)
 
     # -- subscriptions ------------------------------------------------------------------
     def subscribed(self, session_id: str, req_id: bytes) -> bool:

@@ -21,6 +21,40 @@ from typing import Callable, Iterable
 
 from ..codec import FixMessage, FixParser, Garbled, encode, format_utc_timestamp, parse_utc_timestamp
 from ..codec import tags
+from ..codec.tags import (
+    BeginSeqNo,
+    BeginString,
+    ClOrdID,
+    CancelOnDisconnect,
+    DeliverToCompID,
+    DeliverToLocationID,
+    DeliverToSubID,
+    EncryptMethod,
+    EndSeqNo,
+    GapFillFlag,
+    HeartBtInt,
+    MsgSeqNum,
+    NewSeqNo,
+    NextExpectedMsgSeqNum,
+    OnBehalfOfCompID,
+    OnBehalfOfLocationID,
+    OnBehalfOfSubID,
+    OrigSendingTime,
+    Password,
+    PossDupFlag,
+    PossResend,
+    RefMsgType,
+    RefSeqNum,
+    RefTagID,
+    ResetSeqNumFlag,
+    SenderCompID,
+    SendingTime,
+    SessionRejectReason,
+    TargetCompID,
+    TestReqID,
+    Text,
+    Username,
+)
 from ..codec.encoder import header_encoder
 from .config import SessionConfig
 from .events import (ApplicationMessage, Disconnected, Event, GarbledMessage, LoggedOn, LoggedOut,
@@ -33,39 +67,7 @@ from ..codec.dictionary import FIX44
 __all__ = ["Acceptor", "Connection", "State"]
 
 # The FIX vocabulary is codec.tags (one home for tag numbers, message types and reject
-# reasons); the session binds the few it reads on every message to module names.
-BEGIN_SEQ_NO = tags.BeginSeqNo
-BEGIN_STRING = tags.BeginString
-END_SEQ_NO = tags.EndSeqNo
-NEW_SEQ_NO = tags.NewSeqNo
-POSS_DUP_FLAG = tags.PossDupFlag
-REF_SEQ_NUM = tags.RefSeqNum
-ON_BEHALF_OF_COMP_ID = tags.OnBehalfOfCompID
-ON_BEHALF_OF_SUB_ID = tags.OnBehalfOfSubID
-DELIVER_TO_COMP_ID = tags.DeliverToCompID
-DELIVER_TO_SUB_ID = tags.DeliverToSubID
-ON_BEHALF_OF_LOCATION_ID = tags.OnBehalfOfLocationID
-DELIVER_TO_LOCATION_ID = tags.DeliverToLocationID
-SENDER_COMP_ID = tags.SenderCompID
-SENDING_TIME = tags.SendingTime
-TARGET_COMP_ID = tags.TargetCompID
-TEXT = tags.Text
-MSG_SEQ_NUM = tags.MsgSeqNum
-POSS_RESEND = tags.PossResend
-ENCRYPT_METHOD = tags.EncryptMethod
-HEART_BT_INT = tags.HeartBtInt
-TEST_REQ_ID = tags.TestReqID
-ORIG_SENDING_TIME = tags.OrigSendingTime
-GAP_FILL_FLAG = tags.GapFillFlag
-RESET_SEQ_NUM_FLAG = tags.ResetSeqNumFlag
-REF_TAG_ID = tags.RefTagID
-REF_MSG_TYPE = tags.RefMsgType
-SESSION_REJECT_REASON = tags.SessionRejectReason
-USERNAME = tags.Username
-PASSWORD = tags.Password
-NEXT_EXPECTED_MSG_SEQ_NUM = tags.NextExpectedMsgSeqNum
-# CancelOnDisconnect (Y/N) in a Logon: a venue convention (Deribit), see README "Operating"
-CANCEL_ON_DISCONNECT = 9001
+# reasons): tag names are imported as they are, values bound to module names below.
 
 HEARTBEAT = tags.MsgTypes.HEARTBEAT
 TEST_REQUEST = tags.MsgTypes.TEST_REQUEST
@@ -100,10 +102,12 @@ MAX_REMEMBERED_CL_ORD_IDS = 100_000
 # messages (about 24 NewOrderSingles): the parse of one call stays small, too.
 _PARSE_SLICE = 4096
 # SessionRejectReason 99 (Other): a message refused by a session's rate limit.
-OTHER = 99
+OTHER = tags.RejectReasons.OTHER
 # Order entry for SessionConfig.max_order_rate: NewOrderSingle, OrderCancelRequest,
 # OrderCancelReplaceRequest, OrderMassCancelRequest, NewOrderCross, CrossOrderCancelRequest.
-_ORDER_ENTRY_MSG_TYPES = frozenset((b"D", b"F", b"G", b"q", b"s", b"u"))
+_ORDER_ENTRY_MSG_TYPES = frozenset((tags.MsgTypes.NEW_ORDER_SINGLE, tags.MsgTypes.ORDER_CANCEL_REQUEST,
+                                    tags.MsgTypes.ORDER_CANCEL_REPLACE_REQUEST, tags.MsgTypes.ORDER_MASS_CANCEL_REQUEST,
+                                    tags.MsgTypes.NEW_ORDER_CROSS, tags.MsgTypes.CROSS_ORDER_CANCEL_REQUEST))
 # What an honest client is told about a refused Logon.  Unknown CompID and wrong
 # Username/Password get the same text (it must not tell a guesser which CompIDs exist);
 # what does not help a guesser is said plainly (see README "Security and limits").
@@ -113,31 +117,31 @@ INVALID_CREDENTIALS = "Logon refused: invalid credentials"
 MAX_SEQ_NUM = (1 << 64) - 2
 
 # Third-party addressing (test case 18): any of these in an inbound message needs a look.
-_THIRD_PARTY_TAGS = frozenset((ON_BEHALF_OF_COMP_ID, ON_BEHALF_OF_SUB_ID, ON_BEHALF_OF_LOCATION_ID,
-                               DELIVER_TO_COMP_ID, DELIVER_TO_SUB_ID, DELIVER_TO_LOCATION_ID))
+_THIRD_PARTY_TAGS = frozenset((OnBehalfOfCompID, OnBehalfOfSubID, OnBehalfOfLocationID,
+                               DeliverToCompID, DeliverToSubID, DeliverToLocationID))
 # Reverse routing, (inbound tag, tag of our reply) in the reply's header order:
 # OnBehalfOf* of an accepted inbound message -> DeliverTo* and DeliverTo* -> OnBehalfOf*.
-_REVERSE_ROUTE = ((DELIVER_TO_COMP_ID, ON_BEHALF_OF_COMP_ID), (ON_BEHALF_OF_COMP_ID, DELIVER_TO_COMP_ID),
-                  (DELIVER_TO_SUB_ID, ON_BEHALF_OF_SUB_ID), (DELIVER_TO_LOCATION_ID, ON_BEHALF_OF_LOCATION_ID),
-                  (ON_BEHALF_OF_SUB_ID, DELIVER_TO_SUB_ID), (ON_BEHALF_OF_LOCATION_ID, DELIVER_TO_LOCATION_ID))
+_REVERSE_ROUTE = ((DeliverToCompID, OnBehalfOfCompID), (OnBehalfOfCompID, DeliverToCompID),
+                  (DeliverToSubID, OnBehalfOfSubID), (DeliverToLocationID, OnBehalfOfLocationID),
+                  (OnBehalfOfSubID, DeliverToSubID), (OnBehalfOfLocationID, DeliverToLocationID))
 
 # The session's own message types (a set: `in` on a bytes object is a slower search).
 _ADMIN_MSG_TYPES = frozenset((HEARTBEAT, TEST_REQUEST, RESEND_REQUEST, REJECT, SEQUENCE_RESET, LOGOUT, LOGON))
-CL_ORD_ID = tags.ClOrdID
 # Messages whose ClOrdID(11) names the request itself (a status request's names an order).
-_NEW_CL_ORD_ID_TYPES = frozenset((b"D", b"F", b"G", b"q"))
+_NEW_CL_ORD_ID_TYPES = frozenset((tags.MsgTypes.NEW_ORDER_SINGLE, tags.MsgTypes.ORDER_CANCEL_REQUEST,
+                                  tags.MsgTypes.ORDER_CANCEL_REPLACE_REQUEST, tags.MsgTypes.ORDER_MASS_CANCEL_REQUEST))
 # Never refused by a rate limit: ending, recovering or keeping the session alive.
 _UNTHROTTLED_MSG_TYPES = frozenset((HEARTBEAT, SEQUENCE_RESET, LOGOUT, LOGON))
 
 # Tags that keep an inbound message off _on_message's fast path (PossDupFlag, third party).
-_FAST_PATH_EXCLUDED_TAGS = _THIRD_PARTY_TAGS | frozenset((POSS_DUP_FLAG, POSS_RESEND))
+_FAST_PATH_EXCLUDED_TAGS = _THIRD_PARTY_TAGS | frozenset((PossDupFlag, PossResend))
 
 # Header fields every message after Logon is checked against (read in one get_many call).
-_CHECKED_HEADER_TAGS = (BEGIN_STRING, SENDER_COMP_ID, TARGET_COMP_ID, SENDING_TIME)
+_CHECKED_HEADER_TAGS = (BeginString, SenderCompID, TargetCompID, SendingTime)
 
 # Header fields rebuilt when a stored message is resent.
-_RESEND_DROPPED_TAGS = frozenset((BEGIN_STRING, 9, 35, MSG_SEQ_NUM, SENDER_COMP_ID, TARGET_COMP_ID,
-                                  SENDING_TIME, POSS_DUP_FLAG, ORIG_SENDING_TIME, POSS_RESEND, 10))
+_RESEND_DROPPED_TAGS = frozenset((BeginString, 9, 35, MsgSeqNum, SenderCompID, TargetCompID,
+                                  SendingTime, PossDupFlag, OrigSendingTime, PossResend, 10))
 
 
 class State(enum.Enum):
@@ -193,7 +197,7 @@ class _Session:
 
     def remember_cl_ord_id(self, msg: FixMessage) -> None:
         if msg.msg_type in _NEW_CL_ORD_ID_TYPES:
-            cl_ord_id = msg.get(CL_ORD_ID)
+            cl_ord_id = msg.get(ClOrdID)
             if cl_ord_id is not None:
                 seen = self.cl_ord_ids
                 seen[cl_ord_id] = None
@@ -336,7 +340,7 @@ class Acceptor:
         connection = session.connection
         logged_on = connection is not None and connection._state is _LOGGED_ON
         if logged_on:
-            connection._send_admin(SEQUENCE_RESET, [(GAP_FILL_FLAG, b"N"), (NEW_SEQ_NO, new_seq_num)],
+            connection._send_admin(SEQUENCE_RESET, [(GapFillFlag, b"N"), (NewSeqNo, new_seq_num)],
                                    now)  # carries `seq`
         store.set_next_sender_seq(new_seq_num)
         if next_target_seq is not None:
@@ -564,7 +568,7 @@ class Connection:
                 self._test_request_count += 1
                 self._test_request_id = b"TEST%d" % self._test_request_count
                 self._test_request_sent_at = now
-                self._send_admin(TEST_REQUEST, [(TEST_REQ_ID, self._test_request_id)], now)
+                self._send_admin(TEST_REQUEST, [(TestReqID, self._test_request_id)], now)
             if now >= self._last_sent + interval:
                 self._send_admin(HEARTBEAT, [], now)
         elif state is _AWAITING_LOGON:
@@ -585,7 +589,7 @@ class Connection:
         """Start the Logout handshake (server shutdown); closes after the reply or timeout."""
         events: list[Event] = []
         if self._state is State.LOGGED_ON:
-            self._send_admin(LOGOUT, [(TEXT, text)], now)
+            self._send_admin(LOGOUT, [(Text, text)], now)
             self._logout_sent_at = now
             self._set_state(State.LOGOUT_SENT)
         elif self._state is State.AWAITING_LOGON:
@@ -618,19 +622,19 @@ class Connection:
                 value = msg.get(inbound)
                 if value:
                     body.append((outbound, value))
-        body.append((REF_SEQ_NUM, ref_seq))
+        body.append((RefSeqNum, ref_seq))
         if ref_tag is not None:
-            body.append((REF_TAG_ID, ref_tag))
+            body.append((RefTagID, ref_tag))
         if msg.msg_type:
-            body.append((REF_MSG_TYPE, msg.msg_type))
-        body.append((SESSION_REJECT_REASON, reason))
-        body.append((TEXT, text))
+            body.append((RefMsgType, msg.msg_type))
+        body.append((SessionRejectReason, reason))
+        body.append((Text, text))
         self._send_admin(REJECT, body, now)
         events.append(SessionRejected(self._session.session_id, ref_seq, reason, text))
 
     def _logout_and_close(self, text: str, now: float, events: list[Event]) -> None:
         """Error Logout: the spec makes waiting for the reply optional, we close at once."""
-        self._send_admin(LOGOUT, [(TEXT, text)], now)
+        self._send_admin(LOGOUT, [(Text, text)], now)
         self._end_session(text, events)
 
     def _end_session(self, reason: str, events: list[Event]) -> None:
@@ -663,7 +667,7 @@ class Connection:
         config = session.config
         self._session = session
         store = self._acceptor._open_store(session)
-        encrypt_method = msg.get(ENCRYPT_METHOD)
+        encrypt_method = msg.get(EncryptMethod)
         if encrypt_method is not None and encrypt_method != b"0":
             self._refuse_encryption(msg, encrypt_method, store, now, events)
             return
@@ -689,7 +693,7 @@ class Connection:
         """The session a Logon is for, when its identity, credentials and certificate check
         out and it is not logged on already; else None (the Logon refused)."""
         acceptor = self._acceptor
-        their_id = msg.get(SENDER_COMP_ID)
+        their_id = msg.get(SenderCompID)
         comp_id = (their_id or b"").decode("latin-1")
         throttle = acceptor.logon_throttle
         if throttle is not None:
@@ -701,7 +705,7 @@ class Connection:
                                    f"Logon refused: too many failed logons, retry in {locked:.0f} s", False,
                                    now, events, throttle.config.max_delay)
                 return None
-        session = acceptor._find(msg.get(BEGIN_STRING), msg.get(TARGET_COMP_ID), their_id)
+        session = acceptor._find(msg.get(BeginString), msg.get(TargetCompID), their_id)
         if session is None:
             # 1S c: unknown identity.  The Logout uses none of a session's sequence numbers
             # and reads exactly like a wrong password's.
@@ -710,8 +714,8 @@ class Connection:
             return None
         config = session.config
         # Credentials before anything stateful: a refused Logon must not touch the store.
-        if not (_credential_ok(msg.get(USERNAME), config.username)
-                and _credential_ok(msg.get(PASSWORD), config.password)):
+        if not (_credential_ok(msg.get(Username), config.username)
+                and _credential_ok(msg.get(Password), config.password)):
             self._refuse_logon(msg, comp_id, f"Logon refused for {session.session_id}: bad Username/Password",
                                INVALID_CREDENTIALS, True, now, events)
             return None
@@ -742,7 +746,7 @@ class Connection:
         if not self._sending_time_ok(msg, now, config):
             return "SendingTime accuracy problem"
         try:
-            interval = int(msg.get(HEART_BT_INT, b""))
+            interval = int(msg.get(HeartBtInt, b""))
         except ValueError:
             interval = -1
         if not config.heartbeat_min <= interval <= config.heartbeat_max:
@@ -750,10 +754,10 @@ class Connection:
         seq = msg.seq_num
         if seq is None:
             return "MsgSeqNum(34) missing"
-        reset_requested = msg.get(RESET_SEQ_NUM_FLAG) == b"Y"
+        reset_requested = msg.get(ResetSeqNumFlag) == b"Y"
         if reset_requested and seq != 1:
             return "ResetSeqNumFlag=Y requires MsgSeqNum=1"
-        next_expected = msg.get(NEXT_EXPECTED_MSG_SEQ_NUM)
+        next_expected = msg.get(NextExpectedMsgSeqNum)
         their_next = None
         if next_expected is not None:
             their_next = _int_or_none(next_expected)
@@ -772,15 +776,15 @@ class Connection:
         self.session_id = session.session_id
         self._heartbeat_interval = interval
         self._set_state(State.LOGGED_ON)
-        reply: list = [(ENCRYPT_METHOD, 0), (HEART_BT_INT, interval)]
+        reply: list = [(EncryptMethod, 0), (HeartBtInt, interval)]
         if reset_requested:
-            reply.append((RESET_SEQ_NUM_FLAG, b"Y"))
+            reply.append((ResetSeqNumFlag, b"Y"))
         if next_expected is not None:
             # 789 in the reply: the number we expect next, past this Logon if it was that one.
-            reply.append((NEXT_EXPECTED_MSG_SEQ_NUM, seq + 1 if seq == expected else expected))
+            reply.append((NextExpectedMsgSeqNum, seq + 1 if seq == expected else expected))
         logon_seq = store.next_sender_seq
         self._send_admin(LOGON, reply, now)
-        cancel_on_disconnect = msg.get(CANCEL_ON_DISCONNECT)
+        cancel_on_disconnect = msg.get(CancelOnDisconnect)
         events.append(LoggedOn(session.session_id, None if cancel_on_disconnect is None
                                else cancel_on_disconnect == b"Y"))
         if seq == expected:
@@ -810,13 +814,13 @@ class Connection:
         throttle = self._acceptor.logon_throttle
         if failed and throttle is not None:
             delay = throttle.failed(self._source, comp_id, now)
-        ours, theirs = msg.get(TARGET_COMP_ID), msg.get(SENDER_COMP_ID)
+        ours, theirs = msg.get(TargetCompID), msg.get(SenderCompID)
         if ours and theirs:  # (without both there is no one to address it to)
             # (in the exchange's BeginString even to another version's Logon: a refusal of
             # "FIX.4.2" explains itself in a message the exchange speaks)
             self._out.append(encode(b"FIX.4.4", LOGOUT,
-                                    [(SENDER_COMP_ID, ours), (TARGET_COMP_ID, theirs), (MSG_SEQ_NUM, 1),
-                                     (SENDING_TIME, format_utc_timestamp(now)), (TEXT, text)]))
+                                    [(SenderCompID, ours), (TargetCompID, theirs), (MsgSeqNum, 1),
+                                     (SendingTime, format_utc_timestamp(now)), (Text, text)]))
         events.append(LogonRefused(comp_id, self._source, reason, text, failed, delay))
         self._close(reason, events)
 
@@ -825,7 +829,7 @@ class Connection:
         """Test case 17 b: only EncryptMethod(98)=0 (none) is supported. Reject 7
         (decryption problem), the Logon's number consumed, Logout naming the value."""
         shown = encrypt_method.decode("latin-1")
-        self._send_reject(msg, DECRYPTION_PROBLEM, ENCRYPT_METHOD,
+        self._send_reject(msg, DECRYPTION_PROBLEM, EncryptMethod,
                           f"Unsupported EncryptMethod(98)={shown}", now, events)
         if msg.seq_num is not None and msg.seq_num == store.next_target_seq:
             store.set_next_target_seq(msg.seq_num + 1)
@@ -833,7 +837,7 @@ class Connection:
                                now, events)
 
     def _sending_time_ok(self, msg: FixMessage, now: float, config: SessionConfig) -> bool:
-        value = msg.get(SENDING_TIME)
+        value = msg.get(SendingTime)
         if value is None:
             return False
         try:
@@ -897,7 +901,7 @@ class Connection:
         # 14b/14d: a missing or empty CompID is the dictionary's Reject 1 / 4 (naming the
         # tag), not a CompID mismatch: compared only when both are there.
         if sender_id and target_id and (sender_id != session.target or target_id != session.sender):
-            wrong = SENDER_COMP_ID if sender_id != session.target else TARGET_COMP_ID
+            wrong = SenderCompID if sender_id != session.target else TargetCompID
             self._send_reject(msg, COMPID_PROBLEM, wrong, "CompID problem", now, events)  # 2i, naming the field
             if seq == expected:
                 store.set_next_target_seq(seq + 1)
@@ -909,25 +913,25 @@ class Connection:
             sent_at = None
         if sent_at is None:
             if sending_time is None:
-                self._send_reject(msg, REQUIRED_TAG_MISSING, SENDING_TIME, "Required tag missing", now, events)
+                self._send_reject(msg, REQUIRED_TAG_MISSING, SendingTime, "Required tag missing", now, events)
             else:
-                self._send_reject(msg, INCORRECT_DATA_FORMAT, SENDING_TIME,
+                self._send_reject(msg, INCORRECT_DATA_FORMAT, SendingTime,
                                   "Incorrect data format for value", now, events)
             if seq == expected:
                 store.set_next_target_seq(seq + 1)
                 self._drain_queue(now, events)
             return
         if abs(now - sent_at) > session.tolerance:
-            self._send_reject(msg, SENDING_TIME_ACCURACY, SENDING_TIME, "SendingTime accuracy problem",
+            self._send_reject(msg, SENDING_TIME_ACCURACY, SendingTime, "SendingTime accuracy problem",
                               now, events)  # 2k
             if seq == expected:
                 store.set_next_target_seq(seq + 1)
             self._logout_and_close("SendingTime accuracy problem", now, events)
             return
-        if msg_type == LOGON and msg.get(RESET_SEQ_NUM_FLAG) == b"Y" and seq == 1:
+        if msg_type == LOGON and msg.get(ResetSeqNumFlag) == b"Y" and seq == 1:
             self._reset_in_session(msg, now, events)
             return
-        if msg_type == SEQUENCE_RESET and msg.get(GAP_FILL_FLAG) != b"Y":
+        if msg_type == SEQUENCE_RESET and msg.get(GapFillFlag) != b"Y":
             self._on_sequence_reset(msg, now, events)  # 11: MsgSeqNum is ignored in Reset mode
             return
         if msg_type == LOGOUT:
@@ -973,13 +977,13 @@ class Connection:
                         events: list[Event]) -> None:
         """A number below the expected one: a possible duplicate is checked and ignored,
         anything else ends the session (2c, 2e-2g)."""
-        if msg.get(POSS_DUP_FLAG) == b"Y":
-            orig = msg.get(ORIG_SENDING_TIME)
+        if msg.get(PossDupFlag) == b"Y":
+            orig = msg.get(OrigSendingTime)
             if orig is None:
-                self._send_reject(msg, REQUIRED_TAG_MISSING, ORIG_SENDING_TIME,
+                self._send_reject(msg, REQUIRED_TAG_MISSING, OrigSendingTime,
                                   "Required tag missing", now, events)  # 2g
             elif not self._orig_sending_time_ok(orig, sent_at):
-                self._send_reject(msg, SENDING_TIME_ACCURACY, ORIG_SENDING_TIME,
+                self._send_reject(msg, SENDING_TIME_ACCURACY, OrigSendingTime,
                                   "SendingTime accuracy problem", now, events)  # 2f
                 self._logout_and_close("SendingTime accuracy problem", now, events)
             # 2e: otherwise a duplicate of what we already processed: ignore.
@@ -1011,15 +1015,15 @@ class Connection:
                 self._send_reject(msg, COMPID_PROBLEM, bad[0], bad[1], now, events)
                 store.set_next_target_seq(seq + 1)
                 return
-        if msg.get(POSS_DUP_FLAG) == b"Y":
-            orig = msg.get(ORIG_SENDING_TIME)
+        if msg.get(PossDupFlag) == b"Y":
+            orig = msg.get(OrigSendingTime)
             if orig is None:
-                self._send_reject(msg, REQUIRED_TAG_MISSING, ORIG_SENDING_TIME, "Required tag missing",
+                self._send_reject(msg, REQUIRED_TAG_MISSING, OrigSendingTime, "Required tag missing",
                                   now, events)
                 store.set_next_target_seq(seq + 1)
                 return
             if sent_at is not None and not self._orig_sending_time_ok(orig, sent_at):
-                self._send_reject(msg, SENDING_TIME_ACCURACY, ORIG_SENDING_TIME,
+                self._send_reject(msg, SENDING_TIME_ACCURACY, OrigSendingTime,
                                   "SendingTime accuracy problem", now, events)
                 store.set_next_target_seq(seq + 1)
                 self._logout_and_close("SendingTime accuracy problem", now, events)
@@ -1035,10 +1039,10 @@ class Connection:
         """The last step of every in-sequence application message (the fast path's too):
         the checks that concern delivery, then the ApplicationMessage event."""
         if msg.msg_type in _NEW_CL_ORD_ID_TYPES:
-            # (POSS_RESEND in the tag index first: a C-level test, where msg.get is a
+            # (PossResend in the tag index first: a C-level test, where msg.get is a
             # Python call on every order of the fast path)
-            if (POSS_RESEND in msg._index and msg.get(POSS_RESEND) == b"Y"
-                    and msg.get(CL_ORD_ID) in session.cl_ord_ids):
+            if (PossResend in msg._index and msg.get(PossResend) == b"Y"
+                    and msg.get(ClOrdID) in session.cl_ord_ids):
                 # 19a: a PossResend copy of a request this FIX session already saw (answered,
                 # accepted or not): ignored, the number consumed; answering again would
                 # tell the client a live order was rejected as a duplicate.
@@ -1051,11 +1055,11 @@ class Connection:
 
     # --- in-sequence session messages (_IN_SEQUENCE_ADMIN); the number is consumed ---------
     def _on_heartbeat(self, msg: FixMessage, now: float, events: list[Event]) -> None:
-        if self._test_request_id is not None and msg.get(TEST_REQ_ID) == self._test_request_id:
+        if self._test_request_id is not None and msg.get(TestReqID) == self._test_request_id:
             self._test_request_id = None
 
     def _on_test_request(self, msg: FixMessage, now: float, events: list[Event]) -> None:
-        self._send_admin(HEARTBEAT, [(TEST_REQ_ID, msg.get(TEST_REQ_ID, b""))], now)  # 4b
+        self._send_admin(HEARTBEAT, [(TestReqID, msg.get(TestReqID, b""))], now)  # 4b
 
     def _consume_only(self, msg: FixMessage, now: float, events: list[Event]) -> None:
         """Reject (7): nothing to do but consume the number.  (Logout never gets here:
@@ -1070,9 +1074,9 @@ class Connection:
         sub and location IDs only alongside their CompID."""
         session = self._session
         for comp_tag, sub_tags, allowed, name, key in (
-                (ON_BEHALF_OF_COMP_ID, (ON_BEHALF_OF_SUB_ID, ON_BEHALF_OF_LOCATION_ID), session.on_behalf_of,
+                (OnBehalfOfCompID, (OnBehalfOfSubID, OnBehalfOfLocationID), session.on_behalf_of,
                  "OnBehalfOfCompID(115)", "on_behalf_of_comp_ids"),
-                (DELIVER_TO_COMP_ID, (DELIVER_TO_SUB_ID, DELIVER_TO_LOCATION_ID), session.deliver_to,
+                (DeliverToCompID, (DeliverToSubID, DeliverToLocationID), session.deliver_to,
                  "DeliverToCompID(128)", "deliver_to_comp_ids")):
             comp_id = msg.get(comp_tag)
             if comp_id is None:
@@ -1113,17 +1117,17 @@ class Connection:
             self._resend_until = max(self._resend_until, seq)
             return
         self._resend_until = seq
-        self._send_admin(RESEND_REQUEST, [(BEGIN_SEQ_NO, expected), (END_SEQ_NO, 0)], now)
+        self._send_admin(RESEND_REQUEST, [(BeginSeqNo, expected), (EndSeqNo, 0)], now)
 
     # --- admin message handlers ------------------------------------------------------
     def _on_gap_fill(self, msg: FixMessage, now: float, events: list[Event]) -> None:
         """SequenceReset-GapFill carrying the expected number (already consumed)."""
-        new_seq = _int_or_none(msg.get(NEW_SEQ_NO))
+        new_seq = _int_or_none(msg.get(NewSeqNo))
         if new_seq is None:
-            self._send_reject(msg, REQUIRED_TAG_MISSING, NEW_SEQ_NO, "Required tag missing", now, events)
+            self._send_reject(msg, REQUIRED_TAG_MISSING, NewSeqNo, "Required tag missing", now, events)
             return
         if new_seq <= msg.seq_num or new_seq > MAX_SEQ_NUM:
-            self._send_reject(msg, VALUE_INCORRECT, NEW_SEQ_NO,
+            self._send_reject(msg, VALUE_INCORRECT, NewSeqNo,
                               "Value is incorrect (out of range) for this tag", now, events)
             return
         self._session.store.set_next_target_seq(new_seq)
@@ -1131,13 +1135,13 @@ class Connection:
     def _on_sequence_reset(self, msg: FixMessage, now: float, events: list[Event]) -> None:
         """SequenceReset-Reset (test case 11): MsgSeqNum is ignored."""
         store = self._session.store
-        new_seq = _int_or_none(msg.get(NEW_SEQ_NO))
+        new_seq = _int_or_none(msg.get(NewSeqNo))
         if new_seq is None:
-            self._send_reject(msg, REQUIRED_TAG_MISSING if msg.get(NEW_SEQ_NO) is None else INCORRECT_DATA_FORMAT,
-                              NEW_SEQ_NO, "NewSeqNo(36) missing or not a number", now, events)
+            self._send_reject(msg, REQUIRED_TAG_MISSING if msg.get(NewSeqNo) is None else INCORRECT_DATA_FORMAT,
+                              NewSeqNo, "NewSeqNo(36) missing or not a number", now, events)
             return
         if new_seq < store.next_target_seq or new_seq > MAX_SEQ_NUM:
-            self._send_reject(msg, VALUE_INCORRECT, NEW_SEQ_NO,
+            self._send_reject(msg, VALUE_INCORRECT, NewSeqNo,
                               "Value is incorrect (out of range) for this tag", now, events)  # 11c
             return
         store.set_next_target_seq(new_seq)  # 11a; 11b (equal) changes nothing
@@ -1155,14 +1159,14 @@ class Connection:
         self._queued.clear()
         self._queued_bytes = 0
         self._resend_until = 0
-        self._send_admin(LOGON, [(ENCRYPT_METHOD, 0), (HEART_BT_INT, self._heartbeat_interval),
-                                 (RESET_SEQ_NUM_FLAG, b"Y")], now)
+        self._send_admin(LOGON, [(EncryptMethod, 0), (HeartBtInt, self._heartbeat_interval),
+                                 (ResetSeqNumFlag, b"Y")], now)
 
     def _on_logout(self, msg: FixMessage, in_sequence: bool, now: float, events: list[Event]) -> None:
         session = self._session
         if in_sequence:
             session.store.set_next_target_seq(msg.seq_num + 1)
-        text = msg.get(TEXT)
+        text = msg.get(Text)
         if self._state is State.LOGOUT_SENT:
             reason = "Logout confirmed"  # 13a
         else:
@@ -1176,15 +1180,15 @@ class Connection:
         """Test case 8: stored app messages with PossDupFlag=Y, gaps as one GapFill each."""
         session = self._session
         store = session.store
-        begin = _int_or_none(msg.get(BEGIN_SEQ_NO))
-        end = _int_or_none(msg.get(END_SEQ_NO))
+        begin = _int_or_none(msg.get(BeginSeqNo))
+        end = _int_or_none(msg.get(EndSeqNo))
         if begin is None or end is None:
-            missing = BEGIN_SEQ_NO if begin is None else END_SEQ_NO
+            missing = BeginSeqNo if begin is None else EndSeqNo
             self._send_reject(msg, REQUIRED_TAG_MISSING if msg.get(missing) is None else INCORRECT_DATA_FORMAT,
                               missing, "BeginSeqNo/EndSeqNo missing or not a number", now, events)
             return
         if begin < 1 or (end != 0 and end < begin):
-            self._send_reject(msg, VALUE_INCORRECT, BEGIN_SEQ_NO,
+            self._send_reject(msg, VALUE_INCORRECT, BeginSeqNo,
                               "Value is incorrect (out of range) for this tag", now, events)
             return
         last_sent = store.next_sender_seq - 1
@@ -1238,9 +1242,9 @@ class Connection:
     def _gap_fill(self, seq: int, new_seq: int, timestamp: bytes) -> bytes:
         session = self._session
         return encode(session.begin_string, SEQUENCE_RESET,
-                      [(SENDER_COMP_ID, session.sender), (TARGET_COMP_ID, session.target),
-                       (MSG_SEQ_NUM, seq), (POSS_DUP_FLAG, b"Y"), (SENDING_TIME, timestamp),
-                       (ORIG_SENDING_TIME, timestamp), (GAP_FILL_FLAG, b"Y"), (NEW_SEQ_NO, new_seq)])
+                      [(SenderCompID, session.sender), (TargetCompID, session.target),
+                       (MsgSeqNum, seq), (PossDupFlag, b"Y"), (SendingTime, timestamp),
+                       (OrigSendingTime, timestamp), (GapFillFlag, b"Y"), (NewSeqNo, new_seq)])
 
     def _possdup_copy(self, seq: int, raw: bytes, timestamp: bytes) -> bytes:
         parsed = FixParser().feed(raw)
@@ -1250,9 +1254,9 @@ class Connection:
         session = self._session
         body = [field for field in original.fields if field[0] not in _RESEND_DROPPED_TAGS]
         return encode(session.begin_string, original.msg_type,
-                      [(SENDER_COMP_ID, session.sender), (TARGET_COMP_ID, session.target),
-                       (MSG_SEQ_NUM, seq), (POSS_DUP_FLAG, b"Y"), (SENDING_TIME, timestamp),
-                       (ORIG_SENDING_TIME, original.get(SENDING_TIME, timestamp)), *body])
+                      [(SenderCompID, session.sender), (TargetCompID, session.target),
+                       (MsgSeqNum, seq), (PossDupFlag, b"Y"), (SendingTime, timestamp),
+                       (OrigSendingTime, original.get(SendingTime, timestamp)), *body])
 
 
 # Session messages carrying the next expected number, by MsgType (Connection._process_in_sequence;
