@@ -6,13 +6,27 @@ from __future__ import annotations
 import collections
 from decimal import Decimal, InvalidOperation
 
-BID, OFFER, TRADE = "0", "1", "2"
-NEW, CHANGE, DELETE = "0", "1", "2"
+from fixexchange.codec.tags import (
+    AggressorSide,
+    MDEntryPx,
+    MDEntrySize,
+    MDEntryTime,
+    MDEntryType,
+    MDEntryTypes,
+    MDUpdateAction,
+    MDUpdateActions,
+    NumberOfOrders,
+    Side,
+    Sides,
+)
+
+BID, OFFER, TRADE = (MDEntryTypes.BID.decode(), MDEntryTypes.OFFER.decode(), MDEntryTypes.TRADE.decode())
+NEW, CHANGE, DELETE = (MDUpdateActions.NEW.decode(), MDUpdateActions.CHANGE.decode(), MDUpdateActions.DELETE.decode())
 
 # Aggressor side of a trade entry: FIX 5.0 AggressorSide(2446) if the exchange sends it,
 # else Side(54) on the entry.
-AGGRESSOR_TAGS = (2446, 54)
-SIDE_NAMES = {"1": "BUY", "2": "SELL"}
+AGGRESSOR_TAGS = (AggressorSide, Side)
+SIDE_NAMES = {Sides.BUY.decode(): "BUY", Sides.SELL.decode(): "SELL"}
 
 
 class BookInconsistent(Exception):
@@ -46,8 +60,8 @@ class Trade:
 
 
 def _trade_from(entry: dict[int, str], received: str = "") -> Trade:
-    price = _decimal(entry.get(270), "MDEntryPx(270)")
-    size = _decimal(entry.get(271), "MDEntrySize(271)")
+    price = _decimal(entry.get(MDEntryPx), "MDEntryPx(270)")
+    size = _decimal(entry.get(MDEntrySize), "MDEntrySize(271)")
     side = "?"
     for tag in AGGRESSOR_TAGS:
         if entry.get(tag) in SIDE_NAMES:
@@ -55,7 +69,7 @@ def _trade_from(entry: dict[int, str], received: str = "") -> Trade:
             break
     # MDEntryTime(273) if the exchange sends it, else the time the update arrived
     # (unknown, "-", for the trades of a snapshot).
-    stamp = entry.get(273) or received or "-"
+    stamp = entry.get(MDEntryTime) or received or "-"
     if "-" in stamp and len(stamp) > 1:  # a UTCTimestamp: keep the time part
         stamp = stamp.split("-", 1)[1]
     return Trade(stamp, price, size, side)
@@ -107,7 +121,7 @@ class Book:
         return self.bids if entry_type == BID else self.asks
 
     def _orders(self, kind: str, price: Decimal, entry: dict[int, str]) -> None:
-        count = entry.get(346)
+        count = entry.get(NumberOfOrders)
         if count is not None and count.isdigit():
             self.orders[(kind, price)] = int(count)
         else:
@@ -120,10 +134,10 @@ class Book:
         trades: list[Trade] = []
         self.orders.clear()
         for entry in entries:
-            kind = entry.get(269)
+            kind = entry.get(MDEntryType)
             if kind in (BID, OFFER):
-                price = _decimal(entry.get(270), "MDEntryPx(270)")
-                size = _decimal(entry.get(271), "MDEntrySize(271)")
+                price = _decimal(entry.get(MDEntryPx), "MDEntryPx(270)")
+                size = _decimal(entry.get(MDEntrySize), "MDEntrySize(271)")
                 side = bids if kind == BID else asks
                 side[price] = side.get(price, Decimal(0)) + size
                 self._orders(kind, price, entry)
@@ -145,8 +159,8 @@ class Book:
         `now`: the caller's clock, recorded for the levels and trades that changed."""
         if not self.has_snapshot:
             raise BookInconsistent(f"{self.symbol}: incremental update before any snapshot")
-        kind = entry.get(269)
-        action = entry.get(279, NEW)
+        kind = entry.get(MDEntryType)
+        action = entry.get(MDUpdateAction, NEW)
         if kind == TRADE:
             if action == NEW:
                 trade = _trade_from(entry, received)
@@ -158,20 +172,20 @@ class Book:
             return
         side = self._side(kind)
         name = "bid" if kind == BID else "offer"
-        price = _decimal(entry.get(270), "MDEntryPx(270)")
+        price = _decimal(entry.get(MDEntryPx), "MDEntryPx(270)")
         if action == NEW:
             if price in side:
                 raise BookInconsistent(
                     f"{self.symbol}: new {name} level {_fmt(price)} already in the book"
                 )
-            side[price] = _decimal(entry.get(271), "MDEntrySize(271)")
+            side[price] = _decimal(entry.get(MDEntrySize), "MDEntrySize(271)")
             self._orders(kind, price, entry)
         elif action == CHANGE:
             if price not in side:
                 raise BookInconsistent(
                     f"{self.symbol}: change of {name} level {_fmt(price)} not in the book"
                 )
-            side[price] = _decimal(entry.get(271), "MDEntrySize(271)")
+            side[price] = _decimal(entry.get(MDEntrySize), "MDEntrySize(271)")
             self._orders(kind, price, entry)
         elif action == DELETE:
             if price not in side:

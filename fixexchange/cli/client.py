@@ -32,6 +32,28 @@ import simplefix
 
 from ..codec.secrets import mask_secrets
 
+from fixexchange.codec.tags import (
+    BeginSeqNo,
+    BeginString,
+    EncryptMethod,
+    EndSeqNo,
+    GapFillFlag,
+    HeartBtInt,
+    MsgSeqNum,
+    MsgType,
+    NewSeqNo,
+    OrigSendingTime,
+    Password,
+    PossDupFlag,
+    ResetSeqNumFlag,
+    SenderCompID,
+    SendingTime,
+    TargetCompID,
+    TestReqID,
+    Text,
+    Username,
+)
+
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
@@ -295,7 +317,7 @@ def field(msg: simplefix.FixMessage, tag: int, default: str | None = None) -> st
 
 
 def msg_type(msg: simplefix.FixMessage) -> str:
-    return field(msg, 35, "")
+    return field(msg, MsgType, "")
 
 
 def pairs(msg: simplefix.FixMessage) -> list[tuple[int, str]]:
@@ -327,8 +349,8 @@ def to_text(raw: bytes) -> str:
 
 def build(msg_type_: str, fields: Iterable[tuple[int, object]]) -> simplefix.FixMessage:
     msg = simplefix.FixMessage()
-    msg.append_pair(8, BEGIN_STRING, header=True)
-    msg.append_pair(35, msg_type_, header=True)
+    msg.append_pair(BeginString, BEGIN_STRING, header=True)
+    msg.append_pair(MsgType, msg_type_, header=True)
     for tag, value in fields:
         msg.append_pair(tag, value)
     return msg
@@ -385,12 +407,12 @@ class FixClient:
                 raise SessionClosed("not connected to the exchange")
             seq = self.out_seq
             msg = simplefix.FixMessage()
-            msg.append_pair(8, BEGIN_STRING)
-            msg.append_pair(35, msg_type_)
-            msg.append_pair(49, self.settings.sender_comp_id)
-            msg.append_pair(56, self.settings.target_comp_id)
-            msg.append_pair(34, seq)
-            msg.append_pair(52, utc_timestamp())
+            msg.append_pair(BeginString, BEGIN_STRING)
+            msg.append_pair(MsgType, msg_type_)
+            msg.append_pair(SenderCompID, self.settings.sender_comp_id)
+            msg.append_pair(TargetCompID, self.settings.target_comp_id)
+            msg.append_pair(MsgSeqNum, seq)
+            msg.append_pair(SendingTime, utc_timestamp())
             for tag, value in fields:
                 msg.append_pair(tag, value)
             raw = msg.encode()
@@ -414,9 +436,10 @@ class FixClient:
                 raise SessionClosed("not connected to the exchange")
             begin = begin if 0 < begin < self.out_seq else self.out_seq
             msg = build("4", [
-                (49, self.settings.sender_comp_id), (56, self.settings.target_comp_id),
-                (34, begin), (43, "Y"), (52, utc_timestamp()), (122, utc_timestamp()),
-                (123, "Y"), (36, self.out_seq),
+                (SenderCompID, self.settings.sender_comp_id), (TargetCompID, self.settings.target_comp_id),
+                (MsgSeqNum, begin), (PossDupFlag, "Y"), (SendingTime, utc_timestamp()),
+                (OrigSendingTime, utc_timestamp()),
+                (GapFillFlag, "Y"), (NewSeqNo, self.out_seq),
             ])
             raw = msg.encode()
             try:
@@ -453,11 +476,12 @@ class FixClient:
         self.sock.settimeout(None)
 
     def logon(self) -> None:
-        fields: list[tuple[int, object]] = [(98, 0), (108, self.settings.heartbeat), (141, "Y")]
+        fields: list[tuple[int, object]] = [(EncryptMethod, 0), (HeartBtInt, self.settings.heartbeat),
+                                            (ResetSeqNumFlag, "Y")]
         if self.settings.username:
-            fields.append((553, self.settings.username))
+            fields.append((Username, self.settings.username))
         if self.settings.password:
-            fields.append((554, self.settings.password))
+            fields.append((Password, self.settings.password))
         self.send("A", fields)
         deadline = time.monotonic() + self.settings.timeout
         who = f"{self.settings.sender_comp_id}->{self.settings.target_comp_id}"
@@ -484,11 +508,11 @@ class FixClient:
                 return
             if kind == "5":
                 self.close()
-                text = field(msg, 58) or "no reason given"
+                text = field(msg, Text) or "no reason given"
                 raise ConnectionFailed(f"logon as {who} refused: {text}")
             if kind == "3":
                 self.close()
-                text = field(msg, 58) or "session reject"
+                text = field(msg, Text) or "session reject"
                 raise ConnectionFailed(f"logon as {who} rejected: {text}")
             # Anything else before the Logon answer is unexpected; keep it for later.
             self._pending.append(msg)
@@ -565,7 +589,7 @@ class FixClient:
         if now - self._last_sent >= interval:
             self.send("0")
         if now - self._last_received >= interval * 1.2 and not self._test_request_sent:
-            self.send("1", [(112, f"TEST-{int(time.time())}")])
+            self.send("1", [(TestReqID, f"TEST-{int(time.time())}")])
             self._test_request_sent = True
         elif now - self._last_received >= interval * 2.5:
             self.close()
@@ -585,10 +609,10 @@ class FixClient:
     def _handle(self, msg: simplefix.FixMessage) -> simplefix.FixMessage | None:
         kind = msg_type(msg)
         seq = msg_seq(msg)
-        poss_dup = field(msg, 43) == "Y"
-        if kind == "4" and field(msg, 123) != "Y":
+        poss_dup = field(msg, PossDupFlag) == "Y"
+        if kind == "4" and field(msg, GapFillFlag) != "Y":
             # SequenceReset-Reset: takes effect regardless of its own MsgSeqNum.
-            new_seq = self._seq_field(msg, 36, "NewSeqNo")
+            new_seq = self._seq_field(msg, NewSeqNo, "NewSeqNo")
             if new_seq > self.in_seq:
                 self.in_seq = new_seq
             return None
@@ -599,7 +623,7 @@ class FixClient:
                 if self.on_gap is not None:
                     self.on_gap(expected, seq)
                 if self.resend_on_gap and kind not in ("2", "5"):
-                    self.send("2", [(7, expected), (16, 0)])
+                    self.send("2", [(BeginSeqNo, expected), (EndSeqNo, 0)])
             elif seq < self.in_seq:
                 if not poss_dup and kind not in ("5",):
                     self.close()
@@ -611,20 +635,20 @@ class FixClient:
         if kind == "0":
             return None
         if kind == "1":
-            self.send("0", [(112, field(msg, 112, ""))])
+            self.send("0", [(TestReqID, field(msg, TestReqID, ""))])
             return None
         if kind == "2":
             # We never resend application messages: gap-fill the whole range.
-            begin = self._seq_field(msg, 7, "BeginSeqNo")
+            begin = self._seq_field(msg, BeginSeqNo, "BeginSeqNo")
             self.send_gap_fill(begin)
             return None
         if kind == "4":
-            new_seq = self._seq_field(msg, 36, "NewSeqNo")
+            new_seq = self._seq_field(msg, NewSeqNo, "NewSeqNo")
             if new_seq > self.in_seq:
                 self.in_seq = new_seq
             return None
         if kind == "5":
-            self.logout_received = field(msg, 58) or ""
+            self.logout_received = field(msg, Text) or ""
             if self.logged_on:
                 try:
                     self.send("5")
@@ -663,7 +687,7 @@ class FixClient:
                     if kind == "5":
                         break
                     if kind == "1":
-                        self.send("0", [(112, field(msg, 112, ""))])
+                        self.send("0", [(TestReqID, field(msg, TestReqID, ""))])
                     elif kind not in ("0", "2", "4", "A") and on_message is not None:
                         on_message(msg)
         except ToolError:
@@ -691,7 +715,7 @@ def say(line: str, out=None) -> None:
 
 
 def msg_seq(msg: simplefix.FixMessage) -> int | None:
-    value = msg.get(34)
+    value = msg.get(MsgSeqNum)
     try:
         return int(value) if value is not None else None
     except ValueError:

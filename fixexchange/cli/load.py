@@ -41,6 +41,40 @@ from pathlib import Path
 from ..codec import encode, format_utc_timestamp
 from . import load_report
 
+from fixexchange.codec.tags import (
+    ClOrdID,
+    EncryptMethod,
+    GapFillFlag,
+    HeartBtInt,
+    MarketDepth,
+    MDEntryType,
+    MDReqID,
+    MDUpdateType,
+    MsgSeqNum,
+    NewSeqNo,
+    NoMDEntryTypes,
+    NoRelatedSym,
+    OrderQty,
+    OrdType,
+    OrdTypes,
+    OrigClOrdID,
+    Password,
+    PossDupFlag,
+    Price,
+    ResetSeqNumFlag,
+    SenderCompID,
+    SendingTime,
+    Side,
+    Sides,
+    SubscriptionRequestType,
+    Symbol,
+    TargetCompID,
+    TestReqID,
+    TimeInForce,
+    TimeInForces,
+    TransactTime,
+)
+
 BEGIN = b"FIX.4.4"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -233,14 +267,15 @@ class Session(asyncio.Protocol):
         if seq is None:
             seq = self.seq
             self.seq += 1
-        return encode(BEGIN, msg_type, [(49, self.comp_id), (56, self.target), (34, seq),
-                                        (52, format_utc_timestamp(time.time() if now is None else now)), *body])
+        return encode(BEGIN, msg_type, [(SenderCompID, self.comp_id), (TargetCompID, self.target), (MsgSeqNum, seq),
+                                        (SendingTime, format_utc_timestamp(time.time() if now is None else now)),
+                                        *body])
 
     def connection_made(self, transport) -> None:
         self.transport = transport
-        body = [(98, 0), (108, self.heartbeat), (141, b"Y")]
+        body = [(EncryptMethod, 0), (HeartBtInt, self.heartbeat), (ResetSeqNumFlag, b"Y")]
         if self.password:
-            body.append((554, self.password))
+            body.append((Password, self.password))
         transport.write(self.encode(b"A", body))
 
     def data_received(self, data: bytes) -> None:
@@ -258,7 +293,7 @@ class Session(asyncio.Protocol):
                     self.logged_on.set_result(True)
             elif t == b"1":
                 tr = _TESTREQ.search(raw)
-                self.transport.write(self.encode(b"0", [(112, tr.group(1))] if tr else []))
+                self.transport.write(self.encode(b"0", [(TestReqID, tr.group(1))] if tr else []))
             elif t == b"5":
                 if not self.logged_on.done():
                     self.logged_on.set_exception(ConnectionError(f"logon refused: {raw!r}"))
@@ -268,7 +303,8 @@ class Session(asyncio.Protocol):
                 if t == b"2":  # we never resend: gap fill everything asked
                     b = re.search(rb"\x017=(\d+)\x01", raw)
                     if b:
-                        self.transport.write(self.encode(b"4", [(43, b"Y"), (123, b"Y"), (36, self.seq)], seq=int(b.group(1))))
+                        self.transport.write(self.encode(b"4", [(PossDupFlag, b"Y"), (GapFillFlag, b"Y"),
+                                                                (NewSeqNo, self.seq)], seq=int(b.group(1))))
             else:
                 if app is None:
                     app = []
@@ -328,35 +364,39 @@ def build_flow(sess: Session, n: int, symbols: list[str], rng: random.Random, mi
         seq = first_seq + i
         sym = rng.choice(symbols).encode()
         if kind == "limit":
-            side = rng.choice((b"1", b"2"))
+            side = rng.choice((Sides.BUY, Sides.SELL))
             # around the seeded spread (bids 101-105, asks 110-114): mostly passive, some cross
-            if side == b"1":
+            if side == Sides.BUY:
                 cents = rng.randint(10000, 11100)
             else:
                 cents = rng.randint(10400, 11500)
             price = b"%d.%02d" % divmod(cents, 100)
             qty = rng.randint(1, 20)
-            msg = sess.encode(b"D", [(11, clid), (55, sym), (54, side), (60, format_utc_timestamp(now)),
-                                     (38, qty), (40, b"2"), (44, price), (59, b"0")], seq=seq, now=now)
+            msg = sess.encode(b"D", [(ClOrdID, clid), (Symbol, sym), (Side, side),
+                                     (TransactTime, format_utc_timestamp(now)), (OrderQty, qty),
+                                     (OrdType, OrdTypes.LIMIT), (Price, price), (TimeInForce, TimeInForces.DAY)],
+                              seq=seq, now=now)
             live.append((clid, sym, side, price, qty))
             if len(live) > 2000:
                 live.pop(0)
         elif kind == "cancel":
             orig, osym, oside, _, _ = live.pop(rng.randrange(len(live)))
-            msg = sess.encode(b"F", [(41, orig), (11, clid), (55, osym), (54, oside),
-                                     (60, format_utc_timestamp(now))], seq=seq, now=now)
+            msg = sess.encode(b"F", [(OrigClOrdID, orig), (ClOrdID, clid), (Symbol, osym), (Side, oside),
+                                     (TransactTime, format_utc_timestamp(now))], seq=seq, now=now)
         elif kind == "replace":
             j = rng.randrange(len(live))
             orig, osym, oside, oprice, oqty = live[j]
             nqty = max(1, oqty - 1)
-            msg = sess.encode(b"G", [(41, orig), (11, clid), (55, osym), (54, oside),
-                                     (60, format_utc_timestamp(now)), (38, nqty), (40, b"2"),
-                                     (44, oprice)], seq=seq, now=now)
+            msg = sess.encode(b"G", [(OrigClOrdID, orig), (ClOrdID, clid), (Symbol, osym), (Side, oside),
+                                     (TransactTime, format_utc_timestamp(now)), (OrderQty, nqty),
+                                     (OrdType, OrdTypes.LIMIT), (Price, oprice)], seq=seq, now=now)
             live[j] = (clid, osym, oside, oprice, nqty)
         else:  # market IOC
-            side = rng.choice((b"1", b"2"))
-            msg = sess.encode(b"D", [(11, clid), (55, sym), (54, side), (60, format_utc_timestamp(now)),
-                                     (38, rng.randint(1, 10)), (40, b"1"), (59, b"3")], seq=seq, now=now)
+            side = rng.choice((Sides.BUY, Sides.SELL))
+            msg = sess.encode(b"D", [(ClOrdID, clid), (Symbol, sym), (Side, side),
+                                     (TransactTime, format_utc_timestamp(now)), (OrderQty, rng.randint(1, 10)),
+                                     (OrdType, OrdTypes.MARKET), (TimeInForce, TimeInForces.IMMEDIATE_OR_CANCEL)],
+                              seq=seq, now=now)
         out.append(msg)
         pos += len(msg)
         offsets.append(pos)
@@ -591,10 +631,11 @@ async def run_md_subscribers(args: argparse.Namespace) -> None:
     subs = []
     for j in range(args.md_subscribers):
         s = await connect(args.host, args.port, f"{args.prefix}MD{j + 1}", args.target, args.md_password)
-        body = [(262, b"md%d" % j), (263, b"1"), (264, 0), (265, 1), (267, 3), (269, b"0"), (269, b"1"),
-                (269, b"2"), (146, len(symbols))]
+        body = [(MDReqID, b"md%d" % j), (SubscriptionRequestType, b"1"), (MarketDepth, 0), (MDUpdateType, 1),
+                (NoMDEntryTypes, 3), (MDEntryType, b"0"), (MDEntryType, b"1"), (MDEntryType, b"2"),
+                (NoRelatedSym, len(symbols))]
         for sym in symbols:
-            body.append((55, sym))
+            body.append((Symbol, sym))
         s.transport.write(s.encode(b"V", body))
         subs.append(s)
     t_wait = loop.time() + 30

@@ -36,6 +36,27 @@ from fixexchange.cli.client import (
     settings_from_args,
 )
 
+from fixexchange.codec.tags import (
+    MarketDepth,
+    MDEntryPx,
+    MDEntryType,
+    MDReqID,
+    MDReqRejReason,
+    MDUpdateAction,
+    MDUpdateType,
+    MinPriceIncrement,
+    NoMDEntries,
+    NoMDEntryTypes,
+    NoRelatedSym,
+    RefMsgType,
+    SecurityListRequestType,
+    SecurityReqID,
+    SecurityRequestResult,
+    SubscriptionRequestType,
+    Symbol,
+    Text,
+)
+
 TOOL = "fix-md"
 DEFAULT_SENDER = "MDVIEW"
 
@@ -138,11 +159,11 @@ class MarketView:
 
     def request_fields(self, req_id: str, kind: str) -> list[tuple[int, object]]:
         fields: list[tuple[int, object]] = [
-            (262, req_id), (263, kind), (264, 0), (265, 1),
-            (267, 3), (269, "0"), (269, "1"), (269, "2"),
-            (146, len(self.symbols)),
+            (MDReqID, req_id), (SubscriptionRequestType, kind), (MarketDepth, 0), (MDUpdateType, 1),
+            (NoMDEntryTypes, 3), (MDEntryType, "0"), (MDEntryType, "1"), (MDEntryType, "2"),
+            (NoRelatedSym, len(self.symbols)),
         ]
-        fields += [(55, s) for s in self.symbols]
+        fields += [(Symbol, s) for s in self.symbols]
         return fields
 
     def unsubscribe_fields(self) -> list[tuple[int, object]]:
@@ -151,7 +172,7 @@ class MarketView:
     def security_list_fields(self) -> list[tuple[int, object]]:
         """SecurityListRequest (x) for every symbol: their tick sizes."""
         self.security_req_id = f"{self.prefix}-sec"
-        return [(320, self.security_req_id), (559, "4")]
+        return [(SecurityReqID, self.security_req_id), (SecurityListRequestType, "4")]
 
     # -- problems
     def gap(self, reason: str) -> None:
@@ -171,27 +192,27 @@ class MarketView:
     def on_message(self, msg) -> None:
         kind = msg_type(msg)
         if kind == "W":
-            if field(msg, 262) != self.req_id:
+            if field(msg, MDReqID) != self.req_id:
                 return
-            symbol = field(msg, 55, "")
+            symbol = field(msg, Symbol, "")
             book = self.books.get(symbol)
             if book is None:
                 return
             try:
-                book.apply_snapshot(groups(msg, 268, 269))
+                book.apply_snapshot(groups(msg, NoMDEntries, MDEntryType))
             except bookmod.BookInconsistent as exc:
                 self.gap(f"bad snapshot: {exc}")
                 return
             self.dirty = True
         elif kind == "X":
-            if field(msg, 262) != self.req_id or self.need_resubscribe:
+            if field(msg, MDReqID) != self.req_id or self.need_resubscribe:
                 return
-            entries = groups(msg, 268, 279)
+            entries = groups(msg, NoMDEntries, MDUpdateAction)
             _infer_aggressors(entries)
             received = _now_stamp()
             now = self.clock()
             for entry in entries:
-                symbol = entry.get(55, "")
+                symbol = entry.get(Symbol, "")
                 book = self.books.get(symbol)
                 if book is None:
                     continue
@@ -200,32 +221,32 @@ class MarketView:
                 except bookmod.BookInconsistent as exc:
                     self.gap(f"inconsistent update: {exc}")
                     return
-                if entry.get(269) == bookmod.TRADE and entry.get(279, "0") == "0":
+                if entry.get(MDEntryType) == bookmod.TRADE and entry.get(MDUpdateAction, "0") == "0":
                     self.tape.append((symbol, book.trades[-1]))
             self.dirty = True
         elif kind == "y":
-            if field(msg, 320) != self.security_req_id or field(msg, 560, "0") != "0":
+            if field(msg, SecurityReqID) != self.security_req_id or field(msg, SecurityRequestResult, "0") != "0":
                 return  # no tick sizes: the spread is shown in price only
-            for entry in groups(msg, 146, 55):
-                tick = entry.get(969)
-                if tick is None and entry.get(58, "").startswith("MinPriceIncrement="):
-                    tick = entry[58].split()[0].split("=", 1)[1]  # the exchange's FIX 4.4-clean form
+            for entry in groups(msg, NoRelatedSym, Symbol):
+                tick = entry.get(MinPriceIncrement)
+                if tick is None and entry.get(Text, "").startswith("MinPriceIncrement="):
+                    tick = entry[Text].split()[0].split("=", 1)[1]  # the exchange's FIX 4.4-clean form
                 try:
                     value = bookmod.Decimal(tick) if tick is not None else None
                 except bookmod.InvalidOperation:
                     value = None
                 if value is not None and value.is_finite() and value > 0:
-                    self.ticks[entry.get(55, "")] = value
+                    self.ticks[entry.get(Symbol, "")] = value
             self.dirty = True
-        elif kind == "j" and field(msg, 372) == "x":
+        elif kind == "j" and field(msg, RefMsgType) == "x":
             return  # the security list is refused: no tick sizes, nothing else lost
         elif kind == "Y":
-            if field(msg, 262) != self.req_id:
+            if field(msg, MDReqID) != self.req_id:
                 return  # e.g. the unsubscribe of a request the exchange already dropped
-            text = field(msg, 58) or f"MDReqRejReason {field(msg, 281, '?')}"
+            text = field(msg, Text) or f"MDReqRejReason {field(msg, MDReqRejReason, '?')}"
             raise MdRejected(f"market data request rejected: {text}")
         elif kind in ("3", "j"):
-            text = field(msg, 58) or "no reason given"
+            text = field(msg, Text) or "no reason given"
             raise MdRejected(f"market data request rejected: {text}")
 
     def ready(self) -> bool:
@@ -255,18 +276,18 @@ def _infer_aggressors(entries: list[dict[int, str]]) -> None:
     went in the same update is the passive side."""
     touched: dict[tuple[str, str], str] = {}
     for entry in entries:
-        if entry.get(269) in ("0", "1") and entry.get(279) in ("1", "2"):
-            touched[(entry.get(55, ""), entry.get(270, ""))] = entry[269]
+        if entry.get(MDEntryType) in ("0", "1") and entry.get(MDUpdateAction) in ("1", "2"):
+            touched[(entry.get(Symbol, ""), entry.get(MDEntryPx, ""))] = entry[MDEntryType]
     for entry in entries:
-        if entry.get(269) != "2" or any(entry.get(t) in ("1", "2")
+        if entry.get(MDEntryType) != "2" or any(entry.get(t) in ("1", "2")
                                         for t in bookmod.AGGRESSOR_TAGS):
             continue
         try:
-            price = str(bookmod.Decimal(entry.get(270, "")))
+            price = str(bookmod.Decimal(entry.get(MDEntryPx, "")))
         except Exception:
             continue
         for (symbol, level), side in touched.items():
-            if symbol != entry.get(55, "") or not level:
+            if symbol != entry.get(Symbol, "") or not level:
                 continue
             try:
                 same = bookmod.Decimal(level) == bookmod.Decimal(price)

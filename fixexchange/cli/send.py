@@ -15,6 +15,64 @@ import threading
 import time
 from decimal import Decimal, InvalidOperation
 
+from fixexchange.codec.tags import (
+    AvgPx,
+    BusinessRejectReason,
+    BusinessRejectRefID,
+    ClOrdID,
+    CumQty,
+    CxlRejReason,
+    CxlRejResponseTo,
+    ExecInst,
+    ExecRestatementReason,
+    ExecType,
+    ExpireTime,
+    LastFragment,
+    LastPx,
+    LastQty,
+    LeavesQty,
+    MarketDepth,
+    MassCancelRejectReason,
+    MassCancelRequestType,
+    MassCancelResponse,
+    MaxFloor,
+    MDEntryType,
+    MDReqID,
+    MDReqRejReason,
+    MinPriceIncrement,
+    MinQty,
+    MinTradeVol,
+    NoMDEntries,
+    NoMDEntryTypes,
+    NoRelatedSym,
+    OrderID,
+    OrderQty,
+    OrdRejReason,
+    OrdStatus,
+    OrdStatusReqID,
+    OrdType,
+    OrdTypes,
+    OrigClOrdID,
+    Price,
+    RefMsgType,
+    RefSeqNum,
+    RefTagID,
+    RoundLot,
+    SecurityListRequestType,
+    SecurityReqID,
+    SecurityRequestResult,
+    SessionRejectReason,
+    Side,
+    Sides,
+    StopPx,
+    SubscriptionRequestType,
+    Symbol,
+    Text,
+    TimeInForce,
+    TimeInForces,
+    TotalAffectedOrders,
+    TransactTime,
+)
 from fixexchange.cli import book as bookmod
 from fixexchange.cli.client import (
     OneLineArgumentParser,
@@ -46,10 +104,14 @@ SETTLE = 0.25  # seconds of quiet after an order rests before fix-send logs out
 
 # the TimeInForce values the exchange takes (no at-the-opening 2 or good-till-crossing 5:
 # it rejects them, so the tool does not offer them)
-TIFS = {"day": "0", "gtc": "1", "ioc": "3", "fok": "4", "gtd": "6"}
-SIDES = {"buy": "1", "sell": "2"}
-SIDE_NAMES = {"1": "BUY", "2": "SELL"}
-ORD_TYPE_NAMES = {"1": "MKT", "2": "LMT", "3": "STOP", "4": "STOPLMT"}
+# (the tool's words for FIX values; the values come from codec.tags, as str)
+TIFS = {"day": TimeInForces.DAY, "gtc": TimeInForces.GOOD_TILL_CANCEL, "ioc": TimeInForces.IMMEDIATE_OR_CANCEL,
+        "fok": TimeInForces.FILL_OR_KILL, "gtd": TimeInForces.GOOD_TILL_DATE}
+TIFS = {name: value.decode() for name, value in TIFS.items()}
+SIDES = {"buy": Sides.BUY.decode(), "sell": Sides.SELL.decode()}
+SIDE_NAMES = {value: name.upper() for name, value in SIDES.items()}
+ORD_TYPE_NAMES = {OrdTypes.MARKET.decode(): "MKT", OrdTypes.LIMIT.decode(): "LMT", OrdTypes.STOP.decode(): "STOP",
+                  OrdTypes.STOP_LIMIT.decode(): "STOPLMT"}
 TIF_NAMES = {v: k.upper() for k, v in TIFS.items()}
 EXEC_TYPES = {
     "0": "NEW", "3": "DONE", "4": "CANCELED", "5": "REPLACED", "6": "PENDCXL",
@@ -481,16 +543,16 @@ def _nonzero(value: str) -> bool:
 
 
 def format_exec_report(msg) -> str:
-    exec_type = field(msg, 150, "?")
-    if exec_type == "D" and field(msg, 378) == "8" and field(msg, 99) is not None:
+    exec_type = field(msg, ExecType, "?")
+    if exec_type == "D" and field(msg, ExecRestatementReason) == "8" and field(msg, StopPx) is not None:
         exec_type = "L"  # FIX 4.4's report of an elected stop: Restated by the market
-    status = field(msg, 39, "?")
-    side = SIDE_NAMES.get(field(msg, 54, ""), field(msg, 54, "?"))
-    symbol = field(msg, 55, "?")
-    qty = field(msg, 38)
-    price = field(msg, 44)
-    stop = field(msg, 99)
-    ord_type = field(msg, 40)
+    status = field(msg, OrdStatus, "?")
+    side = SIDE_NAMES.get(field(msg, Side, ""), field(msg, Side, "?"))
+    symbol = field(msg, Symbol, "?")
+    qty = field(msg, OrderQty)
+    price = field(msg, Price)
+    stop = field(msg, StopPx)
+    ord_type = field(msg, OrdType)
     parts = [f"{EXEC_TYPES.get(exec_type, exec_type):<9}", symbol, side, _num(qty)]
     if price is not None and ord_type not in ("1", "3"):
         parts += ["@", _num(price)]
@@ -498,23 +560,23 @@ def format_exec_report(msg) -> str:
         parts.append("MKT")
     if stop is not None:
         parts.append(f"STOP {_num(stop)}")
-    tif = field(msg, 59)
+    tif = field(msg, TimeInForce)
     if tif and tif != "0":
         parts.append(TIF_NAMES.get(tif, tif))
-    parts.append(f"order={field(msg, 37, '-')}")
-    parts.append(f"cl={field(msg, 11, '-')}")
+    parts.append(f"order={field(msg, OrderID, '-')}")
+    parts.append(f"cl={field(msg, ClOrdID, '-')}")
     tail = [f"status={ORD_STATUS.get(status, status)}",
-            f"filled={_num(field(msg, 14, '0'))}/{_num(qty)}",
-            f"leaves={_num(field(msg, 151, '0'))}"]
-    last_qty = field(msg, 32)
+            f"filled={_num(field(msg, CumQty, '0'))}/{_num(qty)}",
+            f"leaves={_num(field(msg, LeavesQty, '0'))}"]
+    last_qty = field(msg, LastQty)
     if last_qty is not None and exec_type == "F" and _nonzero(last_qty):
-        tail.append(f"last={_num(last_qty)}@{_num(field(msg, 31))}")
-    cum = field(msg, 14)
-    if cum is not None and cum not in ("", "0") and field(msg, 6) is not None:
-        tail.append(f"avg={_num(field(msg, 6))}")
-    text = field(msg, 58)
+        tail.append(f"last={_num(last_qty)}@{_num(field(msg, LastPx))}")
+    cum = field(msg, CumQty)
+    if cum is not None and cum not in ("", "0") and field(msg, AvgPx) is not None:
+        tail.append(f"avg={_num(field(msg, AvgPx))}")
+    text = field(msg, Text)
     if exec_type == "8" or status == "8":
-        reason = text or f"OrdRejReason {field(msg, 103, '?')}"
+        reason = text or f"OrdRejReason {field(msg, OrdRejReason, '?')}"
         tail.append(f"reason: {reason}")
     elif text:
         tail.append(f"text: {text}")
@@ -522,36 +584,37 @@ def format_exec_report(msg) -> str:
 
 
 def format_cancel_reject(msg) -> str:
-    reason = field(msg, 102)
-    text = field(msg, 58)
-    what = "cancel" if field(msg, 434) == "1" else "replace"
+    reason = field(msg, CxlRejReason)
+    text = field(msg, Text)
+    what = "cancel" if field(msg, CxlRejResponseTo) == "1" else "replace"
     why = text or CXL_REJ_REASONS.get(reason or "", f"CxlRejReason {reason}")
-    return (f"{'CXLREJ':<9} {what} of order={field(msg, 37, '-')} "
-            f"cl={field(msg, 41, '-')} rejected: {why}")
+    return (f"{'CXLREJ':<9} {what} of order={field(msg, OrderID, '-')} "
+            f"cl={field(msg, OrigClOrdID, '-')} rejected: {why}")
 
 
 def format_reject(msg) -> str:
     kind = msg_type(msg)
-    text = field(msg, 58, "")
+    text = field(msg, Text, "")
     if kind == "3":
-        tag = field(msg, 371)
+        tag = field(msg, RefTagID)
         where = f" (tag {tag})" if tag else ""
-        return f"{'REJECT':<9} message {field(msg, 45, '?')} rejected{where}: {text or field(msg, 373, '?')}"
+        reason = text or field(msg, SessionRejectReason, "?")
+        return f"{'REJECT':<9} message {field(msg, RefSeqNum, '?')} rejected{where}: {reason}"
     if kind == "j":
-        return (f"{'BIZREJECT':<9} {field(msg, 372, '?')} rejected: "
-                f"{text or 'BusinessRejectReason ' + field(msg, 380, '?')}")
+        return (f"{'BIZREJECT':<9} {field(msg, RefMsgType, '?')} rejected: "
+                f"{text or 'BusinessRejectReason ' + field(msg, BusinessRejectReason, '?')}")
     if kind == "Y":
-        return f"{'MDREJECT':<9} market data request rejected: {text or field(msg, 281, '?')}"
+        return f"{'MDREJECT':<9} market data request rejected: {text or field(msg, MDReqRejReason, '?')}"
     return f"{kind}: {text}"
 
 
 def format_mass_cancel(msg) -> str:
-    response = field(msg, 531, "?")
-    affected = field(msg, 533, "0")
+    response = field(msg, MassCancelResponse, "?")
+    affected = field(msg, TotalAffectedOrders, "0")
     if response == "0":
         return (f"{'MASSCXL':<9} rejected: "
-                f"{field(msg, 58) or 'MassCancelRejectReason ' + field(msg, 532, '?')}")
-    symbol = field(msg, 55)
+                f"{field(msg, Text) or 'MassCancelRejectReason ' + field(msg, MassCancelRejectReason, '?')}")
+    symbol = field(msg, Symbol)
     scope = f"for {symbol}" if symbol else "for all symbols"
     return f"{'MASSCXL':<9} {affected} order(s) canceled {scope}"
 
@@ -617,7 +680,8 @@ class Trader:
         """A SecurityListRequest whose answer only feeds `symbols` (nothing printed)."""
         with self._lock:
             self._symbols_req = new_id()
-            self._symbols_seq = self.client.send("x", [(320, self._symbols_req), (559, "4")])
+            self._symbols_seq = self.client.send("x", [(SecurityReqID, self._symbols_req),
+                                                       (SecurityListRequestType, "4")])
 
     # -- sending
     def start(self, command: Command) -> Pending:
@@ -628,44 +692,45 @@ class Trader:
             return self._start_on_order(command, now)
         if command.action == "cancel-all":
             cl = new_id()
-            fields = [(11, cl)]
+            fields = [(ClOrdID, cl)]
             if command.symbol:
-                fields += [(530, "1"), (55, command.symbol)]
+                fields += [(MassCancelRequestType, "1"), (Symbol, command.symbol)]
             else:
-                fields += [(530, "7")]
-            fields.append((60, now))
+                fields += [(MassCancelRequestType, "7")]
+            fields.append((TransactTime, now))
             return self._send("q", fields, Pending("cancel-all", 0, {cl}))
         if command.action == "book":
             req = new_id()
-            fields = [(262, req), (263, "0"), (264, 0), (267, 3), (269, "0"), (269, "1"),
-                      (269, "2"), (146, 1), (55, command.symbol)]
+            fields = [(MDReqID, req), (SubscriptionRequestType, "0"), (MarketDepth, 0), (NoMDEntryTypes, 3),
+                      (MDEntryType, "0"), (MDEntryType, "1"), (MDEntryType, "2"), (NoRelatedSym, 1),
+                      (Symbol, command.symbol)]
             return self._send("V", fields, Pending("book", 0, {req}, depth=command.depth))
         if command.action == "symbols":
             req = new_id()
-            return self._send("x", [(320, req), (559, "4")], Pending("symbols", 0, {req}))
+            return self._send("x", [(SecurityReqID, req), (SecurityListRequestType, "4")], Pending("symbols", 0, {req}))
         raise UsageError(f"nothing to send for {command.action!r}")
 
     def _start_order(self, command: Command, now: str) -> Pending:
         """A NewOrderSingle, recorded at once."""
         cl = new_id()
         fields: list[tuple[int, object]] = [
-            (11, cl), (55, command.symbol), (54, command.side), (60, now),
-            (38, command.qty), (40, command.ord_type),
+            (ClOrdID, cl), (Symbol, command.symbol), (Side, command.side), (TransactTime, now),
+            (OrderQty, command.qty), (OrdType, command.ord_type),
         ]
         if command.price is not None:
-            fields.append((44, command.price))
+            fields.append((Price, command.price))
         if command.stop is not None:
-            fields.append((99, command.stop))
+            fields.append((StopPx, command.stop))
         if command.tif is not None:
-            fields.append((59, command.tif))
+            fields.append((TimeInForce, command.tif))
         if command.expire is not None:
-            fields.append((126, command.expire))
+            fields.append((ExpireTime, command.expire))
         if command.post_only:
-            fields.append((18, "6"))
+            fields.append((ExecInst, "6"))
         if command.display is not None:
-            fields.append((111, command.display))
+            fields.append((MaxFloor, command.display))
         if command.min_qty is not None:
-            fields.append((110, command.min_qty))
+            fields.append((MinQty, command.min_qty))
         rec = OrderRecord(cl, "", command.symbol, command.side, command.ord_type,
                           command.qty, command.price or "")
         return self._send("D", fields, Pending("order", 0, {cl}), rec)
@@ -684,17 +749,17 @@ class Trader:
                               command.side, "2", "", "")
         cl = new_id()
         if command.action == "status":
-            fields = [(11, rec.clordid), (55, rec.symbol), (54, rec.side), (790, cl)]
+            fields = [(ClOrdID, rec.clordid), (Symbol, rec.symbol), (Side, rec.side), (OrdStatusReqID, cl)]
             if rec.orderid:
-                fields.insert(0, (37, rec.orderid))
+                fields.insert(0, (OrderID, rec.orderid))
             return self._send("H", fields, Pending("status", 0, {cl, rec.clordid}))
-        fields = [(41, rec.clordid), (11, cl), (55, rec.symbol), (54, rec.side),
-                  (60, now)]
+        fields = [(OrigClOrdID, rec.clordid), (ClOrdID, cl), (Symbol, rec.symbol), (Side, rec.side),
+                  (TransactTime, now)]
         if rec.orderid:
-            fields.insert(0, (37, rec.orderid))
+            fields.insert(0, (OrderID, rec.orderid))
         if command.action == "cancel":
             if rec.qty:
-                fields.append((38, rec.qty))
+                fields.append((OrderQty, rec.qty))
             # The cancel's ClOrdID becomes the order's once the exchange accepts it.
             new = dataclasses.replace(rec, clordid=cl)
             return self._send("F", fields, Pending("cancel", 0, {cl}), new,
@@ -707,9 +772,9 @@ class Trader:
             raise UsageError(f"order {command.order} has no limit price to replace "
                              f"({ORD_TYPE_NAMES[ord_type]} order)")
         price = (command.price or rec.price) if ord_type in ("2", "4") else None
-        fields += [(38, qty), (40, ord_type)]
+        fields += [(OrderQty, qty), (OrdType, ord_type)]
         if price:
-            fields.append((44, price))
+            fields.append((Price, price))
         new = OrderRecord(cl, rec.orderid, rec.symbol, rec.side, rec.ord_type, qty,
                           price or "")
         # Recorded when the exchange accepts it: a rejected replace leaves the order
@@ -748,10 +813,10 @@ class Trader:
             say(format_exec_report(msg), self.out)
             self._learn(msg)
             self._track_live(msg)
-            cl = field(msg, 11)
-            if not self._mine(cl, field(msg, 790), field(msg, 41)):
+            cl = field(msg, ClOrdID)
+            if not self._mine(cl, field(msg, OrdStatusReqID), field(msg, OrigClOrdID)):
                 return
-            exec_type, status = field(msg, 150), field(msg, 39)
+            exec_type, status = field(msg, ExecType), field(msg, OrdStatus)
             if p.kind == "status":
                 if exec_type == "I":
                     p.finish(EXIT_REJECTED if status == "8" else EXIT_OK)
@@ -765,53 +830,53 @@ class Trader:
             return
         if kind == "9":
             say(format_cancel_reject(msg), self.out)
-            if self._mine(field(msg, 11), field(msg, 41)):
+            if self._mine(field(msg, ClOrdID), field(msg, OrigClOrdID)):
                 p.finish(EXIT_REJECTED)
             return
         if kind == "r":
             say(format_mass_cancel(msg), self.out)
-            if self._mine(field(msg, 11)):
-                p.finish(EXIT_REJECTED if field(msg, 531) == "0" else EXIT_OK)
+            if self._mine(field(msg, ClOrdID)):
+                p.finish(EXIT_REJECTED if field(msg, MassCancelResponse) == "0" else EXIT_OK)
             return
         if kind == "W":
-            if self._mine(field(msg, 262)):
-                book = bookmod.Book(field(msg, 55, "?"))
-                book.apply_snapshot(groups(msg, 268, 269))
+            if self._mine(field(msg, MDReqID)):
+                book = bookmod.Book(field(msg, Symbol, "?"))
+                book.apply_snapshot(groups(msg, NoMDEntries, MDEntryType))
                 for line in bookmod.render(book, p.depth):
                     say(line, self.out)
                 p.finish()
             return
         if kind == "y":
-            if self._symbols_req is not None and field(msg, 320) == self._symbols_req:
-                if field(msg, 560, "0") == "0":
-                    self.symbols += [e[55] for e in groups(msg, 146, 55) if e.get(55)]
+            if self._symbols_req is not None and field(msg, SecurityReqID) == self._symbols_req:
+                if field(msg, SecurityRequestResult, "0") == "0":
+                    self.symbols += [e[Symbol] for e in groups(msg, NoRelatedSym, Symbol) if e.get(Symbol)]
                 return
-            if not self._mine(field(msg, 320)):
+            if not self._mine(field(msg, SecurityReqID)):
                 return
-            if field(msg, 560, "0") != "0":
+            if field(msg, SecurityRequestResult, "0") != "0":
                 say(f"{'REJECT':<9} security list request rejected: "
-                    f"{field(msg, 58) or 'SecurityRequestResult ' + field(msg, 560, '?')}",
+                    f"{field(msg, Text) or 'SecurityRequestResult ' + field(msg, SecurityRequestResult, '?')}",
                     self.out)
                 p.finish(EXIT_REJECTED)
                 return
             if not p.fragments:
                 say(f"{'SYMBOL':<12} {'TICK':>10} {'LOT':>8} {'MIN QTY':>8}", self.out)
-            for entry in groups(msg, 146, 55):
+            for entry in groups(msg, NoRelatedSym, Symbol):
                 p.fragments.append(entry)
-                tick = entry.get(969)
-                if tick is None and entry.get(58, "").startswith("MinPriceIncrement="):
-                    tick = entry[58].split()[0].split("=", 1)[1]  # the exchange's FIX 4.4-clean form
-                say(f"{entry.get(55, '?'):<12} {_num(tick):>10} "
-                    f"{_num(entry.get(561)):>8} {_num(entry.get(562)):>8}", self.out)
-            if field(msg, 893, "Y") == "Y":
+                tick = entry.get(MinPriceIncrement)
+                if tick is None and entry.get(Text, "").startswith("MinPriceIncrement="):
+                    tick = entry[Text].split()[0].split("=", 1)[1]  # the exchange's FIX 4.4-clean form
+                say(f"{entry.get(Symbol, '?'):<12} {_num(tick):>10} "
+                    f"{_num(entry.get(RoundLot)):>8} {_num(entry.get(MinTradeVol)):>8}", self.out)
+            if field(msg, LastFragment, "Y") == "Y":
                 p.finish()
             return
         if kind in ("3", "j", "Y"):
-            if self._symbols_seq is not None and field(msg, 45) == str(self._symbols_seq):
+            if self._symbols_seq is not None and field(msg, RefSeqNum) == str(self._symbols_seq):
                 return  # the background symbol list was refused: no symbol completion
             say(format_reject(msg), self.out)
-            ref_seq = field(msg, 45)
-            ref_id = field(msg, 379) if kind == "j" else field(msg, 262)
+            ref_seq = field(msg, RefSeqNum)
+            ref_id = field(msg, BusinessRejectRefID) if kind == "j" else field(msg, MDReqID)
             if p is not None and not p.done and (
                 (ref_seq is not None and ref_seq == str(p.seq)) or (ref_id in p.ids)
             ):
@@ -821,25 +886,25 @@ class Trader:
         say(f"{'MESSAGE':<9} unexpected {kind}: {raw}", self.out)
 
     def _track_live(self, msg) -> None:
-        oid = field(msg, 37)
+        oid = field(msg, OrderID)
         if not oid or oid == "NONE":
             return
-        if field(msg, 39) in TERMINAL or field(msg, 150) == "8":
+        if field(msg, OrdStatus) in TERMINAL or field(msg, ExecType) == "8":
             self.live.pop(oid, None)
             return
-        side = SIDE_NAMES.get(field(msg, 54, ""), "?")
-        price = field(msg, 44)
-        self.live[oid] = (f"{field(msg, 55, '?')} {side} {_num(field(msg, 151))}"
-                          + (f" @ {_num(price)}" if price and field(msg, 40) not in ("1", "3") else ""))
+        side = SIDE_NAMES.get(field(msg, Side, ""), "?")
+        price = field(msg, Price)
+        self.live[oid] = (f"{field(msg, Symbol, '?')} {side} {_num(field(msg, LeavesQty))}"
+                          + (f" @ {_num(price)}" if price and field(msg, OrdType) not in ("1", "3") else ""))
 
     def _learn(self, msg) -> None:
-        cl, oid = field(msg, 11), field(msg, 37)
+        cl, oid = field(msg, ClOrdID), field(msg, OrderID)
         rec = self._sent.get(cl or "")
         if rec is None or not oid or oid == "NONE":
             return
         if rec.orderid == oid and cl not in self._unrecorded:
             return
-        if field(msg, 150) == "8" or field(msg, 39) == "8":
+        if field(msg, ExecType) == "8" or field(msg, OrdStatus) == "8":
             return
         self._unrecorded.discard(cl)
         rec.orderid = oid

@@ -103,5 +103,6 @@ class MarketDataRequests:
                           f"more than {limit} market-data subscriptions on this session "
                           "(limit max_market_data_subscriptions): unsubscribe one first")
         out.extend(self.market_data.subscribe(
-            Subscription(session_id, md_req_id, tuple(symbols), depth, wanted, update_type == MDUpdateTypes.INCREMENTAL_REFRESH,
+            Subscription(session_id, md_req_id, tuple(symbols), depth, wanted,
+                         update_type == MDUpdateTypes.INCREMENTAL_REFRESH,
                          "aggressor_side" in self._extensions_of(session_id))))

@@ -74,7 +74,8 @@ ALL_ENTRY_TYPES = frozenset((BID, OFFER, TRADE))
 _NEW = (MDUpdateAction, MDUpdateActions.NEW)
 _CHANGE = (MDUpdateAction, MDUpdateActions.CHANGE)
 _DELETE = (MDUpdateAction, MDUpdateActions.DELETE)
-_ENTRY_TYPE_FIELD = ((MDEntryType, MDEntryTypes.BID), (MDEntryType, MDEntryTypes.OFFER), (MDEntryType, MDEntryTypes.TRADE))
+_ENTRY_TYPE_FIELD = ((MDEntryType, MDEntryTypes.BID), (MDEntryType, MDEntryTypes.OFFER),
+                     (MDEntryType, MDEntryTypes.TRADE))
 # AggressorSide(2446, FIX 5.0 SP2; FIX 4.4's entries have no field for it), by Side 1/2
 _AGGRESSOR_FIELD = {1: ((AggressorSide, Sides.BUY),), 2: ((AggressorSide, Sides.SELL),)}
 
@@ -306,7 +307,8 @@ class MarketData:
                     count, fields = per_symbol[0][1]
                     body = [(MDReqID, subscription.md_req_id), (NoMDEntries, count), *fields]
                 else:
-                    body = [(MDReqID, subscription.md_req_id), (NoMDEntries, sum(update[0] for _, update in per_symbol))]
+                    body = [(MDReqID, subscription.md_req_id),
+                            (NoMDEntries, sum(update[0] for _, update in per_symbol))]
                     for _, (_, fields) in per_symbol:
                         body += fields
                 out.append(_new_tuple(Outbound, (subscription.session_id, INCREMENTAL_REFRESH, body, True)))
@@ -437,7 +439,8 @@ class MarketData:
             if entry_type in entry_types:
                 type_field = _ENTRY_TYPE_FIELD[entry_type]
                 for price, qty, orders in self.levels_counted(data.symbol, entry_type + 1, depth):
-                    body += (type_field, (MDEntryPx, fmt(price)), (MDEntrySize, b"%d" % qty), (NumberOfOrders, b"%d" % orders))
+                    body += (type_field, (MDEntryPx, fmt(price)), (MDEntrySize, b"%d" % qty),
+                             (NumberOfOrders, b"%d" % orders))
                     count += 1
         if TRADE in entry_types:
             for fields, aggressor in data.trades:

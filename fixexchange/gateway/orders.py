@@ -347,7 +347,8 @@ class OrderRequests:
             body.append((OrdStatusReqID, status_req_id))
         body += ((ExecID, self._next_exec_id()), _EXEC_STATUS, _STATUS_REJECTED, (Symbol, message.get(Symbol) or b"?"),
                  (Side, message.get(Side) or b"?"), (LeavesQty, _ZERO), (CumQty, _ZERO), (AvgPx, _ZERO),
-                 (TransactTime, self._transact_time), (OrdRejReason, b"%d" % ORD_REJ_UNKNOWN_ORDER), (Text, "unknown order"))
+                 (TransactTime, self._transact_time), (OrdRejReason, b"%d" % ORD_REJ_UNKNOWN_ORDER),
+                 (Text, "unknown order"))
         out.append(Outbound(request.session_id, MsgTypes.EXECUTION_REPORT, body))
 
 

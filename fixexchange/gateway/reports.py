@@ -139,7 +139,8 @@ class Reports:
                       text: str | bytes) -> Outbound:
         """ER ExecType=8 for an order that never reached the book."""
         self._count_reject("order", reason, EXECUTION_REPORT)
-        body = [(OrderID, b"NONE"), (ClOrdID, cl_ord_id), (ExecID, self._next_exec_id()), _EXEC_REJECTED, _STATUS_REJECTED,
+        body = [(OrderID, b"NONE"), (ClOrdID, cl_ord_id), (ExecID, self._next_exec_id()), _EXEC_REJECTED,
+                _STATUS_REJECTED,
                 (Symbol, message.get(Symbol) or b"?"), (Side, message.get(Side) or b"?")]
         # echo the order's fields only when they are valid FIX values (a garbled echo would
         # get this reject rejected by the client's session layer)
@@ -173,7 +174,8 @@ class Reports:
     def _business_reject(self, session_id: str, message: FixMessage, reason: int, text: str | bytes) -> Outbound:
         self._count_reject("business", reason)
         body = [(RefSeqNum, message.seq_num or 0), (RefMsgType, message.msg_type)]
-        ref_id = message.get(ClOrdID) or message.get(MDReqID) or message.get(SecurityReqID) or message.get(SecurityStatusReqID)
+        ref_id = (message.get(ClOrdID) or message.get(MDReqID) or message.get(SecurityReqID)
+                  or message.get(SecurityStatusReqID))
         if ref_id is not None:
             body.append((BusinessRejectRefID, ref_id))
         body += ((BusinessRejectReason, b"%d" % reason), (Text, text))
