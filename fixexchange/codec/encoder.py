@@ -304,7 +304,8 @@ def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: b
     ``fields`` may also be ``bytes``: the body already encoded as whole "tag=value<SOH>"
     fields (what ``(PREENCODED, body)`` would insert), put in as it is. Like PREENCODED it
     is the caller's to get right, and unlike it is not checked field by field (that check
-    would cost as much as the encoding it saves): only its final SOH is.
+    would cost as much as the encoding it saves): only its final SOH is. Its constant parts
+    are best made with ``encoded_field`` and ``fields_format``, checked when made.
     """
 
     def enc_general(msg_type, seq_num, sending_time, fields):
