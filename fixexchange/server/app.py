@@ -880,7 +880,9 @@ class ExchangeServer:
         if not dirty:
             return
         self._dirty = []
-        if self.durable is not None and not self.durable.commit():  # one commit for the turn
+        # one commit for the turn (fsync "batch": each connection's flush commits, or waits
+        # for the end of a backlog with nothing written)
+        if self.durable is not None and not self.group_commit and not self.durable.commit():
             for p in dirty:
                 self.hold_for_journal(p)
             return
