@@ -232,7 +232,7 @@ def render() -> str:
 - **SendingTime** must be within {defaults.sending_time_tolerance:g} s of the exchange's clock.
 - **PossResend(97)=Y**: a NewOrderSingle, cancel, replace or mass cancel whose ClOrdID this FIX
   session has already seen is ignored (no second answer); the memory lasts until the sequence
-  numbers are reset (the last {session_acceptor.MAX_REMEMBERED_CL_ORD_IDS:,} ClOrdIDs).
+  numbers are reset (at least the last {session_acceptor.MAX_REMEMBERED_CL_ORD_IDS:,} ClOrdIDs).
 - **Identifiers you choose** are kept by the exchange and may be at most {MAX_ID_LENGTH} characters
   long; a longer one gets a session Reject, SessionRejectReason(373) 5 naming the field, Text
   "... (longer than {MAX_ID_LENGTH} characters)". They are:

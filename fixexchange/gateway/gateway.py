@@ -118,6 +118,20 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
     ids it covers (None = every other session); see "Operating" below.
     """
 
+    # Slots, no __dict__: CPython 3.11 specialises the reads of an instance's attributes and
+    # methods only while its __dict__ is not materialised, which happens beyond 29 attributes
+    # (this class has 37) and when it is pickled; then every self.method() is a generic
+    # lookup.  Measured (tools/count_instructions.py, gateway layer): 1,600 instructions per
+    # request less (1.2%).
+    __slots__ = (
+        "engine", "trading_status", "_halted", "_cod_config", "_cod_default", "_cod_active", "_cod_pending",
+        "_online", "_drop_copies", "_copy_targets", "_cancel_text", "trade_counts", "report_counts",
+        "reject_counts", "_symbols", "_symbols_by_bytes", "_exec_id_prefix", "_order_id_prefix",
+        "_prefix_pending", "_exec_seq", "_stp_by_session", "_default_stp", "_default_extensions",
+        "_extensions", "_orders", "_sessions", "final_orders_per_session", "market_data_subscription_limits",
+        "default_market_data_subscription_limit", "_transact_time", "_transact_now", "_deliver_to",
+        "market_data", "defer_market_data", "_handlers", "last_end_of_day", "config_settings")
+
     def __init__(self, symbols: Iterable[SymbolSpec], engine: Engine, exec_id_prefix: str | None = None,
                  stp_modes: dict[str, StpMode | str] | None = None,
                  default_stp: StpMode | str = StpMode.NONE, min_price_increment_field: bool = False,
@@ -126,6 +140,8 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
                  drop_copies: dict[str, Iterable[str] | None] | None = None,
                  extensions: dict[str, Iterable[str]] | None = None, default_extensions: Iterable[str] = ()) -> None:
         self.engine = engine
+        # when the last end of day ran (epoch seconds): recovery catches up one missed while down
+        self.last_end_of_day: float | None = None
         # -- operating: halts, cancel-on-disconnect, drop copies (see the section below)
         self.trading_status = TradingStatus()
         self._halted = self.trading_status.halted  # (read on every order: a dict, empty = none)
@@ -189,6 +205,13 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             MsgTypes.SECURITY_LIST_REQUEST: self._security_list_request,
             MsgTypes.SECURITY_STATUS_REQUEST: self._security_status_request,
         }
+
+    def __setstate__(self, state) -> None:
+        """Unpickling a snapshot: ``(None, slots)`` as pickled now, or the attribute dict of
+        one written before the slots (which may lack ``last_end_of_day``)."""
+        self.last_end_of_day = None
+        for name, value in (state[1] if type(state) is tuple else state).items():
+            setattr(self, name, value)
 
     def reconfigure(self, symbols: Iterable[SymbolSpec], stp_modes: dict[str, StpMode | str] | None = None,
                     default_stp: StpMode | str = StpMode.NONE,
@@ -396,9 +419,6 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         if not self.defer_market_data:
             out.extend(self.market_data.flush())
         return self._with_copies(out) if self._drop_copies else out
-
-    # when the last end of day ran (epoch seconds): recovery catches up one missed while down
-    last_end_of_day: float | None = None
 
     def end_of_day(self, now: float) -> list[Outbound]:
         """Expire every live DAY order."""

@@ -38,6 +38,8 @@ from .reject_text import unknown_symbol_text
 class MarketDataRequests:
     """Part of ``Gateway`` (a mixin: the methods use its state)."""
 
+    __slots__ = ()  # (Gateway's instances have slots only: see Gateway.__slots__)
+
     # ---------------------------------------------------------------- V: MarketDataRequest
 
     def _market_data_request(self, session_id: str, message: FixMessage, now: float, out: list) -> None:

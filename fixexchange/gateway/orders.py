@@ -89,6 +89,8 @@ from .units import NotOnScale, NumberFormatError, parse_price, parse_qty
 class OrderRequests:
     """Part of ``Gateway`` (a mixin: the methods use its state)."""
 
+    __slots__ = ()  # (Gateway's instances have slots only: see Gateway.__slots__)
+
     # ---------------------------------------------------------------- D: NewOrderSingle
 
     def _new_order(self, session_id: str, message: FixMessage, now: float, out: list) -> None:

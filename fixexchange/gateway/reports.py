@@ -116,6 +116,8 @@ def _resync_quantities(order, qty: int, cum_qty: int) -> None:
 class Reports:
     """Part of ``Gateway`` (a mixin: the methods use its state)."""
 
+    __slots__ = ()  # (Gateway's instances have slots only: see Gateway.__slots__)
+
     # ---------------------------------------------------------------- outbound builders
 
     def _report(self, order: _Order, exec_type, status, cl_ord_id: bytes, orig_cl_ord_id: bytes | None,

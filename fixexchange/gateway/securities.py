@@ -31,6 +31,8 @@ from .outbound import Outbound
 class SecurityRequests:
     """Part of ``Gateway`` (a mixin: the methods use its state)."""
 
+    __slots__ = ()  # (Gateway's instances have slots only: see Gateway.__slots__)
+
     # ---------------------------------------------------------------- x: SecurityListRequest
 
     def _security_list_request(self, session_id: str, message: FixMessage, now: float, out: list) -> None:

@@ -100,6 +100,37 @@ def test_the_gateway_of_the_bundled_config_can_be_snapshotted():
     assert restored.engine.book("SYM1").depth(1, 0) == sequencer.gateway.engine.book("SYM1").depth(1, 0)
 
 
+def test_a_snapshot_pickled_before_the_gateway_had_slots_still_loads(monkeypatch):
+    """Snapshots written while the Gateway kept its attributes in a __dict__ hold them as a
+    dict (and no last_end_of_day, then a class default): they restore the same gateway."""
+    import dataclasses
+    import pickle
+
+    from fixexchange.gateway import Gateway
+    from fixexchange.server.config import DEFAULT_CONFIG_PATH
+
+    cfg = load_config(DEFAULT_CONFIG_PATH)
+    cfg = dataclasses.replace(cfg, server=dataclasses.replace(cfg.server, store="memory"))
+    _, sequencer = build(cfg, now=1.767e9)
+    gateway = sequencer.gateway
+
+    def as_before(self, protocol):  # what pickle wrote for the Gateway before
+        return object.__new__, (Gateway,), {name: getattr(self, name) for name in Gateway.__slots__
+                                            if name != "last_end_of_day"}
+
+    monkeypatch.setattr(Gateway, "__reduce_ex__", as_before)
+    data = pickle.dumps(gateway, protocol=pickle.HIGHEST_PROTOCOL)
+    monkeypatch.undo()
+    restored = pickle.loads(data)
+    assert type(restored) is Gateway and restored.last_end_of_day is None
+    assert restored.engine.book("SYM1").depth(1, 0) == gateway.engine.book("SYM1").depth(1, 0)
+    [message] = FixParser().feed(encode(b"FIX.4.4", b"D", [
+        (49, b"CLIENT1"), (56, b"FIXEXCH"), (34, 2), (52, STAMP), (11, b"a"), (55, b"SYM1"), (54, b"1"),
+        (60, STAMP), (38, 5), (40, b"2"), (44, b"111"), (59, b"1")]))  # (crosses the seeded asks)
+    assert restored.on_message("FIX.4.4:FIXEXCH->CLIENT1", message, 1.767e9 + 1) == gateway.on_message(
+        "FIX.4.4:FIXEXCH->CLIENT1", message, 1.767e9 + 1)
+
+
 async def test_application_messages_read_after_shutdown_began_are_refused_not_executed():
     import asyncio
 

@@ -320,6 +320,27 @@ def test_application_messages_are_delivered_in_order_with_events():
     assert [e.message.seq_num for e in events] == [2, 3]
 
 
+def test_poss_resend_copies_of_remembered_cl_ord_ids_are_ignored_older_ones_delivered(monkeypatch):
+    """19a: ClOrdIDs are remembered in two generations of MAX_REMEMBERED_CL_ORD_IDS, so at
+    least the last that many: a PossResend(97)=Y copy of one of them is ignored (its number
+    consumed), a copy of one forgotten since is delivered like any new order."""
+    monkeypatch.setattr(acceptor_module, "MAX_REMEMBERED_CL_ORD_IDS", 3)
+    client = logged_on()
+
+    def order(seq: int, cl_ord_id: str, poss_resend: bool = False) -> bytes:
+        header = [(97, "Y")] if poss_resend else []
+        return message(b"D", seq, T0, [*header, (11, cl_ord_id), *ORDER[1:]])
+
+    for seq, cl_ord_id in enumerate("abcdefg", start=2):  # a b c | d e f | g
+        assert [e.message.get(11) for e in client.send(order(seq, cl_ord_id))] == [cl_ord_id.encode()]
+    assert client.send(order(9, "g", poss_resend=True)) == []  # the current generation
+    assert client.send(order(10, "d", poss_resend=True)) == []  # the previous one
+    [event] = client.send(order(11, "c", poss_resend=True))  # forgotten
+    assert isinstance(event, ApplicationMessage) and event.message.get(11) == b"c"
+    [event] = client.send(order(12, "h"))  # numbers 9 and 10 were consumed
+    assert event.message.seq_num == 12
+
+
 def test_garbled_message_event_and_no_number_used():
     client = logged_on()
     events = client.send(b"8=FIX.4.4\x019=5\x0135=0\x0110=000\x01")
