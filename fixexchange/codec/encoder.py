@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, NamedTuple
+from zlib import adler32
 
 
 from ._field_types import FIELD_TYPES
@@ -112,25 +113,9 @@ def _template(tags: tuple, values: tuple):
 
 # Pseudo-tag for a run of complete, already encoded fields: ``(PREENCODED,
 # b"279=0\x01269=1\x01270=110\x01")`` is inserted verbatim (each field ending in SOH).
-# The gateway encodes a market-data update once and sends it to every subscriber.
+# (Market data shares its encoded entries through ``SharedBlockBody`` instead.)
 PREENCODED = 0
 _PREENCODED_FIELD = re.compile(rb"(?:[1-9][0-9]{0,8}=[^\x01]+\x01)+")
-
-
-# The last block checked, its byte sum and its SOH count less one (bytes.count scans a
-# long block byte by byte): one block goes to many subscribers.
-_last_preencoded: list = [None, 0, 0]
-
-
-def _preencoded_ok(value: bytes) -> bool:
-    if value is _last_preencoded[0]:  # held here, so the same object, unchanged (bytes)
-        return True
-    if _PREENCODED_FIELD.fullmatch(value) is None:
-        return False
-    _last_preencoded[0] = value
-    _last_preencoded[1] = checksum(value)
-    _last_preencoded[2] = value.count(b"\x01") - 1
-    return True
 
 
 def _format_with_str_values(template: bytes, values: tuple):
@@ -196,22 +181,16 @@ def _encode_field_by_field(begin_string: bytes, msg_type: bytes, fields: list) -
     append = parts.append
     soh_prefixes = _soh_prefixes
     preencoded_sohs = 0
-    preencoded_sum = 0
-    preencoded_at: list | None = None  # positions of the blocks in parts (summed once each)
     for tag, value in fields:
         prefix = soh_prefixes.get(tag)
         if prefix is None:
             if tag == PREENCODED:
-                # complete "tag=value<SOH>" fields encoded once and shared by many messages
-                if type(value) is not bytes or not _preencoded_ok(value):
+                # complete "tag=value<SOH>" fields, put in as they are
+                if type(value) is not bytes or _PREENCODED_FIELD.fullmatch(value) is None:
                     raise ValueError("PREENCODED value must be complete tag=value\\x01 fields")
                 append(b"\x01")
-                append(value[:-1])  # the same bytes as value, so the same byte sum
-                preencoded_sohs += _last_preencoded[2]
-                preencoded_sum += _last_preencoded[1]
-                if preencoded_at is None:
-                    preencoded_at = []
-                preencoded_at.append(len(parts) - 1)
+                append(value[:-1])
+                preencoded_sohs += value.count(b"\x01") - 1
                 continue
             prefix = b"\x01" + _prefix(tag)
         if type(value) is not bytes:
@@ -219,30 +198,33 @@ def _encode_field_by_field(begin_string: bytes, msg_type: bytes, fields: list) -
         append(prefix)
         append(value)
     append(b"\x01")
-    if preencoded_at is None:
-        body = b"".join(parts)
-        sohs = body.count(b"\x01")
-    else:
-        # the blocks' SOH counts and byte sums are known: scan only the rest (a block may
-        # be kilobytes long); each block's leading SOH is a part of its own and stays
-        blocks = [parts[position] for position in preencoded_at]
-        for position in preencoded_at:
-            parts[position] = b""
-        rest = b"".join(parts)
-        sohs = rest.count(b"\x01") + preencoded_sohs
-        for position, block in zip(preencoded_at, blocks):
-            parts[position] = block
-        body = b"".join(parts)
+    body = b"".join(parts)
+    sohs = body.count(b"\x01")
     # One SOH per field (35 included) exactly; more means an SOH inside a value, which
     # only a data field (RawData, Signature, ...) may hold.
     expected_sohs = len(parts) // 2 + preencoded_sohs
     if sohs != expected_sohs and sohs != expected_sohs + _data_soh_count(parts):
         raise ValueError("field value contains SOH (\\x01)")
-    head = b"8=%s\x019=%d\x01" % (begin_string, len(body))
-    message = head + body
-    if preencoded_at is None:
-        return message + b"10=%03d\x01" % checksum(message)
-    return message + b"10=%03d\x01" % ((checksum(head + rest) - len(preencoded_at) + preencoded_sum) & 0xFF)
+    message = b"8=%s\x019=%d\x01%s" % (begin_string, len(body), body)
+    return message + b"10=%03d\x01" % checksum(message)
+
+
+class SharedBlockBody(NamedTuple):
+    """A body of the recipient's own fields then a block shared by many messages (market
+    data: one X block for every subscriber), both already encoded as whole "tag=value<SOH>"
+    fields, with the block's byte sum worked out once (``shared_block``): each message then
+    costs only its own few bytes.  Trusted like a ``bytes`` body (only the final SOHs are
+    checked)."""
+
+    own: bytes
+    block: bytes
+    block_sum: int
+
+
+def shared_block(fields: Iterable[tuple[int, object]]) -> tuple[bytes, int]:
+    """``fields`` encoded once for a ``SharedBlockBody``: (the bytes, their byte sum mod 256)."""
+    block = b"".join(encode_body(fields))
+    return block, checksum(block)
 
 
 # ---------------------------------------------------------------- fields encoded ahead
@@ -305,12 +287,15 @@ def header_encoder(begin_string: bytes, sender_comp_id: bytes, target_comp_id: b
     fields (what ``(PREENCODED, body)`` would insert), put in as it is. Like PREENCODED it
     is the caller's to get right, and unlike it is not checked field by field (that check
     would cost as much as the encoding it saves): only its final SOH is. Its constant parts
-    are best made with ``encoded_field`` and ``fields_format``, checked when made.
+    are best made with ``encoded_field`` and ``fields_format``, checked when made.  Or a
+    ``SharedBlockBody``, likewise.
     """
 
     def enc_general(msg_type, seq_num, sending_time, fields):
         if type(fields) is bytes:
             fields = [(PREENCODED, fields)] if fields else []
+        elif type(fields) is SharedBlockBody:
+            fields = [(PREENCODED, part) for part in fields[:2] if part]
         return encode(begin_string, msg_type, [(49, sender_comp_id), (56, target_comp_id), (34, seq_num),
                                                (52, sending_time), *fields])
 
@@ -340,20 +325,19 @@ def _session_encoder(start: bytes, head: bytes, enc_general):
             middle = b"%s%s%d\x0152=%s\x01%s" % (msg_type, head, seq_num, sending_time, fields)
             message = b"%s%d\x0135=%s" % (start, len(middle) + 3, middle)
             return message + trailers[checksum(message)]
+        if type(fields) is SharedBlockBody:
+            # market data: the subscriber's MDReqID and entry count, then the update's entries
+            own, block, block_sum = fields
+            if own[-1:] != b"\x01" or block[-1:] != b"\x01":
+                raise ValueError("an encoded body must end with SOH (\\x01)")
+            middle = b"%s%s%d\x0152=%s\x01%s" % (msg_type, head, seq_num, sending_time, own)
+            message = b"%s%d\x0135=%s" % (start, len(middle) + 3 + len(block), middle)
+            if len(message) <= 256:  # (checksum's first case without its call: once per subscriber)
+                return b"".join((message, block, trailers[((adler32(message) & 0xFFFF) - 1 + block_sum) & 0xFF]))
+            return b"".join((message, block, trailers[(checksum(message) + block_sum) & 0xFF]))
         if type(fields) is not list:
             fields = list(fields)
         given = fields
-        block = None
-        if fields:
-            last = fields[-1]
-            if type(last) is tuple and len(last) == 2 and last[0] == PREENCODED:
-                # market data: a few fields, then one block shared by every subscriber,
-                # whose byte sum and SOH count are worked out once for all of them
-                block = last[1]
-                if type(block) is not bytes or not _preencoded_ok(block):
-                    return enc_general(msg_type, seq_num, sending_time, given)
-                block_sum = _last_preencoded[1]
-                fields = fields[:-1]
         if fields:
             try:
                 tags, values = zip(*fields)
@@ -378,11 +362,6 @@ def _session_encoder(start: bytes, head: bytes, enc_general):
             text = b"\x01"
             soh_count = 7
         middle = b"%s%s%d\x0152=%s%s" % (msg_type, head, seq_num, sending_time, text)
-        if block is not None:
-            message = b"%s%d\x0135=%s" % (start, len(middle) + 3 + len(block), middle)
-            if message.count(b"\x01") != soh_count:
-                return enc_general(msg_type, seq_num, sending_time, given)
-            return b"".join((message, block, trailers[(checksum(message) + block_sum) & 0xFF]))
         message = b"%s%d\x0135=%s" % (start, len(middle) + 3, middle)
         # one SOH per field exactly, else a value holds one: the general path reports it
         if message.count(b"\x01") != soh_count:

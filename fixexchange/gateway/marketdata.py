@@ -40,7 +40,7 @@ from heapq import merge
 from itertools import islice
 from typing import Callable
 
-from ..codec.encoder import PREENCODED, encode_body
+from ..codec.encoder import SharedBlockBody, fields_format, shared_block
 from fixexchange.codec.tags import (
     AggressorSide,
     MDEntryDate,
@@ -63,6 +63,8 @@ from .outbound import Outbound
 from .units import PriceFormatter
 
 INCREMENTAL_REFRESH = MsgTypes.MARKET_DATA_INCREMENTAL_REFRESH
+# what each subscriber's X has of its own, before the shared entries
+_X_OWN_FIELDS = fields_format(MDReqID, (NoMDEntries, b"%d"))
 TRADE_HISTORY = 200
 
 BID = 0
@@ -131,7 +133,8 @@ class Subscription:
     """``aggressor_side``: trade entries carry AggressorSide(2446), not a FIX 4.4 field (the
     session's ``aggressor_side`` extension)."""
 
-    __slots__ = ("session_id", "md_req_id", "symbols", "depth", "entry_types", "incremental", "aggressor_side")
+    __slots__ = ("session_id", "md_req_id", "symbols", "depth", "entry_types", "incremental", "aggressor_side",
+                 "kind", "single")
 
     def __init__(self, session_id: str, md_req_id: bytes, symbols: tuple[str, ...], depth: int,
                  entry_types: frozenset[int], incremental: bool, aggressor_side: bool = False) -> None:
@@ -142,6 +145,9 @@ class Subscription:
         self.depth = depth
         self.entry_types = entry_types
         self.incremental = incremental
+        # the subscriptions of one kind share each update's encoded entries
+        self.kind = (depth, entry_types, aggressor_side)
+        self.single = incremental and len(symbols) == 1  # its X: one symbol's update as it is
 
 
 class MarketData:
@@ -271,47 +277,45 @@ class MarketData:
     def flush(self) -> list[Outbound]:
         """W/X messages for everything collected since the last flush (one X per
         subscription; full-refresh subscriptions get one W per symbol that changed).
-        Subscriptions with the same depth and entry types share one flattened entry list, so
-        each subscriber costs one short list and one Outbound."""
+        Subscriptions with the same depth and entry types share one encoded block of entries
+        and its byte sum, so each subscriber costs its MDReqID and entry count, formatted
+        once, and one Outbound."""
         if self._changed:
             self._pending_levels = self._net_changes()
         if not self._pending_levels and not self._pending_trades:
             return []
         pending_levels, self._pending_levels = self._pending_levels, {}
         pending_trades, self._pending_trades = self._pending_trades, {}
-        touched: dict[Subscription, list] = {}
+        out: list[Outbound] = []
+        several: dict[Subscription, list] = {}  # subscriptions of several symbols or to W
         # symbols in the order they changed (a set union would follow str hashes, which
         # differ from run to run: the entries of a multi-symbol X would come in either order)
         for symbol in {**pending_levels, **pending_trades}:
             data = self._symbols[symbol]
             by_depth = pending_levels.get(symbol)
             trades = pending_trades.get(symbol)
-            shared: dict[tuple[int, frozenset[int]], tuple[int, list]] = {}
+            shared: dict[tuple, tuple[int, bytes, int]] = {}
             for subscription in data.subscriptions.values():
-                key = (subscription.depth, subscription.entry_types, subscription.aggressor_side)
-                update = shared.get(key)
+                update = shared.get(subscription.kind)
                 if update is None:
-                    update = shared[key] = _preencode(_flatten(by_depth.get(subscription.depth) if by_depth
-                                                               else None, trades, subscription.entry_types,
-                                                               subscription.aggressor_side))
-                if update[0]:
-                    per_symbol = touched.get(subscription)
-                    if per_symbol is None:
-                        touched[subscription] = [(data, update)]
-                    else:
-                        per_symbol.append((data, update))
-        out = []
-        for subscription, per_symbol in touched.items():
-            if subscription.incremental:
-                if len(per_symbol) == 1:
-                    count, fields = per_symbol[0][1]
-                    body = [(MDReqID, subscription.md_req_id), (NoMDEntries, count), *fields]
+                    update = shared[subscription.kind] = _preencode(_flatten(
+                        by_depth.get(subscription.depth) if by_depth else None, trades,
+                        subscription.entry_types, subscription.aggressor_side))
+                if not update[0]:
+                    continue
+                if subscription.single:
+                    own = _X_OWN_FIELDS % (subscription.md_req_id, update[0])
+                    out.append(_new_tuple(Outbound, (subscription.session_id, INCREMENTAL_REFRESH, _new_tuple(
+                        SharedBlockBody, (own, update[1], update[2])), True)))
+                elif subscription in several:
+                    several[subscription].append((data, update))
                 else:
-                    body = [(MDReqID, subscription.md_req_id),
-                            (NoMDEntries, sum(update[0] for _, update in per_symbol))]
-                    for _, (_, fields) in per_symbol:
-                        body += fields
-                out.append(_new_tuple(Outbound, (subscription.session_id, INCREMENTAL_REFRESH, body, True)))
+                    several[subscription] = [(data, update)]
+        for subscription, per_symbol in several.items():
+            if subscription.incremental:
+                own = _X_OWN_FIELDS % (subscription.md_req_id, sum(u[0] for _, u in per_symbol))
+                body = (own, b"".join(u[1] for _, u in per_symbol), sum(u[2] for _, u in per_symbol) & 0xFF)
+                out.append(Outbound(subscription.session_id, INCREMENTAL_REFRESH, SharedBlockBody(*body), True))
             else:
                 for data, _ in per_symbol:
                     out.append(self._snapshot(subscription.session_id, subscription.md_req_id, data,
@@ -501,14 +505,14 @@ def _difference(entries: list, entry_type: int, data: _SymbolData, before: dict,
             entries.append((entry_type, _entry(_NEW, type_field, symbol_field, fmt(price), *new)))
 
 
-def _preencode(update: tuple[int, list]) -> tuple[int, list]:
-    """The entries encoded once into a single PREENCODED field: every subscriber of the
-    same depth and entry types gets the same bytes, so encoding an X costs per subscriber
-    only its header, not its entries."""
+def _preencode(update: tuple[int, list]) -> tuple[int, bytes, int]:
+    """(entry count, the entries encoded once, their byte sum): every subscriber of the same
+    depth and entry types gets the same bytes, so encoding an X costs per subscriber only
+    its header, not its entries."""
     count, fields = update
     if not count:
-        return update
-    return count, [(PREENCODED, b"".join(encode_body(fields)))]
+        return 0, b"", 0
+    return (count, *shared_block(fields))
 
 
 def _entry(action, type_field, symbol_field, price_text: bytes, qty: int, orders: int = 0) -> tuple:

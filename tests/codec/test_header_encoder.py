@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from fixexchange.codec import encode
-from fixexchange.codec.encoder import PREENCODED, header_encoder
+from fixexchange.codec.encoder import PREENCODED, SharedBlockBody, header_encoder, shared_block
 
 STAMP = b"20260101-00:00:00.000"
 
@@ -34,7 +34,7 @@ def both(begin, sender, target, msg_type, seq, stamp, fields):
     (b"8", 5, [(95, 3), (96, b"a\x01b")]),
     (b"8", 5, [(37, 1.5)]),
     (b"W", 5, [(55, b"S"), (PREENCODED, b"279=0\x01269=1\x01")]),
-    # a trailing block (market data's X): the block's sum is worked out once
+    # a trailing block
     (b"X", 5, [(262, b"r1"), (268, 2), (PREENCODED, b"279=0\x01269=1\x01" * 40)]),
     (b"X", 5, [(PREENCODED, b"279=0\x01269=1\x01")]),
     (b"X", 5, [(262, b"r\x011"), (PREENCODED, b"279=0\x01")]),  # SOH in a leading value
@@ -78,7 +78,7 @@ def test_property_same_as_encode(fields, msg_type, seq):
                 min_size=1, max_size=40))
 def test_property_trailing_block_same_as_encode(fields, block_fields):
     block = b"".join(b"%d=%s\x01" % pair for pair in block_fields)
-    for _ in range(2):  # the block's sum computed, then remembered
+    for _ in range(2):
         both(b"FIX.4.4", b"EXCH", b"CLIENT1", b"X", 7, STAMP, fields + [(PREENCODED, block)])
 
 
@@ -103,3 +103,27 @@ def test_encoded_body_must_end_with_soh():
     enc = header_encoder(b"FIX.4.4", b"EXCH", b"CLIENT1")
     with pytest.raises(ValueError, match="end with SOH"):
         enc(b"8", 42, STAMP, b"37=1\x0111=abc")
+
+
+# A shared block (market data's X): the subscriber's own fields then the block encoded once
+# with its byte sum, the same bytes as all the fields given as pairs.
+@pytest.mark.parametrize("sender", [b"EXCH", b"E=X", "EXCH"])  # fast and general paths
+@pytest.mark.parametrize("own,entries", [
+    ([(262, b"r1"), (268, 2)], [(279, b"0"), (269, b"1"), (270, b"101.5"), (271, b"3")] * 2),
+    ([(262, b"r=1"), (268, 40)], [(279, b"1"), (269, b"0"), (58, b"x" * 30)] * 40),  # over 512 bytes
+    ([(262, b"r" * 250), (268, 1)], [(279, b"2"), (269, b"0"), (270, b"9")]),  # a header over 256 bytes
+])
+def test_shared_block_body_gives_the_bytes_of_its_fields(sender, own, entries):
+    enc = header_encoder(b"FIX.4.4", sender, b"CLIENT1")
+    body = SharedBlockBody(b"".join(b"%d=%s\x01" % (tag, b"%d" % v if type(v) is int else v) for tag, v in own),
+                           *shared_block(entries))
+    expected = encode(b"FIX.4.4", b"X", [(49, sender), (56, b"CLIENT1"), (34, 42), (52, STAMP), *own, *entries])
+    assert enc(b"X", 42, STAMP, body) == expected
+
+
+def test_shared_block_body_must_end_with_soh():
+    enc = header_encoder(b"FIX.4.4", b"EXCH", b"CLIENT1")
+    block, total = shared_block([(279, b"0")])
+    for body in (SharedBlockBody(b"262=r1", block, total), SharedBlockBody(b"262=r1\x01", block[:-1], total)):
+        with pytest.raises(ValueError, match="end with SOH"):
+            enc(b"X", 42, STAMP, body)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fixexchange.codec import FixParser, encode
-from fixexchange.codec.encoder import PREENCODED
+from fixexchange.codec.encoder import PREENCODED, SharedBlockBody
+from fixexchange.codec.parser import checksum
 from fixexchange.codec.dictionary import FIX44
 from fixexchange.engine import Engine, Side, SymbolSpec
 from fixexchange.gateway import Gateway
@@ -28,6 +29,9 @@ class Reply:
         body = outbound.body
         if type(body) is bytes:  # an encoded body (ExecutionReports): checked field by field here
             body = [(PREENCODED, body)] if body else []
+        elif type(body) is SharedBlockBody:  # market data: the same, and the block's byte sum
+            assert body.block_sum == checksum(body.block)
+            body = [(PREENCODED, body.own + body.block)]
         raw = encode(b"FIX.4.4", outbound.msg_type,
                      [(49, b"EXCH"), (56, b"CLIENT"), (34, 1), (52, SENDING_TIME), *body])
         parsed = FixParser().feed(raw)
