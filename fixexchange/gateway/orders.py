@@ -112,13 +112,12 @@ class OrderRequests:
             out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_EXCHANGE_CLOSED,
                                           self._halted_text(info.name, "new orders")))
             return
-        reject = self._order_reject
         side = _SIDES.get(side_text)
         ord_type = _ORD_TYPES.get(ord_type_text)
         tif = _TIFS.get(TimeInForces.DAY if tif_text is None else tif_text)
         if side is None or ord_type is None or tif is None:
             tag = Side if side is None else OrdType if ord_type is None else TimeInForce
-            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED,
+            out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED,
                               unsupported_text(tag, message.get(tag))))
             return
         try:
@@ -127,7 +126,7 @@ class OrderRequests:
             display_qty = _qty(display_text) if display_text is not None else None
             min_qty = _qty(min_qty_text) if min_qty_text is not None else None
         except (NumberFormatError, NotOnScale):
-            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_INCORRECT_QTY, bad_qty_text(message, info.spec)))
+            out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_INCORRECT_QTY, bad_qty_text(message, info.spec)))
             return
         if price_text is None and ord_type in _PRICED:
             raise _MissingField(Price, "Price is required for OrdType=2/4")
@@ -139,20 +138,20 @@ class OrderRequests:
                                                      or info.parse_price(price_text))
             stop_price = info.parse_price(stop_text) if stop_text is not None else None
         except (NotOnScale, NumberFormatError):
-            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, bad_price_text(message, info.spec)))
+            out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, bad_price_text(message, info.spec)))
             return
         expire_time = expire_field = None
         if tif is _GTD or expire_time_text is not None or expire_date_text is not None:
             try:
                 expire_time, expire_field = self._expire_time(message)
             except ValueError:
-                out.append(reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "invalid ExpireTime/ExpireDate"))
+                out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_OTHER, "invalid ExpireTime/ExpireDate"))
                 return
             if expire_time is None and tif is _GTD:
                 raise _MissingField(ExpireTime, "ExpireTime or ExpireDate is required for TimeInForce=6")
         post_only = False if exec_inst is None else _post_only(exec_inst)
         if post_only is None:
-            out.append(reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED,
+            out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED,
                               "unsupported ExecInst (only 6 = post-only)"))
             return
         if tif is _GTD:

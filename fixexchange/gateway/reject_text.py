@@ -55,6 +55,14 @@ _FIXED = {
     R.TIME_WENT_BACKWARDS: "time went backwards",
 }
 
+# Reasons about a field the order's OrdType wants or refuses: the Text names the OrdType
+# (built only for these: the usual engine reject of a cancel is "too late")
+_ORD_TYPE_TEXTS = {
+    R.PRICE_REQUIRED: "Price is required for %s",
+    R.PRICE_NOT_ALLOWED: "%s takes no Price",
+    R.STOP_PRICE_REQUIRED: "StopPx is required for %s",
+    R.STOP_PRICE_NOT_ALLOWED: "%s takes no StopPx",
+}
 _PRICE_REASONS = (R.PRICE_NOT_POSITIVE, R.OFF_TICK, R.OUTSIDE_PRICE_BAND)
 _QTY_REASONS = (R.QTY_NOT_POSITIVE, R.OFF_LOT, R.QTY_TOO_SMALL, R.QTY_TOO_LARGE)
 
@@ -163,8 +171,6 @@ def reject_text(reason: RejectReason, engine_text: str, spec: SymbolSpec | None,
                     f"{spec.lot} and at most OrderQty {_qty_text(message, OrderQty)}")
         if reason is R.ICEBERG_NOT_SUPPORTED:
             return f"MaxFloor (iceberg) is not supported on {spec.symbol} (pro-rata matching)"
-    ord_type = message.get(OrdType) if message is not None else None
-    ord_type_name = f"OrdType={_text(message, OrdType)} ({_ORD_TYPE_NAMES.get(ord_type, '?')})"
     if reason is R.EXPIRE_TIME_IN_PAST:
         return _expire_text(message, now_text)
     if reason is R.EXPIRE_TIME_NOT_ALLOWED:
@@ -175,14 +181,10 @@ def reject_text(reason: RejectReason, engine_text: str, spec: SymbolSpec | None,
         tif = message.get(TimeInForce, b"0") if message is not None else b"0"
         return (f"a market order (OrdType=1) cannot have TimeInForce={tif.decode('ascii', 'replace')} "
                 f"({_TIF_NAMES.get(tif, '?')})")
-    if reason is R.PRICE_REQUIRED:
-        return f"Price is required for {ord_type_name}"
-    if reason is R.PRICE_NOT_ALLOWED:
-        return f"{ord_type_name} takes no Price"
-    if reason is R.STOP_PRICE_REQUIRED:
-        return f"StopPx is required for {ord_type_name}"
-    if reason is R.STOP_PRICE_NOT_ALLOWED:
-        return f"{ord_type_name} takes no StopPx"
+    template = _ORD_TYPE_TEXTS.get(reason)
+    if template is not None:
+        ord_type = message.get(OrdType) if message is not None else None
+        return template % f"OrdType={_text(message, OrdType)} ({_ORD_TYPE_NAMES.get(ord_type, '?')})"
     # TOO_LATE_TO_CANCEL ("order already filled", ...): the engine's text has no units.
     return engine_text
 

@@ -193,7 +193,6 @@ class Reports:
         orders = self._orders
         market_data = self.market_data
         watched = market_data.watched
-        report = self._report
         request_kind, _, request_cl_ord_id, request_order, _ = request  # (NamedTuple attributes are slow reads)
         for event in events:
             kind = event[0]
@@ -229,7 +228,7 @@ class Reports:
                 order.order_id_text = self._order_id_prefix + b"%d" % order_id
                 orders[order_id] = order
                 self._sessions[order.session_id].by_cl_ord_id[order.cl_ord_id] = order
-                out.append(report(order, _EXEC_NEW, _STATUS_NEW, order.cl_ord_id, None))
+                out.append(self._report(order, _EXEC_NEW, _STATUS_NEW, order.cl_ord_id, None))
             else:  # the rarer events: one method each (_EVENT_HANDLERS)
                 handler = _EVENT_HANDLERS.get(kind)
                 if handler is not None:
@@ -237,7 +236,6 @@ class Reports:
 
     def _on_cancelled(self, event: tuple, request: _Request, out: list) -> None:
         orders = self._orders
-        report = self._report
         request_kind, _, request_cl_ord_id, request_order, _ = request
         _, order_id, _, _, _, reason, _, cum_qty, cum_notional, qty = event
         order = orders.get(order_id)
@@ -250,12 +248,11 @@ class Reports:
         else:
             cl_ord_id, orig = order.cl_ord_id, None
         self._finish(order, _STATUS_CANCELED)
-        out.append(report(order, _EXEC_CANCELED, _STATUS_CANCELED, cl_ord_id, orig,
+        out.append(self._report(order, _EXEC_CANCELED, _STATUS_CANCELED, cl_ord_id, orig,
                           extra=self._cancel_text or _CANCEL_TEXT_FIELD.get(reason, _CANCELED_TEXT_FIELD)))
 
     def _on_replaced(self, event: tuple, request: _Request, out: list) -> None:
         orders = self._orders
-        report = self._report
         request_kind, _, request_cl_ord_id, request_order, _ = request
         _, order_id, _, _, _, price, qty, cum_qty, leaves_qty, _, _ = event
         order = orders.get(order_id)
@@ -272,11 +269,10 @@ class Reports:
             cl_ord_id, orig = self._new_cl_ord_id(order, request_cl_ord_id)
         else:
             cl_ord_id, orig = order.cl_ord_id, None
-        out.append(report(order, _EXEC_REPLACED, order.live_status(), cl_ord_id, orig))
+        out.append(self._report(order, _EXEC_REPLACED, order.live_status(), cl_ord_id, orig))
 
     def _on_restated(self, event: tuple, request: _Request, out: list) -> None:
         orders = self._orders
-        report = self._report
         _, order_id, _, _, _, _, decrement_qty, qty, cum_qty, leaves_qty, _ = event
         order = orders.get(order_id)
         if order is None:
@@ -287,34 +283,31 @@ class Reports:
         order.static = None
         order.cum_qty = cum_qty
         order.leaves = leaves_qty
-        out.append(report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
+        out.append(self._report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
                           extra=_STP_RESTATED_FORMAT % decrement_qty))
 
     def _on_triggered(self, event: tuple, request: _Request, out: list) -> None:
         orders = self._orders
-        report = self._report
         order = orders.get(event[1])
         if order is None:
             return
         if "exec_type_triggered" in self._extensions_of(order.session_id):
-            out.append(report(order, _EXEC_TRIGGERED, order.live_status(), order.cl_ord_id, None))
+            out.append(self._report(order, _EXEC_TRIGGERED, order.live_status(), order.cl_ord_id, None))
         else:  # FIX 4.4 has no ExecType for it: the order was restated by the market
-            out.append(report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
+            out.append(self._report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
                               extra=_STOP_TRIGGERED_FIELDS))
 
     def _on_expired(self, event: tuple, request: _Request, out: list) -> None:
         orders = self._orders
-        report = self._report
         _, order_id, _, _, _, _, cum_qty, _, qty = event
         order = orders.get(order_id)
         if order is None:
             return
         _resync_quantities(order, qty, cum_qty)
         self._finish(order, _STATUS_EXPIRED)
-        out.append(report(order, _EXEC_EXPIRED, _STATUS_EXPIRED, order.cl_ord_id, None))
+        out.append(self._report(order, _EXEC_EXPIRED, _STATUS_EXPIRED, order.cl_ord_id, None))
 
     def _on_order_state(self, event: tuple, request: _Request, out: list) -> None:
-        report = self._report
         request_kind, _, request_cl_ord_id, request_order, _ = request
         order = request_order
         view = event[1]
@@ -327,7 +320,7 @@ class Reports:
         order.static = None
         message = request.message
         extra = _STATUS_REQ_ID_FORMAT % message.get(OrdStatusReqID) if OrdStatusReqID in message else b""
-        out.append(report(order, _EXEC_STATUS, _STATUS_FIELD[view.status], order.cl_ord_id, None,
+        out.append(self._report(order, _EXEC_STATUS, _STATUS_FIELD[view.status], order.cl_ord_id, None,
                           extra=extra))
 
     def _on_mass_cancel_done(self, event: tuple, request: _Request, out: list) -> None:
