@@ -188,6 +188,9 @@ _NEW_ORDER_TAGS = (tags.ClOrdID, tags.Symbol, tags.Side, tags.OrderQty, tags.Ord
                    tags.StopPx, tags.MaxFloor, tags.MinQty, tags.ExecInst, tags.ExpireTime, tags.ExpireDate)
 _NEW_ORDER_REQUIRED_TAGS = (tags.ClOrdID, tags.Symbol, tags.Side, tags.OrderQty, tags.OrdType)
 _CANCEL_TAGS = (tags.ClOrdID, tags.OrderID, tags.OrigClOrdID, tags.Symbol, tags.Side)
+# OrderCancelReplaceRequest fields read in one get_many call (those it may not change aside)
+_REPLACE_TAGS = (tags.ClOrdID, tags.OrderID, tags.OrigClOrdID, tags.OrderQty, tags.OrdType, tags.Side, tags.Symbol,
+                 tags.TimeInForce, tags.Price, tags.StopPx)
 _new_tuple = tuple.__new__
 
 

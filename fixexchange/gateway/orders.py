@@ -57,6 +57,7 @@ from .common import (
     _PRICED,
     _qty,
     _REPLACE_FIXED_TAGS,
+    _REPLACE_TAGS,
     _Request,
     _RESPONSE_TO_CANCEL,
     _RESPONSE_TO_REPLACE,
@@ -232,15 +233,17 @@ class OrderRequests:
     # ---------------------------------------------------------------- G: OrderCancelReplaceRequest
 
     def _replace(self, session_id: str, message: FixMessage, now: float, out: list) -> None:
-        require = self._require
-        cl_ord_id = require(message, ClOrdID)
-        order_id_text = message.get(OrderID)
-        orig = message.get(OrigClOrdID)
+        (cl_ord_id, order_id_text, orig, qty_text, ord_type_text, side_text, symbol, tif_text, price_text,
+         stop_text) = message.get_many(_REPLACE_TAGS)  # (one call: a get is a Python call per field)
+        if not cl_ord_id:
+            self._require(message, ClOrdID)  # raises
         if orig is None and order_id_text is None:
             raise _MissingField(OrigClOrdID)
-        qty_text = require(message, OrderQty)
-        ord_type_text = require(message, OrdType)
-        session = self._session(session_id)
+        if not qty_text:
+            self._require(message, OrderQty)  # raises
+        if not ord_type_text:
+            self._require(message, OrdType)  # raises
+        session = self._sessions.get(session_id) or self._session(session_id)
         order = self._find_order(session_id, session, order_id_text, orig)
 
         def refuse(reason: int, text: str) -> None:
@@ -255,16 +258,12 @@ class OrderRequests:
             return refuse(CXL_REJ_EXCHANGE_OPTION, self._halted_text(info.name, "replaces"))
         if _ORD_TYPES.get(ord_type_text) is not order.ord_type:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "OrdType cannot be changed")
-        side_text = message.get(Side)
         if side_text is not None and side_text != order.side_field[1]:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "Side cannot be changed")
-        symbol = message.get(Symbol)
         if symbol is not None and symbol != info.symbol_field[1]:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "Symbol cannot be changed")
-        tif_text = message.get(TimeInForce)
         if tif_text is not None and _TIFS.get(tif_text) is not order.tif:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "TimeInForce cannot be changed")
-        price_text = message.get(Price)
         if price_text is None and order.ord_type in _PRICED:
             raise _MissingField(Price, "Price is required for OrdType=2/4")
         try:
@@ -273,7 +272,6 @@ class OrderRequests:
             return refuse(CXL_REJ_OTHER, bad_qty_text(message, info.spec))
         try:
             price = parse_price(price_text, info.scale) if price_text is not None else None
-            stop_text = message.get(StopPx)
             if stop_text is not None and parse_price(stop_text, info.scale) != order.stop_price:
                 return refuse(CXL_REJ_EXCHANGE_OPTION, "StopPx cannot be changed")
         except (NotOnScale, NumberFormatError):

@@ -515,6 +515,19 @@ def test_replace_duplicate_cl_ord_id(h):
     assert [(r.type, r[102]) for r in replies] == [("9", "6")]
 
 
+@pytest.mark.parametrize("fields, missing", [
+    (((11, ""), (41, "O1"), (38, 5), (40, "2"), (44, "100")), "11"),  # (an empty value is missing)
+    (((11, "R1"), (38, 5), (40, "2"), (44, "100")), "41"),  # neither OrigClOrdID nor OrderID
+    (((11, "R1"), (41, "O1"), (40, "2"), (44, "100")), "38"),
+    (((11, "R1"), (41, "O1"), (38, 5), (44, "100")), "40"),
+    (((41, "O1"), (37, "nonsense")), "11"),  # the first missing one is named
+])
+def test_replace_without_a_required_field_is_a_business_reject_naming_it(h, fields, missing):
+    h.order("S1", "O1", BUY, 10, "100")
+    replies = h.send("S1", "G", *fields, (55, "SYM1"), (54, "1"))
+    assert [(r.type, r[380], r[58].split(" ")[2]) for r in replies] == [("j", "5", missing)]
+
+
 def test_replace_limit_without_price_is_business_reject(h):
     h.order("S1", "O1", BUY, 10, "100")
     replies = replace(h, "S1", "O1", "R1", 5)
