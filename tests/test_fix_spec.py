@@ -6,8 +6,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-from fixexchange.codec._fix44_enums import ENUMS
-from fixexchange.codec.dictionary import FIX44, HEADER_REQUIRED, REASON_TEXTS
+from fixexchange.codec.dictionary import FIX44, FIX44_ENUMS as ENUMS, HEADER_REQUIRED, REASON_TEXTS
 from fixexchange.gateway import common as gw
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -188,7 +188,7 @@ def _fast_check(tag: int):
 
 # The same predicates as regular expressions over one value of a split message (no SOH
 # inside), so a whole message is checked by one match; anything else: one or more bytes.
-_FAST_PATTERN = {
+FAST_PATTERN = {
     "INT": rb"[0-9]++",
     "FLOAT": rb"-?+(?:\d++(?:\.\d*+|)|\.\d++)",
     "BOOLEAN": rb"[YN]",
@@ -210,7 +210,7 @@ def _fast_pattern(tag: int) -> bytes:
             return b"[" + b"".join(re.escape(value) for value in sorted(allowed)) + b"]"
         return b"(?:" + b"|".join(re.escape(value) for value in
                                   sorted(allowed, key=lambda value: (-len(value), value))) + b")"
-    return _FAST_PATTERN.get(_TYPE_OVERRIDES.get(tag) or FIELD_TYPES.get(tag, ("", "STRING"))[1],
+    return FAST_PATTERN.get(_TYPE_OVERRIDES.get(tag) or FIELD_TYPES.get(tag, ("", "STRING"))[1],
                              rb"[^\x01]++")
 
 # ---------------------------------------------------------------- structure
@@ -420,7 +420,7 @@ class DataDictionary:
                                 self.hot_shapes.add(plan.shape, message.msg_type, tuple(
                                     _fast_pattern(tag) for tag in plan.shape[3:-1]), self)
                         return None
-        return self._validate_exactly(msg)
+        return self.validate_exactly(msg)
 
     def _plan(self, message: MessageDef, layout):
         """The _Plan for a structurally valid layout, else _NO_PLAN."""
@@ -437,7 +437,8 @@ class DataDictionary:
         layout.plans[message] = plan
         return plan
 
-    def _validate_exactly(self, msg) -> SessionRejectInfo | None:
+    def validate_exactly(self, msg) -> SessionRejectInfo | None:
+        """``validate`` without its cached fast paths: field by field, the precise reason."""
         fields = msg.fields
         count = len(fields)
         if count < 4 or fields[0][0] != 8 or fields[1][0] != 9 or fields[2][0] != 35:
@@ -615,4 +616,9 @@ def _collect_group(fields, index: int, last: int, group: GroupDef, out: list) ->
     return index
 
 
-FIX44 = DataDictionary(b"FIX.4.4", _BODIES, GROUPS, MESSAGE_NAMES)
+def fix44_dictionary() -> DataDictionary:
+    """A FIX 4.4 dictionary of its own: its own validation plans and hot shapes."""
+    return DataDictionary(b"FIX.4.4", _BODIES, GROUPS, MESSAGE_NAMES)
+
+
+FIX44 = fix44_dictionary()

@@ -90,6 +90,13 @@ class FixMessage:
         self.seq_num: int | None = None if index is None else _seq_num(values[index])
 
     @property
+    def prevalidated_by(self):
+        """The data dictionary whose hot shape the parser matched this message against
+        (the message is then valid for it), else None."""
+        split = self._split
+        return None if split is True or split is False else split
+
+    @property
     def fields(self) -> list[tuple[int, bytes]]:
         fields = self._fields
         if fields is None:

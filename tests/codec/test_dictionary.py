@@ -40,7 +40,7 @@ VALID = {
 def reject(msg) -> tuple[int, int | None] | None:
     info = FIX44.validate(msg)
     # The fast path must agree with the exact pass.
-    assert info == FIX44._validate_exactly(msg)
+    assert info == FIX44.validate_exactly(msg)
     return None if info is None else (info.reason, info.ref_tag)
 
 
@@ -171,8 +171,7 @@ def test_enumerations_come_from_the_fix44_tables(tag, value, expected):
 
 
 def test_every_enumerated_fix44_field_is_checked():
-    from fixexchange.codec._fix44_enums import ENUMS as TABLE
-    from fixexchange.codec.dictionary import ENUMS, MULTIPLE_VALUE_TAGS
+    from fixexchange.codec.dictionary import ENUMS, FIX44_ENUMS as TABLE, MULTIPLE_VALUE_TAGS
     # and CancelOnDisconnect(9001) of a Logon, a venue convention (README, Operating)
     assert set(ENUMS) == set(TABLE) | {9001} and len(TABLE) >= 240
     assert {18, 276, 277, 286, 291, 292, 529, 546} == MULTIPLE_VALUE_TAGS
@@ -238,7 +237,7 @@ def test_huge_num_in_group_is_a_format_error():
 
 @pytest.mark.parametrize("msg_type, tag", [(b"D", 11), (b"F", 41), (b"V", 262), (b"q", 11)])
 def test_client_ids_the_exchange_keeps_are_at_most_64_characters(msg_type, tag):
-    from fixexchange.codec.dictionary import MAX_ID_LENGTH, DataDictionary, _BODIES, GROUPS, MESSAGE_NAMES
+    from fixexchange.codec.dictionary import MAX_ID_LENGTH, fix44_dictionary
 
     def body(length):
         return [(t, b"x" * length if t == tag else v) for t, v in VALID[msg_type]]
@@ -248,7 +247,7 @@ def test_client_ids_the_exchange_keeps_are_at_most_64_characters(msg_type, tag):
     assert FIX44.validate(message(msg_type, body(65))) == SessionRejectInfo(
         R.VALUE_INCORRECT, tag, f"Value is incorrect (out of range) for this tag, field={tag} (longer than 64 characters)")
     # the compiled plan and the parser's hot shape refuse it too
-    fix44 = DataDictionary(b"FIX.4.4", _BODIES, GROUPS, MESSAGE_NAMES)
+    fix44 = fix44_dictionary()
     fix44.compile_after = 1
     for _ in range(3):
         short = FixParser(hot_shapes=fix44.hot_shapes).feed(

@@ -4,19 +4,36 @@ import pytest
 from hypothesis import given, strategies as st
 
 from fixexchange.codec import FixMessage, FixParser, encode, format_utc_timestamp
-from fixexchange.codec.encoder import _prefix, _value_bytes
 from fixexchange.codec.parser import checksum
 
 from .helpers import HEADER, NEW_ORDER_SINGLE_BODY
 
 
+def prefix(tag) -> bytes:
+    if type(tag) is not int or tag <= 0:
+        raise ValueError(f"invalid tag {tag!r}")
+    return b"%d=" % tag
+
+
+def value_bytes(value) -> bytes:
+    if isinstance(value, bool):
+        return b"Y" if value else b"N"
+    if isinstance(value, int):
+        return b"%d" % value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, float):
+        raise TypeError("float field values are not accepted")
+    return str(value).encode("latin-1")
+
+
 def reference_encode(begin_string, msg_type, fields) -> bytes:
-    """Field by field, as the encoder's careful loop does (no data fields here)."""
-    body = b"35=" + _value_bytes(msg_type) + b"\x01" + b"".join(
-        _prefix(tag) + _value_bytes(value) + b"\x01" for tag, value in fields)
+    """Field by field, the plain way (no data fields here)."""
+    body = b"35=" + value_bytes(msg_type) + b"\x01" + b"".join(
+        prefix(tag) + value_bytes(value) + b"\x01" for tag, value in fields)
     if body.count(b"\x01") != len(fields) + 1:
         raise ValueError("field value contains SOH (\\x01)")
-    message = b"8=%s\x019=%d\x01" % (_value_bytes(begin_string), len(body)) + body
+    message = b"8=%s\x019=%d\x01" % (value_bytes(begin_string), len(body)) + body
     return message + b"10=%03d\x01" % checksum(message)
 
 
@@ -125,11 +142,12 @@ _pool = st.sampled_from([
 
 @given(st.lists(_pool, max_size=10), st.permutations(NEW_ORDER_SINGLE_BODY))
 def test_compiled_plan_agrees_with_exact_validation(extra, body):
-    from fixexchange.codec.dictionary import _BODIES, GROUPS, MESSAGE_NAMES, DataDictionary
-    fix44 = DataDictionary(b"FIX.4.4", _BODIES, GROUPS, MESSAGE_NAMES)  # its own plans and shapes
+    from fixexchange.codec.dictionary import fix44_dictionary
+    fix44 = fix44_dictionary()  # its own plans and shapes
     fix44.compile_after = 1
     data = encode(b"FIX.4.4", b"D", HEADER + body + extra)
     for _ in range(3):  # predicates, then (when valid) the compiled regex, then a hot shape
         [msg] = FixParser(hot_shapes=fix44.hot_shapes).feed(data)
-        assert msg._split
-        assert fix44.validate(msg) == fix44._validate_exactly(msg)
+        assert fix44.validate(msg) == fix44.validate_exactly(msg)
+    # a valid message took all three: the third was matched against the hot shape
+    assert msg.prevalidated_by is (fix44 if fix44.validate_exactly(msg) is None else None)

@@ -39,10 +39,6 @@ def body(msg_type, tags, values):
                                                      for tag in (49, 56, 34, 52) + tags])
 
 
-def fresh_fix44():
-    """A FIX 4.4 dictionary of its own: fresh validation plans and no hot shapes yet."""
-    return dictionary.DataDictionary(b"FIX.4.4", dictionary._BODIES, dictionary.GROUPS,
-                                     dictionary.MESSAGE_NAMES)
 
 
 _registry = []
@@ -52,7 +48,7 @@ def registry():
     """A dictionary with the hot shapes it registers by itself for SHAPES: parse and
     validate enough messages of each to pass its compile threshold."""
     if not _registry:
-        fix44 = fresh_fix44()
+        fix44 = dictionary.fix44_dictionary()
         for msg_type, tags in SHAPES:
             data = frame(body(msg_type, tags, {}))
             for _ in range(fix44.compile_after + 5):
@@ -68,9 +64,9 @@ def test_a_parser_takes_only_the_shapes_it_is_given():
     data = frame(body(*SHAPES[0], {}))
     [hot] = FixParser(hot_shapes=fix44.hot_shapes).feed(data)
     [split] = FixParser().feed(data)
-    assert hot._split is fix44 and split._split is True
+    assert hot.prevalidated_by is fix44 and split.prevalidated_by is None
     assert fix44.validate(hot) is None and FIX44.validate(hot) is None  # (another dictionary: the exact pass)
-    assert len(fresh_fix44().hot_shapes) == 0
+    assert len(dictionary.fix44_dictionary().hot_shapes) == 0
 
 
 def summary(items):
@@ -146,18 +142,18 @@ def test_hot_shapes_agree_with_the_general_path(items, data, limits):
     assert summary(fast) == general
     for msg in fast:
         if not isinstance(msg, parser.Garbled):
-            assert registry().validate(msg) == registry()._validate_exactly(msg)
+            assert registry().validate(msg) == registry().validate_exactly(msg)
 
 
 def test_hot_shapes_take_the_well_formed_messages():
     stream = b"".join(frame(body(msg_type, tags, {})) for msg_type, tags in SHAPES) * 3
     fix44 = registry()
     out = parse(stream, [], fix44)
-    assert [msg._split for msg in out] == [fix44] * len(out)
+    assert [msg.prevalidated_by for msg in out] == [fix44] * len(out)
     [one] = FixParser(hot_shapes=fix44.hot_shapes).feed(frame(body(*SHAPES[2], {})))
-    assert one._split is fix44
+    assert one.prevalidated_by is fix44
     # A value failing its type check: the split path, and the exact verdict.
     [bad] = FixParser(hot_shapes=fix44.hot_shapes).feed(frame(body(*SHAPES[0], {38: b"1a"})))
-    assert bad._split is True and fix44.validate(bad).reason == 6
+    assert bad.prevalidated_by is None and fix44.validate(bad).reason == 6
     assert summary(parse(stream, [])) == summary(out)
 

@@ -105,7 +105,7 @@ _pool = st.sampled_from([
 @given(st.lists(_pool, max_size=14), st.permutations(NEW_ORDER_SINGLE_BODY))
 def test_fast_path_agrees_with_exact_validation(extra, body):
     [msg] = FixParser().feed(encode(b"FIX.4.4", b"D", HEADER + body + extra))
-    assert FIX44.validate(msg) == FIX44._validate_exactly(msg)
+    assert FIX44.validate(msg) == FIX44.validate_exactly(msg)
 
 
 @given(st.binary(min_size=1, max_size=40), st.sampled_from(sorted(DATA_FIELDS.items())), field_lists)
@@ -134,6 +134,6 @@ def test_validation_of_arbitrary_content_never_raises(msg_type, fields):
         if isinstance(item, FixMessage):
             info = FIX44.validate(item)
             assert info is None or isinstance(info.reason, int)
-            assert info == FIX44._validate_exactly(item)
+            assert info == FIX44.validate_exactly(item)
             for count_tag in (146, 267, 268, 453):
                 FIX44.read_groups(item, count_tag)

@@ -25,7 +25,7 @@ _BEFORE = {
 def test_possessive_value_patterns_match_the_same_texts(text):
     value = text.encode()
     for kind, before in _BEFORE.items():
-        now = dictionary._FAST_PATTERN[kind]
+        now = dictionary.FAST_PATTERN[kind]
         assert (re.fullmatch(before, value) is None) == (re.fullmatch(now, value) is None), kind
         assert (re.fullmatch(before + rb"\x01", value + b"\x01") is None) == \
             (re.fullmatch(now + rb"\x01", value + b"\x01") is None), kind
