@@ -133,7 +133,7 @@ class Book:
         return (self.bids if side is BUY else self.asks).top(n, orders)
 
 
-def _check_price(spec, price, what):
+def check_price(spec, price, what):
     """(reason, text) for a bad price, else None."""
     if type(price) is not int:
         return R.INVALID_COMMAND, f"{what} must be an int, got {type(price).__name__}"
@@ -148,7 +148,7 @@ def _check_price(spec, price, what):
     return None
 
 
-def _check_qty(spec, qty):
+def check_qty(spec, qty):
     if type(qty) is not int:
         return R.INVALID_COMMAND, f"qty must be an int, got {type(qty).__name__}"
     if qty <= 0:
@@ -182,13 +182,13 @@ def validate_new_order(book: Book, c: NewOrder, now: int):
     stp = _enum(_STPS, c.stp)
     if stp is None:
         return Rejected(None, R.INVALID_STP, f"invalid stp {c.stp!r}")
-    bad = _check_qty(spec, c.qty)
+    bad = check_qty(spec, c.qty)
     if bad:
         return Rejected(None, *bad)
     if ord_type is LIMIT or ord_type is STOP_LIMIT:
         if c.price is None:
             return Rejected(None, R.PRICE_REQUIRED, f"{ord_type.name} order needs a price")
-        bad = _check_price(spec, c.price, "price")
+        bad = check_price(spec, c.price, "price")
         if bad:
             return Rejected(None, *bad)
     elif c.price is not None:
@@ -196,7 +196,7 @@ def validate_new_order(book: Book, c: NewOrder, now: int):
     if ord_type is STOP or ord_type is STOP_LIMIT:
         if c.stop_price is None:
             return Rejected(None, R.STOP_PRICE_REQUIRED, f"{ord_type.name} order needs a stop_price")
-        bad = _check_price(spec, c.stop_price, "stop_price")
+        bad = check_price(spec, c.stop_price, "stop_price")
         if bad:
             return Rejected(None, *bad)
     elif c.stop_price is not None:

@@ -64,7 +64,7 @@ from ._names import (
     EXPIRED, FILLED, FOK, GTC, GTD, IOC, IOC_REMAINDER, LIMIT, MARKET, NO_LIQUIDITY, REQUESTED,
     SELL, STOP, STP_NONE, C, R, _enum, _leaves,
 )
-from .book import Book, _check_price, _check_qty, _crosses, _Level, _tidy, validate_new_order, validate_spec
+from .book import Book, check_price, check_qty, _crosses, _Level, _tidy, validate_new_order, validate_spec
 from .orders import _is_stop, _MarketOrder, _Order, _StpMarketOrder, _StpOrder, _XOrder
 from .types import (
     Accepted,
@@ -705,7 +705,7 @@ class Engine:
         book = self._books[o.symbol]
         if not (type(qty) is int and book.min_qty <= qty and qty <= book.max_qty
                 and (book.lot == 1 or not qty % book.lot)):
-            bad = _check_qty(book.spec, qty)
+            bad = check_qty(book.spec, qty)
             if bad:
                 return [(Rejected, oid, *bad)]
         if price is None:
@@ -714,7 +714,7 @@ class Engine:
             return [(Rejected, oid, R.PRICE_NOT_ALLOWED, f"{o.ord_type.name} order takes no price")]
         elif not (type(price) is int and book.price_low <= price and price <= book.price_high
                   and (book.tick == 1 or not price % book.tick)):
-            bad = _check_price(book.spec, price, "price")
+            bad = check_price(book.spec, price, "price")
             if bad:
                 return [(Rejected, oid, *bad)]
         if qty <= o.cum_qty:

@@ -14,7 +14,7 @@ from fixexchange.engine import (
     OrderStatusQuery, OrderView, OrdType, Rejected, RejectReason, Replaced, ReplaceOrder,
     Restated, Side, StpMode, TimeInForce, Trade, Triggered,
 )
-from fixexchange.engine.book import Book, _check_price, _check_qty, validate_new_order
+from fixexchange.engine.book import Book, check_price, check_qty, validate_new_order
 
 R = RejectReason
 C = CancelReason
@@ -229,7 +229,7 @@ class RefEngine:
         if o is None:
             return
         spec = self.specs[o.symbol]
-        bad = _check_qty(spec, c.qty)
+        bad = check_qty(spec, c.qty)
         if bad:
             ev.append(Rejected(o.order_id, bad[0], ""))
             return
@@ -240,7 +240,7 @@ class RefEngine:
             ev.append(Rejected(o.order_id, R.PRICE_NOT_ALLOWED, R.PRICE_NOT_ALLOWED.name.lower()))
             return
         else:
-            bad = _check_price(spec, price, "price")
+            bad = check_price(spec, price, "price")
             if bad:
                 ev.append(Rejected(o.order_id, bad[0], ""))
                 return

@@ -19,7 +19,7 @@ from fixexchange.engine import (
     StpMode, SymbolSpec, TimeInForce, Trade, Triggered,
 )
 
-from .invariants import check_invariants
+from fixexchange.engine.invariants import check_invariants
 
 BUY, SELL = Side.BUY, Side.SELL
 R, C = RejectReason, CancelReason

@@ -11,7 +11,7 @@ from fixexchange.engine import (
     Rejected, ReplaceOrder, Side, StpMode, SymbolSpec, TimeInForce,
 )
 
-from .invariants import check_invariants
+from fixexchange.engine.invariants import check_invariants
 from .reference import RefEngine
 
 SPECS = [
@@ -79,7 +79,7 @@ class EngineVsReference(RuleBasedStateMachine):
         check_invariants(self.fast)
 
     def order_ids(self):
-        return st.integers(0, self.fast._next_id + 1)
+        return st.integers(0, self.ref.next_id + 1)  # (the engine's next id too)
 
     @rule(command=new_orders())
     def new_order(self, command):

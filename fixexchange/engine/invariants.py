@@ -1,9 +1,12 @@
-"""Structural invariants of a fast Engine, checked after every command in the tests."""
+"""The engine's structural invariants: ``check_invariants(engine)`` raises AssertionError
+when one is broken (the tests run it after every command; it walks every book and order,
+so it is for tests and debugging, not for the order path). It reads the engine's private
+state on purpose: it is the engine package's own check of it."""
 
 from __future__ import annotations
 
-
-from fixexchange.engine import Engine, OrderStatus, Side
+from .engine import Engine
+from .types import OrderStatus, Side
 
 
 def check_invariants(engine: Engine) -> None:
@@ -59,3 +62,9 @@ def check_invariants(engine: Engine) -> None:
     for oid, o in finals.items():
         assert o.order_id == oid and o.leaves == 0 and o.done in (OrderStatus.FILLED, OrderStatus.CANCELLED,
                                             OrderStatus.EXPIRED)
+
+
+def expiry_heap_size(engine: Engine) -> tuple[int, int]:
+    """(entries in the GTD expiry heap, live GTD orders): the heap is compacted when
+    finished orders pile up in it, checked when a GTD order is added."""
+    return len(engine._gtd), engine._ngtd
