@@ -227,10 +227,10 @@ class _MissingField(Exception):
         self.why = why
 
 
-class _SymbolInfo:
+class SymbolInfo:
     __slots__ = ("spec", "name", "fmt", "symbol_field", "scale", "price_cache")
 
-    _PARSE_CACHE_LIMIT = 4096
+    PARSE_CACHE_LIMIT = 4096
 
     def __init__(self, spec: SymbolSpec) -> None:
         self.spec = spec
@@ -245,7 +245,7 @@ class _SymbolInfo:
         units = self.price_cache.get(text)
         if units is None:
             units = parse_price(text, self.scale)  # raises before anything is cached
-            if len(self.price_cache) >= self._PARSE_CACHE_LIMIT:
+            if len(self.price_cache) >= self.PARSE_CACHE_LIMIT:
                 self.price_cache.clear()
             self.price_cache[text] = units
         return units
@@ -284,7 +284,7 @@ class _Order:
                  "expire_field", "instruction_fields", "qty", "cum_qty", "cum_notional", "leaves", "avg_px", "final", "static",
                  "final_status", "stp_decremented")
 
-    def __init__(self, session_id: str, cl_ord_id: bytes, info: _SymbolInfo, side: Side, ord_type: OrdType,
+    def __init__(self, session_id: str, cl_ord_id: bytes, info: SymbolInfo, side: Side, ord_type: OrdType,
                  price: int | None, stop_price: int | None, tif: TimeInForce, expire_field, qty: int) -> None:
         self.order_id = 0
         self.order_id_text = b""  # OrderID(37), set when the engine accepts the order

@@ -60,7 +60,7 @@ from .common import (
     _ROUTED_TAGS,
     _SessionOrders,
     _stp_mode,
-    _SymbolInfo,
+    SymbolInfo,
     _TRADING_MSG_TYPES,
     BUSINESS_REJECT_FIELD_MISSING,
     BUSINESS_REJECT_NOT_AUTHORIZED,
@@ -159,9 +159,9 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         self.trade_counts: dict[str, list[int]] = {}
         self.report_counts: dict[bytes, int] = {}
         self.reject_counts: dict[tuple[str, int], int] = {}
-        self._symbols: dict[str, _SymbolInfo] = {}
+        self._symbols: dict[str, SymbolInfo] = {}
         for spec in symbols:
-            self._symbols[spec.symbol] = _SymbolInfo(spec)
+            self._symbols[spec.symbol] = SymbolInfo(spec)
         self._symbols_by_bytes = {info.symbol_field[1]: info for info in self._symbols.values()}
         self._exec_id_prefix = b""
         self._order_id_prefix = b"O"
@@ -233,7 +233,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             if info is None or info.spec != spec:
                 self.engine.set_symbol(spec)
                 self.market_data.set_symbol(spec.symbol, spec.price_scale)
-                self._symbols[spec.symbol] = _SymbolInfo(spec)
+                self._symbols[spec.symbol] = SymbolInfo(spec)
         self._symbols_by_bytes = {info.symbol_field[1]: info for info in self._symbols.values()}
         self._stp_by_session = {session_id: _stp_mode(mode) for session_id, mode in (stp_modes or {}).items()}
         self._default_stp = _stp_mode(default_stp)

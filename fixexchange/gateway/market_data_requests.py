@@ -95,7 +95,7 @@ class MarketDataRequests:
             wanted = ALL_ENTRY_TYPES
         if subscription_type == SubscriptionRequestTypes.SNAPSHOT:
             out.extend(self.market_data.snapshot(session_id, md_req_id, tuple(symbols), depth, wanted,
-                                                 "aggressor_side" in self._extensions_of(session_id)))
+                                                 "aggressor_side" in self.extensions_of(session_id)))
             return
         if self.market_data.subscription(session_id, md_req_id) is not None:
             return refuse(MD_REJ_DUPLICATE_ID, "duplicate MDReqID")
@@ -107,4 +107,4 @@ class MarketDataRequests:
         out.extend(self.market_data.subscribe(
             Subscription(session_id, md_req_id, tuple(symbols), depth, wanted,
                          update_type == MDUpdateTypes.INCREMENTAL_REFRESH,
-                         "aggressor_side" in self._extensions_of(session_id))))
+                         "aggressor_side" in self.extensions_of(session_id))))

@@ -350,6 +350,11 @@ class MarketData:
 
     # ---------------------------------------------------------------- requests
 
+    def mirror_size(self, symbol: str) -> int:
+        """Entries in the depth mirror of ``symbol`` (none while nobody watches it)."""
+        return sum(len(levels.keys) + len(levels.qty) + len(levels.orders)
+                   for levels in self._symbols[symbol].sides)
+
     def subscription_count(self, session_id: str) -> int:
         return len(self._by_session.get(session_id, ()))
 

@@ -291,7 +291,7 @@ class Reports:
         order = orders.get(event[1])
         if order is None:
             return
-        if "exec_type_triggered" in self._extensions_of(order.session_id):
+        if "exec_type_triggered" in self.extensions_of(order.session_id):
             out.append(self._report(order, _EXEC_TRIGGERED, order.live_status(), order.cl_ord_id, None))
         else:  # FIX 4.4 has no ExecType for it: the order was restated by the market
             out.append(self._report(order, _EXEC_RESTATED, order.live_status(), order.cl_ord_id, None,
@@ -332,7 +332,8 @@ class Reports:
         _, _, reason, text = event
         self._rejected(reason, text, request, out)
 
-    def _extensions_of(self, session_id: str) -> frozenset[str]:
+    def extensions_of(self, session_id: str) -> frozenset[str]:
+        """The wire extensions a session's messages carry (its own, else the default ones)."""
         return self._extensions.get(session_id, self._default_extensions)
 
     def _fill(self, order: _Order, price: int, qty: int, cum_qty: int, leaves: int, cum_notional: int,

@@ -56,7 +56,7 @@ class SecurityRequests:
         else:
             body += ((SecurityRequestResult, SecurityRequestResults.VALID_REQUEST), (TotNoRelatedSym, len(infos)),
                      (LastFragment, b"Y"), (NoRelatedSym, len(infos)))
-            min_price_increment = "min_price_increment" in self._extensions_of(session_id)
+            min_price_increment = "min_price_increment" in self.extensions_of(session_id)
             for info in infos:
                 spec = info.spec
                 tick = info.fmt(spec.tick)

@@ -74,7 +74,7 @@ class PriceFormatter:
 
     __slots__ = ("scale", "_cache")
 
-    _CACHE_LIMIT = 4096
+    CACHE_LIMIT = 4096
 
     def __init__(self, scale: int) -> None:
         self.scale = scale
@@ -83,10 +83,15 @@ class PriceFormatter:
     def __call__(self, units: int) -> bytes:
         text = self._cache.get(units)
         if text is None:
-            if len(self._cache) >= self._CACHE_LIMIT:
+            if len(self._cache) >= self.CACHE_LIMIT:
                 self._cache.clear()
             text = self._cache[units] = format_price(units, self.scale)
         return text
+
+    @property
+    def cached(self) -> int:
+        """Texts held in the cache (at most CACHE_LIMIT)."""
+        return len(self._cache)
 
 
 def format_avg_px(cum_notional: int, cum_qty: int, scale: int) -> bytes:

@@ -75,7 +75,6 @@ class Harness:
     def __init__(self, specs=SPECS, prefix: str | None = "T-", **options) -> None:
         self.engine = Engine(specs)
         self.gateway = Gateway(specs, self.engine, prefix, **options)
-        self.extensions = self.gateway._default_extensions.union(*self.gateway._extensions.values())
         self._seq: dict[str, int] = {}
 
     def message(self, session: str, msg_type: str, *fields):
@@ -87,7 +86,7 @@ class Harness:
 
     def send(self, session: str, msg_type: str, *fields, now: float = NOW, validate: bool = True) -> list[Reply]:
         outs = self.gateway.on_message(session, self.message(session, msg_type, *fields), now)
-        return [Reply(out, validate, self.extensions) for out in outs]
+        return [Reply(out, validate, self.gateway.extensions_of(out.session_id)) for out in outs]
 
     def order(self, session: str, cl_ord_id: str, side: str, qty, price=None, symbol: str = "SYM1",
               ord_type: str | None = None, *extra, now: float = NOW) -> list[Reply]:

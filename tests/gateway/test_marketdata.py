@@ -213,7 +213,7 @@ def test_depth_is_mirrored_only_for_watched_symbols_and_built_on_subscribe(h):
     md = h.gateway.market_data
     assert md.watched == set()
     h.order("S1", "B1", BUY, 3, "105")  # SYM1 changes while nobody watches it
-    assert all(not side.keys and not side.qty for side in md._symbols["SYM1"].sides)
+    assert md.mirror_size("SYM1") == 0
     # a one-off snapshot and levels() read the engine's book
     assert fresh_snapshot(h, "SYM1", 0, "01")[:2] == engine_book(h, "SYM1", 0)
     assert md.levels("SYM1", 1) == [(10500, 13)]
@@ -222,11 +222,12 @@ def test_depth_is_mirrored_only_for_watched_symbols_and_built_on_subscribe(h):
         client.apply(reply)
     assert md.watched == {"SYM1"}
     assert client.books["SYM1"][:2] == engine_book(h, "SYM1", 0) == ({"105": "13"}, {"108": "8", "110": "12"})
+    assert md.mirror_size("SYM1") == 3 * 3  # three levels: keys, quantities and order counts
     for reply in h.order("S1", "B2", BUY, 2, "106") + h.order("S1", "B3", SELL, 4, "105"):
         client.apply(reply)
     assert client.books["SYM1"][:2] == engine_book(h, "SYM1", 0)
     h.send("MD", "V", (262, "R1"), (263, "2"))
-    assert md.watched == set() and not md._symbols["SYM1"].sides[0].keys
+    assert md.watched == set() and md.mirror_size("SYM1") == 0
     h.order("S1", "B4", BUY, 1, "107")  # unwatched again: the next subscriber gets the book as it is
     client = BookClient()
     for reply in subscribe(h, "MD", "R2"):

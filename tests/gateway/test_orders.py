@@ -17,6 +17,7 @@ from fixexchange.engine import (
     StpMode,
 )
 from fixexchange.gateway import Gateway
+from fixexchange.gateway.common import SymbolInfo
 
 from .support import NOW, SPECS, Harness, Reply, of_type
 
@@ -765,10 +766,10 @@ def test_execution_reports_always_agree_with_the_engine(flow):
 
 
 def test_price_parse_cache_stays_bounded_and_correct(h):
-    info = h.gateway._symbols["SYM1"]
-    for cents in range(info._PARSE_CACHE_LIMIT + 5):
+    info = SymbolInfo(SPECS[0])
+    for cents in range(info.PARSE_CACHE_LIMIT + 5):
         assert info.parse_price(b"%d.%02d" % divmod(cents, 100)) == cents
-    assert len(info.price_cache) <= info._PARSE_CACHE_LIMIT
+    assert len(info.price_cache) <= info.PARSE_CACHE_LIMIT
 
 
 def test_replace_without_order_reference_is_business_reject(h):

@@ -80,9 +80,9 @@ def test_price_formatter_caches_and_stays_bounded():
     fmt = PriceFormatter(2)
     assert fmt(10050) == b"100.5"
     assert fmt(10050) is fmt(10050)
-    for units in range(PriceFormatter._CACHE_LIMIT + 10):
+    for units in range(PriceFormatter.CACHE_LIMIT + 10):
         assert fmt(units) == format_price(units, 2)
-    assert len(fmt._cache) <= PriceFormatter._CACHE_LIMIT
+    assert fmt.cached <= PriceFormatter.CACHE_LIMIT
 
 
 def test_avg_px_exact_and_inexact():

@@ -265,7 +265,7 @@ def test_extensions(tmp_path):
     cfg = load_config(write(tmp_path, MINIMAL.replace('password = "p"', 'password = "p"\nextensions = ["aggressor_side"]')))
     assert cfg.sessions[0].extensions == ("aggressor_side",)
     _, gateway = build(cfg)
-    assert gateway.gateway._extensions_of("FIX.4.4:" + cfg.server.comp_id + "->" + cfg.sessions[0].target_comp_id) == {
+    assert gateway.gateway.extensions_of("FIX.4.4:" + cfg.server.comp_id + "->" + cfg.sessions[0].target_comp_id) == {
         "aggressor_side"}
     e = bad(tmp_path, MINIMAL.replace('password = "p"', 'extensions = ["aggressor"]'))
     assert e.key == "session[0].extensions" and "unknown extension 'aggressor'" in e.problem
