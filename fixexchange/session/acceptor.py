@@ -87,9 +87,6 @@ SENDING_TIME_ACCURACY = tags.RejectReasons.SENDING_TIME_ACCURACY_PROBLEM
 
 # Spec test case 6: a TestRequest after HeartBtInt plus "some reasonable period" (20%).
 TEST_REQUEST_FACTOR = 1.2
-# Messages held while a ResendRequest is outstanding; past this the peer is misbehaving
-# (their bytes are bounded too: SessionConfig.max_queued_bytes).
-MAX_QUEUED_MESSAGES = 10_000
 # Stored messages re-encoded per step of a resend: the server asks for the next step when
 # the socket has drained (continue_resend), so a resend of 100k messages neither holds them
 # all in memory nor stalls other sessions.
@@ -401,7 +398,7 @@ class Connection:
                  cert_names: frozenset[str] | None = None) -> None:
         self._acceptor = acceptor
         self._parser = FixParser(hot_shapes=FIX44.hot_shapes)  # (the dictionary that validates it)
-        self._sending_times = _SendingTimes()
+        self._sending_times = SendingTimes()
         self._source = source
         self._cert_names = cert_names
         # Parsed messages not processed yet: receive_data(max_messages=N) processes at most
@@ -449,6 +446,11 @@ class Connection:
         """Messages received but not processed yet (see ``receive_data``'s max_messages):
         parsed ones, plus one for bytes not parsed yet."""
         return len(self._backlog) + (1 if self._unparsed else 0)
+
+    @property
+    def unparsed_bytes(self) -> int:
+        """Received bytes not parsed yet (a bounded receive_data parses as it goes)."""
+        return len(self._unparsed)
 
     def receive_data(self, data: bytes, now: float, max_messages: int = 0) -> list[Event]:
         """Parse ``data`` and process the messages it completes.  With ``max_messages``,
@@ -951,7 +953,7 @@ class Connection:
         """A number above the expected one: queue the message and ask for the gap."""
         session = self._session
         msg_type = msg.msg_type
-        if len(self._queued) >= MAX_QUEUED_MESSAGES:
+        if len(self._queued) >= session.config.max_queued_messages:
             self._logout_and_close("too many messages received ahead of a sequence gap", now, events)
             return
         if msg_type == RESEND_REQUEST:
@@ -1284,7 +1286,7 @@ assert _IN_SEQUENCE_ADMIN.keys() == _ADMIN_MSG_TYPES
 _FRACTION_LENGTHS = frozenset((4, 7, 10))  # ".sss", ".ssssss", ".sssssssss"
 
 
-class _SendingTimes:
+class SendingTimes:
     """`parse_utc_timestamp` for one connection's SendingTimes, the whole-second part and
     the last whole value remembered: consecutive inbound messages almost always share the
     second (a pipelining client repeats the whole value), and the full parse costs more

@@ -24,7 +24,8 @@ class SessionConfig:
     number consumed, nothing executed); more than `throttle_logout_rejects` refusals, a count
     that decays by a tenth of itself a second (so: a burst that large, or a tenth of it a
     second for ten seconds), end the session with a Logout (0 = never).
-    `max_queued_bytes` bounds the messages held ahead of a sequence gap.
+    `max_queued_bytes` and `max_queued_messages` bound the messages held ahead of a
+    sequence gap (while a ResendRequest is outstanding; past them the peer is misbehaving).
     """
 
     sender_comp_id: str
@@ -48,6 +49,7 @@ class SessionConfig:
     order_burst: int = 0
     throttle_logout_rejects: int = 200
     max_queued_bytes: int = 4 * 1024 * 1024
+    max_queued_messages: int = 10_000
 
     @property
     def session_id(self) -> str:

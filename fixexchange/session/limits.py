@@ -49,6 +49,11 @@ class LogonThrottle:
         self.failures = 0  # counters for the log summary and metrics
         self.lockouts = 0
 
+    @property
+    def entries(self) -> int:
+        """(address or CompID) entries remembered: at most config.max_entries."""
+        return len(self._records)
+
     def locked_for(self, source: str | None, comp_id: str, now: float) -> float:
         """Seconds the address or the CompID stays locked (0.0: not locked)."""
         left = 0.0

@@ -46,7 +46,7 @@ import time
 import zlib
 from array import array
 from bisect import bisect_right
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 __all__ = ["FileStore", "store_file_name", "MAGIC", "SENDER_RESERVE"]
 
@@ -68,6 +68,10 @@ COMPACT_AFTER_RECORDS = 100_000
 INDEX_EVERY = 64
 _READ_CHUNK = 1 << 20
 MAX_PAYLOAD = 1 << 24
+
+
+def _open_unbuffered(path: str) -> BinaryIO:
+    return open(path, "ab", buffering=0)
 
 
 def store_file_name(session_id: str) -> str:
@@ -133,10 +137,20 @@ class FileStore:
     """
 
     def __init__(self, directory: str | os.PathLike, session_id: str, *, fsync: bool = False,
-                 gate: Callable[[], int | None] | None = None) -> None:
+                 gate: Callable[[], int | None] | None = None,
+                 compact_after_records: int = COMPACT_AFTER_RECORDS,
+                 sync_file: Callable[[int], None] = os.fsync,
+                 open_for_append: Callable[[str], BinaryIO] = _open_unbuffered) -> None:
+        """``fsync``: make every flush durable with ``sync_file`` (tests count its calls);
+        ``gate``: see flush; ``open_for_append``: the file flushes write to (tests count
+        the writes); ``compact_after_records``: number records beyond the messages that make
+        opening compact the file."""
         self.path = os.path.join(os.fspath(directory), store_file_name(session_id))
         self._fsync = fsync
         self._gate = gate
+        self._compact_after = compact_after_records
+        self._sync_file = sync_file
+        self._open_file = open_for_append
         self.next_sender_seq = 1
         self.next_target_seq = 1
         # sparse index: every INDEX_EVERY-th stored message's seq and record offset
@@ -207,7 +221,7 @@ class FileStore:
         # not closed cleanly after an R record: numbers up to it may have gone out
         self.next_sender_seq = max(self.next_sender_seq, reserved)
         self._reserved = self.next_sender_seq
-        if records - messages > COMPACT_AFTER_RECORDS:
+        if records - messages > self._compact_after:
             self._compact()
 
     def _set_aside(self, why: str) -> None:
@@ -244,7 +258,7 @@ class FileStore:
                 offset += len(record)
             out.flush()
             if self._fsync:
-                os.fsync(out.fileno())
+                self._sync_file(out.fileno())
         os.replace(temporary, self.path)
         self._index_seqs = array("Q")
         self._index_offsets = array("Q")
@@ -272,6 +286,11 @@ class FileStore:
                     if seq >= begin:
                         yield seq, payload
 
+    @property
+    def indexed_messages(self) -> int:
+        """Entries of the sparse index (one per INDEX_EVERY stored messages)."""
+        return len(self._index_seqs)
+
     def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         return list(self.iter_sent(begin, end))
 
@@ -287,7 +306,7 @@ class FileStore:
     def _open_for_append(self):
         if not os.path.exists(self.path):
             self._write_fresh_file(MAGIC)
-        self._file = open(self.path, "ab", buffering=0)
+        self._file = self._open_file(self.path)
         return self._file
 
     def _write_fresh_file(self, head: bytes) -> None:
@@ -299,7 +318,7 @@ class FileStore:
             f.write(head)
             f.flush()
             if self._fsync:
-                os.fsync(f.fileno())
+                self._sync_file(f.fileno())
         os.replace(temporary, self.path)
 
     def set_next_sender_seq(self, seq: int) -> None:
@@ -377,7 +396,7 @@ class FileStore:
         pending.clear()
         self._written_end = self._end
         if self._fsync:
-            os.fsync(f.fileno())
+            self._sync_file(f.fileno())
 
     def close(self) -> None:
         if self._reserved > self.next_sender_seq:  # a clean close resumes exactly

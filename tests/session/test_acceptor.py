@@ -407,9 +407,8 @@ def test_client_logout_text_is_reported():
     assert events[0] == LoggedOut(SESSION_ID, "client logged out: end of day")
 
 
-def test_too_many_early_messages_end_the_session(monkeypatch):
-    monkeypatch.setattr(acceptor_module, "MAX_QUEUED_MESSAGES", 3)
-    client = logged_on()
+def test_too_many_early_messages_end_the_session():
+    client = logged_on(max_queued_messages=3)
     client.send(b"".join(message(b"0", seq, T0) for seq in range(5, 8)))
     assert not client.connection.closed
     client.send(message(b"0", 8, T0))
@@ -646,12 +645,12 @@ def test_cached_sending_time_parse_refuses_an_empty_value_when_fresh():
     # the whole-value cache once started as b"" -> 0.0: an empty SendingTime before the first
     # fractional one parsed was taken for 1970 (accuracy Reject + Logout, not a format Reject)
     with pytest.raises(ValueError):
-        acceptor_module._SendingTimes().parse(b"")
+        acceptor_module.SendingTimes().parse(b"")
 
 
 @given(st.lists(st.one_of(_timestamps, st.binary(max_size=30)), min_size=1, max_size=8))
 def test_cached_sending_time_parse_matches_the_codec(values):
-    times = acceptor_module._SendingTimes()  # one connection's cache, over a run of values
+    times = acceptor_module.SendingTimes()  # one connection's cache, over a run of values
     for value in values + values[::-1]:
         try:
             expected = parse_utc_timestamp(value)
@@ -718,14 +717,13 @@ def test_template_ignores_comp_ids_that_are_not_ascii():
 class _CountingFileIO:
     """A raw file for the store's BufferedWriter that counts write system calls."""
 
-    def __init__(self, path):
-        import io
-        self.raw = io.FileIO(path, "ab")
+    def __init__(self):
         self.writes = 0
 
-    def make_writer(self):
+    def open(self, path):
         import io
         counter = self
+        raw = io.FileIO(path, "ab")
 
         class Raw(io.RawIOBase):
             def writable(self):
@@ -733,21 +731,20 @@ class _CountingFileIO:
 
             def write(self, data):
                 counter.writes += 1
-                return counter.raw.write(data)
+                return raw.write(data)
 
             def close(self):
-                counter.raw.close()
+                raw.close()
                 super().close()
 
         return io.BufferedWriter(Raw(), buffer_size=256 * 1024)
 
 
 def test_inbound_number_and_replies_are_journaled_in_one_write(tmp_path):
-    store = FileStore(tmp_path, SESSION_ID)
+    counting = _CountingFileIO()
+    store = FileStore(tmp_path, SESSION_ID, open_for_append=counting.open)
     client = logged_on(store)
-    store._file.close()
-    counting = _CountingFileIO(store.path)
-    store._file = counting.make_writer()
+    counting.writes = 0  # (the logon's)
     client.send(message(b"0", 2, T0))  # a Heartbeat: no output, its number noted
     assert client.acceptor.send(SESSION_ID, b"8", [(11, b"A1")], T0)
     assert counting.writes == 0  # nothing reaches the OS before data_to_send

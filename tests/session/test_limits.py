@@ -16,7 +16,7 @@ def test_max_messages_processes_a_big_read_over_several_calls_parsing_as_it_goes
     data = b"".join(message(b"D", seq, T0, ORDER) for seq in range(2, 1002))  # ~150 KB
     events = conn.receive_data(data, T0, 32)
     assert len(events) == 32 and conn.backlog
-    assert len(conn._unparsed) > len(data) - 64 * 1024  # most of it not even parsed yet
+    assert conn.unparsed_bytes > len(data) - 64 * 1024  # most of it not even parsed yet
     seen = [e.message.seq_num for e in events]
     while conn.backlog:
         events = conn.receive_data(b"", T0, 32)
@@ -51,7 +51,7 @@ def test_logon_throttle_memory_is_bounded():
     throttle = LogonThrottle(LogonThrottleConfig(max_entries=100))
     for i in range(1000):
         throttle.failed(f"10.0.{i // 250}.{i % 250}", f"C{i}", T0 + i)
-    assert len(throttle._records) <= 100
+    assert throttle.entries <= 100
 
 
 def test_token_bucket_refills_at_its_rate_up_to_its_burst():
