@@ -510,6 +510,12 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             out.extend(self.market_data.flush())
         return (self._with_copies(out) if self._drop_copies else out), count
 
+    def cl_ord_ids(self, session_id: str | None = None, *, live: bool = True) -> list[bytes]:
+        """ClOrdIDs of the orders entered through FIX, of a session (None = any), oldest
+        first: the live ones, or with ``live=False`` also the final ones still kept."""
+        return [order.cl_ord_id for order in self._orders.values()
+                if (not live or not order.final) and (session_id is None or order.session_id == session_id)]
+
     def live_orders(self, session_id: str) -> int:
         """How many of the session's orders are live (the admin endpoint's session list)."""
         session = self._sessions.get(session_id)

@@ -605,6 +605,34 @@ class ExchangeServer:
         self.busy_poll = cfg.server.busy_poll_us / 1e6
         self._poll_until = 0.0
         self._polling = False
+        self.admin_cancel_slice = ADMIN_CANCEL_SLICE
+
+    # -- what the loop has scheduled (read-only; for tests and diagnostics) -------------
+    @property
+    def flush_scheduled(self) -> bool:
+        """A flush of dirty connections and market data is due at the end of this turn."""
+        return self._flush_scheduled
+
+    @property
+    def polling(self) -> bool:
+        """Latency mode is keeping the loop awake after a read (see keep_polling)."""
+        return self._polling
+
+    @property
+    def end_of_day_due(self) -> float | None:
+        """Loop time of the next end of day (None: no end of day, or stopped)."""
+        timer = self._eod
+        return None if timer is None or timer.cancelled() else timer.when()
+
+    def grace_timer_running(self, session_id: str) -> bool:
+        """A cancel-on-disconnect grace period of ``session_id`` is timing."""
+        return session_id in self._cod_timers
+
+    @property
+    def journal_pending(self) -> list[str]:
+        """Logons, disconnects and cancel-on-disconnects kept until the journal can be
+        written (see _apply_or_keep), oldest first."""
+        return [what for what, _ in self._journal_pending]
 
     def _setup_market_data(self, gateway: Any, interval: float) -> None:
         # market data once per loop turn (one X per subscription per turn, not per order)
@@ -643,7 +671,7 @@ class ExchangeServer:
         self._gtd = self.loop.call_later(s.gtd_interval, self._gtd_tick)
         if s.end_of_day:
             self._eod = self.loop.call_later(seconds_until(end_of_day_minute(s.end_of_day), time.time()),
-                                             self._end_of_day)
+                                             self.end_of_day)
         if self.durable is not None:
             self._housekeeping = self.loop.call_later(HOUSEKEEPING_INTERVAL, self._housekeep)
         log.info("listening on %s:%d as %s", s.host, self.port, s.comp_id,
@@ -1240,20 +1268,21 @@ class ExchangeServer:
         self._run_gateway_timer("advance_time", time.time())
         self._gtd = self.loop.call_later(self.cfg.server.gtd_interval, self._gtd_tick)
 
-    def _end_of_day(self) -> None:
-        """server.end_of_day: every live DAY order expires (ExecType C to its session)."""
+    def end_of_day(self) -> None:
+        """server.end_of_day: every live DAY order expires (ExecType C to its session); the
+        timer's callback, which schedules the next one."""
         now = time.time()
         outs = self._run_gateway_timer("end_of_day", now)
         if outs is None:
             log.error("end of day not applied yet: the journal cannot be written; retrying")
-            self._eod = self.loop.call_later(COMMIT_RETRY * 2, self._end_of_day)
+            self._eod = self.loop.call_later(COMMIT_RETRY * 2, self.end_of_day)
             return
         log.info("end of day %s UTC: %d DAY orders expired", self.cfg.server.end_of_day,
                  sum(1 for out in outs if out.msg_type == b"8"))
         # the next one a day later: from a minute on, so a timer firing a little early
         # (the loop's clock is not the wall clock) cannot run the same end of day twice
         minute = end_of_day_minute(self.cfg.server.end_of_day)
-        self._eod = self.loop.call_later(seconds_until(minute, now + 60) + 60, self._end_of_day)
+        self._eod = self.loop.call_later(seconds_until(minute, now + 60) + 60, self.end_of_day)
 
     def message_log(self, sid: str) -> MessageLog:
         ml = self._msglogs.get(sid)
@@ -1360,7 +1389,7 @@ class ExchangeServer:
 
     async def admin_cancel(self, session: str | None = None, symbol: str | None = None) -> dict:
         """Cancel every live order of a session or a symbol.  A slice of
-        ``ADMIN_CANCEL_SLICE`` orders per event-loop turn (about 10 us each), so other sessions
+        ``admin_cancel_slice`` orders per event-loop turn (about 10 us each), so other sessions
         are served in between however many orders there are; then one mass cancel for what is
         left (seeded orders, orders entered meanwhile)."""
         sid = None if session is None else self._session_id_for(session)
@@ -1369,9 +1398,10 @@ class ExchangeServer:
         gateway = self.gateway
         ids = gateway.live_order_ids(sid, sym)
         count = 0
-        for start in range(0, len(ids), ADMIN_CANCEL_SLICE):
+        slice_size = self.admin_cancel_slice
+        for start in range(0, len(ids), slice_size):
             now = time.time()
-            outs, n = gateway.cancel_order_ids(ids[start:start + ADMIN_CANCEL_SLICE], now, text)
+            outs, n = gateway.cancel_order_ids(ids[start:start + slice_size], now, text)
             count += n
             self._admin_dispatch(outs, now)
             await asyncio.sleep(0)

@@ -122,11 +122,7 @@ class DaemonTransport(SocketTransport):
         return True
 
     def exchange_logout(self, name: str, text: str) -> None:
-        def logout():
-            p = self.daemon.server.by_session[self.session_id]
-            p.conn.logout(text, time.time())
-            p._mark_dirty()
-        self._on_loop(logout)
+        self._on_loop(lambda: self.daemon.server.admin_logout(self.session_id, text))
 
     def reset_sequence(self, new_seq_num: int, next_target_seq: int | None) -> bool:
         return self._on_loop(lambda: self.daemon.server.reset_sequence(self.session_id, new_seq_num,

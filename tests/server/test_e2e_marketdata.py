@@ -87,6 +87,8 @@ async def random_flow(clients: list[FixClient], symbols: list[str], n: int, seed
     rng = random.Random(seed)
     live: dict[FixClient, list] = {c: [] for c in clients}
     pending = {c: 0 for c in clients}
+    answered: dict[FixClient, set] = {c: set() for c in clients}  # ClOrdIDs answered so far
+    sent = {c: 0 for c in clients}  # requests drained so far
     for i in range(n):
         c = rng.choice(clients)
         sym = rng.choice(symbols)
@@ -104,21 +106,20 @@ async def random_flow(clients: list[FixClient], symbols: list[str], n: int, seed
             live[c].append((f"o{i}", sym, side))
         pending[c] += 1
         if i % batch == batch - 1:
-            await drain(pending)
-    await drain(pending)
+            await drain(pending, answered, sent)
+    await drain(pending, answered, sent)
 
 
-async def drain(pending: dict) -> None:
+async def drain(pending: dict, answered_by: dict, sent_by: dict) -> None:
     """Read until every request sent so far was answered (one ER/9 per request with our
     ClOrdID; fills of resting orders also arrive)."""
     for c, n in pending.items():
-        answered = getattr(c, "_answered", set())
-        c._answered = answered
-        while len(answered) < getattr(c, "_sent_total", 0) + n:
+        answered = answered_by[c]
+        while len(answered) < sent_by[c] + n:
             m = await c.recv(5)
             if m.get(35) in (b"8", b"9") and m.get(150) != b"F" and m.get(11) not in answered:
                 answered.add(m.get(11))
-        c._sent_total = getattr(c, "_sent_total", 0) + n
+        sent_by[c] += n
         pending[c] = 0
 
 

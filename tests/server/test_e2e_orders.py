@@ -241,12 +241,12 @@ async def test_day_orders_expire_at_the_end_of_day():
     c = FixClient("C1")
     await c.logon(srv.port)
     try:
-        assert srv._eod is not None
+        assert srv.end_of_day_due is not None
         c.order("day1", "1", 5, "100", tif="0")
         c.order("gtc1", "1", 5, "100", tif="1")
         await c.expect("8", i150="0", i11="day1")
         await c.expect("8", i150="0", i11="gtc1")
-        srv._end_of_day()
+        srv.end_of_day()
         expired = await c.expect("8", i150="C", i11="day1")
         assert expired.get(39) == b"C" and expired.get(151) == b"0" and expired.get(59) == b"0"
         c.send("H", [(11, "gtc1"), (55, "TEST"), (54, "1")])

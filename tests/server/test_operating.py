@@ -209,7 +209,7 @@ async def test_grace_period_reconnect_in_time_keeps_orders_late_cancels(srv):
     await until(lambda: srv.gateway.cancel_on_disconnect_due(sid) is not None)
     again = await logon(srv, "C3")  # back within the grace period
     assert srv.gateway.cancel_on_disconnect_due(sid) is None
-    await until(lambda: sid not in srv._cod_timers, GRACE + 5)  # the grace timer ran: it found C3 back
+    await until(lambda: not srv.grace_timer_running(sid), GRACE + 5)  # the grace timer ran: it found C3 back
     assert srv.gateway.live_orders(sid) == 1
     again.close()
     await until(lambda: srv.gateway.cancel_on_disconnect_due(sid) is not None)
@@ -570,9 +570,7 @@ async def test_summary_line_and_json_logs(caplog):
 
 async def test_admin_cancel_all_goes_a_slice_per_loop_turn(srv, monkeypatch):
     """However many orders, other callbacks (other sessions' reads) run between slices."""
-    import fixexchange.server.app as app
-
-    monkeypatch.setattr(app, "ADMIN_CANCEL_SLICE", 100)
+    srv.admin_cancel_slice = 100
     c = await logon(srv, "C2")
     for i in range(1000):
         c.order(f"o{i}", "1", 1, "100")
@@ -751,7 +749,7 @@ async def test_cancel_on_disconnect_while_the_journal_cannot_be_written_is_appli
         assert srv.gateway.live_orders(sid) == 2
         monkeypatch.setattr(journal_module.os, "pwrite", real)
         await until(lambda: srv.gateway.live_orders(sid) == 0)
-        assert not srv._journal_pending
+        assert srv.journal_pending == []
     finally:
         await srv.stop()
     # journaled: a restart does not bring them back
@@ -769,12 +767,12 @@ async def test_a_logon_kept_while_the_journal_cannot_be_written_holds_the_sessio
     try:
         srv.gateway.unavailable = "Input/output error"  # (what a failed commit sets)
         c2 = await logon(srv, "C2")
-        assert [what for what, _ in srv._journal_pending] == ["logon of FIX.4.4:EX->C2"]
+        assert srv.journal_pending == ["logon of FIX.4.4:EX->C2"]
         c2.order("early", "1", 1, "100")
         reject = await c2.expect("j")
         assert reject.get(380) == b"4" and b"journal" in reject.get(58)
         srv.gateway.unavailable = None
-        await until(lambda: not srv._journal_pending)
+        await until(lambda: not srv.journal_pending)
         await rest_order(c2, "late")
         c2.close()
     finally:

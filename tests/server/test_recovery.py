@@ -57,8 +57,7 @@ def test_a_crash_after_the_journal_write_restores_the_reports_and_the_inbound_nu
     reports = [raw for _, raw in store2.get_sent(1, 99)]
     assert [r.count(b"\x0111=b\x01") for r in reports] == [0, 1]  # b's report stored once, at recovery
     assert b"\x0111=a\x01" in reports[0]
-    live = sorted(o.cl_ord_id for o in sequencer2.gateway._orders.values() if not o.final)
-    assert live == [b"a", b"b"]
+    assert sorted(sequencer2.gateway.cl_ord_ids()) == [b"a", b"b"]
 
 
 def test_snapshot_plus_tail_and_a_missing_journal(tmp_path):
@@ -145,7 +144,7 @@ async def test_application_messages_read_after_shutdown_began_are_refused_not_ex
     await c1.recv(3, admin=True)  # the exchange's Logout
     c1.order("after", "1", 1, "100")
     await stopping
-    assert not any(o.cl_ord_id == b"after" for o in srv.gateway.gateway._orders.values())
+    assert b"after" not in srv.gateway.gateway.cl_ord_ids(live=False)
     # the refusal is stored: the client gets it by resend when it logs on again
     stored = [raw for _, raw in srv.acceptor.store_for("FIX.4.4:EX->C1").get_sent(1, 99)]
     [refusal] = [raw for raw in stored if b"\x0135=j\x01" in raw]
@@ -260,7 +259,7 @@ def test_an_end_of_day_missed_while_down_runs_at_recovery_journaled_once(tmp_pat
     close(acceptor, sequencer)  # down from 16:00 to the next morning: 17:00 passed
 
     def live(seq):
-        return sorted(o.cl_ord_id for o in seq.gateway._orders.values() if not o.final)
+        return sorted(seq.gateway.cl_ord_ids())
 
     acceptor2, sequencer2 = build(cfg, now=day + 86400 + 9 * 3600)
     assert live(sequencer2) == [b"gtc"]
@@ -286,14 +285,14 @@ def test_no_end_of_day_at_recovery_when_none_was_missed(tmp_path, caplog):
     run(acceptor, sequencer, day_order(2, "day", b"0"), day + 16 * 3600 + 1)
     close(acceptor, sequencer)
     acceptor2, sequencer2 = build(cfg, now=day + 16 * 3600 + 1800)  # restarted before 17:00
-    assert [o.cl_ord_id for o in sequencer2.gateway._orders.values() if not o.final] == [b"day"]
+    assert sequencer2.gateway.cl_ord_ids() == [b"day"]
     assert sequencer2.gateway.last_end_of_day is None
     # the live end of day ran at 17:00 (a timer a little early), then down overnight
     sequencer2.end_of_day(day + 17 * 3600 - 0.5)
     run(acceptor2, sequencer2, day_order(3, "day2", b"0"), day + 18 * 3600)
     close(acceptor2, sequencer2)
     acceptor3, sequencer3 = build(cfg, now=day + 86400 + 9 * 3600)  # next morning: nothing missed
-    assert [o.cl_ord_id for o in sequencer3.gateway._orders.values() if not o.final] == [b"day2"]
+    assert sequencer3.gateway.cl_ord_ids() == [b"day2"]
     assert not any("while the exchange was down" in r.message for r in caplog.records)
     close(acceptor3, sequencer3)
 
@@ -320,7 +319,6 @@ def test_a_restart_from_a_snapshot_takes_the_configs_new_symbols_and_session_set
     acceptor, sequencer = build(cfg, now=1.767e9 + 5)
     assert sequencer.durable.recovery["snapshot"] > 0
     gateway = sequencer.gateway
-    assert gateway._cod_config[SID] == (True, 0.0) and gateway._stp_by_session[SID] is not None
     assert gateway.engine.book("S1").max_qty == 50 and gateway.engine.book("S1").depth(1, 0)[1] == (9800, 5)
     [m] = FixParser().feed(encode(b"FIX.4.4", b"D", [(49, b"C1"), (56, b"EX"), (34, 3), (52, STAMP), (11, b"new"),
                                                       (55, b"S2"), (54, b"1"), (60, STAMP), (38, 5), (40, b"2"),
@@ -328,6 +326,17 @@ def test_a_restart_from_a_snapshot_takes_the_configs_new_symbols_and_session_set
     [report] = [out for out in sequencer.on_message(SID, m, 1.767e9 + 6) if out[1] == b"8"]
     assert dict(report[2]).get(150) == b"0" if not isinstance(report[2], bytes) else b"\x01150=0\x01" in report[2]
     assert gateway.engine.book("S2").depth(1, 0) == [(75, 5)]  # (tick 0.5: one decimal)
+    # the session settings are the config's: STP cancels its resting order rather than trade
+    [m] = FixParser().feed(encode(b"FIX.4.4", b"D", [(49, b"C1"), (56, b"EX"), (34, 4), (52, STAMP), (11, b"self"),
+                                                      (55, b"S2"), (54, b"2"), (60, STAMP), (38, 5), (40, b"2"),
+                                                      (44, b"7.5"), (59, b"1")]))
+    sequencer.on_message(SID, m, 1.767e9 + 7)
+    assert gateway.engine.book("S2").depth(1, 0) == [] and gateway.engine.book("S2").depth(2, 0) == [(75, 5)]
+    assert sorted(gateway.cl_ord_ids(SID)) == [b"a", b"self"]
+    # and cancel-on-disconnect, no grace period: the session's orders go with its connection
+    sequencer.on_logon(SID, 1.767e9 + 8)
+    sequencer.on_disconnect(SID, 1.767e9 + 9)
+    assert gateway.cl_ord_ids(SID) == []
     # the snapshot knows when its last input was: no end of day (00:00) missed 5 s later
     assert not any("while the exchange was down" in r.message for r in caplog.records)
     close(acceptor, sequencer)

@@ -161,7 +161,7 @@ def test_a_command_whose_record_cannot_be_written_is_refused_not_executed(caplog
         fields = dict(reject.body)
         assert fields[380] == b"4" and fields[379] in (b"c1", b"c2", b"c3")
         assert "No space left on device" in fields[58] and "not executed" in fields[58]
-    assert gateway.engine.book("SYM1").depth(1, 0) == [] and not gateway._orders
+    assert gateway.engine.book("SYM1").depth(1, 0) == [] and gateway.cl_ord_ids(live=False) == []
     assert sum("cannot write" in r.message for r in caplog.records if r.levelno == logging.ERROR) == 1
 
 

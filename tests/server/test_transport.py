@@ -442,7 +442,7 @@ async def test_reply_is_written_by_the_read_callback_itself():
     data = b"ORDER 1\n"
     read_into(p, data)
     assert conn.writes == writes + 1 and not conn.out
-    assert not srv._flush_scheduled and not srv._dirty  # nothing left for the turn's flush
+    assert not srv.flush_scheduled  # nothing left for the turn's flush
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
     w.close()
     await srv.stop()
@@ -459,7 +459,7 @@ async def test_counterparty_bytes_go_out_at_the_turn_flush():
     data = b"FILLALL 1 3\n"
     read_into(p, data)
     assert not acc.conns["A"].out  # A's report: written at once
-    assert acc.conns["B"].out == b"8 fff\n" and srv._flush_scheduled  # B's: this turn's flush
+    assert acc.conns["B"].out == b"8 fff\n" and srv.flush_scheduled  # B's: this turn's flush
     assert await asyncio.wait_for(br.readline(), 2) == b"8 fff\n"
     assert await asyncio.wait_for(ar.readline(), 2) == b"8 fff\n"
     aw.close()
@@ -526,12 +526,12 @@ async def test_turn_flush_scheduled_only_when_market_data_is_pending():
     flushes = gw.md_flushes
     data = b"ORDER 1\n"  # answered, no market data: no per-turn flush (no empty loop pass)
     read_into(p, data)
-    assert not srv._flush_scheduled
+    assert not srv.flush_scheduled
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
     assert gw.md_flushes == flushes
     data = b"TICK\nTICK\n"  # market data pending: one flush this turn, one X for both
     read_into(p, data)
-    assert srv._flush_scheduled
+    assert srv.flush_scheduled
     data = b"TICK\n"  # a second read of the same turn joins the same flush
     read_into(p, data)
     for expected in (b"8 ACK TICK\n",) * 3 + (b"X TICKS 3\n",):
@@ -552,7 +552,7 @@ async def test_gateway_without_pending_signal_flushes_every_turn_it_saw():
     await asyncio.sleep(0.01)
     data = b"ORDER 1\n"
     read_into(p, data)
-    assert srv._flush_scheduled  # cannot tell: flushes anyway
+    assert srv.flush_scheduled  # cannot tell: flushes anyway
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
     w.close()
     await srv.stop()
@@ -565,12 +565,12 @@ async def test_busy_poll_answers_orders_then_stops_polling():
     for i in range(5):
         w.write(b"ORDER %d\n" % i)
         assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK %d\n" % i
-        assert srv._polling
+        assert srv.polling
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 2
-    while srv._polling and loop.time() < deadline:
+    while srv.polling and loop.time() < deadline:
         await asyncio.sleep(0.005)
-    assert not srv._polling  # stopped about 20 ms after the last read
+    assert not srv.polling  # stopped about 20 ms after the last read
     w.close()
     await srv.stop()
 
@@ -580,7 +580,7 @@ async def test_busy_poll_off_when_zero():
     r, w = await client(srv, "A")
     w.write(b"ORDER 1\n")
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
-    assert srv.busy_poll == 0 and not srv._polling
+    assert srv.busy_poll == 0 and not srv.polling
     w.close()
     await srv.stop()
 
@@ -591,7 +591,7 @@ async def test_busy_poll_is_opt_in():
     r, w = await client(srv, "A")
     w.write(b"ORDER 1\n")
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
-    assert not srv._polling
+    assert not srv.polling
     w.close()
     await srv.stop()
 
@@ -607,25 +607,25 @@ async def test_busy_poll_not_after_admin_only_or_large_reads():
 
     async def idle():
         deadline = loop.time() + 2
-        while srv._polling and loop.time() < deadline:
+        while srv.polling and loop.time() < deadline:
             await asyncio.sleep(0.005)
-        assert not srv._polling
+        assert not srv.polling
 
     await idle()  # (the LOGON read carried no application message: no polling after it)
     w.write(b"HB 30\n")
     await asyncio.sleep(0.02)
-    assert not srv._polling
+    assert not srv.polling
     n = POLL_AFTER_MAX_REQUESTS + 1
     w.write(b"".join(b"ORDER %d\n" % i for i in range(n)))
     got = b""
     while got.count(b"\n") < n:
         got += await asyncio.wait_for(r.read(65536), 2)
-    assert got.count(b"8 ACK") == n and not srv._polling
+    assert got.count(b"8 ACK") == n and not srv.polling
     w.write(b"".join(b"ORDER %d\n" % i for i in range(POLL_AFTER_MAX_REQUESTS)))
     got = b""
     while got.count(b"\n") < POLL_AFTER_MAX_REQUESTS:
         got += await asyncio.wait_for(r.read(65536), 2)
-    assert srv._polling  # a small read of orders: polling
+    assert srv.polling  # a small read of orders: polling
     w.close()
     await srv.stop()
 
@@ -655,15 +655,15 @@ async def test_end_of_day_runs_on_its_timer_then_a_day_later(monkeypatch):
     assert len(gw.times) == 1
     # rescheduled from a minute after it ran, plus that minute
     assert delays[0][0] == delays[1][0] == 21 * 60 + 30 and delays[1][1] == gw.times[0] + 60
-    assert srv._eod.when() - asyncio.get_running_loop().time() > 59
+    assert srv.end_of_day_due - asyncio.get_running_loop().time() > 59
     w.close()
     await srv.stop()
-    assert srv._eod.cancelled()
+    assert srv.end_of_day_due is None  # (its timer cancelled)
 
 
 async def test_end_of_day_off():
     srv, acc, gw = await start(end_of_day="")
-    assert srv._eod is None
+    assert srv.end_of_day_due is None
     await srv.stop()
 
 
@@ -680,5 +680,5 @@ async def test_a_failing_gateway_timer_is_logged_and_runs_again(monkeypatch, cap
     while "gateway.end_of_day failed" not in caplog.text and loop.time() < deadline:
         await asyncio.sleep(0.01)
     assert "gateway.end_of_day failed" in caplog.text
-    assert not srv._eod.cancelled() and srv._eod.when() - loop.time() > 59  # the next day's
+    assert srv.end_of_day_due - loop.time() > 59  # the next day's
     await srv.stop()
