@@ -66,6 +66,10 @@ INCREMENTAL_REFRESH = MsgTypes.MARKET_DATA_INCREMENTAL_REFRESH
 # what each subscriber's X has of its own, before the shared entries
 _X_OWN_FIELDS = fields_format(MDReqID, (NoMDEntries, b"%d"))
 TRADE_HISTORY = 200
+# entries per X at most (more come as several X): 100 entries of at most 8 fields stay well
+# inside the field and size limits of common FIX parsers (ours: 1,024 fields, 64 KiB), which
+# a conflated update of a deep book or a busy interval would otherwise exceed
+MAX_ENTRIES_PER_X = 100
 
 BID = 0
 OFFER = 1
@@ -279,7 +283,7 @@ class MarketData:
         subscription; full-refresh subscriptions get one W per symbol that changed).
         Subscriptions with the same depth and entry types share one encoded block of entries
         and its byte sum, so each subscriber costs its MDReqID and entry count, formatted
-        once, and one Outbound."""
+        once, and one Outbound (one per ``MAX_ENTRIES_PER_X`` entries)."""
         if self._changed:
             self._pending_levels = self._net_changes()
         if not self._pending_levels and not self._pending_trades:
@@ -294,28 +298,29 @@ class MarketData:
             data = self._symbols[symbol]
             by_depth = pending_levels.get(symbol)
             trades = pending_trades.get(symbol)
-            shared: dict[tuple, tuple[int, bytes, int]] = {}
+            shared: dict[tuple, list[tuple[int, bytes, int]]] = {}
             for subscription in data.subscriptions.values():
                 update = shared.get(subscription.kind)
                 if update is None:
                     update = shared[subscription.kind] = _preencode(_flatten(
                         by_depth.get(subscription.depth) if by_depth else None, trades,
                         subscription.entry_types, subscription.aggressor_side))
-                if not update[0]:
+                if not update:
                     continue
                 if subscription.single:
-                    own = _X_OWN_FIELDS % (subscription.md_req_id, update[0])
-                    out.append(_new_tuple(Outbound, (subscription.session_id, INCREMENTAL_REFRESH, _new_tuple(
-                        SharedBlockBody, (own, update[1], update[2])), True)))
+                    for count, block, block_sum in update:
+                        own = _X_OWN_FIELDS % (subscription.md_req_id, count)
+                        out.append(_new_tuple(Outbound, (subscription.session_id, INCREMENTAL_REFRESH, _new_tuple(
+                            SharedBlockBody, (own, block, block_sum)), True)))
                 elif subscription in several:
                     several[subscription].append((data, update))
                 else:
                     several[subscription] = [(data, update)]
         for subscription, per_symbol in several.items():
             if subscription.incremental:
-                own = _X_OWN_FIELDS % (subscription.md_req_id, sum(u[0] for _, u in per_symbol))
-                body = (own, b"".join(u[1] for _, u in per_symbol), sum(u[2] for _, u in per_symbol) & 0xFF)
-                out.append(Outbound(subscription.session_id, INCREMENTAL_REFRESH, SharedBlockBody(*body), True))
+                for count, block, block_sum in _packed(block for _, update in per_symbol for block in update):
+                    body = SharedBlockBody(_X_OWN_FIELDS % (subscription.md_req_id, count), block, block_sum)
+                    out.append(Outbound(subscription.session_id, INCREMENTAL_REFRESH, body, True))
             else:
                 for data, _ in per_symbol:
                     out.append(self._snapshot(subscription.session_id, subscription.md_req_id, data,
@@ -462,22 +467,12 @@ class MarketData:
 
 
 def _flatten(level_entries: list | None, trades: list | None, wanted: frozenset[int],
-             aggressor_side: bool = False) -> tuple[int, list]:
-    """(entry count, the entries' fields in order) for subscribers wanting ``wanted`` types."""
-    fields: list = []
-    count = 0
-    if level_entries:
-        for entry_type, entry_fields in level_entries:
-            if entry_type in wanted:
-                fields += entry_fields
-                count += 1
+             aggressor_side: bool = False) -> list[tuple]:
+    """The entries (each its fields) in order for subscribers wanting ``wanted`` types."""
+    entries = [fields for entry_type, fields in level_entries if entry_type in wanted] if level_entries else []
     if trades and TRADE in wanted:
-        for _, entry_fields, aggressor in trades:
-            fields += entry_fields
-            if aggressor_side:
-                fields += aggressor
-        count += len(trades)
-    return count, fields
+        entries += [(*fields, *aggressor) if aggressor_side else fields for _, fields, aggressor in trades]
+    return entries
 
 
 def _old_top(levels: _SideLevels, olds: dict, depth: int) -> dict[int, tuple[int, int]]:
@@ -510,14 +505,28 @@ def _difference(entries: list, entry_type: int, data: _SymbolData, before: dict,
             entries.append((entry_type, _entry(_NEW, type_field, symbol_field, fmt(price), *new)))
 
 
-def _preencode(update: tuple[int, list]) -> tuple[int, bytes, int]:
-    """(entry count, the entries encoded once, their byte sum): every subscriber of the same
-    depth and entry types gets the same bytes, so encoding an X costs per subscriber only
-    its header, not its entries."""
-    count, fields = update
-    if not count:
-        return 0, b"", 0
-    return (count, *shared_block(fields))
+def _preencode(entries: list[tuple]) -> list[tuple[int, bytes, int]]:
+    """The entries encoded once, in blocks of at most ``MAX_ENTRIES_PER_X``: (entry count,
+    bytes, byte sum) each.  Every subscriber of the same depth and entry types gets the same
+    bytes, so encoding an X costs per subscriber only its header, not its entries."""
+    blocks = []
+    for start in range(0, len(entries), MAX_ENTRIES_PER_X):
+        chunk = entries[start:start + MAX_ENTRIES_PER_X]
+        blocks.append((len(chunk), *shared_block([field for entry in chunk for field in entry])))
+    return blocks
+
+
+def _packed(blocks) -> list[tuple[int, bytes, int]]:
+    """Consecutive blocks (of several symbols) joined while their entries fit in one X."""
+    packed: list[tuple[int, list, int]] = []
+    for count, block, block_sum in blocks:
+        if packed and packed[-1][0] + count <= MAX_ENTRIES_PER_X:
+            last = packed[-1]
+            last[1].append(block)
+            packed[-1] = (last[0] + count, last[1], last[2] + block_sum)
+        else:
+            packed.append((count, [block], block_sum))
+    return [(count, b"".join(parts), block_sum & 0xFF) for count, parts, block_sum in packed]
 
 
 def _entry(action, type_field, symbol_field, price_text: bytes, qty: int, orders: int = 0) -> tuple:

@@ -647,6 +647,23 @@ def test_conflation_reports_every_trade_and_holds_one_entry_per_level():
         h.order("S2", f"O{i}", SELL, 1, "110")
     changed = h.gateway.market_data._changed["SYM1"]
     assert len(changed[0]) + len(changed[1]) == 3
-    [update] = [Reply(out) for out in h.gateway.flush_market_data() if Reply(out)[262] == "FULL"]
-    assert level_entries(update) == [("0", "0", "105", "100"), ("0", "1", "110", "100")]
-    assert sum(1 for e in x_entries(update) if e[269] == "2") == trades
+    first, second = [Reply(out) for out in h.gateway.flush_market_data() if Reply(out)[262] == "FULL"]
+    assert level_entries(first) == [("0", "0", "105", "100"), ("0", "1", "110", "100")]
+    # 102 entries: two X (at most MAX_ENTRIES_PER_X each), every trade once
+    assert [update[268] for update in (first, second)] == ["100", "2"]
+    assert sum(1 for update in (first, second) for e in x_entries(update) if e[269] == "2") == trades
+
+
+def test_an_update_of_many_entries_comes_as_several_x():
+    h = Harness()
+    subscribe(h, "MD", "ONE")
+    subscribe(h, "MD2", "BOTH", ("SYM1", "SYM2"))
+    h.gateway.defer_market_data = True
+    for i in range(130):  # 130 new levels of SYM1, 30 of SYM2 in one turn
+        h.order("S1", f"A{i}", BUY, 1, price_text("SYM1", -i - 1))
+    for i in range(30):
+        h.order("S1", f"B{i}", BUY, 10, price_text("SYM2", -i - 1), "SYM2")
+    replies = [Reply(out) for out in h.gateway.flush_market_data()]
+    assert [(r.session, r[268]) for r in replies] == [("MD", "100"), ("MD", "30"), ("MD2", "100"), ("MD2", "60")]
+    # (SYM1's last 30 and SYM2's 30 share the second X of the two-symbol subscription)
+    assert [e[55] for e in x_entries(replies[3])] == ["SYM1"] * 30 + ["SYM2"] * 30
