@@ -16,8 +16,12 @@ orders seeded per side, 0 subscribers):
   resting        N resting orders seeded in the traded book (half per side, outside the
                  flow's prices, over up to 2,000 levels per side)
   subscribers    N market-data sessions subscribed to the traded symbol (full depth,
-                 incremental, trades included); the CPU of sending the X messages (encode,
-                 store, queue, drain), per X sent, is printed too
+                 incremental, trades included); the CPU of the market data (the gateway's
+                 flush, encode, store, queue, drain), per X sent, is printed too; with
+                 ``--conflation-ms MS[,MS...]`` (default 10; 0: none) the axis is run again
+                 for each MS with server.market_data_conflation_ms = MS (market data flushed
+                 after the first turn that starts MS or more after the last flush, as the
+                 daemon's timer fires at the first loop pass after the interval)
 
     python3 tools/bench_scale.py [--orders 20000] [--quick] [--out docs]
 
@@ -51,12 +55,13 @@ MIX = (("limit", 60), ("cancel", 25), ("replace", 10), ("market", 5))
 EXCHANGE = b"FIXEXCH"
 
 
-def config_text(symbols: int) -> str:
+def config_text(symbols: int, conflation_ms: int = 0) -> str:
     names = "\n".join(f'[[symbol]]\nname = "S{i}"' for i in range(symbols))
     return f"""
 [server]
 comp_id = "FIXEXCH"
 store = "memory"
+market_data_conflation_ms = {conflation_ms}
 
 [accept_any]
 enabled = true
@@ -144,7 +149,8 @@ def rss_bytes() -> int:
     return 0
 
 
-def run_point(symbols: int, sessions: int, resting: int, subscribers: int, orders: int, batch: int) -> dict:
+def run_point(symbols: int, sessions: int, resting: int, subscribers: int, orders: int, batch: int,
+              conflation_ms: int = 0) -> dict:
     """One point, in this process: set up, send, measure."""
     from fixexchange.server.config import load_config
     from fixexchange.server.main import build, tune_gc
@@ -152,12 +158,14 @@ def run_point(symbols: int, sessions: int, resting: int, subscribers: int, order
 
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         path = Path(tmp) / "scale.toml"
-        path.write_text(config_text(symbols))
+        path.write_text(config_text(symbols, conflation_ms))
         cfg = load_config(path)
     acceptor, gateway = build(cfg)
     engine = gateway.engine
     tune_gc()
-    gateway.defer_market_data = True
+    gateway.defer_market_data = True  # (as the server sets them)
+    gateway.conflate_market_data = conflation_ms > 0
+    interval = conflation_ms / 1000
     send = acceptor.send
     on_message = gateway.on_message
     now = time.time()
@@ -205,20 +213,24 @@ def run_point(symbols: int, sessions: int, resting: int, subscribers: int, order
     md_cpu = 0.0
     replies = []
     clock = time.process_time
+    flushed_at = 0.0
     t0 = clock()
-    for conn, data in turns:
+    for index, (conn, data) in enumerate(turns):
         t = time.time()
         deliver(conn, data, t)
         replies.append(conn.data_to_send())
+        if interval and t < flushed_at + interval and index < len(turns) - 1:
+            continue  # conflation: the timer is not due yet
+        flushed_at = t
+        md_start = clock()
         updates = flush()
         if updates:
-            md_start = clock()
             for o in updates:
                 send(o.session_id, o.msg_type, o.body, t, not o.market_data)
             x_sent += len(updates)
             for watcher in watcher_conns:
                 watcher.data_to_send()
-            md_cpu += clock() - md_start
+        md_cpu += clock() - md_start
     cpu = clock() - t0
     out = b"".join(replies)
     # a sanity check that the run traded rather than bounced: no session-level rejects
@@ -226,32 +238,52 @@ def run_point(symbols: int, sessions: int, resting: int, subscribers: int, order
     if out.count(b"\x0135=3\x01") or out.count(b"\x0135=5\x01") or out.count(b"\x0135=8\x01") < sent * 0.9:
         raise SystemExit(f"bench_scale: the flow did not trade as expected: {out[:2000]!r}")
     return {"symbols": symbols, "sessions": sessions, "resting": resting, "subscribers": subscribers,
-            "orders": sent, "cpu_us_per_order": cpu / sent * 1e6,
+            "conflation_ms": conflation_ms, "orders": sent, "cpu_us_per_order": cpu / sent * 1e6,
             "cpu_us_per_x": md_cpu / x_sent * 1e6 if x_sent else None, "x_sent": x_sent,
             "rejected": out.count(b"\x0139=8\x01"),
             "rss_mb": rss_bytes() / 1e6, "setup_rss_mb": setup_rss / 1e6}
 
 
-def measure(axis: str, value: int, args) -> dict:
-    point = dict(BASE, **{axis: value})
+def measure(axis: str, value: int, args, conflation_ms: int = 0) -> dict:
+    point = dict(BASE, **{axis: value}, conflation_ms=conflation_ms)
     cmd = [sys.executable, __file__, "--point", json.dumps(point), "--orders", str(args.orders),
            "--batch", str(args.batch)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     if result.returncode != 0:
         raise SystemExit(f"bench_scale: point {point} failed:\n{result.stderr[-3000:]}")
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]), axis=axis)
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]), axis=axis, series=series_name(axis, conflation_ms))
+
+
+def series_name(axis: str, conflation_ms: int) -> str:
+    return f"{axis}, conflated {conflation_ms} ms" if conflation_ms else axis
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| axis | value | µs CPU per order | vs first point | RSS MB | µs CPU to send one X |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| axis | value | µs CPU per order | vs first point | RSS MB | X sent per order | µs CPU per X sent |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     first: dict[str, float] = {}
     for r in rows:
-        base = first.setdefault(r["axis"], r["cpu_us_per_order"])
-        per_x = f"{r['cpu_us_per_x']:.1f}" if r["cpu_us_per_x"] and r["subscribers"] else ""
-        lines.append(f"| {r['axis']} | {r[r['axis']]:,} | {r['cpu_us_per_order']:.1f} | "
+        base = first.setdefault(r["series"], r["cpu_us_per_order"])
+        per_x = (f"{r['x_sent'] / r['orders']:.3f} | {r['cpu_us_per_x']:.1f}" if r["cpu_us_per_x"] and r["subscribers"]
+                 else " | ")
+        lines.append(f"| {r['series']} | {r[r['axis']]:,} | {r['cpu_us_per_order']:.1f} | "
                      f"{r['cpu_us_per_order'] / base:.2f} | {r['rss_mb']:.0f} | {per_x} |")
     return "\n".join(lines)
+
+
+TABLE_START = "<!-- bench_scale.py: generated from here -->\n"
+TABLE_END = "<!-- bench_scale.py: generated up to here -->\n"
+
+
+def write_table(path: Path, generated: str) -> None:
+    """The generated part of ``path`` replaced; what is written around it is kept."""
+    before, after = "", ""
+    if path.exists():
+        text = path.read_text()
+        start, end = text.find(TABLE_START), text.find(TABLE_END)
+        if 0 <= start < end:
+            before, after = text[:start], text[end + len(TABLE_END):]
+    path.write_text(before + TABLE_START + generated + TABLE_END + after)
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -263,17 +295,23 @@ def plot(rows: list[dict], path: Path) -> None:
         points = [r for r in rows if r["axis"] == axis]
         if not points:
             continue
-        xs = [max(r[axis], 0.5) for r in points]  # (0 subscribers drawn at 0.5 on the log axis)
-        panel.plot(xs, [r["cpu_us_per_order"] for r in points], "o-", color="tab:blue", label="µs CPU / order")
+        plain = [r for r in points if not r["conflation_ms"]]
+        xs = [max(r[axis], 0.5) for r in plain]  # (0 subscribers drawn at 0.5 on the log axis)
+        panel.plot(xs, [r["cpu_us_per_order"] for r in plain], "o-", color="tab:blue", label="µs CPU / order")
         if axis == "subscribers":
-            panel.plot(xs, [r["cpu_us_per_x"] or float("nan") for r in points], "s--", color="tab:green",
+            panel.plot(xs, [r["cpu_us_per_x"] or float("nan") for r in plain], "s--", color="tab:green",
                        label="µs CPU / X sent")
+            for ms, color in zip(sorted({r["conflation_ms"] for r in points} - {0}), ("tab:purple", "tab:orange",
+                                                                                        "tab:brown", "tab:gray")):
+                conflated = [r for r in points if r["conflation_ms"] == ms]
+                panel.plot([max(r[axis], 0.5) for r in conflated], [r["cpu_us_per_order"] for r in conflated],
+                           "o-", color=color, label=f"µs CPU / order, conflated {ms} ms")
         panel.set_xscale("log")
         panel.set_xlabel(axis)
         panel.set_ylim(bottom=0)
         panel.set_ylabel("µs CPU")
         memory = panel.twinx()
-        memory.plot(xs, [r["rss_mb"] for r in points], "^:", color="tab:red", label="RSS MB")
+        memory.plot(xs, [r["rss_mb"] for r in plain], "^:", color="tab:red", label="RSS MB")
         memory.set_ylabel("RSS MB", color="tab:red")
         memory.set_ylim(bottom=0)
         lines = panel.get_legend_handles_labels()
@@ -292,10 +330,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="two small points per axis (a smoke test)")
     ap.add_argument("--out", default=None, help="directory for scale.md and scale.png")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per point")
+    ap.add_argument("--conflation-ms", default="10", metavar="MS[,MS...]",
+                    help="the subscribers axis again with each market_data_conflation_ms (0: not)")
     ap.add_argument("--point", default=None, help=argparse.SUPPRESS)  # (one point, in this process)
     args = ap.parse_args(argv)
     if args.orders < 1 or args.batch < 1:
         ap.error("--orders and --batch must be at least 1")
+    try:
+        conflation = [int(ms) for ms in args.conflation_ms.split(",") if int(ms)]
+    except ValueError:
+        conflation = [-1]
+    if not all(0 < ms <= 10_000 for ms in conflation):
+        ap.error("--conflation-ms: milliseconds, 0 to 10000, comma-separated")
     if args.point is not None:
         point = json.loads(args.point)
         print(json.dumps(run_point(orders=args.orders, batch=args.batch, **point)))
@@ -305,11 +351,15 @@ def main(argv: list[str] | None = None) -> int:
     if not set(chosen) <= set(AXES):
         ap.error(f"--axes: choose from {','.join(AXES)}")
     rows = []
-    for axis in chosen:
+    runs = [(axis, 0) for axis in chosen]
+    if "subscribers" in chosen:
+        at = runs.index(("subscribers", 0)) + 1
+        runs[at:at] = [("subscribers", ms) for ms in conflation]
+    for axis, conflation_ms in runs:
         for value in axes[axis]:
-            row = measure(axis, value, args)
+            row = measure(axis, value, args, conflation_ms)
             rows.append(row)
-            print(f"{axis:12s} {value:>9,}  {row['cpu_us_per_order']:7.1f} µs/order  "
+            print(f"{row['series']:12s} {value:>9,}  {row['cpu_us_per_order']:7.1f} µs/order  "
                   f"{row['rss_mb']:7.0f} MB" + (f"  {row['cpu_us_per_x']:.1f} µs/X"
                                                  if row["cpu_us_per_x"] and row["subscribers"] else ""),
                   flush=True)
@@ -318,10 +368,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "scale.md").write_text(
-            f"Generated by `python3 tools/bench_scale.py --orders {args.orders} --batch {args.batch}"
-            f"{' --quick' if args.quick else ''} --out {args.out}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
-            + text + "\n")
+        write_table(out / "scale.md",
+                    f"Generated by `python3 tools/bench_scale.py --orders {args.orders} --batch {args.batch}"
+                    f" --conflation-ms {args.conflation_ms}{' --quick' if args.quick else ''}"
+                    f"{'' if args.axes == 'all' else ' --axes ' + args.axes} --out {args.out}` on "
+                    f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n{text}\n")
         plot(rows, out / "scale.png")
     return 0
 

@@ -358,7 +358,10 @@ a fresh W per change; 2 unsubscribes (same MDReqID). MarketDepth 0 is the full b
 levels (levels entering or leaving the top N come as new/delete). Trades are MDEntryType 2
 entries with MDEntryDate/MDEntryTime; every W repeats the last 200 trades. Applying every X to
 the W gives exactly what a fresh W shows. A slow reader's market data is conflated (never its
-ExecutionReports): it gets fresh W messages when it catches up.
+ExecutionReports): it gets fresh W messages when it catches up. A venue may conflate all market
+data (`market_data_conflation_ms`): then an X comes at most once per that interval with the net
+change of each level since the last one (a level that came and went in between is not sent)
+and every trade; applying it to the W still gives what a fresh W shows.
 """)
     add("## 6. Worked sequences\n")
     add(f"Produced by the session layer and the gateway for this flow (clock fixed at "
