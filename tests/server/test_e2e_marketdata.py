@@ -396,3 +396,28 @@ async def test_conflated_market_data_at_most_once_per_interval():
             c.close()
     finally:
         await srv.stop()
+
+
+async def test_conflated_market_data_of_an_operator_cancel_is_sent_too():
+    """A book changed outside a read (the operator's cancel-all) reaches conflated subscribers
+    by the interval's timer, as net changes: the levels seen at subscribe time are deleted."""
+    srv = await start_server(market_data_conflation_ms=20)
+    try:
+        c1, md = FixClient("C1"), FixClient("MD")
+        await c1.logon(srv.port)
+        await md.logon(srv.port)
+        c1.order("r1", "1", 5, "99.50", symbol="SYM1")
+        await c1.expect("8", i150="0")
+        md.send("V", md_request("full", ["SYM1"], entry_types=("0", "1")))
+        book = Book()
+        apply_w(book, await md.expect("W", i262="full"))
+        assert b"99.5" in book.sides[b"0"]
+        await srv.admin_cancel(symbol="SYM1")
+        x = await md.expect("X", i262="full")
+        apply_x({b"SYM1": book}, x)
+        # every level (ours and the config's seeded ones) deleted, each once
+        assert {e[279] for e in entries(x, 279)} == {b"2"} and book.sides == {b"0": {}, b"1": {}}
+        for c in (c1, md):
+            c.close()
+    finally:
+        await srv.stop()
