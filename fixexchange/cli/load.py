@@ -348,6 +348,14 @@ async def logout_all(sessions: list[Session]) -> None:
 # ----------------------------------------------------------------------------- order flow
 
 
+# The flow's constant values and fields, built once (a field tuple of two names would be
+# built per message, and in Python 3.11 each class attribute read is a lookup)
+_SIDES = (Sides.BUY, Sides.SELL)
+_BUY = Sides.BUY
+_LIMIT_FIELD, _MARKET_FIELD = (OrdType, OrdTypes.LIMIT), (OrdType, OrdTypes.MARKET)
+_DAY_FIELD, _IOC_FIELD = (TimeInForce, TimeInForces.DAY), (TimeInForce, TimeInForces.IMMEDIATE_OR_CANCEL)
+
+
 def build_flow(sess: Session, n: int, symbols: list[str], rng: random.Random, mix: dict,
                first_seq: int, tag: str) -> tuple[bytes, list[int]]:
     """Pre-encode ``n`` requests; returns the concatenated bytes and message end offsets."""
@@ -364,9 +372,9 @@ def build_flow(sess: Session, n: int, symbols: list[str], rng: random.Random, mi
         seq = first_seq + i
         sym = rng.choice(symbols).encode()
         if kind == "limit":
-            side = rng.choice((Sides.BUY, Sides.SELL))
+            side = rng.choice(_SIDES)
             # around the seeded spread (bids 101-105, asks 110-114): mostly passive, some cross
-            if side == Sides.BUY:
+            if side == _BUY:
                 cents = rng.randint(10000, 11100)
             else:
                 cents = rng.randint(10400, 11500)
@@ -374,7 +382,7 @@ def build_flow(sess: Session, n: int, symbols: list[str], rng: random.Random, mi
             qty = rng.randint(1, 20)
             msg = sess.encode(b"D", [(ClOrdID, clid), (Symbol, sym), (Side, side),
                                      (TransactTime, format_utc_timestamp(now)), (OrderQty, qty),
-                                     (OrdType, OrdTypes.LIMIT), (Price, price), (TimeInForce, TimeInForces.DAY)],
+                                     _LIMIT_FIELD, (Price, price), _DAY_FIELD],
                               seq=seq, now=now)
             live.append((clid, sym, side, price, qty))
             if len(live) > 2000:
@@ -389,13 +397,13 @@ def build_flow(sess: Session, n: int, symbols: list[str], rng: random.Random, mi
             nqty = max(1, oqty - 1)
             msg = sess.encode(b"G", [(OrigClOrdID, orig), (ClOrdID, clid), (Symbol, osym), (Side, oside),
                                      (TransactTime, format_utc_timestamp(now)), (OrderQty, nqty),
-                                     (OrdType, OrdTypes.LIMIT), (Price, oprice)], seq=seq, now=now)
+                                     _LIMIT_FIELD, (Price, oprice)], seq=seq, now=now)
             live[j] = (clid, osym, oside, oprice, nqty)
         else:  # market IOC
-            side = rng.choice((Sides.BUY, Sides.SELL))
+            side = rng.choice(_SIDES)
             msg = sess.encode(b"D", [(ClOrdID, clid), (Symbol, sym), (Side, side),
                                      (TransactTime, format_utc_timestamp(now)), (OrderQty, rng.randint(1, 10)),
-                                     (OrdType, OrdTypes.MARKET), (TimeInForce, TimeInForces.IMMEDIATE_OR_CANCEL)],
+                                     _MARKET_FIELD, _IOC_FIELD],
                               seq=seq, now=now)
         out.append(msg)
         pos += len(msg)

@@ -4,7 +4,8 @@ Tag numbers are module-level ints named as in the FIX 4.4 spec (``tags.MsgSeqNum
 made at import from the generated field table (``_field_types``), so each has one home,
 plus the three extension tags below. Field VALUES are constants in plural-named classes,
 bytes as on the wire (``tags.MsgTypes.NEW_ORDER_SINGLE == b"D"``, ``tags.Sides.BUY == b"1"``)
-except the INT reason codes the exchange formats itself, which are ints
+except the codes the exchange formats as numbers (SessionRejectReason, OrdRejReason,
+CxlRejReason, BusinessRejectReason, ExecRestatementReason, LastLiquidityInd), which are ints
 (``tags.RejectReasons.REQUIRED_TAG_MISSING == 1``). tests/codec/test_tags.py checks every
 value against the data dictionary's enumerations.
 
@@ -16,7 +17,7 @@ from ._field_types import FIELD_TYPES
 
 globals().update({name: tag for tag, (name, _) in FIELD_TYPES.items()})
 
-# Beyond FIX 4.4 (each sent only to a session that opts into it):
+# Beyond FIX 4.4 (each used only with a session that opts into it):
 MinPriceIncrement = 969  # FIX 5.0, in a SecurityList (the "min_price_increment" extension)
 AggressorSide = 2446  # FIX 5.0 SP2, on market-data trade entries (the "aggressor_side" extension)
 CancelOnDisconnect = 9001  # Y/N in a Logon: a venue convention (Deribit), see README "Operating"
