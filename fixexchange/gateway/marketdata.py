@@ -360,6 +360,11 @@ class MarketData:
         return sum(len(levels.keys) + len(levels.qty) + len(levels.orders)
                    for levels in self._symbols[symbol].sides)
 
+    def conflated_levels(self, symbol: str) -> int:
+        """Prices of ``symbol`` whose state at the last flush is held for the next conflated
+        one (bounded by the levels changed, whatever the orders)."""
+        return sum(len(olds) for olds in self._changed.get(symbol, ()))
+
     def subscription_count(self, session_id: str) -> int:
         return len(self._by_session.get(session_id, ()))
 

@@ -645,8 +645,7 @@ def test_conflation_reports_every_trade_and_holds_one_entry_per_level():
         h.order("S1", f"Q{i}", BUY, 1, "104")
         h.send("S1", "F", (41, f"Q{i}"), (11, f"QC{i}"), (55, "SYM1"), (54, BUY))
         h.order("S2", f"O{i}", SELL, 1, "110")
-    changed = h.gateway.market_data._changed["SYM1"]
-    assert len(changed[0]) + len(changed[1]) == 3
+    assert h.gateway.market_data.conflated_levels("SYM1") == 3
     first, second = [Reply(out) for out in h.gateway.flush_market_data() if Reply(out)[262] == "FULL"]
     assert level_entries(first) == [("0", "0", "105", "100"), ("0", "1", "110", "100")]
     # 102 entries: two X (at most MAX_ENTRIES_PER_X each), every trade once
