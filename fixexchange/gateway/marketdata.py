@@ -178,8 +178,11 @@ class MarketData:
         self._changed: dict[str, tuple[dict, dict]] = {}
 
     def __setstate__(self, state: dict) -> None:
-        # a snapshot written before conflation existed: not conflating, nothing changed
-        self.__dict__.update({"conflate": False, "_changed": {}, **state})
+        # a snapshot written before conflation existed: not conflating, nothing changed.
+        # Attribute by attribute, as Engine.__setstate__ does and for the same reason (a
+        # __dict__ updated whole stays materialised: no specialised self.method() reads).
+        for name, value in {"conflate": False, "_changed": {}, **state}.items():
+            setattr(self, name, value)
 
     def set_symbol(self, symbol: str, scale: int) -> None:
         """A symbol added or its price scale changed (a restored snapshot, a new config)."""

@@ -208,3 +208,20 @@ def test_gtd_heap_compacts_when_gtd_orders_finish_early():
     events = e.apply(AdvanceTime(10))
     assert [type(x).__name__ for x in events] == ["Expired", "LevelChanged"]
     check_invariants(e)
+
+
+def test_an_engine_restored_from_a_pickle_goes_on_exactly_as_the_original():
+    """A snapshot pickles the engine (Engine.__setstate__ restores it attribute by
+    attribute): after half a random run, the restored engine and the original give the same
+    events for the other half, and the restored one holds its invariants."""
+    import pickle
+
+    flow = random_flow(11, 2000)
+    engine = Engine(SPECS)
+    for command in flow[:1000]:
+        engine.execute(command)
+    restored = pickle.loads(pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL))
+    assert type(restored) is Engine and restored is not engine
+    for command in flow[1000:]:
+        assert restored.execute(command) == engine.execute(command)
+    check_invariants(restored)
