@@ -54,7 +54,7 @@ def test_inbound_tags_are_the_dictionarys_and_required_marks_match():
 
 def test_accepted_values_are_the_gateways():
     order = section("### NewOrderSingle (D)")
-    for tag, table in ((54, gw._SIDES), (40, gw._ORD_TYPES), (59, gw._TIFS)):
+    for tag, table in ((54, gw.SIDES), (40, gw.ORD_TYPES), (59, gw.TIFS)):
         [row] = [r for r in rows(order) if r[0] == str(tag)]
         shown = re.findall(r"`([^`]+)`", row[3])
         assert shown == [value.decode() for value in table], (tag, shown)

@@ -66,7 +66,7 @@ USED_IN: dict[bytes, list[tuple[int, str]]] = {
 REQUIRED_HERE = {b"D": {55, 38}, b"G": {38}, b"e": {55}}
 # accepted values of the enumerated fields above, from the gateway's own tables
 ACCEPTED_VALUES: dict[int, list[bytes]] = {
-    54: list(gw._SIDES), 40: list(gw._ORD_TYPES), 59: list(gw._TIFS), 18: [b"6"],
+    54: list(gw.SIDES), 40: list(gw.ORD_TYPES), 59: list(gw.TIFS), 18: [b"6"],
     263: [b"0", b"1", b"2"], 265: [b"0", b"1"], 269: [b"0", b"1", b"2"],
     530: [gw.MASS_CANCEL_BY_SYMBOL, gw.MASS_CANCEL_ALL], 559: [b"0", b"4"],
 }

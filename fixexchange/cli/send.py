@@ -455,8 +455,9 @@ class OrderBookFile:
 
     MAX_LINES = 2000
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, max_lines: int = MAX_LINES) -> None:
         self.path = path
+        self.max_lines = max_lines
 
     @staticmethod
     def default_path(sender: str, environ=None) -> str:
@@ -488,8 +489,8 @@ class OrderBookFile:
         try:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             records = self._read()
-            if len(records) >= self.MAX_LINES:
-                keep = records[-self.MAX_LINES // 2:]
+            if len(records) >= self.max_lines:
+                keep = records[-self.max_lines // 2:]
                 with open(self.path + ".tmp", "w", encoding="utf-8") as handle:
                     for old in keep:
                         handle.write("\t".join(dataclasses.astuple(old)) + "\n")

@@ -46,19 +46,19 @@ MAX_MARKET_DATA_SUBSCRIPTIONS = 100
 
 # (tags.Side, tags.OrdType and tags.TimeInForce are the tag numbers; Side, OrdType and
 # TimeInForce here the engine's enums)
-_SIDES = {Sides.BUY: Side.BUY, Sides.SELL: Side.SELL}
-_ORD_TYPES = {OrdTypes.MARKET: OrdType.MARKET, OrdTypes.LIMIT: OrdType.LIMIT, OrdTypes.STOP: OrdType.STOP,
-              OrdTypes.STOP_LIMIT: OrdType.STOP_LIMIT}
-_TIFS = {TimeInForces.DAY: TimeInForce.DAY, TimeInForces.GOOD_TILL_CANCEL: TimeInForce.GTC,
-         TimeInForces.IMMEDIATE_OR_CANCEL: TimeInForce.IOC, TimeInForces.FILL_OR_KILL: TimeInForce.FOK,
-         TimeInForces.GOOD_TILL_DATE: TimeInForce.GTD}
+SIDES = {Sides.BUY: Side.BUY, Sides.SELL: Side.SELL}
+ORD_TYPES = {OrdTypes.MARKET: OrdType.MARKET, OrdTypes.LIMIT: OrdType.LIMIT, OrdTypes.STOP: OrdType.STOP,
+             OrdTypes.STOP_LIMIT: OrdType.STOP_LIMIT}
+TIFS = {TimeInForces.DAY: TimeInForce.DAY, TimeInForces.GOOD_TILL_CANCEL: TimeInForce.GTC,
+        TimeInForces.IMMEDIATE_OR_CANCEL: TimeInForce.IOC, TimeInForces.FILL_OR_KILL: TimeInForce.FOK,
+        TimeInForces.GOOD_TILL_DATE: TimeInForce.GTD}
 _PRICED = (OrdType.LIMIT, OrdType.STOP_LIMIT)
 _GTD = TimeInForce.GTD  # (an enum member read from its class costs a descriptor call)
 _STOPS = (OrdType.STOP, OrdType.STOP_LIMIT)
 
-_SIDE_FIELD = {side: (tags.Side, value) for value, side in _SIDES.items()}
-_ORD_TYPE_FIELD = {ord_type: (tags.OrdType, value) for value, ord_type in _ORD_TYPES.items()}
-_TIF_FIELD = {tif: (tags.TimeInForce, value) for value, tif in _TIFS.items()}
+_SIDE_FIELD = {side: (tags.Side, value) for value, side in SIDES.items()}
+_ORD_TYPE_FIELD = {ord_type: (tags.OrdType, value) for value, ord_type in ORD_TYPES.items()}
+_TIF_FIELD = {tif: (tags.TimeInForce, value) for value, tif in TIFS.items()}
 
 _EXEC_NEW = (tags.ExecType, ExecTypes.NEW)
 _EXEC_CANCELED = (tags.ExecType, ExecTypes.CANCELED)
@@ -216,8 +216,8 @@ def _is_decimal(value: bytes) -> bool:
     return True
 
 
-_ECHOED_ON_REJECT = ((tags.OrderQty, _is_decimal), (tags.OrdType, _ORD_TYPES.__contains__), (tags.Price, _is_decimal),
-                     (tags.StopPx, _is_decimal), (tags.TimeInForce, _TIFS.__contains__))
+_ECHOED_ON_REJECT = ((tags.OrderQty, _is_decimal), (tags.OrdType, ORD_TYPES.__contains__), (tags.Price, _is_decimal),
+                     (tags.StopPx, _is_decimal), (tags.TimeInForce, TIFS.__contains__))
 
 
 class _MissingField(Exception):

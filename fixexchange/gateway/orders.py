@@ -52,7 +52,7 @@ from .common import (
     _NEW_ORDER_TAGS,
     _new_tuple,
     _NO_REPLACE_FIXED,
-    _ORD_TYPES,
+    ORD_TYPES,
     _Order,
     _PRICED,
     _qty,
@@ -61,10 +61,10 @@ from .common import (
     _Request,
     _RESPONSE_TO_CANCEL,
     _RESPONSE_TO_REPLACE,
-    _SIDES,
+    SIDES,
     _STATUS_REJECTED,
     _STOPS,
-    _TIFS,
+    TIFS,
     _ZERO,
     CXL_REJ_DUPLICATE_CL_ORD_ID,
     CXL_REJ_EXCHANGE_OPTION,
@@ -113,9 +113,9 @@ class OrderRequests:
             out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_EXCHANGE_CLOSED,
                                           self._halted_text(info.name, "new orders")))
             return
-        side = _SIDES.get(side_text)
-        ord_type = _ORD_TYPES.get(ord_type_text)
-        tif = _TIFS.get(TimeInForces.DAY if tif_text is None else tif_text)
+        side = SIDES.get(side_text)
+        ord_type = ORD_TYPES.get(ord_type_text)
+        tif = TIFS.get(TimeInForces.DAY if tif_text is None else tif_text)
         if side is None or ord_type is None or tif is None:
             tag = Side if side is None else OrdType if ord_type is None else TimeInForce
             out.append(self._order_reject(session_id, message, cl_ord_id, ORD_REJ_UNSUPPORTED,
@@ -256,13 +256,13 @@ class OrderRequests:
         info = order.info
         if self._halted and info.name in self._halted:
             return refuse(CXL_REJ_EXCHANGE_OPTION, self._halted_text(info.name, "replaces"))
-        if _ORD_TYPES.get(ord_type_text) is not order.ord_type:
+        if ORD_TYPES.get(ord_type_text) is not order.ord_type:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "OrdType cannot be changed")
         if side_text is not None and side_text != order.side_field[1]:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "Side cannot be changed")
         if symbol is not None and symbol != info.symbol_field[1]:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "Symbol cannot be changed")
-        if tif_text is not None and _TIFS.get(tif_text) is not order.tif:
+        if tif_text is not None and TIFS.get(tif_text) is not order.tif:
             return refuse(CXL_REJ_EXCHANGE_OPTION, "TimeInForce cannot be changed")
         if price_text is None and order.ord_type in _PRICED:
             raise _MissingField(Price, "Price is required for OrdType=2/4")
@@ -376,7 +376,7 @@ class OrderRequests:
             return
         side = None
         if side_text is not None:
-            side = _SIDES.get(side_text)
+            side = SIDES.get(side_text)
             if side is None:
                 out.append(self._mass_cancel_report(request, 0, MASS_CANCEL_REJECT_OTHER, "unsupported Side"))
                 return

@@ -250,6 +250,11 @@ class Acceptor:
         return session is not None and session.connection is not None \
             and session.connection._state is State.LOGGED_ON
 
+    def remembered_cl_ord_ids(self, session_id: str) -> list[bytes]:
+        """The ClOrdIDs the session remembers to recognise a PossResend order, oldest first."""
+        session = self._sessions[session_id]
+        return [*session.old_cl_ord_ids, *session.cl_ord_ids]
+
     def store_for(self, session_id: str) -> MessageStore:
         return self._open_store(self._sessions[session_id])
 

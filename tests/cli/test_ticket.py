@@ -156,9 +156,8 @@ def test_order_file_lookup(tmp_path):
     assert orders.lookup("8") is None
 
 
-def test_order_file_is_bounded(tmp_path, monkeypatch):
-    monkeypatch.setattr(send.OrderBookFile, "MAX_LINES", 10)
-    orders = send.OrderBookFile(str(tmp_path / "o.tsv"))
+def test_order_file_is_bounded(tmp_path):
+    orders = send.OrderBookFile(str(tmp_path / "o.tsv"), max_lines=10)
     for i in range(25):
         orders.record(send.OrderRecord(f"c{i}", str(i), "SYM1", "1", "2", "1", "1"))
     assert len(open(orders.path).read().splitlines()) <= 10
@@ -175,5 +174,5 @@ def test_order_file_unwritable_warns(tmp_path, capsys):
 
 def test_tif_choices_are_exactly_what_the_exchange_takes():
     from fixexchange.cli.send import TIFS
-    from fixexchange.gateway.common import _TIFS as ACCEPTED
+    from fixexchange.gateway.common import TIFS as ACCEPTED
     assert {value.encode() for value in TIFS.values()} == set(ACCEPTED)

@@ -391,7 +391,7 @@ async def test_a_clordid_longer_than_64_characters_gets_a_session_reject_and_is_
         c.order("x" * 65, "1", 1, "100", extra=[(97, "Y")])
         reject = await c.expect("3", i372="D", i371="11", i373="5")
         assert reject.get(58) == b"Value is incorrect (out of range) for this tag, field=11 (longer than 64 characters)"
-        assert not srv.acceptor._sessions["FIX.4.4:EX->C1"].cl_ord_ids
+        assert srv.acceptor.remembered_cl_ord_ids("FIX.4.4:EX->C1") == []
         c.order("x" * 64, "1", 1, "100")
         await c.expect("8", i150="0", i11="x" * 64)
         c.send("V", [(262, "m" * 65), (263, "1"), (264, "1"), (267, 1), (269, "0"), (146, 1), (55, "TEST")])
