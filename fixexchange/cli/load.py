@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..codec import encode, format_utc_timestamp
+from ..codec import TimestampFormatter, encode
 from . import load_report
 
 from fixexchange.codec.tags import (
@@ -249,6 +249,7 @@ class Session(asyncio.Protocol):
     demand, and hands application messages to ``on_app`` (raw chunk + parsed spans)."""
 
     def __init__(self, comp_id: str, target: str, password: str | None, heartbeat: int) -> None:
+        self.format_time = TimestampFormatter().format
         self.comp_id = comp_id.encode()
         self.target = target.encode()
         self.password = password
@@ -268,7 +269,7 @@ class Session(asyncio.Protocol):
             seq = self.seq
             self.seq += 1
         return encode(BEGIN, msg_type, [(SenderCompID, self.comp_id), (TargetCompID, self.target), (MsgSeqNum, seq),
-                                        (SendingTime, format_utc_timestamp(time.time() if now is None else now)),
+                                        (SendingTime, self.format_time(time.time() if now is None else now)),
                                         *body])
 
     def connection_made(self, transport) -> None:
@@ -381,7 +382,7 @@ def build_flow(sess: Session, n: int, symbols: list[str], rng: random.Random, mi
             price = b"%d.%02d" % divmod(cents, 100)
             qty = rng.randint(1, 20)
             msg = sess.encode(b"D", [(ClOrdID, clid), (Symbol, sym), (Side, side),
-                                     (TransactTime, format_utc_timestamp(now)), (OrderQty, qty),
+                                     (TransactTime, sess.format_time(now)), (OrderQty, qty),
                                      _LIMIT_FIELD, (Price, price), _DAY_FIELD],
                               seq=seq, now=now)
             live.append((clid, sym, side, price, qty))
@@ -390,19 +391,19 @@ def build_flow(sess: Session, n: int, symbols: list[str], rng: random.Random, mi
         elif kind == "cancel":
             orig, osym, oside, _, _ = live.pop(rng.randrange(len(live)))
             msg = sess.encode(b"F", [(OrigClOrdID, orig), (ClOrdID, clid), (Symbol, osym), (Side, oside),
-                                     (TransactTime, format_utc_timestamp(now))], seq=seq, now=now)
+                                     (TransactTime, sess.format_time(now))], seq=seq, now=now)
         elif kind == "replace":
             j = rng.randrange(len(live))
             orig, osym, oside, oprice, oqty = live[j]
             nqty = max(1, oqty - 1)
             msg = sess.encode(b"G", [(OrigClOrdID, orig), (ClOrdID, clid), (Symbol, osym), (Side, oside),
-                                     (TransactTime, format_utc_timestamp(now)), (OrderQty, nqty),
+                                     (TransactTime, sess.format_time(now)), (OrderQty, nqty),
                                      _LIMIT_FIELD, (Price, oprice)], seq=seq, now=now)
             live[j] = (clid, osym, oside, oprice, nqty)
         else:  # market IOC
             side = rng.choice(_SIDES)
             msg = sess.encode(b"D", [(ClOrdID, clid), (Symbol, sym), (Side, side),
-                                     (TransactTime, format_utc_timestamp(now)), (OrderQty, rng.randint(1, 10)),
+                                     (TransactTime, sess.format_time(now)), (OrderQty, rng.randint(1, 10)),
                                      _MARKET_FIELD, _IOC_FIELD],
                               seq=seq, now=now)
         out.append(msg)

@@ -8,9 +8,9 @@ from .dictionary import FIX44, DataDictionary, SessionRejectInfo
 from .encoder import encode, encode_body
 from .message import FixMessage, Garbled
 from .parser import FixParser, checksum
-from .timefmt import format_utc_timestamp, parse_utc_timestamp
+from .timefmt import TimestampFormatter, format_utc_timestamp, parse_utc_timestamp
 
 __all__ = [
     "FIX44", "DataDictionary", "SessionRejectInfo", "FixMessage", "FixParser", "Garbled", "checksum", "encode", "encode_body",
-    "format_utc_timestamp", "parse_utc_timestamp", "tags",
+    "TimestampFormatter", "format_utc_timestamp", "parse_utc_timestamp", "tags",
 ]

@@ -27,6 +27,7 @@ from operator import call, itemgetter
 from ._field_types import FIELD_TYPES
 from ._fix44_enums import ENUMS as FIX44_ENUMS
 from ._fix44_groups import GROUPS, MESSAGE_NAMES
+from .message import MAX_LAYOUTS
 from .parser import HotShapes
 from .tags import CancelOnDisconnect, RejectReasons as R
 
@@ -371,6 +372,10 @@ class DataDictionary:
         self.hot_shapes = HotShapes()
         # valid messages of one shape before its regular expressions are compiled
         self.compile_after = _COMPILE_AFTER
+        # Layout -> (MessageDef, _Plan or _NO_PLAN): this dictionary's verdict on a shared
+        # Layout (a tag sequence) for one message type, kept here rather than on the Layout
+        # so no other dictionary's state travels with it (bounded as the Layout cache is)
+        self._plans: dict = {}
         self.messages: dict[bytes, MessageDef] = {}
         for msg_type, name in names.items():
             if msg_type in bodies:
@@ -402,8 +407,10 @@ class DataDictionary:
         # The fast path only proves validity: on any doubt the exact pass finds the
         # precise reason.
         if message is not None:
-            plan = msg._layout.plans.get(message)
-            if plan is None:
+            entry = self._plans.get(msg._layout)
+            if entry is not None and entry[0] is message:
+                plan = entry[1]
+            else:
                 plan = self._plan(message, msg._layout)
             if plan is not _NO_PLAN:
                 match = plan.match
@@ -434,7 +441,10 @@ class DataDictionary:
             codes = [sections[tag] for tag in shape]
             if codes == sorted(codes):
                 plan = _Plan(message, shape)
-        layout.plans[message] = plan
+        plans = self._plans
+        if len(plans) >= 2 * MAX_LAYOUTS:
+            plans.clear()
+        plans[layout] = (message, plan)
         return plan
 
     def validate_exactly(self, msg) -> SessionRejectInfo | None:

@@ -15,13 +15,13 @@ MAX_CACHED_FIELDS = 128
 
 class Layout:
     """What messages with one tag sequence share: the tags, where each tag first occurs,
-    and the validation plans of each message definition (filled in by the dictionary).
+    and get_many's getters (each a function of the tags alone, whoever built it first).
 
     A client sends the same few tag sequences over and over, so this is built once per
     sequence and cached; a message then only carries its values.
     """
 
-    __slots__ = ("tags", "index", "unique", "type_index", "seq_index", "plans")
+    __slots__ = ("tags", "index", "unique", "type_index", "seq_index", "getters")
 
     def __init__(self, tags: tuple) -> None:
         self.tags = tags
@@ -33,7 +33,7 @@ class Layout:
         self.unique = len(index) == len(tags)  # no repeated tag (no repeating group)
         self.type_index = index.get(_MSG_TYPE)
         self.seq_index = index.get(_MSG_SEQ_NUM)
-        self.plans: dict = {}
+        self.getters: dict = {}
 
 
 _layouts: dict[tuple, Layout] = {}
@@ -115,7 +115,7 @@ class FixMessage:
     def get_many(self, tags: tuple) -> tuple:
         """``tuple(self.get(tag) for tag in tags)``, in one call: the positions are worked
         out once per (tag sequence, ``tags``) and kept on the shared Layout."""
-        getter = self._layout.plans.get(tags)
+        getter = self._layout.getters.get(tags)
         if getter is None:
             getter = _values_getter(self._layout, tags)
         return getter(self._values)
@@ -150,7 +150,7 @@ def _values_getter(layout: Layout, tags: tuple):
     index = layout.index
     items = "".join(f"v[{index[tag]}], " if tag in index else "None, " for tag in tags)
     getter = eval(f"lambda v: ({items})")  # only ints and fixed text: nothing from the wire
-    layout.plans[tags] = getter
+    layout.getters[tags] = getter
     return getter
 
 

@@ -36,38 +36,51 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
 def _is_leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
-_cached_second: int | None = None
-_cached_prefix = b""
-_last_now: float | None = None
-_last_millis: int | None = None
-_last_text = b""
+
+def _second_text(whole: int) -> bytes:
+    """``YYYYMMDD-HH:MM:SS.`` of ``whole`` seconds since the epoch."""
+    days, second_of_day = divmod(whole, 86400)
+    year, month, day = _civil_from_days(days)
+    hour, rest = divmod(second_of_day, 3600)
+    return b"%04d%02d%02d-%02d:%02d:%02d." % (year, month, day, hour, *divmod(rest, 60))
 
 
 def format_utc_timestamp(now: float) -> bytes:
-    """``YYYYMMDD-HH:MM:SS.sss`` for ``now`` (seconds since the epoch, UTC).
-
-    The date-time part is cached per second, and the whole text for the last ``now`` and
-    the last millisecond (SendingTime and TransactTime of one message usually share it).
-    """
-    global _cached_second, _cached_prefix, _last_now, _last_millis, _last_text
-    if now == _last_now:
-        return _last_text
+    """``YYYYMMDD-HH:MM:SS.sss`` for ``now`` (seconds since the epoch, UTC)."""
     # Round to the nearest millisecond: 1700000000.123 is stored as ...0.12299999.
-    total_millis = round(now * 1000)
-    if total_millis == _last_millis:
-        _last_now = now
-        return _last_text
-    whole, millis = divmod(total_millis, 1000)
-    if whole != _cached_second:
-        days, second_of_day = divmod(whole, 86400)
-        year, month, day = _civil_from_days(days)
-        hour, rest = divmod(second_of_day, 3600)
-        _cached_prefix = b"%04d%02d%02d-%02d:%02d:%02d." % (year, month, day, hour, *divmod(rest, 60))
-        _cached_second = whole
-    _last_text = _cached_prefix + b"%03d" % millis
-    _last_millis = total_millis
-    _last_now = now
-    return _last_text
+    whole, millis = divmod(round(now * 1000), 1000)
+    return _second_text(whole) + b"%03d" % millis
+
+
+class TimestampFormatter:
+    """``format_utc_timestamp`` with the caches of one user (an acceptor, a gateway): the
+    date-time part per second, and the whole text for the last ``now`` and the last
+    millisecond (SendingTime and TransactTime of one message usually share it)."""
+
+    __slots__ = ("_second", "_second_text", "_now", "_millis", "_text")
+
+    def __init__(self) -> None:
+        self._second: int | None = None
+        self._second_text = b""
+        self._now: float | None = None
+        self._millis: int | None = None
+        self._text = b""
+
+    def format(self, now: float) -> bytes:
+        if now == self._now:
+            return self._text
+        total_millis = round(now * 1000)
+        if total_millis == self._millis:
+            self._now = now
+            return self._text
+        whole, millis = divmod(total_millis, 1000)
+        if whole != self._second:
+            self._second_text = _second_text(whole)
+            self._second = whole
+        text = self._text = self._second_text + b"%03d" % millis
+        self._millis = total_millis
+        self._now = now
+        return text
 
 
 def _digits(value: bytes, start: int, count: int) -> int:

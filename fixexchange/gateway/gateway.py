@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from fixexchange.codec import FixMessage, format_utc_timestamp
+from fixexchange.codec import FixMessage, TimestampFormatter
 from fixexchange.codec.encoder import encode_body, fields_format
 from fixexchange.codec.tags import ClOrdID, MsgTypes, OnBehalfOfCompID, Text
 from fixexchange.engine import (
@@ -129,7 +129,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         "reject_counts", "_symbols", "_symbols_by_bytes", "_exec_id_prefix", "_order_id_prefix",
         "_prefix_pending", "_exec_seq", "_stp_by_session", "_default_stp", "_default_extensions",
         "_extensions", "_orders", "_sessions", "final_orders_per_session", "market_data_subscription_limits",
-        "default_market_data_subscription_limit", "_transact_time", "_transact_now", "_deliver_to",
+        "default_market_data_subscription_limit", "_transact_time", "_transact_now", "_format_time", "_deliver_to",
         "market_data", "defer_market_data", "_handlers", "last_end_of_day", "config_settings")
 
     def __init__(self, symbols: Iterable[SymbolSpec], engine: Engine, exec_id_prefix: str | None = None,
@@ -187,6 +187,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         self.default_market_data_subscription_limit = MAX_MARKET_DATA_SUBSCRIPTIONS
         self._transact_time = b""
         self._transact_now: float | None = None
+        self._format_time = TimestampFormatter().format  # (its caches are this gateway's)
         self._deliver_to = b""  # DeliverTo* of the request being answered, encoded (_answer_to_firm)
         # (a bound method, not a lambda: the gateway is pickled for snapshots)
         self.market_data = MarketData({name: info.scale for name, info in self._symbols.items()},
@@ -208,8 +209,10 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
 
     def __setstate__(self, state) -> None:
         """Unpickling a snapshot: ``(None, slots)`` as pickled now, or the attribute dict of
-        one written before the slots (which may lack ``last_end_of_day``)."""
+        one written before the slots (which may lack ``last_end_of_day``) or before the
+        gateway kept its own TimestampFormatter."""
         self.last_end_of_day = None
+        self._format_time = TimestampFormatter().format
         for name, value in (state[1] if type(state) is tuple else state).items():
             setattr(self, name, value)
 
@@ -324,7 +327,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             self._set_prefix(_base36(int(now * 1000)) + "-")
         if now != self._transact_now:  # the server passes one now per event-loop callback
             self._transact_now = now
-            self._transact_time = format_utc_timestamp(now)
+            self._transact_time = self._format_time(now)
         out: list[Outbound] = []
         if self.defer_market_data and message.msg_type == MARKET_DATA_REQUEST:
             out.extend(self.market_data.flush())  # pending X before a new W, never after
@@ -348,7 +351,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
             self._set_prefix(_base36(int(now * 1000)) + "-")
         if now != self._transact_now:
             self._transact_now = now
-            self._transact_time = format_utc_timestamp(now)
+            self._transact_time = self._format_time(now)
         msg_type = message.msg_type
         cl_ord_id = message.get(ClOrdID) or b"NONE"
         if msg_type == MsgTypes.NEW_ORDER_SINGLE:
@@ -413,7 +416,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         if self._prefix_pending:
             self._set_prefix(_base36(int(now * 1000)) + "-")
         self._transact_now = now  # (also the time of the last input: recovery reads it)
-        self._transact_time = format_utc_timestamp(now)
+        self._transact_time = self._format_time(now)
         out: list[Outbound] = []
         self._advance_engine_time(now, out)
         if not self.defer_market_data:
@@ -429,7 +432,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         """Apply an engine command that did not come from a FIX message (seeding, admin) so
         that market data and reports stay consistent with the book."""
         self._transact_now = now
-        self._transact_time = format_utc_timestamp(now)
+        self._transact_time = self._format_time(now)
         out: list[Outbound] = []
         self._route(self.engine.execute(command), _Request("admin", "", None, None, None), out)
         if not self.defer_market_data:
@@ -453,14 +456,14 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         unknown symbol."""
         if symbol not in self._symbols:
             raise KeyError(symbol)
-        self._transact_time = format_utc_timestamp(now)
+        self._transact_time = self._format_time(now)
         return self.trading_status.set(symbol, True, reason or "halted", self._transact_time)
 
     def resume(self, symbol: str, now: float) -> list[Outbound]:
         """Resume trading in ``symbol``: SecurityStatus (326=17) for its subscribers."""
         if symbol not in self._symbols:
             raise KeyError(symbol)
-        self._transact_time = format_utc_timestamp(now)
+        self._transact_time = self._format_time(now)
         return self.trading_status.set(symbol, False, "", self._transact_time)
 
     def cancel_orders(self, now: float, text: str, session_id: str | None = None,
@@ -471,7 +474,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         for an unknown symbol."""
         if symbol is not None and symbol not in self._symbols:
             raise KeyError(symbol)
-        self._transact_time = format_utc_timestamp(now)
+        self._transact_time = self._format_time(now)
         self._cancel_text = _TEXT_FORMAT % text.replace("\x01", " ").encode("ascii", "replace")
         out: list[Outbound] = []
         try:
@@ -494,7 +497,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
     def cancel_order_ids(self, order_ids: Iterable[int], now: float, text: str) -> tuple[list[Outbound], int]:
         """Cancel these orders (those still live) on the operator's behalf, Text(58) = ``text``;
         the messages and how many were cancelled."""
-        self._transact_time = format_utc_timestamp(now)
+        self._transact_time = self._format_time(now)
         self._cancel_text = _TEXT_FORMAT % text.replace("\x01", " ").encode("ascii", "replace")
         out: list[Outbound] = []
         count = 0

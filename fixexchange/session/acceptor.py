@@ -19,7 +19,7 @@ import enum
 import hmac
 from typing import Callable, Iterable
 
-from ..codec import FixMessage, FixParser, Garbled, encode, format_utc_timestamp, parse_utc_timestamp
+from ..codec import FixMessage, FixParser, Garbled, TimestampFormatter, encode, parse_utc_timestamp
 from ..codec import tags
 from ..codec.tags import (
     BeginSeqNo,
@@ -236,6 +236,7 @@ class Acceptor:
         self.logon_timeout = max(timeouts, default=10.0)
         self._sending_now: float | None = None
         self._sending_time = b""
+        self.format_time = TimestampFormatter().format  # (its caches are this acceptor's)
 
     def _add(self, session: _Session) -> None:
         self._sessions[session.session_id] = session
@@ -305,7 +306,7 @@ class Acceptor:
         seq = store.next_sender_seq
         if now != self._sending_now:  # one SendingTime text per now (the server's per callback)
             self._sending_now = now
-            self._sending_time = format_utc_timestamp(now)
+            self._sending_time = self.format_time(now)
         raw = session.encode(msg_type, seq, self._sending_time, body)
         store.save_sent(seq, raw if resendable else None)
         if not logged_on:
@@ -609,7 +610,7 @@ class Connection:
         session = self._session
         store = session.store
         seq = store.next_sender_seq
-        raw = session.encode(msg_type, seq, format_utc_timestamp(now), body)
+        raw = session.encode(msg_type, seq, self._acceptor.format_time(now), body)
         store.save_sent(seq, None)
         if self._resend is None:
             self._out.append(raw)
@@ -827,7 +828,7 @@ class Connection:
             # "FIX.4.2" explains itself in a message the exchange speaks)
             self._out.append(encode(b"FIX.4.4", LOGOUT,
                                     [(SenderCompID, ours), (TargetCompID, theirs), (MsgSeqNum, 1),
-                                     (SendingTime, format_utc_timestamp(now)), (Text, text)]))
+                                     (SendingTime, self._acceptor.format_time(now)), (Text, text)]))
         events.append(LogonRefused(comp_id, self._source, reason, text, failed, delay))
         self._close(reason, events)
 
@@ -1218,7 +1219,7 @@ class Connection:
         store = self._session.store
         iter_sent = getattr(store, "iter_sent", None)
         stored = iter_sent(begin, end) if iter_sent is not None else iter(store.get_sent(begin, end))
-        self._resend = [stored, end, begin, format_utc_timestamp(now)]
+        self._resend = [stored, end, begin, self._acceptor.format_time(now)]
         self.continue_resend(now)
 
     @property

@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from fixexchange.codec import FixMessage, FixParser, encode, format_utc_timestamp
+from fixexchange.codec import FixMessage, FixParser, TimestampFormatter, encode
 from fixexchange.codec.parser import checksum
 
 from .helpers import HEADER, NEW_ORDER_SINGLE_BODY
@@ -125,10 +125,11 @@ def test_hand_made_message_and_lazy_fields():
 
 
 def test_timestamp_cache_per_millisecond():
-    assert format_utc_timestamp(1700000000.1231) == b"20231114-22:13:20.123"
-    assert format_utc_timestamp(1700000000.1232) == b"20231114-22:13:20.123"
-    assert format_utc_timestamp(1700000000.1239) == b"20231114-22:13:20.124"
-    assert format_utc_timestamp(1700000001.0) == b"20231114-22:13:21.000"
+    fmt = TimestampFormatter().format
+    assert fmt(1700000000.1231) == b"20231114-22:13:20.123"
+    assert fmt(1700000000.1232) == b"20231114-22:13:20.123"
+    assert fmt(1700000000.1239) == b"20231114-22:13:20.124"
+    assert fmt(1700000001.0) == b"20231114-22:13:21.000"
 
 
 _pool = st.sampled_from([

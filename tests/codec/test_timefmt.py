@@ -3,7 +3,7 @@ import calendar
 import pytest
 from hypothesis import given, strategies as st
 
-from fixexchange.codec import format_utc_timestamp, parse_utc_timestamp
+from fixexchange.codec import TimestampFormatter, format_utc_timestamp, parse_utc_timestamp
 
 
 def test_format_known_instants():
@@ -14,9 +14,21 @@ def test_format_known_instants():
 
 
 def test_cache_follows_the_second():
-    assert format_utc_timestamp(1700000000.5) == b"20231114-22:13:20.500"
-    assert format_utc_timestamp(1700000001.25) == b"20231114-22:13:21.250"
-    assert format_utc_timestamp(1700000000.75) == b"20231114-22:13:20.750"
+    fmt = TimestampFormatter().format
+    assert fmt(1700000000.5) == b"20231114-22:13:20.500"
+    assert fmt(1700000001.25) == b"20231114-22:13:21.250"
+    assert fmt(1700000000.75) == b"20231114-22:13:20.750"
+
+
+@given(st.floats(0.0, 4102444800.0), st.lists(st.sampled_from([0.0, 0.0001, 0.0004, 0.0006, 0.001, 0.3, 1.0]),
+                                              max_size=20))
+def test_a_formatter_gives_what_the_function_gives(start, steps):
+    fmt = TimestampFormatter().format  # its caches: per second, per millisecond, per now
+    nows = [start]
+    for step in steps:  # times close together, as a server's are
+        nows.append(nows[-1] + step)
+    for now in nows + nows[::-1]:
+        assert fmt(now) == format_utc_timestamp(now), now
 
 
 @pytest.mark.parametrize("text, expected", [
