@@ -25,10 +25,11 @@ import statistics
 import time
 import timeit
 
-from fixexchange.codec import FIX44, FixParser, encode, format_utc_timestamp
+from fixexchange.codec import FIX44, FixParser, TimestampFormatter, encode
 
 NOW = 1700000000.123
-TIME = format_utc_timestamp(NOW)
+format_time = TimestampFormatter().format  # (as the session and the gateway keep one)
+TIME = format_time(NOW)
 
 NEW_ORDER_SINGLE = encode(b"FIX.4.4", b"D", [
     (49, b"CLIENT1"), (56, b"EXCH"), (34, 1234), (52, TIME),
@@ -39,11 +40,11 @@ NEW_ORDER_SINGLE = encode(b"FIX.4.4", b"D", [
 
 def encode_execution_report(now: float) -> bytes:
     return encode(b"FIX.4.4", b"8", [
-        (49, b"EXCH"), (56, b"CLIENT1"), (34, 98765), (52, format_utc_timestamp(now)),
+        (49, b"EXCH"), (56, b"CLIENT1"), (34, 98765), (52, format_time(now)),
         (37, b"1042"), (11, b"ord-000123"), (17, b"E-1042-3"), (150, b"F"), (39, b"1"),
         (1, b"ACC1"), (55, b"AAPL"), (54, b"1"), (38, b"100"), (40, b"2"), (44, b"189.25"),
         (59, b"0"), (32, b"40"), (31, b"189.25"), (151, b"60"), (14, b"40"), (6, b"189.25"),
-        (60, format_utc_timestamp(now)),
+        (60, format_time(now)),
     ])
 
 

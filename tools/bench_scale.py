@@ -80,11 +80,12 @@ class Client:
         self.comp_id = comp_id.encode()
         self.seq = 1
         self.conn = None
+        from fixexchange.codec import TimestampFormatter
+        self.format_time = TimestampFormatter().format
 
     def encode(self, msg_type: bytes, body: list) -> bytes:
-        from fixexchange.codec import encode, format_utc_timestamp
-        header = [(49, self.comp_id), (56, EXCHANGE), (34, self.seq),
-                  (52, format_utc_timestamp(time.time()))]
+        from fixexchange.codec import encode
+        header = [(49, self.comp_id), (56, EXCHANGE), (34, self.seq), (52, self.format_time(time.time()))]
         self.seq += 1
         return encode(b"FIX.4.4", msg_type, header + body)
 
