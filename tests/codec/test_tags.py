@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from fixexchange.codec import tags
-from fixexchange.codec._field_types import FIELD_TYPES
-from fixexchange.codec.dictionary import ENUMS, check_field
+from fixexchange.codec.dictionary import ENUMS, FIELD_TYPES, check_field
 from fixexchange.codec.encoder import encoded_field, fields_format
 
 PACKAGE = Path(__file__).resolve().parents[2] / "fixexchange"
