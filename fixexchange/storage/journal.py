@@ -312,10 +312,13 @@ class FileJournal:
 
     def append(self, payload: bytes) -> int:
         seq = self.next_seq
-        record = encode_record(seq, payload)
-        self._reserve(len(record))  # raises before anything changes
+        head = _pack_seq(seq)  # (encode_record inlined: once per command)
+        record = b"".join((_pack_head(len(head) + len(payload), _crc32(payload, _crc32(head))), head, payload))
+        size = len(record)
+        if self._offset + self._buffered + size > self._allocated:
+            self._reserve(size)  # raises before anything changes
         self._buffer.append(record)
-        self._buffered += len(record)
+        self._buffered += size
         self.next_seq = seq + 1
         if self.fsync == "always":
             try:
