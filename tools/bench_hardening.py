@@ -10,7 +10,7 @@ bruteforce  wrong passwords for CLIENT1 for 10 s: from one address over 50 paral
             connections, then from 50 addresses: passwords checked per second, answers per second.
 fairness    a victim's window-1 round trips (fix-load --window 1) alone and while another session
             pipelines crossing orders with no window as fast as it can write: p50/p99, with
-            server.max_messages_per_turn 32 (the default) and 1,000,000 (64 KB reads, the old way).
+            server.max_messages_per_turn 32 and 1,000,000 (64 KB reads, the old way).
 heartbeats  9,000 Heartbeats of 60 KB numbered past a sequence gap (reconnecting when logged
             out): the daemon's RSS before and its peak after.
 throughput  fix-load's default run (window 200) with max_messages_per_turn 32 and 1,000,000.

@@ -122,7 +122,7 @@ class ServerConfig:
     # turn; contended_messages_per_turn while more than one connection is sending (messages
     # from two connections less than 10 ms apart), so a pipelining session alone keeps its
     # throughput and a window-1 session beside a flood waits for few of its messages
-    max_messages_per_turn: int = 32
+    max_messages_per_turn: int = 256
     contended_messages_per_turn: int = 2
     # TLS listener (stdlib ssl), beside the plain one unless plain_listener = false
     tls: bool = False

@@ -53,7 +53,7 @@ async def closed_by_server(r, timeout=2.0) -> bool:
 
 
 async def test_orders_answered_and_written_once_per_turn():
-    srv, acc, gw = await start()
+    srv, acc, gw = await start(max_messages_per_turn=32)
     r, w = await client(srv, "A")
     w.write(b"".join(b"ORDER %d\n" % i for i in range(200)))
     lines = [await asyncio.wait_for(r.readline(), 2) for _ in range(200)]
