@@ -13,6 +13,10 @@ MAX_LAYOUTS = 1024
 MAX_CACHED_FIELDS = 128
 
 
+# Password(554), NewPassword(925): masked wherever a message is written down (secrets.py)
+SECRET_TAGS = frozenset((554, 925))
+
+
 class Layout:
     """What messages with one tag sequence share: the tags, where each tag first occurs,
     and get_many's getters (each a function of the tags alone, whoever built it first).
@@ -21,7 +25,7 @@ class Layout:
     sequence and cached; a message then only carries its values.
     """
 
-    __slots__ = ("tags", "index", "unique", "type_index", "seq_index", "getters")
+    __slots__ = ("tags", "index", "unique", "type_index", "seq_index", "getters", "carries_secret")
 
     def __init__(self, tags: tuple) -> None:
         self.tags = tags
@@ -34,6 +38,7 @@ class Layout:
         self.type_index = index.get(_MSG_TYPE)
         self.seq_index = index.get(_MSG_SEQ_NUM)
         self.getters: dict = {}
+        self.carries_secret = not SECRET_TAGS.isdisjoint(index)
 
 
 _layouts: dict[tuple, Layout] = {}
@@ -119,6 +124,12 @@ class FixMessage:
         if getter is None:
             getter = _values_getter(self._layout, tags)
         return getter(self._values)
+
+    @property
+    def carries_secret(self) -> bool:
+        """A Password(554) or NewPassword(925) field is among the fields (``mask_message``
+        masks them): known from the tag sequence, without a scan of the bytes."""
+        return self._layout.carries_secret
 
     def __contains__(self, tag: int) -> bool:
         return tag in self._index

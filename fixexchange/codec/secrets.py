@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
+from .message import SECRET_TAGS  # (554 Password, 925 NewPassword)
 from .parser import parse_fields
 
 __all__ = ["SECRET_TAGS", "mask_secrets"]
 
-SECRET_TAGS = (554, 925)
 MASK = b"********"
 # a secret field: after SOH (or the '|' a log shows for it) or at the start of the data
 _SECRET_RE = re.compile(rb"(?:(?<=[\x01|])|^)(554|925)=[^\x01|]*")

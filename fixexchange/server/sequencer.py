@@ -79,9 +79,9 @@ class Sequencer:
     def on_message(self, session_id: str, message: Any, now: float) -> list[Outbound]:
         append = self._append
         if append is not None:
-            raw = message.raw
-            if b"\x01554=" in raw or b"\x01925=" in raw:  # (mask_message's own test, without its call)
-                raw = mask_message(raw)
+            # (the tag sequence says whether a password is in it: a scan of the bytes for
+            # "554=" and "925=" cost 0.38 us per message)
+            raw = mask_message(message.raw) if message.carries_secret else message.raw
             sid = self._sid_prefix.get(session_id) or self._sid(session_id)
             try:
                 if self.unavailable is not None:

@@ -177,3 +177,24 @@ def test_a_throttled_message_answer_is_journaled_and_replays_with_the_same_exec_
     Sequencer(fresh_gateway()).replay(journal.read_from(1), lambda seq, outs: replayed.append(outs))
     assert replayed[1] == [answer]
     assert replayed[2] == live.outputs[-1]
+
+
+def test_passwords_never_reach_the_journal_and_the_record_still_parses():
+    """A message carrying Password(554) or NewPassword(925) is journaled masked (known from
+    its tag sequence); "554=" inside another field's value is not a password and stays."""
+    journal = MemoryJournal()
+    sequencer = Sequencer(fresh_gateway(), journal)
+    fields = [(49, b"C"), (56, b"EX"), (34, 2), (52, SENDING_TIME), (923, b"u1"), (553, b"user"),
+              (554, b"secret"), (925, b"newsecret"), (924, b"3")]
+    [with_password] = FixParser().feed(encode(b"FIX.4.4", b"BE", fields))
+    [text_only] = FixParser().feed(encode(b"FIX.4.4", b"D", [(49, b"C"), (56, b"EX"), (34, 3),
+                                                              (52, SENDING_TIME), (58, b"1554=no 554=no")]))
+    assert with_password.carries_secret and not text_only.carries_secret
+    sequencer.on_message(SESSIONS[0], with_password, T0)
+    sequencer.on_message(SESSIONS[0], text_only, T0)
+    (_, first), (_, second) = journal.records
+    assert b"secret" not in first and b"554=********" in first and b"925=********" in first
+    assert second.endswith(text_only.raw)  # untouched
+    replayed = []
+    Sequencer(fresh_gateway()).replay(journal.read_from(1), lambda seq, outs: replayed.append(seq))
+    assert replayed == [1, 2]  # both records parse again
