@@ -29,7 +29,7 @@ Hand-inlined copies, each kept because it pays (valgrind instructions per comman
 tools/bench_engine.py's mix, engine calls only, issue 10's split: 16,300 with both): the
 NewOrder fast path ``_new_plain`` (checks by identity and, when the order does not cross,
 rested in place; through ``_rest`` instead: 17,150, +5%; the order itself is built by
-``_plain_limit_order``: that call measured 202,524 vs 202,242 instructions per request of
+``_plain_order``, as a market order's is: that call measured 202,524 vs 202,242 instructions per request of
 the whole pipeline, two runs each of tools/bench_pipeline.py under valgrind, within the
 runs' spread) and the cancel of a resting plain order in ``_cancel`` (through
 ``_cancel_live``: 16,650, +2%).  Retiring a filled maker in the per-fill loop goes through
@@ -90,27 +90,6 @@ log = logging.getLogger("fixexchange.engine")
 # NamedTuple construction without its Python-level __new__ (apply turns execute's flat
 # events into NamedTuples with it)
 _tnew = tuple.__new__
-
-
-def _plain_limit_order(oid, symbol, owner, side, price, qty, tif, stp):
-    """A new plain limit order (the fast path's: arguments checked by the caller)."""
-    if stp is STP_NONE:
-        o = _Order()
-    else:
-        o = _StpOrder()
-        o.stp = stp
-    o.order_id = oid
-    o.symbol = symbol
-    o.owner = owner
-    o.side = side
-    o.price = price
-    o.qty = qty
-    o.cum_qty = 0
-    o.leaves = qty
-    o.cum_notional = 0
-    o.tif = tif
-    o.done = 0
-    return o
 
 
 class Engine:
@@ -387,9 +366,8 @@ class Engine:
                 and price <= book.price_high
                 and (book.tick == 1 or not price % book.tick)):
             return self._new_order(command)
-        oid = self._next_id
-        self._next_id = oid + 1
-        o = _plain_limit_order(oid, symbol, owner, side, price, qty, tif, stp)
+        o = self._plain_order(_Order if stp is STP_NONE else _StpOrder, symbol, owner, side, price, qty, tif, stp)
+        oid = o.order_id
         # o.visible is set when (and only read once) the order rests; the order goes into
         # self._orders only if it rests (nothing looks a taker up while it matches, and
         # _finish tolerates an unindexed order)

@@ -76,31 +76,29 @@ class Durable:
         buffered, new commands are refused and replies must wait (logged once per burst).
         Under fsync "batch" this only writes: the server calls ``sync`` once per group of
         replies (and a failure burst ends only when a sync succeeds)."""
-        journal = self.journal
-        try:
-            started = time.perf_counter()
-            if self.grouped:
-                wrote = journal.write()
-                if self.failed is not None:
-                    journal.sync()
-            else:
-                wrote = journal.commit()
-            if wrote and self.on_commit is not None:
-                self.on_commit(time.perf_counter() - started)
-        except OSError as e:
-            self._failing(e)
-            return False
-        if self.failed is not None:
-            self._recovered()
-        return True
+        return self._attempt(self._write)
 
     def sync(self) -> bool:
         """fsync "batch": fdatasync what ``commit`` wrote (no-op if nothing).  False: it
         failed, as for ``commit``."""
         self.group_started = 0.0
+        return self._attempt(self.journal.sync)
+
+    def _write(self) -> bool:
+        journal = self.journal
+        if not self.grouped:
+            return journal.commit()
+        wrote = journal.write()
+        if self.failed is not None:
+            journal.sync()
+        return wrote
+
+    def _attempt(self, step) -> bool:
+        """``step()`` (True: it wrote), timed for /metrics; an ``OSError`` starts or
+        continues a failure burst, a success ends one."""
         try:
             started = time.perf_counter()
-            if self.journal.sync() and self.on_commit is not None:
+            if step() and self.on_commit is not None:
                 self.on_commit(time.perf_counter() - started)
         except OSError as e:
             self._failing(e)
