@@ -416,8 +416,10 @@ class Flow:
     """Drives one session: keeps ``window`` requests unanswered until all ``n`` are."""
 
     def __init__(self, sess: Session, blob: bytes, offsets: list[int], first_seq: int, window: int,
-                 tag: str, done: asyncio.Future) -> None:
+                 tag: str, done: asyncio.Future, pause: float = 0.0) -> None:
         self.sess = sess
+        self.pause = pause  # seconds between an answer and the request it frees (think time)
+        self.released = 0  # answers whose pause is over
         self.blob = blob
         self.offsets = offsets
         self.n = len(offsets)
@@ -482,7 +484,15 @@ class Flow:
                 if not self.done.done():
                     self.done.set_result(True)
                 return
-            self._send_upto(min(self.n, self.sent + newly))
+            if self.pause:
+                asyncio.get_running_loop().call_later(self.pause, self._release, newly)
+            else:
+                self._send_upto(min(self.n, self.sent + newly))
+
+    def _release(self, answers: int) -> None:
+        """``answers`` answers' pause is over: send the requests they free."""
+        self.released += answers
+        self._send_upto(min(self.n, self.window + self.released))
 
 
 MIXES = {
@@ -510,7 +520,8 @@ async def run_orders(args: argparse.Namespace, host: str, port: int, pid: int | 
         first_seq = s.seq
         blob, offs = build_flow(s, per, symbols, rng, MIXES[args.mix], first_seq, tag)
         s.seq = first_seq + per
-        flows.append(Flow(s, blob, offs, first_seq, args.window, tag, loop.create_future()))
+        flows.append(Flow(s, blob, offs, first_seq, args.window, tag, loop.create_future(),
+                          args.pause_us / 1e6))
     cpu0 = time.process_time()
     dcpu0 = proc_cpu(pid) if pid else None
     t0 = time.perf_counter()
@@ -722,6 +733,10 @@ def build_parser() -> argparse.ArgumentParser:
     work.add_argument("--window", type=int, default=200, metavar="N",
                       help="unanswered requests per session; 1 measures one round trip at a time "
                            "(default 200)")
+    work.add_argument("--pause-us", type=int, default=0, metavar="US",
+                      help="wait this long after each answer before sending the request it frees: "
+                           "a paced client, e.g. --window 1 --pause-us 2000 for about 500 orders/s "
+                           "(default 0)")
     work.add_argument("--mix", choices=sorted(MIXES), default="default",
                       help="default: 60%% limit, 25%% cancel, 10%% replace, 5%% market IOC; "
                            "limit: limit orders only; passive: 50%% limit, 50%% cancel")
@@ -786,7 +801,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     # each would leave fix-load waiting for answers that never come, or divide by zero
     for name, value, least in (("--orders", args.orders, 1), ("--window", args.window, 1),
-                               ("--sessions", args.sessions, 1), ("--md-subscribers", args.md_subscribers, 0),
+                               ("--sessions", args.sessions, 1), ("--pause-us", args.pause_us, 0), ("--md-subscribers", args.md_subscribers, 0),
                                ("--idle-sessions", args.idle_sessions, 1), ("--heartbeat", args.heartbeat, 1)):
         if value < least:
             ap.error(f"{name} must be at least {least}, got {value}")
@@ -807,7 +822,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run_parameters(args: argparse.Namespace, started_daemon: bool, loop_name: str) -> dict:
     """What a report records about its run (so that two reports can be compared)."""
-    keys = ("orders", "sessions", "window", "mix", "symbols", "md_subscribers", "seed", "memory_store",
+    keys = ("orders", "sessions", "window", "pause_us", "mix", "symbols", "md_subscribers", "seed", "memory_store",
             "daemon_no_uvloop", "daemon_busy_poll_us")
     run = {key: getattr(args, key) for key in keys}
     run.update(mode=args.mode, started_daemon=started_daemon, fix_load_loop=loop_name)

@@ -31,13 +31,14 @@ Per event-loop turn
   still sends what is pending first (a new W and the others' books must agree).
 * Timers: each connection has one ``call_later`` for ``conn.next_deadline()``, moved only
   when the deadline comes earlier (a timer that fires early just re-arms).
-* Latency mode (``server.busy_poll_us``, off (0) by default, opt-in): after a read that carried
+* Latency mode (``server.busy_poll_us``): after a read that carried
   1..``POLL_AFTER_MAX_REQUESTS`` application messages the loop keeps turning with
-  zero-timeout polls for that long instead of sleeping in ``epoll_wait`` (``keep_polling``),
-  trading CPU for the wake-up cost in every round trip of a client with few orders in
-  flight.  Heartbeats and the large reads of a streaming client do not start it, so it
-  costs nothing idle or pipelined.  Opt-in: at window 1 on 2 shared cores it cost CPU per
-  order for a p50 within noise and a worse p99 (README, Benchmarks).
+  zero-timeout polls instead of sleeping in ``epoll_wait`` (``keep_polling``), trading CPU
+  for the wake-up cost in every round trip of a client with few orders in flight.  How long
+  is adapted to the gaps between such reads (``latency.PollWindow``: grows while they are
+  within ``busy_poll_us``, shrinks to nothing while they are beyond it).  Heartbeats and
+  the large reads of a streaming client do not start it, so it costs nothing idle,
+  pipelined, or for a client pacing its orders further apart than ``busy_poll_us``.
 
 Back-pressure
 -------------
@@ -65,6 +66,7 @@ from ..codec.secrets import mask_secrets
 from ..session.events import (ApplicationMessage, Disconnected, GarbledMessage, LoggedOn, LoggedOut,
                               LogonRefused, SessionRejected, ThrottledMessage)
 from .config import ExchangeConfig, end_of_day_minute, load_config
+from .latency import PollWindow
 from .metrics import Metrics
 from .tls import client_cert_names
 
@@ -252,6 +254,7 @@ class FixProtocol(asyncio.BufferedProtocol):
         data = bytes(self.view[:nbytes])
         now = time.time()
         srv = self.server
+        arrived = time.perf_counter() if srv.busy_poll else 0.0
         if self.session_id is None:
             self.pre_logon_bytes += nbytes
             if self.pre_logon_data is not None:
@@ -277,7 +280,7 @@ class FixProtocol(asyncio.BufferedProtocol):
         else:
             self.flush(now)  # this read's replies: now, not a loop iteration later
         if srv.busy_poll and 0 < requests <= POLL_AFTER_MAX_REQUESTS:
-            srv.keep_polling()
+            srv.keep_polling(arrived)
 
     def _continue_backlog(self) -> None:
         """The next ``max_messages_per_turn`` messages of a read that carried more, one loop
@@ -603,6 +606,7 @@ class ExchangeServer:
         self._housekeeping: asyncio.TimerHandle | None = None
         # latency mode (server.busy_poll_us): see keep_polling
         self.busy_poll = cfg.server.busy_poll_us / 1e6
+        self.poll_window = PollWindow(self.busy_poll)
         self._poll_until = 0.0
         self._polling = False
         self.admin_cancel_slice = ADMIN_CANCEL_SLICE
@@ -847,12 +851,16 @@ class ExchangeServer:
             self._refusal_timer = self.loop.call_later(interval, self._refusal_summary)
 
     # -- latency mode ----------------------------------------------------------------------
-    def keep_polling(self) -> None:
-        """After a read, keep the loop turning (a ready callback makes asyncio poll with a
-        zero timeout) for ``busy_poll`` seconds, so the next order finds the process awake:
-        waking a sleeping thread (a vCPU on a VM) costs tens of microseconds per round trip.
-        Other sockets and timers are served as usual on every turn."""
-        self._poll_until = time.perf_counter() + self.busy_poll
+    def keep_polling(self, arrived: float) -> None:
+        """After a read that arrived at ``arrived`` (perf_counter), keep the loop turning (a
+        ready callback makes asyncio poll with a zero timeout) for the adaptive window
+        (``PollWindow``, at most ``busy_poll`` seconds), so the next order finds the process
+        awake.  Other sockets and timers are served as usual on every turn."""
+        now = time.perf_counter()
+        window = self.poll_window.after_read(arrived, now)
+        if not window:
+            return
+        self._poll_until = now + window
         if not self._polling:
             self._polling = True
             self.loop.call_soon(self._poll)

@@ -31,6 +31,24 @@ def test_window_one_with_daemon_busy_poll(capsys):
     assert rc == 0 and "orders answered   50 in" in out
 
 
+def test_pause_paces_the_requests(capsys):
+    # 40 requests, one in flight, 20 ms think time after each answer: at least 0.78 s
+    rc = load.main(["--orders", "40", "--window", "1", "--pause-us", "20000", "--memory-store"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "orders answered   40 in" in out
+    assert float(re.search(r"orders answered   40 in ([\d.]+) s", out).group(1)) >= 0.78
+    rate = int(re.search(r"orders/s\s+([\d,]+)", out).group(1).replace(",", ""))
+    assert rate <= 51
+
+
+def test_pause_must_not_be_negative(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        load.main(["--orders", "10", "--pause-us", "-1"])
+    assert "--pause-us must be at least 0, got -1" in capsys.readouterr().err
+
+
 def test_daemon_busy_poll_value_reaches_the_config(capfd):
     import pytest
 

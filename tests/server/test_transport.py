@@ -559,18 +559,36 @@ async def test_gateway_without_pending_signal_flushes_every_turn_it_saw():
 
 
 async def test_busy_poll_answers_orders_then_stops_polling():
-    # latency mode: the loop keeps polling for busy_poll_us after each read, then sleeps again
-    srv, acc, gw = await start(busy_poll_us=20_000)
+    # latency mode: orders arriving closer together than busy_poll_us grow the poll window
+    # (PollWindow), the loop keeps polling after each read, then sleeps again
+    srv, acc, gw = await start(busy_poll_us=100_000)
     r, w = await client(srv, "A")
-    for i in range(5):
-        w.write(b"ORDER %d\n" % i)
+    p = srv.by_session["A"]
+    for i in range(12):  # window 25 us, doubling up to the gaps between these reads
+        read_into(p, b"ORDER %d\n" % i)
         assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK %d\n" % i
-        assert srv.polling
+    read_into(p, b"ORDER 12\n")
+    assert srv.polling and 0 < srv.poll_window.window <= 0.1
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 2
     while srv.polling and loop.time() < deadline:
         await asyncio.sleep(0.005)
-    assert not srv.polling  # stopped about 20 ms after the last read
+    assert not srv.polling  # stopped once the window after the last read was over
+    w.close()
+    await srv.stop()
+
+
+async def test_busy_poll_not_for_orders_further_apart_than_its_limit():
+    # a client pausing longer than busy_poll_us between orders gets no polling: it would
+    # only burn CPU until the loop slept anyway
+    srv, acc, gw = await start(busy_poll_us=1_000)
+    r, w = await client(srv, "A")
+    p = srv.by_session["A"]
+    for i in range(5):
+        read_into(p, b"ORDER %d\n" % i)
+        assert not srv.polling and srv.poll_window.window == 0
+        assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK %d\n" % i
+        await asyncio.sleep(0.01)
     w.close()
     await srv.stop()
 
@@ -621,11 +639,13 @@ async def test_busy_poll_not_after_admin_only_or_large_reads():
     while got.count(b"\n") < n:
         got += await asyncio.wait_for(r.read(65536), 2)
     assert got.count(b"8 ACK") == n and not srv.polling
-    w.write(b"".join(b"ORDER %d\n" % i for i in range(POLL_AFTER_MAX_REQUESTS)))
-    got = b""
-    while got.count(b"\n") < POLL_AFTER_MAX_REQUESTS:
-        got += await asyncio.wait_for(r.read(65536), 2)
+    p = srv.by_session["A"]
+    for _ in range(2):  # (the first small read starts the poll window; the second polls)
+        read_into(p, b"".join(b"ORDER %d\n" % i for i in range(POLL_AFTER_MAX_REQUESTS)))
     assert srv.polling  # a small read of orders: polling
+    got = b""
+    while got.count(b"\n") < 2 * POLL_AFTER_MAX_REQUESTS:
+        got += await asyncio.wait_for(r.read(65536), 2)
     w.close()
     await srv.stop()
 
