@@ -180,7 +180,6 @@ _CANCELED_TEXT_FIELD = encoded_field(tags.Text, b"canceled")
 _REVERSE_ROUTE = ((tags.DeliverToCompID, tags.OnBehalfOfCompID), (tags.OnBehalfOfCompID, tags.DeliverToCompID),
                   (tags.DeliverToSubID, tags.OnBehalfOfSubID), (tags.DeliverToLocationID, tags.OnBehalfOfLocationID),
                   (tags.OnBehalfOfSubID, tags.DeliverToSubID), (tags.OnBehalfOfLocationID, tags.DeliverToLocationID))
-_ROUTED_TAGS = frozenset((tags.OnBehalfOfCompID, tags.DeliverToCompID))
 
 _ZERO = b"0"
 # NewOrderSingle fields read in one get_many call

@@ -31,7 +31,7 @@ from typing import Callable, Iterable
 
 from fixexchange.codec import FixMessage, TimestampFormatter
 from fixexchange.codec.encoder import encode_body, fields_format
-from fixexchange.codec.tags import ClOrdID, MsgTypes, OnBehalfOfCompID, Text
+from fixexchange.codec.tags import ClOrdID, DeliverToCompID, MsgTypes, OnBehalfOfCompID, Text
 from fixexchange.engine import (
     AdvanceTime,
     CancelOrder,
@@ -57,7 +57,6 @@ from .common import (
     _RESPONSE_TO_CANCEL,
     _RESPONSE_TO_REPLACE,
     _REVERSE_ROUTE,
-    _ROUTED_TAGS,
     _SessionOrders,
     _stp_mode,
     SymbolInfo,
@@ -317,7 +316,10 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         if not _routed:
             if self._drop_copies:
                 return self._with_copies(self._drop_copy_guard(session_id, message, now))
-            if not _ROUTED_TAGS.isdisjoint(message._index):  # on behalf of / to a firm
+            # on behalf of / to a firm (two lookups: frozenset.isdisjoint(dict) walks every
+            # tag of the message, 2,800 instructions per request more, count_instructions)
+            index = message._index
+            if OnBehalfOfCompID in index or DeliverToCompID in index:
                 return self._answer_to_firm(session_id, message, now)
         handler = self._handlers.get(message.msg_type)
         if handler is None:
@@ -567,7 +569,8 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         if session_id in self._drop_copies and message.msg_type in _TRADING_MSG_TYPES:
             return [self._business_reject(session_id, message, BUSINESS_REJECT_NOT_AUTHORIZED,
                                           "drop copy session: order messages are not accepted")]
-        if not _ROUTED_TAGS.isdisjoint(message._index):  # on behalf of / to a firm
+        index = message._index
+        if OnBehalfOfCompID in index or DeliverToCompID in index:  # on behalf of / to a firm
             return self._answer_to_firm(session_id, message, now)
         return self.on_message(session_id, message, now, _routed=True)
 
