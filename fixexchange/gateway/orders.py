@@ -85,7 +85,7 @@ from .common import (
 )
 from .outbound import Outbound
 from .reject_text import bad_price_text, bad_qty_text, unknown_symbol_text, unsupported_text
-from .units import NotOnScale, NumberFormatError, parse_price, parse_qty
+from .units import NotOnScale, NumberFormatError, parse_qty
 
 class OrderRequests:
     """Part of ``Gateway`` (a mixin: the methods use its state)."""
@@ -267,12 +267,12 @@ class OrderRequests:
         if price_text is None and order.ord_type in _PRICED:
             raise _MissingField(Price, "Price is required for OrdType=2/4")
         try:
-            qty = parse_qty(qty_text)
+            qty = _qty(qty_text)
         except (NumberFormatError, NotOnScale):
             return refuse(CXL_REJ_OTHER, bad_qty_text(message, info.spec))
         try:
-            price = parse_price(price_text, info.scale) if price_text is not None else None
-            if stop_text is not None and parse_price(stop_text, info.scale) != order.stop_price:
+            price = info.parse_price(price_text) if price_text is not None else None
+            if stop_text is not None and info.parse_price(stop_text) != order.stop_price:
                 return refuse(CXL_REJ_EXCHANGE_OPTION, "StopPx cannot be changed")
         except (NotOnScale, NumberFormatError):
             return refuse(CXL_REJ_OTHER, bad_price_text(message, info.spec))
