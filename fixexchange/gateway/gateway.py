@@ -341,7 +341,9 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
                 text += f": {missing.why}"
             out.append(self._business_reject(session_id, message, BUSINESS_REJECT_FIELD_MISSING, text))
         if not self.defer_market_data:
-            out.extend(self.market_data.flush())
+            market_data = self.market_data
+            if market_data.watched:  # (nothing watched, nothing pending: 1,000 instructions per request)
+                out.extend(market_data.flush())
         return out
 
     def reject_throttled(self, session_id: str, message: FixMessage, text: str, now: float) -> list[Outbound]:

@@ -404,8 +404,12 @@ class MarketData:
             else:
                 del data.depth_users[subscription.depth]
             if not data.subscriptions:
+                # entries are pending only for watched symbols (so with nothing watched
+                # there is nothing to flush: Gateway.on_message skips the call)
                 self.watched.discard(symbol)
                 self._changed.pop(symbol, None)
+                self._pending_levels.pop(symbol, None)
+                self._pending_trades.pop(symbol, None)
                 for levels in data.sides:
                     levels.keys.clear()
                     levels.qty.clear()

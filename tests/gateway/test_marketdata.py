@@ -248,6 +248,20 @@ def test_disconnect_drops_subscriptions_and_snapshot_for_refreshes(h):
     assert of_type(h.order("S1", "B", BUY, 1, "106"), "X") == []
 
 
+def test_entries_pending_for_a_symbol_go_with_its_last_subscriber(h):
+    """Entries are pending only for watched symbols (Gateway.on_message skips the flush when
+    nothing is watched): a deferred update whose subscribers all left is dropped with them,
+    not sent to the next subscriber after its W."""
+    subscribe(h, "MD", "R1")
+    h.gateway.defer_market_data = True
+    h.order("S1", "B", BUY, 1, "106")
+    h.order("S2", "S", SELL, 1, "106")  # a trade
+    assert h.gateway.market_data_pending()
+    h.gateway.on_disconnect("MD", NOW)
+    assert not h.gateway.market_data_pending()
+    assert h.gateway.flush_market_data() == []
+
+
 def test_snapshot_carries_the_last_200_trades(h):
     h.seed("SYM1", "sell", 300, 11100)
     for index in range(250):
