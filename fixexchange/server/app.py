@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from ..codec.secrets import mask_secrets
+from ..codec.tags import MsgTypes, OrdType
 from ..session.events import (ApplicationMessage, Disconnected, GarbledMessage, LoggedOn, LoggedOut,
                               LogonRefused, SessionRejected, ThrottledMessage)
 from .config import ExchangeConfig, end_of_day_minute, load_config
@@ -72,6 +73,7 @@ from .tls import client_cert_names
 
 log = logging.getLogger("fixexchange")
 
+_NEW_ORDER_SINGLE = MsgTypes.NEW_ORDER_SINGLE  # (bound once: counted per message)
 _MSG_RE = re.compile(rb"8=.*?\x0110=\d{3}\x01", re.S)
 _MAX_TAIL = 65536  # the session parser's message size limit
 # Latency mode polls only after a read of at most this many application messages: a client
@@ -934,29 +936,29 @@ class ExchangeServer:
         metrics = self.metrics
         messages_in = metrics.messages_in
         messages_out = metrics.messages_out
-        requests = 0
+        requests = sent = 0
         if self._journal_pending:  # (inputs before these events: applied first, in order)
             self._retry_pending(now)
+        refusing = self.stopping or self._journal_pending
         for ev in events:
             if type(ev) is not ApplicationMessage:  # the few: logon, logout, disconnect, ...
                 self._on_session_event(p, ev, now)
+                refusing = self.stopping or self._journal_pending  # (a logon not applied yet)
                 continue
             requests += 1
             sid = ev.session_id
-            p.messages_in += 1
-            msg_type = ev.message.msg_type
+            message = ev.message
+            msg_type = message.msg_type
             messages_in[msg_type] = messages_in.get(msg_type, 0) + 1
-            if msg_type == b"D":
-                ord_type = ev.message.get(40) or b"?"
+            if msg_type == _NEW_ORDER_SINGLE:
+                ord_type = message.get(OrdType) or b"?"
                 metrics.orders_in[ord_type] = metrics.orders_in.get(ord_type, 0) + 1
-            if self.stopping:
-                self.dispatch([self._refuse_stopping(sid, ev.message)], now)
-                continue
-            if self._journal_pending:  # a logon/disconnect before it is not applied yet
-                self.dispatch([self._refuse_pending(sid, ev.message)], now)
+            if refusing:
+                self.dispatch([self._refuse_stopping(sid, message) if self.stopping
+                               else self._refuse_pending(sid, message)], now)
                 continue
             try:
-                outs = on_message(sid, ev.message, now)
+                outs = on_message(sid, message, now)
             except Exception:
                 log.exception("gateway failed on a message from %s", sid)
                 continue
@@ -966,14 +968,17 @@ class ExchangeServer:
                 # dispatch inlined for the usual answer, reports to the sender (whose
                 # connection is dirty already: the read's caller flushes it)
                 for out in outs:
-                    if out[0] == sid and not out[3]:
-                        send(sid, out[1], out[2], now, True)
-                        p.messages_out += 1
-                        messages_out[out[1]] = messages_out.get(out[1], 0) + 1
+                    to, out_type, body, market_data = out
+                    if to == sid and not market_data:
+                        send(sid, out_type, body, now, True)
+                        sent += 1
+                        messages_out[out_type] = messages_out.get(out_type, 0) + 1
                     else:
                         self.dispatch((out,), now)
             else:
                 self.dispatch(outs, now)
+        p.messages_in += requests
+        p.messages_out += sent
         if requests and not self._flush_scheduled and self._md_pending is not None and self._md_pending():
             if self.md_interval:
                 self._schedule_market_data()
