@@ -240,8 +240,7 @@ def open_journal(cfg: ExchangeConfig, sequencer):
         snapshots = SnapshotStore(directory)
     except OSError as e:
         raise ConfigError(cfg.path, "journal.directory", f"cannot open {directory}: {e.strerror or e}") from None
-    sequencer.journal = journal
-    sequencer._append = journal.append
+    sequencer.use_journal(journal)
     durable = sequencer.durable = Durable(sequencer, journal, snapshots, j.snapshot_every_commands,
                                           j.snapshot_every_seconds)
     return durable

@@ -49,9 +49,14 @@ class Sequencer:
 
     def __init__(self, gateway: Any, journal: Any = None) -> None:
         self.gateway = gateway
-        self.journal = journal
+        self.journal: Any = None
         self._sid_prefix: dict[str, bytes] = {}
-        self._append = journal.append if journal is not None else None
+        self._append: Callable[[bytes], int] | None = None
+        # ``on_message(session_id, message, now)``: without a journal the gateway's own (one
+        # call less per message: 1,200 fewer instructions per request)
+        self.on_message: Callable[[str, Any, float], list[Outbound]] = gateway.on_message
+        if journal is not None:
+            self.use_journal(journal)
         # Set by the server while a commit fails (records buffered, replies held): every new
         # command is refused until the journal can be written again.
         self.unavailable: str | None = None
@@ -76,21 +81,25 @@ class Sequencer:
     def conflate_market_data(self, value: bool) -> None:
         self.gateway.conflate_market_data = value
 
-    def on_message(self, session_id: str, message: Any, now: float) -> list[Outbound]:
-        append = self._append
-        if append is not None:
-            # (the tag sequence says whether a password is in it: a scan of the bytes for
-            # "554=" and "925=" cost 0.38 us per message)
-            raw = mask_message(message.raw) if message.carries_secret else message.raw
-            sid = self._sid_prefix.get(session_id) or self._sid(session_id)
-            try:
-                if self.unavailable is not None:
-                    raise OSError(self.unavailable)
-                append(b"".join((KIND_MESSAGE, _pack_now(now), sid, raw)))
-            except OSError as e:
-                return [self._refuse(session_id, message, e)]
-            if self.in_burst:
-                self.burst_over()
+    def use_journal(self, journal: Any) -> None:
+        """Journal every input to ``journal`` from now on."""
+        self.journal = journal
+        self._append = journal.append
+        self.on_message = self._journaled_message
+
+    def _journaled_message(self, session_id: str, message: Any, now: float) -> list[Outbound]:
+        # (the tag sequence says whether a password is in it: a scan of the bytes for
+        # "554=" and "925=" cost 0.38 us per message)
+        raw = mask_message(message.raw) if message.carries_secret else message.raw
+        sid = self._sid_prefix.get(session_id) or self._sid(session_id)
+        try:
+            if self.unavailable is not None:
+                raise OSError(self.unavailable)
+            self._append(b"".join((KIND_MESSAGE, _pack_now(now), sid, raw)))
+        except OSError as e:
+            return [self._refuse(session_id, message, e)]
+        if self.in_burst:
+            self.burst_over()
         return self.gateway.on_message(session_id, message, now)
 
     def _sid(self, session_id: str) -> bytes:
