@@ -339,15 +339,20 @@ class FileStore:
             if seq >= self._reserved:  # beyond the reservation: reserve the next numbers
                 self._reserved = seq + SENDER_RESERVE
                 self._append(_record(_KIND_RESERVE, self._reserved))
-        else:  # _record and _append inlined: once per ExecutionReport
+        else:  # _record, _append and _note_stored inlined: once per ExecutionReport
             if self._target_pending:
                 self._journal_target()
             length = len(raw)
             head = _pack_head(_KIND_MESSAGE, seq, length)
             offset = self._end
-            self._pending.append(head + _pack_crc(_crc32(raw, _crc32(head))) + raw)
+            self._pending += (head, _pack_crc(_crc32(raw, _crc32(head))), raw)
             self._end = offset + _HEADER_SIZE + length
-            self._note_stored(seq, offset)
+            stored = self._stored
+            if not stored % INDEX_EVERY:
+                self._index_seqs.append(seq)
+                self._index_offsets.append(offset)
+            self._stored = stored + 1
+            self._last_stored = seq
         self.next_sender_seq = seq + 1
 
     def reset(self) -> None:
