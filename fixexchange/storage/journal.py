@@ -43,6 +43,7 @@ FSYNC_POLICIES = ("off", "batch", "always")
 _HEAD = struct.Struct(">II")
 _SEQ = struct.Struct(">Q")
 _HEAD_SIZE = _HEAD.size
+_RECORD_OVERHEAD = _HEAD_SIZE + _SEQ.size  # length, crc32, seq
 _pack_head = _HEAD.pack
 _pack_seq = _SEQ.pack
 _crc32 = zlib.crc32
@@ -312,20 +313,19 @@ class FileJournal:
 
     def append(self, payload: bytes) -> int:
         seq = self.next_seq
-        head = _pack_seq(seq)  # (encode_record inlined: once per command)
-        record = b"".join((_pack_head(len(head) + len(payload), _crc32(payload, _crc32(head))), head, payload))
-        size = len(record)
+        head = _pack_seq(seq)  # (encode_record inlined, its parts joined by write: once per command)
+        size = _RECORD_OVERHEAD + len(payload)
         if self._offset + self._buffered + size > self._allocated:
             self._reserve(size)  # raises before anything changes
-        self._buffer.append(record)
+        self._buffer += (_pack_head(size - _HEAD_SIZE, _crc32(payload, _crc32(head))), head, payload)
         self._buffered += size
         self.next_seq = seq + 1
         if self.fsync == "always":
             try:
                 self.commit()
             except OSError:  # not written: as if never appended (the command is refused)
-                self._buffer.pop()
-                self._buffered -= len(record)
+                del self._buffer[-3:]
+                self._buffered -= size
                 self.next_seq = seq
                 raise
         return seq
