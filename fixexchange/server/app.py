@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from ..codec.secrets import mask_secrets
-from ..codec.tags import MsgTypes, OrdType
+from ..codec.tags import BeginString, CheckSum, MsgTypes, OrdType
 from ..session.events import (ApplicationMessage, Disconnected, GarbledMessage, LoggedOn, LoggedOut,
                               LogonRefused, SessionRejected, ThrottledMessage)
 from .config import ExchangeConfig, end_of_day_minute, load_config
@@ -74,7 +74,8 @@ from .tls import client_cert_names
 log = logging.getLogger("fixexchange")
 
 _NEW_ORDER_SINGLE = MsgTypes.NEW_ORDER_SINGLE  # (bound once: counted per message)
-_MSG_RE = re.compile(rb"8=.*?\x0110=\d{3}\x01", re.S)
+_MSG_RE = re.compile(rb"%d=.*?\x01%d=\d{3}\x01" % (BeginString, CheckSum), re.S)
+_MESSAGE_START = b"%d=" % BeginString
 _MAX_TAIL = 65536  # the session parser's message size limit
 # Latency mode polls only after a read of at most this many application messages: a client
 # with few requests in flight sleeps-and-wakes us on every one, while a larger read means
@@ -136,8 +137,8 @@ class MessageLog:
         for m in _MSG_RE.finditer(data):
             self._f.write(b"%s %s %s\n" % (stamp, direction, mask_secrets(m[0]).replace(b"\x01", b"|")))
             end = m.end()
-        start = data.find(b"8=", end)
-        if start < 0 and data.endswith(b"8"):
+        start = data.find(_MESSAGE_START, end)
+        if start < 0 and data.endswith(_MESSAGE_START[:-1]):
             start = len(data) - 1
         self._tails[direction] = data[start:] if 0 <= start and len(data) - start <= _MAX_TAIL else b""
 
@@ -1203,7 +1204,7 @@ class ExchangeServer:
         self._apply_or_keep(f"cancel on disconnect of {sid}", apply, time.time())
 
     def _log_cancels(self, sid: str, outs: list, why: str) -> None:
-        count = sum(1 for out in outs if out[0] == sid and out[1] == b"8")
+        count = sum(1 for out in outs if out[0] == sid and out[1] == MsgTypes.EXECUTION_REPORT)
         log.info("%s %s: %d orders cancelled", why, sid, count,
                  extra={"event": why.replace(" ", "_"), "session": sid, "fields": {"orders": count}})
 
@@ -1291,7 +1292,7 @@ class ExchangeServer:
             self._eod = self.loop.call_later(COMMIT_RETRY * 2, self.end_of_day)
             return
         log.info("end of day %s UTC: %d DAY orders expired", self.cfg.server.end_of_day,
-                 sum(1 for out in outs if out.msg_type == b"8"))
+                 sum(1 for out in outs if out.msg_type == MsgTypes.EXECUTION_REPORT))
         # the next one a day later: from a minute on, so a timer firing a little early
         # (the loop's clock is not the wall clock) cannot run the same end of day twice
         minute = end_of_day_minute(self.cfg.server.end_of_day)

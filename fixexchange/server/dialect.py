@@ -21,13 +21,15 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from ..codec.tags import AggressorSide, CancelOnDisconnect, MinPriceIncrement
+
 FIX44_XML = Path(__file__).resolve().parent / "fix44" / "FIX44.xml"
 
 # (number, name, type, values): fields FIX 4.4 lacks
 ADDED_FIELDS = (
-    (2446, "AggressorSide", "CHAR", (("1", "BUY"), ("2", "SELL"))),
-    (969, "MinPriceIncrement", "FLOAT", ()),
-    (9001, "CancelOnDisconnect", "BOOLEAN", (("Y", "YES"), ("N", "NO"))),
+    (AggressorSide, "AggressorSide", "CHAR", (("1", "BUY"), ("2", "SELL"))),
+    (MinPriceIncrement, "MinPriceIncrement", "FLOAT", ()),
+    (CancelOnDisconnect, "CancelOnDisconnect", "BOOLEAN", (("Y", "YES"), ("N", "NO"))),
 )
 # (field name, value, description): values FIX 4.4 lacks
 ADDED_VALUES = (("ExecType", "L", "TRIGGERED_OR_ACTIVATED_BY_SYSTEM"),)

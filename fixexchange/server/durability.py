@@ -16,14 +16,16 @@ import struct
 import time
 from typing import Any
 
+from ..codec.tags import ExecID, MsgSeqNum, MsgTypes
 from ..storage.journal import FileJournal, JournalCorrupted
 from ..storage.snapshot import SnapshotStore
 from .sequencer import KIND_MESSAGE, Sequencer
 
 log = logging.getLogger("fixexchange")
 
-_EXEC_ID = re.compile(rb"(?:^|\x01)17=([^\x01]*)\x01")
-_SEQ_NUM = re.compile(rb"\x0134=(\d+)\x01")
+_EXEC_ID = re.compile(rb"(?:^|\x01)%d=([^\x01]*)\x01" % ExecID)
+_SEQ_NUM = re.compile(rb"\x01%d=(\d+)\x01" % MsgSeqNum)
+_EXECUTION_REPORT = MsgTypes.EXECUTION_REPORT
 
 
 class RecoveryError(Exception):
@@ -35,7 +37,7 @@ def _exec_id(body: Any) -> bytes | None:
         m = _EXEC_ID.search(body)
         return m.group(1) if m else None
     for tag, value in body:
-        if tag == 17:
+        if tag == ExecID:
             return value if type(value) is bytes else str(value).encode()
     return None
 
@@ -326,7 +328,7 @@ class _StoreCheck:
             info = self._store_info(out[0])
             if info is None or seq <= info[0]:
                 continue
-            if out[1] == b"8":
+            if out[1] == _EXECUTION_REPORT:
                 exec_id = _exec_id(out[2])
                 if exec_id is not None and exec_id in info[1]:
                     continue  # stored before the crash (after the store's last mark)
@@ -401,4 +403,4 @@ def _run_missed_end_of_day(sequencer: Sequencer, stores: _StoreCheck, end_of_day
     sequencer.gateway.flush_market_data()
     log.warning("recovery: the end of day of %s UTC passed while the exchange was down: run now "
                 "(%d DAY orders expired)", time.strftime("%Y-%m-%d %H:%M", time.gmtime(boundary)),
-                sum(1 for out in outs if out[1] == b"8" and not out[3]))
+                sum(1 for out in outs if out[1] == _EXECUTION_REPORT and not out[3]))

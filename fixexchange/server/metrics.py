@@ -11,13 +11,18 @@ from __future__ import annotations
 import os
 import time
 
+from ..codec.tags import ExecTypes, OrdTypes
+
 # Seconds: event-loop lag is usually well under a millisecond; a stall shows in the top buckets.
 LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 WRITE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 
-_ORD_TYPE_NAMES = {b"1": "market", b"2": "limit", b"3": "stop", b"4": "stop_limit"}
-_EXEC_TYPE_NAMES = {b"0": "new", b"4": "canceled", b"5": "replaced", b"8": "rejected", b"C": "expired",
-                    b"D": "restated", b"F": "trade", b"I": "order_status", b"L": "triggered"}
+_ORD_TYPE_NAMES = {OrdTypes.MARKET: "market", OrdTypes.LIMIT: "limit", OrdTypes.STOP: "stop",
+                   OrdTypes.STOP_LIMIT: "stop_limit"}
+_EXEC_TYPE_NAMES = {ExecTypes.NEW: "new", ExecTypes.CANCELED: "canceled", ExecTypes.REPLACED: "replaced",
+                    ExecTypes.REJECTED: "rejected", ExecTypes.EXPIRED: "expired", ExecTypes.RESTATED: "restated",
+                    ExecTypes.TRADE: "trade", ExecTypes.ORDER_STATUS: "order_status",
+                    ExecTypes.TRIGGERED: "triggered"}
 
 
 class Histogram:

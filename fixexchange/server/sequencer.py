@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterable
 
 from ..codec import FixParser
 from ..codec.secrets import mask_message  # (passwords never reach the journal)
+from ..codec.tags import (BusinessRejectReason, BusinessRejectReasons, BusinessRejectRefID, ClOrdID, MDReqID,
+                          MsgTypes, RefMsgType, RefSeqNum, SecurityReqID, Text)
 from ..gateway.outbound import Outbound
 
 log = logging.getLogger("fixexchange")
@@ -39,9 +41,7 @@ KIND_THROTTLED = b"R"  # a FIX message refused for a rate limit: answered, ExecI
 _NOW = struct.Struct(">d")
 _SID_LEN = struct.Struct(">H")
 _pack_now = _NOW.pack
-
-# BusinessRejectReason 4: Application not available
-_APPLICATION_NOT_AVAILABLE = b"4"
+_APPLICATION_NOT_AVAILABLE = b"%d" % BusinessRejectReasons.APPLICATION_NOT_AVAILABLE
 
 
 class Sequencer:
@@ -238,12 +238,12 @@ class Sequencer:
     def reject_unavailable(session_id: str, message: Any, text: str) -> Outbound:
         """BusinessMessageReject 380=4 (application not available) for a request that was
         not executed (journal unwritable, exchange shutting down)."""
-        body = [(45, message.seq_num or 0), (372, message.msg_type)]
-        ref_id = message.get(11) or message.get(262) or message.get(320)
+        body = [(RefSeqNum, message.seq_num or 0), (RefMsgType, message.msg_type)]
+        ref_id = message.get(ClOrdID) or message.get(MDReqID) or message.get(SecurityReqID)
         if ref_id is not None:
-            body.append((379, ref_id))
-        body += ((380, _APPLICATION_NOT_AVAILABLE), (58, text))
-        return Outbound(session_id, b"j", body)
+            body.append((BusinessRejectRefID, ref_id))
+        body += ((BusinessRejectReason, _APPLICATION_NOT_AVAILABLE), (Text, text))
+        return Outbound(session_id, MsgTypes.BUSINESS_MESSAGE_REJECT, body)
 
     # -- recovery --------------------------------------------------------------------------
     def replay(self, records: Iterable[tuple[int, bytes]],
