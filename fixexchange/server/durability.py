@@ -60,6 +60,7 @@ class Durable:
         self._child_seq = 0
         self._child_started = 0.0
         self.last_pause = 0.0  # seconds matching stopped for the last snapshot
+        self.last_snapshot_seconds = 0.0  # how long the last snapshot took to write
         # called with the seconds of each commit that wrote records (the journal write
         # latency histogram of /metrics)
         self.on_commit: Any = None
@@ -70,7 +71,6 @@ class Durable:
     def unsynced(self) -> bool:
         """Records appended or written but not yet synced."""
         return bool(self.journal.pending) or self.journal.unsynced
-        self.last_snapshot_seconds = 0.0
 
     # -- commits ---------------------------------------------------------------------------
     def commit(self) -> bool:

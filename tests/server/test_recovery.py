@@ -60,6 +60,14 @@ def test_a_crash_after_the_journal_write_restores_the_reports_and_the_inbound_nu
     assert sorted(sequencer2.gateway.cl_ord_ids()) == [b"a", b"b"]
 
 
+def test_the_snapshot_timings_read_zero_before_the_first_snapshot(tmp_path):
+    acceptor, sequencer = build(config(tmp_path), now=1.767e9)
+    durable = sequencer.durable
+    assert durable.last_pause == 0.0 and durable.last_snapshot_seconds == 0.0
+    acceptor.close()
+    durable.close()
+
+
 def test_snapshot_plus_tail_and_a_missing_journal(tmp_path):
     cfg = config(tmp_path)
     acceptor, sequencer = build(cfg, now=1.767e9)
