@@ -157,3 +157,23 @@ def test_hot_shapes_take_the_well_formed_messages():
     assert bad.prevalidated_by is None and fix44.validate(bad).reason == 6
     assert summary(parse(stream, [])) == summary(out)
 
+
+
+def test_hot_shapes_check_the_checksum_of_short_and_long_messages():
+    # up to 256 bytes the hot path sums the whole message (trailer included) in one call,
+    # beyond that it takes checksum(): both must take the right CheckSum and only it
+    fix44 = registry()
+    for symbol, size in ((b"SYM1", 150), (b"S" * 110, 256), (b"S" * 111, 257), (b"S" * 300, 446)):
+        text = body(*SHAPES[0], {55: symbol})
+        good = frame(text)
+        assert len(good) == size
+        right = int(good[-4:-1])
+        for check in (right, (right + 1) % 256, (right + 255) % 256, 256, 999):
+            data = frame(text, check=check)
+            out = parse(data * 2, [], fix44)
+            if check == right:
+                assert [msg.prevalidated_by for msg in out] == [fix44] * 2
+                assert out[0].raw == data and out[0].get(55) == symbol
+            else:
+                assert [(type(item), item.reason) for item in out] == [(parser.Garbled, "CheckSum(10) is wrong")] * 2
+            assert summary(out) == summary(parse(data * 2, []))
