@@ -407,18 +407,18 @@ class DataDictionary:
         # The fast path only proves validity: on any doubt the exact pass finds the
         # precise reason.
         if message is not None:
-            entry = self._plans.get(msg._layout)
+            entry = self._plans.get(msg.layout)
             if entry is not None and entry[0] is message:
                 plan = entry[1]
             else:
-                plan = self._plan(message, msg._layout)
+                plan = self._plan(message, msg.layout)
             if plan is not _NO_PLAN:
                 match = plan.match
                 if match is not None and msg._split:
                     if match(msg.raw) is not None:
                         return None
                 else:
-                    values = msg._values
+                    values = msg.values
                     if all(values) and all(map(call, plan.checks, plan.getter(values))):
                         if match is None and msg._split:
                             plan.uses += 1

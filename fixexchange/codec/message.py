@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 _MSG_SEQ_NUM = 34
 _MSG_TYPE = 35
@@ -69,13 +70,15 @@ class FixMessage:
     positive decimal number) and the raw ``bytes`` value.
     """
 
-    # _values: the values in wire order; _layout: the shared Layout of the tag sequence;
-    # _index: _layout.index (first occurrence of each tag); _fields: built on first use.
+    # values: the values in wire order (bytes; a tuple or a list, not to be changed);
+    # layout: the shared Layout of the tag sequence (the same object for every message with
+    # these tags while it is cached: a key for per-tag-sequence verdicts, see PerLayout);
+    # _index: layout.index (first occurrence of each tag); _fields: built on first use.
     # _split: true when ``raw`` is exactly the "tag=value<SOH>" text of the fields (the
     # parser's one-split path), so a regular expression may check the raw bytes instead;
     # the data dictionary itself when the parser's hot-shape match proved the message
-    # valid for it. _values may be a tuple.
-    __slots__ = ("raw", "msg_type", "seq_num", "_values", "_layout", "_index", "_fields", "_split")
+    # valid for it.
+    __slots__ = ("raw", "msg_type", "seq_num", "values", "layout", "_index", "_fields", "_split")
 
     def __init__(self, fields: list[tuple[int, bytes]], raw: bytes) -> None:
         self.raw = raw
@@ -86,8 +89,8 @@ class FixMessage:
         self._split = False
         layout = layout_for(tuple([tag for tag, _ in fields]))
         values = [value for _, value in fields]
-        self._values = values
-        self._layout = layout
+        self.values = values
+        self.layout = layout
         self._index = layout.index
         index = layout.type_index
         self.msg_type: bytes = b"" if index is None else values[index]
@@ -105,7 +108,7 @@ class FixMessage:
     def fields(self) -> list[tuple[int, bytes]]:
         fields = self._fields
         if fields is None:
-            fields = self._fields = list(zip(self._layout.tags, self._values))
+            fields = self._fields = list(zip(self.layout.tags, self.values))
         return fields
 
     @fields.setter
@@ -115,28 +118,28 @@ class FixMessage:
     def get(self, tag: int, default=None):
         """Value of the first occurrence of ``tag`` (O(1)), else ``default``."""
         index = self._index.get(tag)
-        return default if index is None else self._values[index]
+        return default if index is None else self.values[index]
 
     def get_many(self, tags: tuple) -> tuple:
         """``tuple(self.get(tag) for tag in tags)``, in one call: the positions are worked
         out once per (tag sequence, ``tags``) and kept on the shared Layout."""
-        getter = self._layout.getters.get(tags)
+        getter = self.layout.getters.get(tags)
         if getter is None:
-            getter = _values_getter(self._layout, tags)
-        return getter(self._values)
+            getter = values_getter(self.layout, tags)
+        return getter(self.values)
 
     @property
     def carries_secret(self) -> bool:
         """A Password(554) or NewPassword(925) field is among the fields (``mask_message``
         masks them): known from the tag sequence, without a scan of the bytes."""
-        return self._layout.carries_secret
+        return self.layout.carries_secret
 
     def __contains__(self, tag: int) -> bool:
         return tag in self._index
 
     def get_all(self, tag: int) -> list[bytes]:
         """Every value of ``tag`` in wire order (repeating-group members)."""
-        return [value for field_tag, value in zip(self._layout.tags, self._values) if field_tag == tag]
+        return [value for field_tag, value in zip(self.layout.tags, self.values) if field_tag == tag]
 
     @property
     def body_fields(self) -> list[tuple[int, bytes]]:
@@ -154,8 +157,12 @@ class FixMessage:
         return hash(self.raw)
 
 
-def _values_getter(layout: Layout, tags: tuple):
-    """A function values -> the values of ``tags`` (first occurrences, None if absent)."""
+def values_getter(layout: Layout, tags: tuple):
+    """A function values -> the values of ``tags`` (first occurrences, None if absent) for
+    the ``values`` of messages of ``layout``: ``getter(msg.values) == msg.get_many(tags)``."""
+    getter = layout.getters.get(tags)
+    if getter is not None:
+        return getter
     if type(tags) is not tuple or not all(type(tag) is int for tag in tags):
         raise TypeError("get_many takes a tuple of int tags")
     index = layout.index
@@ -165,6 +172,26 @@ def _values_getter(layout: Layout, tags: tuple):
     return getter
 
 
+class PerLayout(dict):
+    """Layout -> ``verdict(layout)``, worked out on a Layout's first lookup: what follows from
+    a message's tag sequence alone (which tags it has, where they are) costs one dict lookup
+    per message, ``cache[msg.layout]``, instead of a set test or a Python call (a test of a
+    frozenset against the tag index costs about 3,000 instructions, the lookup 250). Bounded
+    as the Layout cache is."""
+
+    __slots__ = ("_verdict",)
+
+    def __init__(self, verdict: Callable[[Layout], object]) -> None:
+        super().__init__()
+        self._verdict = verdict
+
+    def __missing__(self, layout: Layout):
+        if len(self) >= MAX_LAYOUTS:
+            self.clear()
+        value = self[layout] = self._verdict(layout)
+        return value
+
+
 _new_message = FixMessage.__new__
 
 
@@ -172,8 +199,8 @@ def message_from_parts(layout: Layout, values, raw: bytes, split=True) -> FixMes
     """A FixMessage from the parser's split (``values`` in the order of ``layout.tags``)."""
     msg = _new_message(FixMessage)
     msg.raw = raw
-    msg._values = values
-    msg._layout = layout
+    msg.values = values
+    msg.layout = layout
     msg._index = layout.index
     msg._fields = None
     msg._split = split

@@ -56,6 +56,7 @@ from ..codec.tags import (
     Username,
 )
 from ..codec.encoder import header_encoder
+from ..codec.message import Layout, PerLayout, values_getter
 from .config import SessionConfig
 from .events import (ApplicationMessage, Disconnected, Event, GarbledMessage, LoggedOn, LoggedOut,
                      LogonRefused, SessionRejected, ThrottledMessage)
@@ -207,6 +208,14 @@ class _Session:
         self.old_cl_ord_ids = {}
 
 
+def _fast_path_reader(layout: Layout):
+    """The reader of _FAST_PATH_TAGS for messages of ``layout``, None when it has a tag of
+    _FAST_PATH_EXCLUDED_TAGS."""
+    if not _FAST_PATH_EXCLUDED_TAGS.isdisjoint(layout.index):
+        return None
+    return values_getter(layout, _FAST_PATH_TAGS)
+
+
 class Acceptor:
     """All sessions of one exchange.
 
@@ -237,6 +246,10 @@ class Acceptor:
         self._sending_now: float | None = None
         self._sending_time = b""
         self.format_time = TimestampFormatter().format  # (its caches are this acceptor's)
+        # Layout -> the fast path's reader of _FAST_PATH_TAGS, None for a tag sequence with a
+        # tag that keeps a message off it (session checks: 13,100 -> 9,800 instructions
+        # per request, from a get_many and a set test per message)
+        self.fast_path_readers = PerLayout(_fast_path_reader)
 
     def _add(self, session: _Session) -> None:
         self._sessions[session.session_id] = session
@@ -468,6 +481,7 @@ class Connection:
             self._unparsed = b""
             return events
         append = events.append
+        fast_path_readers = self._acceptor.fast_path_readers
         if not max_messages:
             items = self._parser.feed(data) if data else []
             if self._backlog:
@@ -509,20 +523,21 @@ class Connection:
             # client repeats it), no PossDupFlag or third-party tags, nothing queued, an
             # application message, valid) under which they all pass; it ends in the same
             # step, _deliver, so a new check of an in-sequence message has one home.
-            store = session.store
-            times = self._sending_times
-            begin_string, sender_id, target_id, sending_time, cl_ord_id = item.get_many(_FAST_PATH_TAGS)
-            seq = item.seq_num
-            if (seq == store.next_target_seq and begin_string == session.begin_string
-                    and sender_id == session.target and target_id == session.sender
-                    and sending_time == times.last_text and abs(now - times.last_value) <= session.tolerance
-                    and item.msg_type not in _ADMIN_MSG_TYPES
-                    and not self._queued and _FAST_PATH_EXCLUDED_TAGS.isdisjoint(item._index)
-                    and FIX44.validate(item) is None):
-                store.set_next_target_seq(seq + 1)
-                self._deliver(session, item, cl_ord_id, events)
-            else:
-                self._on_message(item, now, events)
+            read_header = fast_path_readers[item.layout]  # None: a tag keeps it off the fast path
+            if read_header is not None:
+                store = session.store
+                times = self._sending_times
+                begin_string, sender_id, target_id, sending_time, cl_ord_id = read_header(item.values)
+                seq = item.seq_num
+                if (seq == store.next_target_seq and begin_string == session.begin_string
+                        and sender_id == session.target and target_id == session.sender
+                        and sending_time == times.last_text and abs(now - times.last_value) <= session.tolerance
+                        and item.msg_type not in _ADMIN_MSG_TYPES
+                        and not self._queued and FIX44.validate(item) is None):
+                    store.set_next_target_seq(seq + 1)
+                    self._deliver(session, item, cl_ord_id, events)
+                    continue
+            self._on_message(item, now, events)
         # (The store is not flushed here: data_to_send, which the server calls after every
         # read, journals the inbound number together with the replies in one write.)
         return events

@@ -125,6 +125,18 @@ def test_third_party_problems_are_rejected_with_comp_id_problem(header, ref_tag)
     assert heartbeat.get(112) == b"NEXT"
 
 
+def test_third_party_tags_keep_a_pipelined_message_off_the_fast_path():
+    # one read, one SendingTime: the plain orders take the fast path, the ones whose tag
+    # sequence has OnBehalfOfSubID(116) get the full checks, however often that sequence comes
+    client = logged_on(on_behalf_of_comp_ids=("JCD",))
+    plain = [message(b"D", seq, T0, [(11, f"O{seq}"), *ORDER[1:]]) for seq in (2, 5)]
+    bad = [message(b"D", seq, T0, [(116, "DESK"), (11, f"O{seq}"), *ORDER[1:]]) for seq in (3, 4)]
+    events = client.send(plain[0] + bad[0] + bad[1] + plain[1])
+    assert [type(e) for e in events] == [ApplicationMessage, SessionRejected, SessionRejected,
+                                         ApplicationMessage]
+    assert [reject.get(371) for reject in client.received()] == [b"116", b"116"]
+
+
 def test_default_profile_allows_no_on_behalf_of():
     client = logged_on()
     events = client.send(message(b"D", 2, T0, [(115, "JCD"), *ORDER]))
