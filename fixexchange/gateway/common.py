@@ -326,9 +326,9 @@ class _Order:
             else:
                 self.static = _PRICED_STATIC_FORMAT % (
                     info.symbol_field[1], self.side_field[1], self.qty, self.ord_type_field[1],
-                    info.fmt(self.price), self.tif_field[1])
+                    info.fmt.format(self.price), self.tif_field[1])
             return self.static
-        fmt = info.fmt
+        fmt = info.fmt.format
         fields = [info.symbol_field, self.side_field, (tags.OrderQty, b"%d" % self.qty), self.ord_type_field]
         if self.price is not None:
             fields.append((tags.Price, fmt(self.price)))

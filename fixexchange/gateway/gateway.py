@@ -536,7 +536,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         rows = []
         for name, info in self._symbols.items():
             book = self.engine.book(name)
-            fmt = info.fmt
+            fmt = info.fmt.format
             row: dict = {"symbol": name, "status": "halted" if name in self._halted else "open"}
             if name in self._halted:
                 row["halt_reason"] = self._halted[name]

@@ -236,7 +236,7 @@ class MarketData:
             return
         entry_type = side - 1
         type_field = _ENTRY_TYPE_FIELD[entry_type]
-        fmt = data.fmt
+        fmt = data.fmt.format
         symbol_field = data.symbol_field
         pending = self._pending_levels.get(symbol)
         if pending is None:
@@ -267,7 +267,7 @@ class MarketData:
         trade in a later snapshot still says when it happened; ``aggressor_side`` (Side
         1/2, the taker's) AggressorSide(2446) for the subscriptions that want it."""
         data = self._symbols[symbol]
-        fields = (_ENTRY_TYPE_FIELD[TRADE], (MDEntryPx, data.fmt(price)), (MDEntrySize, b"%d" % qty),
+        fields = (_ENTRY_TYPE_FIELD[TRADE], (MDEntryPx, data.fmt.format(price)), (MDEntrySize, b"%d" % qty),
                   (MDEntryDate, transact_time[:8]), (MDEntryTime, transact_time[9:]))
         aggressor = _AGGRESSOR_FIELD.get(aggressor_side, ())
         data.trades.append((fields, aggressor))
@@ -459,7 +459,7 @@ class MarketData:
     def _snapshot(self, session_id: str, md_req_id: bytes, data: _SymbolData, depth: int,
                   entry_types: frozenset[int], aggressor_side: bool = False) -> Outbound:
         body: list = [(MDReqID, md_req_id), data.symbol_field, (NoMDEntries, 0)]
-        fmt = data.fmt
+        fmt = data.fmt.format
         count = 0
         for entry_type in (BID, OFFER):
             if entry_type in entry_types:
@@ -505,7 +505,7 @@ def _difference(entries: list, entry_type: int, data: _SymbolData, before: dict,
     """Entries taking one side's levels from ``before`` to ``after`` ({price: (qty, orders)})."""
     type_field = _ENTRY_TYPE_FIELD[entry_type]
     symbol_field = data.symbol_field
-    fmt = data.fmt
+    fmt = data.fmt.format
     for price, old in before.items():
         new = after.get(price)
         if new is None:

@@ -344,7 +344,7 @@ class Reports:
         order.leaves = leaves
         order.cum_notional = cum_notional
         info = order.info
-        fmt = info.fmt
+        fmt = info.fmt.format
         average, remainder = divmod(cum_notional, cum_qty)
         order.avg_px = format_avg_px(cum_notional, cum_qty, info.scale) if remainder else fmt(average)
         last = _FILL_FORMAT % (qty, fmt(price), liquidity)

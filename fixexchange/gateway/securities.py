@@ -59,7 +59,7 @@ class SecurityRequests:
             min_price_increment = "min_price_increment" in self.extensions_of(session_id)
             for info in infos:
                 spec = info.spec
-                tick = info.fmt(spec.tick)
+                tick = info.fmt.format(spec.tick)
                 body += (info.symbol_field, (RoundLot, b"%d" % spec.lot), (MinTradeVol, b"%d" % spec.min_qty))
                 if min_price_increment:
                     body.append((MinPriceIncrement, tick))

@@ -78,10 +78,10 @@ def test_price_round_trip_and_matches_decimal(units, scale):
 
 def test_price_formatter_caches_and_stays_bounded():
     fmt = PriceFormatter(2)
-    assert fmt(10050) == b"100.5"
-    assert fmt(10050) is fmt(10050)
+    assert fmt.format(10050) == b"100.5"
+    assert fmt.format(10050) is fmt.format(10050)
     for units in range(PriceFormatter.CACHE_LIMIT + 10):
-        assert fmt(units) == format_price(units, 2)
+        assert fmt.format(units) == format_price(units, 2)
     assert fmt.cached <= PriceFormatter.CACHE_LIMIT
 
 
