@@ -62,7 +62,7 @@ from heapq import heapify, heappop, heappush
 from ._names import (
     _FINAL_TEXT, _SIDES, BUY, CANCELLED, CANCEL_BOTH, CANCEL_NEWEST, CANCEL_OLDEST, DAY, DECREMENT,
     EXPIRED, FILLED, FOK, GTC, GTD, IOC, IOC_REMAINDER, LIMIT, MARKET, NO_LIQUIDITY, REQUESTED,
-    SELL, STOP, STP_NONE, C, R, _enum, _leaves,
+    SELL, STOP, STP_NONE, TOO_LATE, UNKNOWN_ORDER, C, R, _enum, _leaves,
 )
 from .book import Book, check_price, check_qty, _crosses, _Level, _tidy, validate_new_order, validate_spec
 from .orders import _is_stop, _MarketOrder, _Order, _StpMarketOrder, _StpOrder, _XOrder
@@ -313,20 +313,20 @@ class Engine:
     def _lookup(self, order_id, owner):
         """(live order, None) or (None, [Rejected])."""
         if type(order_id) is not int:
-            return None, [(Rejected, None, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
+            return None, [(Rejected, None, UNKNOWN_ORDER, f"unknown order {order_id!r}")]
         o = self._orders.get(order_id)
         if o is not None:
             if owner is None or o.owner == owner:
                 return o, None
-            return None, [(Rejected, order_id, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
+            return None, [(Rejected, order_id, UNKNOWN_ORDER, f"unknown order {order_id!r}")]
         f = self._final.get(order_id) or self._old_final.get(order_id)
         if f is not None:
             if owner is None or f.owner == owner:
-                return None, [(Rejected, order_id, R.TOO_LATE_TO_CANCEL, _FINAL_TEXT[f.done])]
+                return None, [(Rejected, order_id, TOO_LATE, _FINAL_TEXT[f.done])]
         elif 0 < order_id < self._next_id:
             # accepted once (rejections consume no id), not live: final, no longer retained
-            return None, [(Rejected, order_id, R.TOO_LATE_TO_CANCEL, "order is final")]
-        return None, [(Rejected, order_id, R.UNKNOWN_ORDER, f"unknown order {order_id!r}")]
+            return None, [(Rejected, order_id, TOO_LATE, "order is final")]
+        return None, [(Rejected, order_id, UNKNOWN_ORDER, f"unknown order {order_id!r}")]
 
     # ------------------------------------------------------------ new orders
 
@@ -540,9 +540,9 @@ class Engine:
                         o.order_id)
         if o.leaves:
             if limit is None:
-                self._cancel_inflight(o, C.NO_LIQUIDITY, ev)
+                self._cancel_inflight(o, NO_LIQUIDITY, ev)
             elif o.tif is IOC or o.tif is FOK:
-                self._cancel_inflight(o, C.IOC_REMAINDER, ev)
+                self._cancel_inflight(o, IOC_REMAINDER, ev)
             else:
                 self._rest(book, o, ev)
         elif not o.done:

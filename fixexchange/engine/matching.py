@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ._names import CANCEL_BOTH, CANCEL_NEWEST, CANCEL_OLDEST, CANCELLED, FILLED, C
+from ._names import CANCEL_BOTH, CANCEL_NEWEST, CANCEL_OLDEST, CANCELLED, FILLED, SELF_TRADE
 from .types import Cancelled, Restated, Trade
 
 
@@ -152,12 +152,12 @@ def self_trade(engine, t, m, lvl, ev, at_front):
     """Apply the taker's STP mode against resting ``m``; True = the taker is done."""
     stp = t.stp
     if stp is CANCEL_NEWEST:
-        engine._cancel_inflight(t, C.SELF_TRADE, ev)
+        engine._cancel_inflight(t, SELF_TRADE, ev)
         return True
     if stp is CANCEL_OLDEST or stp is CANCEL_BOTH:
         _cancel_resting(engine, m, lvl, at_front, m.leaves, ev)
         if stp is CANCEL_BOTH:
-            engine._cancel_inflight(t, C.SELF_TRADE, ev)
+            engine._cancel_inflight(t, SELF_TRADE, ev)
             return True
         return False
     # DECREMENT: both lose the smaller leaves, no trade
@@ -169,13 +169,13 @@ def self_trade(engine, t, m, lvl, ev, at_front):
         if m.visible > m.leaves:
             lvl.qty -= m.visible - m.leaves
             m.visible = m.leaves
-        ev.append((Restated, m.order_id, m.owner, m.symbol, m.side, C.SELF_TRADE, d, m.qty,
+        ev.append((Restated, m.order_id, m.owner, m.symbol, m.side, SELF_TRADE, d, m.qty,
                    m.cum_qty, m.leaves, m.cum_notional))
     if d == t.leaves:
-        engine._cancel_inflight(t, C.SELF_TRADE, ev)
+        engine._cancel_inflight(t, SELF_TRADE, ev)
         return True
     t.leaves -= d
-    ev.append((Restated, t.order_id, t.owner, t.symbol, t.side, C.SELF_TRADE, d, t.qty,
+    ev.append((Restated, t.order_id, t.owner, t.symbol, t.side, SELF_TRADE, d, t.qty,
                t.cum_qty, t.leaves, t.cum_notional))
     return False
 
@@ -188,6 +188,6 @@ def _cancel_resting(engine, m, lvl, at_front, q, ev):
     lvl.live -= 1
     m.visible = 0
     m.leaves = 0
-    ev.append((Cancelled, m.order_id, m.owner, m.symbol, m.side, C.SELF_TRADE, q, m.cum_qty,
+    ev.append((Cancelled, m.order_id, m.owner, m.symbol, m.side, SELF_TRADE, q, m.cum_qty,
                m.cum_notional, m.qty))
     engine._finish(m, CANCELLED)
