@@ -100,6 +100,7 @@ _CANCEL_REJECT_FORMAT = fields_format(b"%s", OrderID, ClOrdID, OrigClOrdID, b"%s
                                       TransactTime, Text)
 _STATUS_REQ_ID_FORMAT = fields_format(OrdStatusReqID)
 EXECUTION_REPORT = MsgTypes.EXECUTION_REPORT
+ORDER_CANCEL_REJECT = MsgTypes.ORDER_CANCEL_REJECT
 _STP_RESTATED_FORMAT = (encoded_field(ExecRestatementReason, ExecRestatementReasons.OTHER)
                         + fields_format((Text, b"self-trade prevention: OrderQty decremented by %d")))
 
@@ -171,7 +172,7 @@ class Reports:
         body = _CANCEL_REJECT_FORMAT % (
             self._deliver_to, order_id, cl_ord_id, orig_cl_ord_id, _ENCODED[status], _ENCODED[response_to], reason,
             self._transact_time, text if type(text) is bytes else text.encode("latin-1"))
-        return Outbound(session_id, MsgTypes.ORDER_CANCEL_REJECT, body)
+        return _new_tuple(Outbound, (session_id, ORDER_CANCEL_REJECT, body, False))
 
     def _business_reject(self, session_id: str, message: FixMessage, reason: int, text: str | bytes) -> Outbound:
         self._count_reject("business", reason)
@@ -364,26 +365,23 @@ class Reports:
         return cl_ord_id, orig
 
     def _rejected(self, reason: RejectReason, text: str, request: _Request, out: list) -> None:
-        kind = request.kind
+        kind, session_id, cl_ord_id, order, message = request  # (NamedTuple attributes are slow reads)
         if kind in ("new", "cancel", "replace"):
             # Text in FIX terms (prices, quantities, UTC times), not the engine's units
-            order = request.order
-            text = reject_text(reason, text, order.info.spec if order is not None else None,
-                               request.message, self._transact_time)
+            text = reject_text(reason, text, order.info.spec if order is not None else None, message,
+                               self._transact_time)
         if kind == "new":
-            out.append(self._order_reject(request.session_id, request.message, request.cl_ord_id,
+            out.append(self._order_reject(session_id, message, cl_ord_id,
                                           _ORD_REJ_FOR_ENGINE.get(reason, ORD_REJ_OTHER), text))
         elif kind in ("cancel", "replace"):
             out.append(self._cancel_reject(
-                request.session_id, request.order, request.cl_ord_id, request.message.get(OrigClOrdID),
+                session_id, order, cl_ord_id, message.get(OrigClOrdID),
                 _RESPONSE_TO_CANCEL if kind == "cancel" else _RESPONSE_TO_REPLACE,
                 _CXL_REJ_FOR_ENGINE.get(reason, CXL_REJ_OTHER), text))
         elif kind == "status":
-            order = request.order
             if order is not None and order.final:
                 # a final order the engine no longer retains (it keeps the last retain_final
                 # across all sessions): the gateway still knows how it ended
-                message = request.message
                 extra = _STATUS_REQ_ID_FORMAT % message.get(OrdStatusReqID) if OrdStatusReqID in message else b""
                 out.append(self._report(order, _EXEC_STATUS, order.final_status, order.cl_ord_id, None,
                                         extra=extra))
