@@ -51,6 +51,10 @@ class Sequencer:
         self.gateway = gateway
         self.journal: Any = None
         self._sid_prefix: dict[str, bytes] = {}
+        # the record prefix (kind, time, session) of the last FIX message journaled
+        self._prefix_now: float | None = None
+        self._prefix_session = ""
+        self._prefix = b""
         self._append: Callable[[bytes], int] | None = None
         # ``on_message(session_id, message, now)``: without a journal the gateway's own (one
         # call less per message: 1,200 fewer instructions per request)
@@ -91,11 +95,13 @@ class Sequencer:
         # (the tag sequence says whether a password is in it: a scan of the bytes for
         # "554=" and "925=" cost 0.38 us per message)
         raw = mask_message(message.raw) if message.carries_secret else message.raw
-        sid = self._sid_prefix.get(session_id) or self._sid(session_id)
+        if now != self._prefix_now or session_id != self._prefix_session:  # (a read's messages share both)
+            self._prefix_now, self._prefix_session = now, session_id
+            self._prefix = KIND_MESSAGE + _pack_now(now) + self._sid(session_id)
         try:
             if self.unavailable is not None:
                 raise OSError(self.unavailable)
-            self._append(b"".join((KIND_MESSAGE, _pack_now(now), sid, raw)))
+            self._append(self._prefix + raw)
         except OSError as e:
             return [self._refuse(session_id, message, e)]
         if self.in_burst:
