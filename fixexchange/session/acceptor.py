@@ -210,8 +210,8 @@ class _Session:
 
 def _fast_path_reader(layout: Layout):
     """The reader of _FAST_PATH_TAGS for messages of ``layout``, None when it has a tag of
-    _FAST_PATH_EXCLUDED_TAGS."""
-    if not _FAST_PATH_EXCLUDED_TAGS.isdisjoint(layout.index):
+    _FAST_PATH_EXCLUDED_TAGS or no SendingTime."""
+    if not _FAST_PATH_EXCLUDED_TAGS.isdisjoint(layout.index) or SendingTime not in layout.index:
         return None
     return values_getter(layout, _FAST_PATH_TAGS)
 
@@ -520,9 +520,10 @@ class Connection:
                 continue
             # Fast path, the common case: a precondition of _on_message's checks (the next
             # number, the header right, the SendingTime the one last parsed (a pipelining
-            # client repeats it), no PossDupFlag or third-party tags, nothing queued, an
-            # application message, valid) under which they all pass; it ends in the same
-            # step, _deliver, so a new check of an in-sequence message has one home.
+            # client repeats it) or else a valid one, within the tolerance, no PossDupFlag or
+            # third-party tags, nothing queued, an application message, valid) under which
+            # they all pass; it ends in the same step, _deliver, so a new check of an
+            # in-sequence message has one home.
             read_header = fast_path_readers[item.layout]  # None: a tag keeps it off the fast path
             if read_header is not None:
                 store = session.store
@@ -531,7 +532,8 @@ class Connection:
                 seq = item.seq_num
                 if (seq == store.next_target_seq and begin_string == session.begin_string
                         and sender_id == session.target and target_id == session.sender
-                        and sending_time == times.last_text and abs(now - times.last_value) <= session.tolerance
+                        and (sending_time == times.last_text or times.takes(sending_time))
+                        and abs(now - times.last_value) <= session.tolerance
                         and item.msg_type not in _ADMIN_MSG_TYPES
                         and not self._queued and FIX44.validate(item) is None):
                     store.set_next_target_seq(seq + 1)
@@ -1332,14 +1334,23 @@ class SendingTimes:
             base = parse_utc_timestamp(second_text)
             self.second_text, self.second_value = second_text, base
         size = len(value)
-        if size == 17:
-            return base
-        digits = value[18:]
-        if size - 17 not in _FRACTION_LENGTHS or value[17] != 0x2E or not digits.isdigit():
-            raise ValueError(f"bad UTCTimestamp {value!r}")
-        self.last_value = base + int(digits) / 10 ** len(digits)
+        if size != 17:
+            digits = value[18:]
+            if size - 17 not in _FRACTION_LENGTHS or value[17] != 0x2E or not digits.isdigit():
+                raise ValueError(f"bad UTCTimestamp {value!r}")
+            base += int(digits) / 10 ** len(digits)
         self.last_text = value
-        return self.last_value
+        self.last_value = base
+        return base
+
+    def takes(self, value: bytes) -> bool:
+        """True when ``value`` is a valid UTCTimestamp, then the last one parsed (``last_text``,
+        ``last_value``); False, with those unchanged, otherwise."""
+        try:
+            self.parse(value)
+        except ValueError:
+            return False
+        return True
 
 
 def _credential_ok(given: bytes | None, expected: str | None) -> bool:

@@ -6,7 +6,7 @@ import sys
 import pytest
 from hypothesis import given, strategies as st
 
-from fixexchange.codec import FixParser, encode, parse_utc_timestamp
+from fixexchange.codec import FixParser, encode, format_utc_timestamp, parse_utc_timestamp
 from fixexchange.session import (Acceptor, ApplicationMessage, Disconnected, GarbledMessage,
                                  LoggedOn, LoggedOut, MemoryStore, SessionRejected, State, StoreCorrupted)
 from fixexchange.session import acceptor as acceptor_module
@@ -659,6 +659,34 @@ def test_cached_sending_time_parse_matches_the_codec(values):
                 times.parse(value)
         else:
             assert times.parse(value) == expected
+
+
+@given(st.lists(st.one_of(_timestamps, st.binary(max_size=30)), min_size=1, max_size=8))
+def test_sending_times_take_what_parses_and_remember_it(values):
+    times = acceptor_module.SendingTimes()
+    for value in values + values[::-1]:
+        before = (times.last_text, times.last_value)
+        try:
+            expected = parse_utc_timestamp(value)
+        except ValueError:
+            assert not times.takes(value) and (times.last_text, times.last_value) == before
+        else:
+            assert times.takes(value) and (times.last_text, times.last_value) == (value, expected)
+
+
+def test_pipelined_orders_with_new_sending_times_each():
+    # every message a new SendingTime (a client that stamps each one): each is checked
+    # against the tolerance (120 s by default), a wrong one is a Reject and the Logout
+    client = logged_on()
+    stamps = [T0 + 0.001, T0 + 1.5, T0 + 1.5, T0 + 2, T0 - 119, T0 + 121, T0 + 3]
+    data = b"".join(message(b"D", seq, T0, [(11, f"O{seq}"), *ORDER[1:]], sending_time=stamp)
+                    for seq, stamp in enumerate(stamps, 2))
+    events = client.send(data)
+    assert [type(e).__name__ for e in events] == ["ApplicationMessage"] * 5 + ["SessionRejected",
+                                                                               "LoggedOut", "Disconnected"]
+    assert [e.message.get(52) for e in events[:5]] == [format_utc_timestamp(t) for t in stamps[:5]]
+    reject, logout = client.received()
+    assert (reject.get(45), reject.get(373), reject.get(371), logout.msg_type) == (b"7", b"10", b"52", b"5")
 
 
 def test_reset_seq_num_flag_logon_on_a_live_session_resets_both_sides():
