@@ -1306,7 +1306,8 @@ _IN_SEQUENCE_ADMIN = {
 assert _IN_SEQUENCE_ADMIN.keys() == _ADMIN_MSG_TYPES
 
 
-_FRACTION_LENGTHS = frozenset((4, 7, 10))  # ".sss", ".ssssss", ".sssssssss"
+# length of a SendingTime with a fraction -> 10 ** its digits (".sss", ".ssssss", ".sssssssss")
+_FRACTION_SCALES = {21: 1000, 24: 1_000_000, 27: 1_000_000_000}
 
 
 class SendingTimes:
@@ -1335,10 +1336,11 @@ class SendingTimes:
             self.second_text, self.second_value = second_text, base
         size = len(value)
         if size != 17:
+            scale = _FRACTION_SCALES.get(size)
             digits = value[18:]
-            if size - 17 not in _FRACTION_LENGTHS or value[17] != 0x2E or not digits.isdigit():
+            if scale is None or value[17] != 0x2E or not digits.isdigit():
                 raise ValueError(f"bad UTCTimestamp {value!r}")
-            base += int(digits) / 10 ** len(digits)
+            base += int(digits) / scale
         self.last_text = value
         self.last_value = base
         return base
