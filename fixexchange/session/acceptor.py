@@ -482,7 +482,9 @@ class Connection:
             return events
         append = events.append
         fast_path_readers = self._acceptor.fast_path_readers
-        if not max_messages:
+        if not max_messages or (len(data) <= _PARSE_SLICE and not self._backlog and not self._unparsed):
+            # (with max_messages, a read of one slice and nothing waiting: what the loop below
+            # does in one round; a window-1 client's every read, 1,700 instructions less)
             items = self._parser.feed(data) if data else []
             if self._backlog:
                 items = self._backlog + items

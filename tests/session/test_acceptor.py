@@ -689,6 +689,33 @@ def test_pipelined_orders_with_new_sending_times_each():
     assert (reject.get(45), reject.get(373), reject.get(371), logout.msg_type) == (b"7", b"10", b"52", b"5")
 
 
+@pytest.mark.parametrize("max_messages", [1, 2, 5, 256])
+@pytest.mark.parametrize("read_size", [60, 150, 4096, 5000, 20000])
+@pytest.mark.parametrize("drain", [True, False])
+def test_bounded_reads_give_what_unbounded_ones_do(max_messages, read_size, drain):
+    # receive_data(max_messages=N): at most N events' messages per call, the rest kept
+    # (parsed or not) for later calls, with or without new data; the same events in the
+    # same order
+    def run(bound):
+        client = logged_on()
+        data = b"".join(message(b"D", seq, T0, [(11, f"O{seq}"), *ORDER[1:]]) for seq in range(2, 200))
+        reads = [data[start:start + read_size] for start in range(0, len(data), read_size)]
+        seen = []
+        for index, read in enumerate(reads):
+            events = client.connection.receive_data(read, T0, bound)
+            while True:
+                assert not bound or len(events) <= bound
+                seen += events
+                if not client.connection.backlog or not drain and index < len(reads) - 1:
+                    break
+                events = client.connection.receive_data(b"", T0, bound)
+        assert client.connection.unparsed_bytes == 0
+        return [(type(e), e.message.raw) for e in seen]
+
+    unbounded = run(0)
+    assert len(unbounded) == 198 and run(max_messages) == unbounded
+
+
 def test_reset_seq_num_flag_logon_on_a_live_session_resets_both_sides():
     store = MemoryStore()
     client = logged_on(store)
