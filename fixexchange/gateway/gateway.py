@@ -438,7 +438,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         self._transact_now = now
         self._transact_time = self._format_time(now)
         out: list[Outbound] = []
-        self._route(self.engine.execute(command), _Request("admin", "", None, None, None), out)
+        self._route(self.engine.execute(command), ("admin", "", None, None, None), out)
         if not self.defer_market_data:
             out.extend(self.market_data.flush())
         return self._with_copies(out) if self._drop_copies else out
@@ -484,7 +484,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         try:
             events = self.engine.execute(MassCancel(session_id, symbol, None))
             count = next((event[1] for event in events if event[0] is MassCancelDone), 0)
-            self._route(events, _Request("operator", session_id or "", None, None, None), out)
+            self._route(events, ("operator", session_id or "", None, None, None), out)
         finally:
             self._cancel_text = None
         if not self.defer_market_data:
@@ -505,7 +505,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
         self._cancel_text = _TEXT_FORMAT % text.replace("\x01", " ").encode("ascii", "replace")
         out: list[Outbound] = []
         count = 0
-        request = _Request("operator", "", None, None, None)
+        request = ("operator", "", None, None, None)
         try:
             for order_id in order_ids:
                 events = self.engine.execute(CancelOrder(order_id))
@@ -628,7 +628,7 @@ class Gateway(OrderRequests, Reports, MarketDataRequests, SecurityRequests):
     def _advance_engine_time(self, now: float, out: list) -> None:
         now_ms = int(round(now * 1000))
         if now_ms > self.engine.now:
-            self._route(self.engine.execute(AdvanceTime(now_ms)), _Request("time", "", None, None, None), out)
+            self._route(self.engine.execute(AdvanceTime(now_ms)), ("time", "", None, None, None), out)
 
     def _find_order(self, session_id: str, session: _SessionOrders, order_id_text: bytes | None,
                     cl_ord_id: bytes | None) -> _Order | None:

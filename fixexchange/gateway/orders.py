@@ -167,7 +167,7 @@ class OrderRequests:
         events = self.engine.execute(_new_tuple(NewOrder, (
             info.name, session_id, side, qty, ord_type, price, stop_price, tif, expire_time, display_qty,
             min_qty, post_only, self._stp_by_session.get(session_id, self._default_stp))))
-        self._route(events, _new_tuple(_Request, ("new", session_id, cl_ord_id, order, message)), out)
+        self._route(events, ("new", session_id, cl_ord_id, order, message), out)
 
     @staticmethod
     def _expire_time(message: FixMessage) -> tuple[int | None, tuple | None]:
@@ -215,7 +215,7 @@ class OrderRequests:
                                            CXL_REJ_OTHER, mismatch))
             return
         events = self.engine.execute(_new_tuple(CancelOrder, (order.order_id, session_id)))
-        self._route(events, _new_tuple(_Request, ("cancel", session_id, cl_ord_id, order, message)), out)
+        self._route(events, ("cancel", session_id, cl_ord_id, order, message), out)
 
     @staticmethod
     def _cancel_mismatch(order: _Order, message: FixMessage) -> bytes | None:
@@ -290,7 +290,7 @@ class OrderRequests:
                 return refuse(CXL_REJ_EXCHANGE_OPTION,
                               changed + " cannot be changed by a replace; cancel and enter a new order")
         events = self.engine.execute(_new_tuple(ReplaceOrder, (order.order_id, qty, price, session_id)))
-        self._route(events, _new_tuple(_Request, ("replace", session_id, cl_ord_id, order, message)), out)
+        self._route(events, ("replace", session_id, cl_ord_id, order, message), out)
 
     @classmethod
     def _replace_changes(cls, order: _Order, values: tuple) -> str | None:
@@ -332,15 +332,15 @@ class OrderRequests:
         cl_ord_id = self._require(message, ClOrdID)
         session = self._session(session_id)
         order = self._find_order(session_id, session, message.get(OrderID), cl_ord_id)
-        request = _Request("status", session_id, cl_ord_id, order, message)
+        request = ("status", session_id, cl_ord_id, order, message)
         if order is None:
             self._status_unknown(request, out)
             return
         self._route(self.engine.execute(OrderStatusQuery(order.order_id, session_id)), request, out)
 
     def _status_unknown(self, request: _Request, out: list) -> None:
-        message = request.message
-        body = [(OrderID, message.get(OrderID) or b"NONE"), (ClOrdID, request.cl_ord_id)]
+        _, session_id, cl_ord_id, _, message = request
+        body = [(OrderID, message.get(OrderID) or b"NONE"), (ClOrdID, cl_ord_id)]
         status_req_id = message.get(OrdStatusReqID)
         if status_req_id is not None:
             body.append((OrdStatusReqID, status_req_id))
@@ -348,7 +348,7 @@ class OrderRequests:
                  (Side, message.get(Side) or b"?"), (LeavesQty, _ZERO), (CumQty, _ZERO), (AvgPx, _ZERO),
                  (TransactTime, self._transact_time), (OrdRejReason, b"%d" % ORD_REJ_UNKNOWN_ORDER),
                  (Text, "unknown order"))
-        out.append(Outbound(request.session_id, MsgTypes.EXECUTION_REPORT, body))
+        out.append(Outbound(session_id, MsgTypes.EXECUTION_REPORT, body))
 
 
     # ---------------------------------------------------------------- q: OrderMassCancelRequest
@@ -358,7 +358,7 @@ class OrderRequests:
         request_type = self._require(message, MassCancelRequestType)
         symbol_text = message.get(Symbol)
         side_text = message.get(Side)
-        request = _Request("mass", session_id, cl_ord_id, None, message)
+        request = ("mass", session_id, cl_ord_id, None, message)
         if request_type == MASS_CANCEL_BY_SYMBOL:
             if symbol_text is None:
                 raise _MissingField(Symbol, "Symbol is required for MassCancelRequestType=1")
@@ -384,9 +384,9 @@ class OrderRequests:
 
     def _mass_cancel_report(self, request: _Request, count: int, reject_reason: bytes | None = None,
                             text: str | None = None) -> Outbound:
-        message = request.message
+        _, session_id, cl_ord_id, _, message = request
         request_type = message.get(MassCancelRequestType)
-        body = [(ClOrdID, request.cl_ord_id), (OrderID, self._next_exec_id()), (MassCancelRequestType, request_type),
+        body = [(ClOrdID, cl_ord_id), (OrderID, self._next_exec_id()), (MassCancelRequestType, request_type),
                 (MassCancelResponse, MassCancelResponses.CANCEL_REQUEST_REJECTED if reject_reason is not None
                  else request_type)]
         if reject_reason is not None:
@@ -399,7 +399,7 @@ class OrderRequests:
         body.append((TransactTime, self._transact_time))
         if text is not None:
             body.append((Text, text))
-        return Outbound(request.session_id, MsgTypes.ORDER_MASS_CANCEL_REPORT, body)
+        return Outbound(session_id, MsgTypes.ORDER_MASS_CANCEL_REPORT, body)
 
 
 def _post_only(exec_inst: bytes) -> bool | None:

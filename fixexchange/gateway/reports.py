@@ -194,7 +194,7 @@ class Reports:
         orders = self._orders
         market_data = self.market_data
         watched = market_data.watched
-        request_kind, _, request_cl_ord_id, request_order, _ = request  # (NamedTuple attributes are slow reads)
+        request_kind, _, request_cl_ord_id, request_order, _ = request
         for event in events:
             kind = event[0]
             if kind is LevelChanged:
@@ -309,8 +309,7 @@ class Reports:
         out.append(self._report(order, _EXEC_EXPIRED, _STATUS_EXPIRED, order.cl_ord_id, None))
 
     def _on_order_state(self, event: tuple, request: _Request, out: list) -> None:
-        request_kind, _, request_cl_ord_id, request_order, _ = request
-        order = request_order
+        order, message = request[3:]
         view = event[1]
         if order is None or order.order_id != view.order_id:
             return
@@ -319,7 +318,6 @@ class Reports:
         order.leaves = view.leaves_qty
         order.price = view.price
         order.static = None
-        message = request.message
         extra = _STATUS_REQ_ID_FORMAT % message.get(OrdStatusReqID) if OrdStatusReqID in message else b""
         out.append(self._report(order, _EXEC_STATUS, _STATUS_FIELD[view.status], order.cl_ord_id, None,
                           extra=extra))
@@ -365,7 +363,7 @@ class Reports:
         return cl_ord_id, orig
 
     def _rejected(self, reason: RejectReason, text: str, request: _Request, out: list) -> None:
-        kind, session_id, cl_ord_id, order, message = request  # (NamedTuple attributes are slow reads)
+        kind, session_id, cl_ord_id, order, message = request
         if kind in ("new", "cancel", "replace"):
             # Text in FIX terms (prices, quantities, UTC times), not the engine's units
             text = reject_text(reason, text, order.info.spec if order is not None else None, message,
