@@ -17,6 +17,9 @@ event is a plain tuple ``(EventClass, *fields)``, the fields in the NamedTuple's
 ``(Accepted, order_id, symbol, owner, side, ord_type, price, stop_price, qty, tif)`` or
 ``(OrderState, view)``; dispatch on ``event[0] is Trade`` and unpack
 (``_, symbol, trade_id, price, qty, *rest = event``).
+``engine.execute_fields(kind, fields)``: ``execute(kind(*fields))`` for a NewOrder,
+CancelOrder or ReplaceOrder given as the plain tuple of its fields (TypeError for another
+kind): the gateway's per-request path, no NamedTuple built per command.
 ``engine.apply(command) -> list[event]``: the same events as NamedTuples (built from
 ``execute``'s output: ``EventClass._make(event[1:])``), the readable API for tests and tools.
 Everything below holds for both.

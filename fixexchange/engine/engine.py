@@ -161,15 +161,33 @@ class Engine:
                 return [(Rejected, None, R.INVALID_COMMAND, f"unknown command {kind.__name__}")]
             return handler(command)
         except Exception as exc:
-            # A bug, never bad input (which gets its specific Rejected): the daemon keeps
-            # serving other orders, but the bug is logged with its traceback and the
-            # command, as an ERROR the test suite fails on (tests/conftest.py), because the
-            # book may be half updated.
-            self._pending.clear()
-            log.exception("engine bug executing %r; the book of %r may be inconsistent",
-                          command, getattr(command, "symbol", None))
-            return [(Rejected, getattr(command, "order_id", None), R.INVALID_COMMAND,
-                     f"internal error: {exc!r}")]
+            return self._bug(command, exc)
+
+    def execute_fields(self, kind, fields: tuple) -> list:
+        """``execute(kind(*fields))`` for a NewOrder, CancelOrder or ReplaceOrder given as
+        the plain tuple of its fields: the gateway's path, one command per request (a
+        NamedTuple built through tuple.__new__ cost 1,800 instructions more per request)."""
+        try:
+            if kind is NewOrder:
+                return self._new_plain(fields)
+            if kind is CancelOrder:
+                return self._cancel(fields)
+            if kind is ReplaceOrder:
+                return self._replace(fields)
+        except Exception as exc:
+            return self._bug(_tnew(kind, fields), exc)
+        raise TypeError(f"execute_fields takes NewOrder, CancelOrder or ReplaceOrder, not {kind!r}")
+
+    def _bug(self, command, exc: Exception) -> list:
+        """A bug, never bad input (which gets its specific Rejected): the daemon keeps
+        serving other orders, but the bug is logged with its traceback and the command, as
+        an ERROR the test suite fails on (tests/conftest.py), because the book may be half
+        updated."""
+        self._pending.clear()
+        log.exception("engine bug executing %r; the book of %r may be inconsistent",
+                      command, getattr(command, "symbol", None))
+        return [(Rejected, getattr(command, "order_id", None), R.INVALID_COMMAND,
+                 f"internal error: {exc!r}")]
 
 
     @property
@@ -481,6 +499,8 @@ class Engine:
         return ev
 
     def _new_order(self, c):
+        if type(c) is not NewOrder:  # (execute_fields': the checks read its fields by name)
+            c = _tnew(NewOrder, c)
         (symbol, owner, side, qty, ord_type, price, stop_price, tif, expire_time, display_qty,
          min_qty, post_only, stp) = c
         book = self._books.get(symbol) if type(symbol) is str else None

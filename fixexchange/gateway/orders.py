@@ -50,7 +50,6 @@ from .common import (
     _MissingField,
     _NEW_ORDER_REQUIRED_TAGS,
     _NEW_ORDER_TAGS,
-    _new_tuple,
     _NO_REPLACE_FIXED,
     ORD_TYPES,
     _Order,
@@ -163,10 +162,9 @@ class OrderRequests:
             order.deliver_to = self._deliver_to
         if post_only or min_qty is not None or display_qty is not None:
             order.instruction_fields = _instruction_fields(post_only, min_qty, display_qty)
-        # tuple.__new__ skips the NamedTuple's Python-level __new__ (every field is given)
-        events = self.engine.execute(_new_tuple(NewOrder, (
+        events = self.engine.execute_fields(NewOrder, (
             info.name, session_id, side, qty, ord_type, price, stop_price, tif, expire_time, display_qty,
-            min_qty, post_only, self._stp_by_session.get(session_id, self._default_stp))))
+            min_qty, post_only, self._stp_by_session.get(session_id, self._default_stp)))
         self._route(events, ("new", session_id, cl_ord_id, order, message), out)
 
     @staticmethod
@@ -214,7 +212,7 @@ class OrderRequests:
             out.append(self._cancel_reject(session_id, order, cl_ord_id, orig, _RESPONSE_TO_CANCEL,
                                            CXL_REJ_OTHER, mismatch))
             return
-        events = self.engine.execute(_new_tuple(CancelOrder, (order.order_id, session_id)))
+        events = self.engine.execute_fields(CancelOrder, (order.order_id, session_id))
         self._route(events, ("cancel", session_id, cl_ord_id, order, message), out)
 
     @staticmethod
@@ -289,7 +287,7 @@ class OrderRequests:
                     return refuse(CXL_REJ_OTHER, changed)
                 return refuse(CXL_REJ_EXCHANGE_OPTION,
                               changed + " cannot be changed by a replace; cancel and enter a new order")
-        events = self.engine.execute(_new_tuple(ReplaceOrder, (order.order_id, qty, price, session_id)))
+        events = self.engine.execute_fields(ReplaceOrder, (order.order_id, qty, price, session_id))
         self._route(events, ("replace", session_id, cl_ord_id, order, message), out)
 
     @classmethod

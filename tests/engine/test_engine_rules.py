@@ -859,3 +859,51 @@ def test_an_engine_bug_is_logged_with_its_traceback_and_answered_rejected(monkey
     assert record.levelname == "ERROR" and "OrderStatusQuery(order_id=7" in record.getMessage()
     assert record.exc_info[0] is KeyError
     engine_bug_log.clear()  # provoked on purpose: not a failure of this test
+
+
+# ------------------------------------------------------------- execute_fields
+
+
+def _twin_runs(commands):
+    """The events of ``commands`` through execute (NamedTuples) and through execute_fields
+    (their fields as plain tuples: the gateway's path), each on a fresh engine."""
+    by_command, by_fields = make(Engine), make(Engine)
+    out = []
+    for command in commands:
+        expected = by_command.execute(command)
+        got = by_fields.execute_fields(type(command), tuple(command))
+        check_invariants(by_fields)
+        out.append((got, expected))
+    return out
+
+
+@pytest.mark.parametrize("command", [
+    limit(BUY, 1, 100, symbol="NOPE"), limit(3, 1, 100), limit(BUY, "5", 100), limit(BUY, 20, 100.0),
+    NewOrder("X", "o", BUY, 20, OrdType.STOP), limit(BUY, 20, 100, display_qty=40),
+    CancelOrder(99), CancelOrder("x"), ReplaceOrder(1, 0), ReplaceOrder(1, 5, 99.5), ReplaceOrder(1, 5, owner="z"),
+])
+def test_execute_fields_rejects_as_execute_does(command):
+    [(got, expected)] = _twin_runs([limit(SELL, 3, 100), command])[1:]
+    assert got == expected and got[0][0] is Rejected
+
+
+def test_execute_fields_gives_the_events_execute_gives():
+    commands = [limit(SELL, 3, 100), limit(SELL, 2, 101, owner="s"), limit(BUY, 4, 101),  # crosses
+                NewOrder("X", "o", SELL, 5, OrdType.MARKET, tif=TimeInForce.IOC),
+                limit(BUY, 5, 99, stp=StpMode.CANCEL_NEWEST), limit(SELL, 1, 99, stp=StpMode.CANCEL_NEWEST),
+                limit(BUY, 6, 98, display_qty=2), NewOrder("X", "o", SELL, 1, OrdType.STOP, stop_price=90),
+                ReplaceOrder(5, 8), ReplaceOrder(5, 8, 97), CancelOrder(7, "o"), CancelOrder(1), CancelOrder(7)]
+    for got, expected in _twin_runs(commands):
+        assert got == expected
+
+
+def test_execute_fields_takes_order_commands_only_and_logs_a_bug_with_the_command(engine_bug_log, monkeypatch):
+    e = make(Engine)
+    with pytest.raises(TypeError):
+        e.execute_fields(MassCancel, (None, None, None))
+    monkeypatch.setattr(e, "_cancel", lambda c: 1 / 0)
+    [rejected] = e.execute_fields(CancelOrder, (5, "o"))
+    assert rejected[0] is Rejected and rejected[2] is R.INVALID_COMMAND and rejected[3].startswith("internal error")
+    [record] = engine_bug_log
+    assert "CancelOrder(order_id=5, owner='o')" in record.getMessage()
+    engine_bug_log.clear()
