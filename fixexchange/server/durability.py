@@ -127,7 +127,8 @@ class Durable:
     def gate(self) -> int | None:
         """For the session stores: the last journal sequence on disk, None if the journal
         cannot be written (then neither may what it produced)."""
-        if not self.commit():
+        # (the reply's flush has committed already: nothing to write, nothing to time)
+        if (self.journal.pending or self.failed is not None) and not self.commit():
             return None
         return self.journal.next_seq - 1
 
