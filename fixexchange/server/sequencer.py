@@ -216,11 +216,14 @@ class Sequencer:
     def snapshot_for(self, session_id: str, now: float) -> list[Outbound]:
         return self.gateway.snapshot_for(session_id, now)  # read-only
 
-    def flush_market_data(self) -> list[Outbound]:
-        return self.gateway.flush_market_data()
+    # (the gateway's own methods: the server binds them once and calls them every read)
+    @property
+    def flush_market_data(self) -> Callable[[], list[Outbound]]:
+        return self.gateway.flush_market_data
 
-    def market_data_pending(self) -> bool:
-        return self.gateway.market_data_pending()
+    @property
+    def market_data_pending(self) -> Callable[[], bool]:
+        return self.gateway.market_data_pending
 
     # -- refusals --------------------------------------------------------------------------
     def burst_over(self) -> None:
