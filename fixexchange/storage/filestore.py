@@ -392,11 +392,12 @@ class FileStore:
         f = self._file
         if f is None:
             f = self._open_for_append()
-        data = b"".join(pending) if len(pending) > 1 else pending[0]
-        view = memoryview(data)
-        done = 0
-        while done < len(data):
-            done += f.write(view[done:])
+        data = b"".join(pending)
+        done = f.write(data)
+        if done < len(data):  # (a short write: the rest)
+            view = memoryview(data)
+            while done < len(data):
+                done += f.write(view[done:])
         f.flush()  # (a no-op on the raw file; tests may hand in a buffered one)
         pending.clear()
         self._written_end = self._end

@@ -61,6 +61,29 @@ def test_file_store_survives_restart(tmp_path):
     assert reopened.get_sent(1, 3) == [(2, b"8=FIX.4.4\x01two"), (3, b"three")]
 
 
+def test_short_writes_are_completed(tmp_path):
+    """A write the file takes only part of is finished by more writes (7 bytes at a time)."""
+    class Short:
+        def __init__(self, path):
+            self.f = open(path, "ab", buffering=0)
+
+        def write(self, data):
+            return self.f.write(bytes(data[:7]))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            self.f.close()
+
+    store = FileStore(tmp_path, SESSION, open_for_append=Short)
+    store.save_sent(1, b"8=FIX.4.4\x01one")
+    store.flush()
+    store.save_sent(2, b"two")
+    store.close()
+    assert FileStore(tmp_path, SESSION).get_sent(1, 2) == [(1, b"8=FIX.4.4\x01one"), (2, b"two")]
+
+
 def test_crash_after_unstored_sends_resumes_at_the_reservation(tmp_path):
     # Unstored sends (market data) are covered by reserving numbers ahead: after a crash
     # (flushed, never closed) the session resumes at the reservation, never below a number
