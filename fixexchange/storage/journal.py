@@ -371,11 +371,12 @@ class FileJournal:
         written.  On ``OSError`` nothing is lost from the buffer."""
         if not self._buffer:
             return False
-        data = b"".join(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
-        view = memoryview(data)
-        written = 0
-        while written < len(data):
-            written += os.pwrite(self._fd, view[written:], self._offset + written)
+        data = b"".join(self._buffer)
+        written = os.pwrite(self._fd, data, self._offset)
+        if written < len(data):  # (a short write: the rest)
+            view = memoryview(data)
+            while written < len(data):
+                written += os.pwrite(self._fd, view[written:], self._offset + written)
         if self.fsync != "off":
             if self._synced:
                 self._unsynced_at = self._offset

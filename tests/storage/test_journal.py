@@ -27,6 +27,19 @@ def test_append_commit_reopen_read(tmp_path):
     assert [seq for seq, _ in again.read_from(8)] == [8, 9, 10]
 
 
+def test_short_writes_are_completed(tmp_path, monkeypatch):
+    """A pwrite the OS takes only part of is finished by more pwrites (5 bytes at a time)."""
+    real_pwrite = os.pwrite
+    monkeypatch.setattr(journal_module.os, "pwrite", lambda fd, data, at: real_pwrite(fd, bytes(data[:5]), at))
+    j = FileJournal(tmp_path, "off")
+    for p in payloads(3):
+        j.append(p)
+    assert j.commit() is True
+    j.close()
+    monkeypatch.undo()
+    assert list(FileJournal(tmp_path, "off").read_from(1)) == list(enumerate(payloads(3), 1))
+
+
 def test_uncommitted_records_are_not_on_disk(tmp_path):
     j = FileJournal(tmp_path, "off")
     j.append(b"a")
