@@ -92,7 +92,7 @@ class ServerConfig:
     # latency mode: after a read of a few application messages keep the event loop polling
     # (no sleep in epoll_wait) for this many microseconds; 0 = off.  Trades CPU for
     # round-trip time while a client has few orders in flight (see README).
-    busy_poll_us: int = 0  # latency mode, opt-in (README: Daemon, Benchmarks)
+    busy_poll_us: int = 300  # latency mode's longest poll; adaptive (server/latency.py); 0 = off
     # market data conflation: subscribers get at most one update per this many milliseconds
     # (the net change of each level since the last one; every trade); 0 = one per loop turn
     market_data_conflation_ms: int = 0

@@ -603,13 +603,13 @@ async def test_busy_poll_off_when_zero():
     await srv.stop()
 
 
-async def test_busy_poll_is_opt_in():
+async def test_busy_poll_on_by_default_and_adaptive():
     srv, acc, gw = await start()
-    assert srv.busy_poll == 0
+    assert srv.busy_poll == 300e-6
     r, w = await client(srv, "A")
     w.write(b"ORDER 1\n")
     assert await asyncio.wait_for(r.readline(), 2) == b"8 ACK 1\n"
-    assert not srv.polling
+    assert not srv.polling and srv.poll_window.window == 0  # (no gap known yet)
     w.close()
     await srv.stop()
 
